@@ -157,6 +157,11 @@ export interface MarketLifecycle extends EventBase {
   readonly settlementValue: PriceE4;
   /** The index value the venue settled on (USD), NaN when unknown. */
   readonly expirationValue: number;
+  /**
+   * Who decided the result: the venue (default when absent), or the replayer's fallback from the
+   * recorded BRTI 60-s average or the spot proxy when the tape holds no result.
+   */
+  readonly resultSource?: "venue" | "brti_avg60" | "spot_proxy";
   /** New close time for close_date_updated, else -1. */
   readonly closeTime: TsUs;
   readonly sid: number;

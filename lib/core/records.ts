@@ -62,6 +62,7 @@ export type ReasonCode =
   | "SPREAD_TOO_WIDE"
   | "EV_BELOW_MIN"
   | "ORDER_IN_FLIGHT"
+  | "RATE_LIMITED"
   | "RISK_BLOCKED";
 
 export const REASON_CODES: readonly ReasonCode[] = [
@@ -79,6 +80,7 @@ export const REASON_CODES: readonly ReasonCode[] = [
   "SPREAD_TOO_WIDE",
   "EV_BELOW_MIN",
   "ORDER_IN_FLIGHT",
+  "RATE_LIMITED",
   "RISK_BLOCKED",
 ];
 

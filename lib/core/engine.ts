@@ -1,0 +1,607 @@
+/**
+ * The engine: the only place decisions are made. It consumes normalized events in receipt-time order
+ * and emits order intents and audit records to a sink. Replay, paper and live differ only in what
+ * feeds events in and what executes the intents (the simulated venue or the Kalshi gateway); the
+ * execution reports come back as events (order_update, fill) through the same `onEvent`.
+ *
+ * Deterministic: no clock but the events' tsRecv, no randomness, no IO. Same events → same output.
+ */
+import { BookRegistry, type BookIssue } from "./book.ts";
+import type { EngineConfig } from "./config.ts";
+import type {
+  BookDelta,
+  BookSnapshot,
+  EngineEvent,
+  FeedHealth,
+  MarketInfo,
+  MarketLifecycle,
+  OrderUpdate,
+  OwnFill,
+  PositionSnapshot,
+} from "./events.ts";
+import { feePerContract, tradeFee, type FeeSchedule } from "./fees.ts";
+import { tickSizeAt, ticksBetween } from "./grid.ts";
+import { OrderManager } from "./orders.ts";
+import { Portfolio } from "./portfolio.ts";
+import { probabilityYes } from "./probability.ts";
+import type {
+  EngineSink,
+  Opportunity,
+  Outcome,
+  PlaceOrder,
+  ReasonCode,
+  RiskStateChanged,
+} from "./records.ts";
+import { RiskManager } from "./risk.ts";
+import { IndexWindow } from "./settlement.ts";
+import { PRICE_ONE, US_PER_S, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
+import { createVolEstimator, type VolEstimator } from "./volatility.ts";
+
+const SUPPORTED_STRIKES = new Set(["greater", "greater_or_equal", "less", "less_or_equal", "between"]);
+
+interface MarketState {
+  info: MarketInfo;
+  closed: boolean;
+  settled: boolean;
+}
+
+export interface EngineCounters {
+  events: number;
+  evaluations: number;
+  intents: number;
+  fills: number;
+  settlements: number;
+  inconsistencies: number;
+  reasons: Record<string, number>;
+}
+
+export class Engine {
+  readonly books = new BookRegistry();
+  readonly markets = new Map<string, MarketState>();
+  readonly portfolio: Portfolio;
+  readonly risk: RiskManager;
+  readonly orders: OrderManager;
+  readonly vol: VolEstimator;
+  readonly index = new IndexWindow();
+  readonly counters: EngineCounters = {
+    events: 0,
+    evaluations: 0,
+    intents: 0,
+    fills: 0,
+    settlements: 0,
+    inconsistencies: 0,
+    reasons: {},
+  };
+
+  /** Set by a kill_switch event; never cleared inside a session. */
+  killSwitchEngaged = false;
+  private now: TsUs = -1;
+  private started = false;
+  private spotMid = Number.NaN;
+  private lastSpotTs: TsUs = -1;
+  private indexValue = Number.NaN;
+  private lastIndexTs: TsUs = -1;
+  private lastKalshiTs: TsUs = -1;
+  private nextSweep: TsUs = -1;
+  private readonly evalUs: number;
+  private readonly sweepMarkets: string[] = [];
+  private sweepDirty = true;
+
+  constructor(
+    readonly cfg: EngineConfig,
+    private readonly sink: EngineSink,
+    startTs: TsUs = 0,
+  ) {
+    this.portfolio = new Portfolio(Math.round(cfg.risk.startingBalanceDollars * 1_000_000));
+    this.risk = new RiskManager(cfg.risk, startTs);
+    this.orders = new OrderManager(cfg.orders, startTs);
+    this.vol = createVolEstimator(cfg.vol);
+    this.evalUs = Math.max(1, Math.round(cfg.strategy.evalIntervalSeconds * US_PER_S));
+  }
+
+  /** Event time of the last event consumed. */
+  time(): TsUs {
+    return this.now;
+  }
+
+  onEvent(e: EngineEvent): void {
+    const ts = e.tsRecv;
+    if (ts > this.now) this.now = ts;
+    this.counters.events++;
+    if (!this.started) {
+      this.started = true;
+      this.nextSweep = (Math.floor(ts / this.evalUs) + 1) * this.evalUs;
+    }
+    switch (e.kind) {
+      case "spot_quote": {
+        if (e.bid > 0 && e.ask > 0 && e.ask >= e.bid) {
+          const mid = (e.bid + e.ask) / 2;
+          this.spotMid = mid;
+          this.lastSpotTs = ts;
+          this.vol.onMid(ts, mid);
+          this.index.onSpotMid(ts, mid);
+        }
+        break;
+      }
+      case "spot_trade":
+        break;
+      case "index_value":
+        this.indexValue = e.value;
+        this.lastIndexTs = ts;
+        this.index.onIndex(ts, e.value);
+        this.lastKalshiTs = ts;
+        break;
+      case "book_snapshot":
+        this.lastKalshiTs = ts;
+        this.onBookSnapshot(e);
+        break;
+      case "book_delta":
+        this.lastKalshiTs = ts;
+        this.onBookDelta(e);
+        break;
+      case "market_ticker":
+      case "public_trade":
+        this.lastKalshiTs = ts;
+        break;
+      case "market_info":
+        this.onMarketInfo(e);
+        break;
+      case "market_lifecycle":
+        this.lastKalshiTs = ts;
+        this.onLifecycle(e);
+        break;
+      case "order_update":
+        this.onOrderUpdate(e);
+        break;
+      case "fill":
+        this.onFill(e);
+        break;
+      case "position_snapshot":
+        this.onPositionSnapshot(e);
+        break;
+      case "timer":
+        break;
+      case "feed_health":
+        this.onFeedHealth(e);
+        break;
+      case "kill_switch":
+        if (e.engaged) {
+          this.killSwitchEngaged = true;
+          this.emitStates(this.risk.engageKillSwitch(ts, e.reason));
+          this.sink.intent({ kind: "cancel_all", ts, reason: `kill switch: ${e.reason}` });
+          this.counters.intents++;
+        }
+        break;
+    }
+    if (ts >= this.nextSweep) this.sweep(ts);
+  }
+
+  // ---- market data ---------------------------------------------------------------------------
+
+  private onBookSnapshot(e: BookSnapshot): void {
+    const r = this.books.applySnapshot(e);
+    if (r.gap) this.onGap(e.tsRecv, r.gap.sid, r.gap.markets.filter((m) => m !== e.market), `seq ${r.gap.expected} expected, got ${r.gap.got}`);
+    if (r.issues.length > 0) this.onBookIssues(e.tsRecv, e.market, r.issues);
+    else this.risk.unblock(e.tsRecv, `book:${e.market}`);
+  }
+
+  private onBookDelta(e: BookDelta): void {
+    const r = this.books.applyDelta(e);
+    if (r.gap) this.onGap(e.tsRecv, r.gap.sid, r.gap.markets, `seq ${r.gap.expected} expected, got ${r.gap.got}`);
+    if (r.issues.length > 0) this.onBookIssues(e.tsRecv, e.market, r.issues);
+  }
+
+  private onGap(ts: TsUs, sid: number, markets: readonly string[], detail: string): void {
+    for (const m of markets) this.risk.block(ts, `book:${m}`, `seq gap on sid ${sid}`);
+    this.inconsistency(ts, null, "seq_gap", `sid ${sid}: ${detail}; stale: ${markets.join(",")}`);
+  }
+
+  private onBookIssues(ts: TsUs, market: string, issues: readonly BookIssue[]): void {
+    for (const issue of issues) {
+      this.risk.block(ts, `book:${market}`, issue.kind);
+      this.inconsistency(ts, market, issue.kind, JSON.stringify(issue));
+    }
+  }
+
+  private onMarketInfo(e: MarketInfo): void {
+    const prev = this.markets.get(e.market);
+    if (prev) prev.info = e;
+    else {
+      this.markets.set(e.market, { info: e, closed: false, settled: false });
+      this.sweepDirty = true;
+    }
+  }
+
+  private onLifecycle(e: MarketLifecycle): void {
+    const st = this.markets.get(e.market);
+    const ts = e.tsRecv;
+    switch (e.phase) {
+      case "closed":
+      case "deactivated":
+        if (st && e.phase === "closed") st.closed = true;
+        this.cancelMarketOrders(ts, e.market, e.phase);
+        break;
+      case "close_date_updated":
+        if (st && e.closeTime > 0) st.info = { ...st.info, closeTime: e.closeTime, settleTime: e.closeTime };
+        break;
+      case "determined":
+      case "settled":
+        if (st) st.closed = true;
+        if (e.result && !(st?.settled ?? false)) this.settleMarket(ts, e);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private settleMarket(ts: TsUs, e: MarketLifecycle): void {
+    const st = this.markets.get(e.market);
+    if (st) st.settled = true;
+    this.cancelMarketOrders(ts, e.market, "settled");
+    const result = e.result!;
+    const r = this.portfolio.settle(e.market, result, e.settlementValue);
+    this.sink.record({
+      kind: "settlement",
+      ts,
+      market: e.market,
+      result,
+      source: e.resultSource ?? "venue",
+      settleValue: e.expirationValue,
+      position: r.position,
+      payout: r.payout,
+      pnl: r.pnl,
+    });
+    this.counters.settlements++;
+    this.updateRisk(ts);
+  }
+
+  private cancelMarketOrders(ts: TsUs, market: string, why: string): void {
+    for (const o of this.orders.openForMarket(market)) {
+      if (o.status !== "resting") continue;
+      if (!this.orders.canSend(ts, "cancel")) continue;
+      const rec = this.orders.onCancelSubmit(ts, o.clientOrderId);
+      if (rec) this.sink.record(rec);
+      this.sink.intent({ kind: "cancel_order", ts, clientOrderId: o.clientOrderId, orderId: o.orderId, market, reason: why });
+      this.counters.intents++;
+    }
+  }
+
+  // ---- own orders ------------------------------------------------------------------------------
+
+  private onOrderUpdate(e: OrderUpdate): void {
+    const r = this.orders.onOrderUpdate(e);
+    if (r.record) this.sink.record(r.record);
+    if (r.unknownOrder) {
+      this.inconsistency(e.tsRecv, e.market, "unknown_order", `order ${e.orderId} / ${e.clientOrderId}`);
+    }
+  }
+
+  private onFill(e: OwnFill): void {
+    const ts = e.tsRecv;
+    const r = this.orders.onFill(e);
+    if (r.unknownOrder || !r.order) {
+      this.inconsistency(ts, e.market, "fill_for_unknown_order", `trade ${e.tradeId} order ${e.orderId}`);
+      this.emitStates(this.risk.halt(ts, `fill for unknown order ${e.orderId}`));
+    }
+    const action = r.order?.action ?? (e.outcomeSide === "yes" ? "buy" : "buy");
+    const outcome: Outcome = r.order?.outcome ?? e.outcomeSide;
+    const price = outcome === "yes" ? e.yesPrice : PRICE_ONE - e.yesPrice;
+    const pos = this.portfolio.applyFill({ ts, market: e.market, outcome, action, price, count: e.count, fee: e.fee });
+    this.counters.fills++;
+    this.sink.record({
+      kind: "fill_record",
+      ts,
+      tradeId: e.tradeId,
+      clientOrderId: e.clientOrderId,
+      orderId: e.orderId,
+      market: e.market,
+      outcome,
+      action,
+      price,
+      count: e.count,
+      fee: e.fee,
+      isTaker: e.isTaker,
+      positionAfter: pos.position,
+    });
+    this.sink.record({
+      kind: "position",
+      ts,
+      market: e.market,
+      position: pos.position,
+      costBasis: pos.costBasis,
+      realizedPnl: pos.realizedPnl,
+      feesPaid: pos.feesPaid,
+    });
+    this.updateRisk(ts);
+  }
+
+  private onPositionSnapshot(e: PositionSnapshot): void {
+    const ts = e.tsRecv;
+    const mismatches = this.portfolio.reconcile(e.positions);
+    for (const rec of this.orders.reconcile(ts, e.restingOrders)) this.sink.record(rec);
+    this.sink.record({ kind: "reconciliation", ts, ok: mismatches.length === 0, mismatches });
+    if (mismatches.length > 0) this.emitStates(this.risk.halt(ts, `reconciliation mismatch: ${mismatches.join("; ")}`));
+    else this.risk.noteReconciled(ts);
+  }
+
+  private onFeedHealth(e: FeedHealth): void {
+    const ts = e.tsRecv;
+    const feedKey = `feed:${e.feed}`;
+    switch (e.status) {
+      case "gap":
+        if (e.markets.length === 0) this.risk.block(ts, feedKey, `gap: ${e.detail}`);
+        for (const m of e.markets) this.risk.block(ts, `book:${m}`, `gap: ${e.detail}`);
+        this.inconsistency(ts, null, "feed_gap", `${e.feed} sid ${e.sid}: ${e.detail}`);
+        break;
+      case "disconnected":
+      case "stale":
+        this.risk.block(ts, feedKey, `${e.status}: ${e.detail}`);
+        if (e.feed === "kalshi") this.books.resetAll();
+        break;
+      case "connected":
+      case "resynced":
+        this.risk.unblock(ts, feedKey);
+        break;
+    }
+  }
+
+  private inconsistency(ts: TsUs, market: string | null, issue: string, detail: string): void {
+    this.counters.inconsistencies++;
+    this.sink.record({ kind: "inconsistency", ts, market, issue, detail });
+  }
+
+  private emitStates(changes: readonly RiskStateChanged[]): void {
+    for (const c of changes) this.sink.record(c);
+  }
+
+  private updateRisk(ts: TsUs): void {
+    const p = this.portfolio;
+    this.emitStates(
+      this.risk.updateBook(ts, {
+        dailyPnl: p.dailyRealized(ts),
+        balance: p.cash() + p.exposure(),
+        exposure: p.exposure(),
+        openPositions: p.openMarkets().length,
+        positionCost: (m) => p.position(m).costBasis,
+        hasPosition: (m) => p.position(m).position !== 0,
+      }),
+    );
+  }
+
+  // ---- evaluation ------------------------------------------------------------------------------
+
+  /** Runs on the event-time grid: staleness, market closes, then one evaluation per market. */
+  private sweep(ts: TsUs): void {
+    this.nextSweep = (Math.floor(ts / this.evalUs) + 1) * this.evalUs;
+    const s = this.cfg.strategy;
+    if (this.lastSpotTs < 0 || ts - this.lastSpotTs > s.spotStaleSeconds * US_PER_S) {
+      this.risk.block(ts, "spot", "spot stale");
+    } else this.risk.unblock(ts, "spot");
+    // Book staleness is not inferred from quiet markets (a book may rest unchanged for minutes):
+    // the Kalshi client reports a dead connection as FeedHealth stale/disconnected, and gaps per sid.
+
+    if (this.sweepDirty) {
+      this.sweepMarkets.length = 0;
+      for (const m of [...this.markets.keys()].sort()) this.sweepMarkets.push(m);
+      this.sweepDirty = false;
+    }
+    const spot = this.referenceSpot(ts);
+    const sigma = this.vol.sigma();
+    this.sink.record({
+      kind: "features",
+      ts,
+      spot,
+      sigma,
+      sigmaSamples: this.vol.samples(),
+      indexValue: this.indexValue,
+      basis: this.indexValue - this.spotMid,
+    });
+    this.expireRestingOrders(ts);
+    for (const m of this.sweepMarkets) {
+      const st = this.markets.get(m)!;
+      if (st.settled) continue;
+      if (!st.closed && ts >= st.info.closeTime) {
+        st.closed = true;
+        this.cancelMarketOrders(ts, m, "market closed");
+      }
+      if (st.closed) continue;
+      if (ts < st.info.openTime) continue;
+      this.evaluate(ts, st.info, spot, sigma);
+    }
+  }
+
+  private expireRestingOrders(ts: TsUs): void {
+    const ttl = this.cfg.strategy.restingTtlSeconds * US_PER_S;
+    for (const o of this.orders.open()) {
+      if (o.status === "resting" && ts - o.createdTs >= ttl && this.orders.canSend(ts, "cancel")) {
+        const rec = this.orders.onCancelSubmit(ts, o.clientOrderId);
+        if (rec) this.sink.record(rec);
+        this.sink.intent({ kind: "cancel_order", ts, clientOrderId: o.clientOrderId, orderId: o.orderId, market: o.market, reason: "ttl" });
+        this.counters.intents++;
+      }
+    }
+  }
+
+  /** BRTI when a print is fresh (the settlement index), else the Coinbase mid. */
+  private referenceSpot(ts: TsUs): number {
+    if (this.lastIndexTs >= 0 && ts - this.lastIndexTs <= 5 * US_PER_S) return this.indexValue;
+    return this.spotMid;
+  }
+
+  private evaluate(ts: TsUs, info: MarketInfo, spot: number, sigma: number): void {
+    const s = this.cfg.strategy;
+    const market = info.market;
+    const tauSeconds = (info.settleTime - ts) / US_PER_S;
+    const book = this.books.get(market);
+    const top = book ? book.top() : null;
+
+    let pModel = Number.NaN;
+    const supported = SUPPORTED_STRIKES.has(info.strikeType);
+    if (supported && spot > 0 && sigma > 0) {
+      const obs = this.index.observed(info.settleTime, ts);
+      pModel = probabilityYes(
+        {
+          spot,
+          sigma,
+          now: ts,
+          settleTime: info.settleTime,
+          strikeType: info.strikeType,
+          floorStrike: info.floorStrike,
+          capStrike: info.capStrike,
+          observedSum: obs.sum,
+          observedCount: obs.count,
+        },
+        this.cfg.model,
+      );
+    }
+
+    const yesBid = top ? top.yesBid : -1;
+    const yesAsk = top ? top.yesAsk : -1;
+    const noBid = top ? top.noBid : -1;
+    const noAsk = top ? top.noAsk : -1;
+    const schedule: FeeSchedule = { feeType: info.feeType, feeMultiplier: info.feeMultiplier };
+    const count = Math.round(s.orderContracts * 100);
+    const maker = s.execution === "maker";
+    // Maker entries rest at our own bid; takers pay the ask.
+    const entryYes = maker ? yesBid : yesAsk;
+    const entryNo = maker ? noBid : noAsk;
+    const costYes = entryYes > 0 && entryYes < PRICE_ONE ? this.costPerContract(info, count, entryYes, maker, schedule) : Number.NaN;
+    const costNo = entryNo > 0 && entryNo < PRICE_ONE ? this.costPerContract(info, count, entryNo, maker, schedule) : Number.NaN;
+    const evYes = pModel - (priceToProb(entryYes) + costYes);
+    const evNo = 1 - pModel - (priceToProb(entryNo) + costNo);
+
+    let reason: ReasonCode;
+    let detail = "";
+    let side: Outcome | null = null;
+    if (!supported) reason = "UNSUPPORTED_STRIKE";
+    else if (tauSeconds > s.tauMaxMinutes * 60) reason = "TAU_TOO_LONG";
+    else if (!(this.spotMid > 0) && !(this.indexValue > 0)) reason = "NO_SPOT";
+    else if (this.risk.blocks().has("spot")) reason = "SPOT_STALE";
+    else if (!book) reason = "BOOK_MISSING";
+    else if (book.stale || this.risk.blocks().has(`book:${market}`) || this.risk.blocks().has("feed:kalshi")) reason = "BOOK_STALE";
+    else if (!this.vol.isWarm()) reason = "VOL_NOT_WARM";
+    else if (yesAsk < 0 && noAsk < 0) reason = "NO_QUOTE";
+    else if (tauSeconds < s.noNewEntriesLastSeconds) reason = "TOO_CLOSE_TO_SETTLEMENT";
+    else if (yesBid < 0 || yesAsk < 0 || ticksBetween(info.priceRanges, yesBid, yesAsk) > s.spreadMaxTicks) {
+      reason = "SPREAD_TOO_WIDE";
+      detail = yesBid < 0 || yesAsk < 0 ? "one-sided book" : "";
+    } else {
+      const bestYes = evYes >= evNo;
+      const ev = bestYes ? evYes : evNo;
+      if (!(ev >= s.evMin)) reason = "EV_BELOW_MIN";
+      else {
+        side = bestYes ? "yes" : "no";
+        reason = "TRADE";
+      }
+    }
+
+    const evalId = `${market}@${ts}`;
+    let decision: "trade" | "skip" = "skip";
+    if (reason === "TRADE" && side) {
+      const r = this.tryEnter(ts, evalId, info, side, side === "yes" ? entryYes : entryNo, count, maker);
+      if (r.ok) decision = "trade";
+      else {
+        reason = r.reason;
+        detail = r.detail;
+      }
+    }
+    const opp: Opportunity = {
+      kind: "opportunity",
+      ts,
+      evalId,
+      market,
+      eventTicker: info.eventTicker,
+      strikeType: info.strikeType,
+      floorStrike: info.floorStrike,
+      capStrike: info.capStrike,
+      settleTime: info.settleTime,
+      spot,
+      tauSeconds,
+      sigma,
+      pModel,
+      yesBid,
+      yesAsk,
+      noBid,
+      noAsk,
+      pMarketBid: yesBid >= 0 ? priceToProb(yesBid) : Number.NaN,
+      pMarketAsk: yesAsk >= 0 ? priceToProb(yesAsk) : Number.NaN,
+      pMarketMid: yesBid >= 0 && yesAsk >= 0 ? priceToProb(yesBid + yesAsk) / 2 : Number.NaN,
+      costYes,
+      costNo,
+      evYes,
+      evNo,
+      side,
+      decision,
+      reason,
+      detail,
+    };
+    this.counters.evaluations++;
+    this.counters.reasons[reason] = (this.counters.reasons[reason] ?? 0) + 1;
+    this.sink.record(opp);
+  }
+
+  /** Fee per contract at this size plus the slippage buffer, in probability (dollar) units. */
+  private costPerContract(info: MarketInfo, count: CountE2, price: PriceE4, maker: boolean, schedule: FeeSchedule): number {
+    const fee = feePerContract(count, price, maker, schedule, this.cfg.fees);
+    const slip = maker ? 0 : priceToProb(tickSizeAt(info.priceRanges, price)) * this.cfg.fees.slippageTicks;
+    return fee + slip;
+  }
+
+  private tryEnter(
+    ts: TsUs,
+    evalId: string,
+    info: MarketInfo,
+    outcome: Outcome,
+    price: PriceE4,
+    count: CountE2,
+    maker: boolean,
+  ): { ok: true } | { ok: false; reason: ReasonCode; detail: string } {
+    const market = info.market;
+    if (this.orders.inFlight(market)) return { ok: false, reason: "ORDER_IN_FLIGHT", detail: "" };
+    if (maker && this.orders.openForMarket(market).length > 0) return { ok: false, reason: "ORDER_IN_FLIGHT", detail: "resting order" };
+    const verdict = this.risk.checkEntry({ ts, market, outcome, action: "buy", price, count, reducing: false });
+    this.sink.record({
+      kind: "risk_verdict",
+      ts,
+      evalId,
+      market,
+      allowed: verdict.allowed,
+      state: this.risk.state(),
+      reason: verdict.reason,
+      count: verdict.count,
+    });
+    if (!verdict.allowed || verdict.count <= 0) return { ok: false, reason: "RISK_BLOCKED", detail: verdict.reason };
+    if (!this.orders.canSend(ts, "create")) return { ok: false, reason: "RATE_LIMITED", detail: "write bucket empty" };
+    const intent: PlaceOrder = {
+      kind: "place_order",
+      ts,
+      clientOrderId: this.orders.nextClientOrderId(),
+      market,
+      outcome,
+      action: "buy",
+      price,
+      count: verdict.count,
+      tif: maker ? "good_till_canceled" : "immediate_or_cancel",
+      postOnly: maker || this.cfg.orders.postOnly,
+      reduceOnly: false,
+      evalId,
+    };
+    this.sink.record(this.orders.onSubmit(intent));
+    this.sink.intent(intent);
+    this.counters.intents++;
+    return { ok: true };
+  }
+
+  // ---- read-only views for runners -------------------------------------------------------------
+
+  /** Exact fee for a fill, using the market's fee schedule (for the simulated venue and paper). */
+  feeFor(market: string, count: CountE2, price: PriceE4, isMaker: boolean): Micros {
+    const info = this.markets.get(market)?.info;
+    const schedule: FeeSchedule = { feeType: info?.feeType ?? "quadratic", feeMultiplier: info?.feeMultiplier ?? 1 };
+    return tradeFee(count, price, isMaker, schedule, this.cfg.fees);
+  }
+
+  marketInfo(market: string): MarketInfo | undefined {
+    return this.markets.get(market)?.info;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * A trading session: the one wiring of engine → gateway → executor that replay, paper and live share.
+ *
+ *   events in ──► Engine ──intents──► OrderGateway ──► transport (SimVenue | Kalshi REST)
+ *                   ▲                                          │
+ *                   └──────── order_update / fill events ◄─────┘
+ *
+ * With the simulated venue, executions are merged back into the stream in receipt-time order
+ * (strictly earlier venue events first; on a tie the recorded event goes first), so a replay is a
+ * pure function of the tape and the config. Live sessions push venue events as they arrive.
+ */
+import type { EngineConfig } from "../core/config.ts";
+import { Engine } from "../core/engine.ts";
+import type { EngineEvent, OrderUpdate } from "../core/events.ts";
+import type { AuditRecord, EngineSink, OrderIntent, PlaceOrder } from "../core/records.ts";
+import type { TsUs } from "../core/units.ts";
+import { OrderGateway, type GatewayGuards, type OrderTransport } from "../exec/gateway.ts";
+import { ConservativeQueue, ConstantLatency, type LatencyModel, type QueueModel } from "../sim/models.ts";
+import { SettlementFallback } from "../sim/settlement.ts";
+import { SimVenue } from "../sim/venue.ts";
+
+export interface SessionOptions {
+  readonly config: EngineConfig;
+  /** Where audit records go (store writer, summary, parity log …). */
+  readonly onRecord: (r: AuditRecord) => void;
+  /** Every intent the engine emitted, before the gateway (for parity logs). */
+  readonly onIntent?: (i: OrderIntent) => void;
+  /** Gateway refusals, for logs. */
+  readonly onRefused?: (u: OrderUpdate, reason: string) => void;
+  /** "sim": the simulated venue (replay, paper); otherwise a live transport. */
+  readonly executor: "sim" | OrderTransport;
+  readonly tradingEnabled: boolean;
+  readonly latency?: LatencyModel;
+  readonly queue?: QueueModel;
+  /** Settle markets without a recorded result from BRTI / spot after this grace (sim only). */
+  readonly settlementGraceSeconds?: number;
+  /** Extra guard for live: data freshness beyond the engine's own view. */
+  readonly extraDataCheck?: (market: string, ts: TsUs) => string | null;
+  readonly killSwitch?: () => boolean;
+  readonly startTs?: TsUs;
+}
+
+export class TradingSession {
+  readonly engine: Engine;
+  readonly gateway: OrderGateway;
+  readonly sim: SimVenue | null;
+  readonly settlement: SettlementFallback | null;
+  private readonly refusals: OrderUpdate[] = [];
+  private lastTs: TsUs = 0;
+  private delivering = false;
+
+  constructor(private readonly opts: SessionOptions) {
+    const cfg = opts.config;
+    const self = this;
+    const sink: EngineSink = {
+      intent(i) {
+        opts.onIntent?.(i);
+        self.gateway.submit(i);
+      },
+      record(r) {
+        opts.onRecord(r);
+      },
+    };
+    this.engine = new Engine(cfg, sink, opts.startTs ?? 0);
+    const engine = this.engine;
+    if (opts.executor === "sim") {
+      this.sim = new SimVenue({
+        latency: opts.latency ?? new ConstantLatency(50_000, 50_000),
+        queue: opts.queue ?? new ConservativeQueue(),
+        fee: (m, c, p, maker) => engine.feeFor(m, c, p, maker),
+        writeTokensPerSecond: cfg.orders.writeTokensPerSecond,
+        writeBucketCapacity: cfg.orders.writeBucketCapacity,
+        createCost: cfg.orders.createCost,
+        cancelCost: cfg.orders.cancelCost,
+      });
+      this.settlement = new SettlementFallback(opts.settlementGraceSeconds ?? 900, cfg.model.settlementWindowSeconds);
+    } else {
+      this.sim = null;
+      this.settlement = null;
+    }
+    const sim = this.sim;
+    const transport: OrderTransport =
+      opts.executor === "sim"
+        ? { place: (i) => sim!.place(i), cancel: (i) => sim!.cancel(i), cancelAll: (ts) => sim!.cancelAll(ts) }
+        : opts.executor;
+    const guards: GatewayGuards = {
+      tradingEnabled: opts.tradingEnabled,
+      killSwitchEngaged: () => engine.killSwitchEngaged || (opts.killSwitch?.() ?? false),
+      riskState: () => engine.risk.state(),
+      isReducing: (i: PlaceOrder) => isReducing(engine, i),
+      dataProblem: (market, ts) => {
+        const blocks = engine.risk.blocks();
+        for (const key of ["spot", "feed:kalshi", "feed:coinbase", `book:${market}`]) {
+          const why = blocks.get(key);
+          if (why !== undefined) return `${key}: ${why}`;
+        }
+        const book = engine.books.get(market);
+        if (!book || book.stale) return `book:${market} stale`;
+        return opts.extraDataCheck?.(market, ts) ?? null;
+      },
+      reconciliationProblem: () => null,
+    };
+    this.gateway = new OrderGateway(
+      transport,
+      guards,
+      cfg.orders,
+      (u, reason) => {
+        opts.onRefused?.(u, reason);
+        this.refusals.push(u);
+      },
+      opts.startTs ?? 0,
+    );
+  }
+
+  /** Feed one recorded or live event. Events must come in non-decreasing tsRecv. */
+  push(e: EngineEvent): void {
+    const t = e.tsRecv;
+    if (this.sim) this.runVenueUntil(t);
+    if (this.sim) this.sim.onMarketEvent(e);
+    this.deliver(e);
+    if (this.settlement) {
+      const due = this.settlement.onEvent(e);
+      for (const s of due) {
+        this.sim!.onMarketEvent(s);
+        this.deliver(s);
+      }
+    }
+    this.lastTs = t;
+  }
+
+  /** End of input: let the venue finish, settle what can be settled. */
+  finish(): void {
+    if (this.sim) this.runVenueUntil(Number.POSITIVE_INFINITY);
+    if (this.settlement) {
+      for (const s of this.settlement.finish(this.lastTs)) {
+        this.sim!.onMarketEvent(s);
+        this.deliver(s);
+      }
+      if (this.sim) this.runVenueUntil(Number.POSITIVE_INFINITY);
+    }
+  }
+
+  private deliver(e: EngineEvent): void {
+    if (this.delivering) throw new Error("re-entrant delivery");
+    this.delivering = true;
+    try {
+      this.engine.onEvent(e);
+    } finally {
+      this.delivering = false;
+    }
+    // Gateway refusals are answered at once, at the same event time.
+    while (this.refusals.length > 0) this.deliver(this.refusals.shift()!);
+  }
+
+  /** Process venue arrivals and deliver venue events strictly before t, in time order. */
+  private runVenueUntil(t: TsUs): void {
+    const sim = this.sim!;
+    for (;;) {
+      const due = sim.nextDue();
+      if (!(due < t)) return;
+      sim.advance(due + 1);
+      for (const ev of sim.drainBefore(due + 1)) this.deliver(ev);
+    }
+  }
+}
+
+/** An order only reduces risk when it sells what we hold, or buys the other side of what we hold. */
+function isReducing(engine: Engine, i: PlaceOrder): boolean {
+  const pos = engine.portfolio.position(i.market).position;
+  if (pos === 0) return false;
+  const yesEquivalentDelta = (i.outcome === "yes") === (i.action === "buy") ? i.count : -i.count;
+  return Math.sign(yesEquivalentDelta) !== Math.sign(pos) && Math.abs(yesEquivalentDelta) <= Math.abs(pos);
+}

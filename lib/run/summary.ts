@@ -1,0 +1,165 @@
+/**
+ * The replay summary: counts, money and forecast quality, accumulated from the engine's audit
+ * records in O(open markets) memory. Forecasts are scored once their market settles: every
+ * evaluation inside the trading horizon that had both a model probability and a market mid.
+ */
+import type { Engine } from "../core/engine.ts";
+import type { AuditRecord } from "../core/records.ts";
+import { microsToDollars } from "../core/units.ts";
+
+const LOG_EPS = 1e-6;
+
+interface Pending {
+  pModel: number[];
+  pMarket: number[];
+}
+
+export interface Scores {
+  n: number;
+  brier_model: number | null;
+  brier_market: number | null;
+  log_loss_model: number | null;
+  log_loss_market: number | null;
+  markets: number;
+}
+
+export class SummaryCollector {
+  opportunities = 0;
+  trades = 0;
+  readonly byReason = new Map<string, number>();
+  orders = 0;
+  ordersRejected = 0;
+  fills = 0;
+  contracts = 0;
+  fees = 0;
+  settlementPnl = 0;
+  settlements = 0;
+  readonly settlementSources = new Map<string, number>();
+  inconsistencies = 0;
+  riskChanges: string[] = [];
+  private readonly pending = new Map<string, Pending>();
+  private n = 0;
+  private bm = 0;
+  private bk = 0;
+  private lm = 0;
+  private lk = 0;
+  private scoredMarkets = 0;
+  readonly markets = new Set<string>();
+
+  record(r: AuditRecord): void {
+    switch (r.kind) {
+      case "opportunity": {
+        this.opportunities++;
+        this.markets.add(r.market);
+        this.byReason.set(r.reason, (this.byReason.get(r.reason) ?? 0) + 1);
+        if (r.decision === "trade") this.trades++;
+        if (
+          Number.isFinite(r.pModel) &&
+          Number.isFinite(r.pMarketMid) &&
+          r.reason !== "TAU_TOO_LONG" &&
+          r.reason !== "UNSUPPORTED_STRIKE" &&
+          r.reason !== "MARKET_NOT_OPEN"
+        ) {
+          let p = this.pending.get(r.market);
+          if (!p) this.pending.set(r.market, (p = { pModel: [], pMarket: [] }));
+          p.pModel.push(r.pModel);
+          p.pMarket.push(r.pMarketMid);
+        }
+        break;
+      }
+      case "order":
+        if (r.status === "pending") this.orders++;
+        if (r.status === "rejected") this.ordersRejected++;
+        break;
+      case "fill_record":
+        this.fills++;
+        this.contracts += r.count;
+        this.fees += r.fee;
+        break;
+      case "settlement": {
+        this.settlements++;
+        this.settlementPnl += r.pnl;
+        this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
+        const p = this.pending.get(r.market);
+        this.pending.delete(r.market);
+        if (p && (r.result === "yes" || r.result === "no")) {
+          const y = r.result === "yes" ? 1 : 0;
+          for (let i = 0; i < p.pModel.length; i++) {
+            const a = p.pModel[i]!;
+            const b = p.pMarket[i]!;
+            this.bm += (a - y) ** 2;
+            this.bk += (b - y) ** 2;
+            this.lm += logLossTerm(a, y);
+            this.lk += logLossTerm(b, y);
+          }
+          this.n += p.pModel.length;
+          if (p.pModel.length > 0) this.scoredMarkets++;
+        }
+        break;
+      }
+      case "inconsistency":
+        this.inconsistencies++;
+        break;
+      case "risk_state_changed":
+        this.riskChanges.push(`${r.from}->${r.to}: ${r.reason}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  scores(): Scores {
+    const n = this.n;
+    const avg = (x: number) => (n > 0 ? round(x / n, 6) : null);
+    return {
+      n,
+      brier_model: avg(this.bm),
+      brier_market: avg(this.bk),
+      log_loss_model: avg(this.lm),
+      log_loss_market: avg(this.lk),
+      markets: this.scoredMarkets,
+    };
+  }
+
+  /** A plain, key-ordered object: the `--json` output. Deterministic for a given replay. */
+  toJSON(engine: Engine, events: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const reasons: Record<string, number> = {};
+    for (const k of [...this.byReason.keys()].sort()) reasons[k] = this.byReason.get(k)!;
+    const sources: Record<string, number> = {};
+    for (const k of [...this.settlementSources.keys()].sort()) sources[k] = this.settlementSources.get(k)!;
+    const p = engine.portfolio;
+    return {
+      ...extra,
+      events,
+      markets: this.markets.size,
+      opportunities: this.opportunities,
+      opportunities_by_reason: reasons,
+      trades: this.trades,
+      orders: this.orders,
+      orders_rejected: this.ordersRejected,
+      fills: this.fills,
+      contracts: this.contracts / 100,
+      fees_usd: microsToDollars(this.fees),
+      settlements: this.settlements,
+      settlement_sources: sources,
+      settlement_pnl_usd: microsToDollars(this.settlementPnl),
+      realized_pnl_usd: microsToDollars(p.realizedTotal()),
+      open_positions: p.openMarkets().length,
+      cash_usd: microsToDollars(p.cash()),
+      risk_state: engine.risk.state(),
+      risk_changes: this.riskChanges,
+      inconsistencies: this.inconsistencies,
+      scores: this.scores(),
+    };
+  }
+}
+
+function logLossTerm(p: number, y: number): number {
+  const q = Math.min(1 - LOG_EPS, Math.max(LOG_EPS, p));
+  return -(y * Math.log(q) + (1 - y) * Math.log(1 - q));
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

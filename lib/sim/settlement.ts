@@ -1,0 +1,127 @@
+/**
+ * Settlement for replays whose tape holds no venue result for a market: after a grace period past
+ * the settle time, decide the result from the recorded BRTI 60-s average, or, without BRTI prints,
+ * from the spot-mid proxy — and say which. A venue result seen at any time wins.
+ */
+import type { EngineEvent, MarketInfo, MarketLifecycle, MarketResult } from "../core/events.ts";
+import { IndexWindow } from "../core/settlement.ts";
+import { US_PER_S, type TsUs } from "../core/units.ts";
+
+interface Pending {
+  info: MarketInfo;
+  avg: number;
+  source: "brti_avg60" | "spot_proxy" | null;
+  done: boolean;
+}
+
+/** YES when the settlement average satisfies the market's strike rule. */
+export function resultFromAverage(info: MarketInfo, avg: number): MarketResult {
+  switch (info.strikeType) {
+    case "greater":
+      return avg > info.floorStrike ? "yes" : "no";
+    case "greater_or_equal":
+      return avg >= info.floorStrike ? "yes" : "no";
+    case "less":
+      return avg < info.capStrike ? "yes" : "no";
+    case "less_or_equal":
+      return avg <= info.capStrike ? "yes" : "no";
+    case "between":
+      return avg >= info.floorStrike && avg <= info.capStrike ? "yes" : "no";
+  }
+}
+
+export class SettlementFallback {
+  private readonly window: IndexWindow;
+  private readonly markets = new Map<string, Pending>();
+  private readonly graceUs: number;
+  /** Nothing can fall due before this time (keeps the per-event cost O(1)). */
+  private nextCheck = Number.POSITIVE_INFINITY;
+  /** Markets settled by each source, for the summary. */
+  readonly bySource = { venue: 0, brti_avg60: 0, spot_proxy: 0 };
+
+  constructor(graceSeconds = 900, windowSeconds = 60) {
+    this.graceUs = graceSeconds * US_PER_S;
+    this.window = new IndexWindow(windowSeconds, 900);
+  }
+
+  /** Observe a recorded event; returns fallback results that fell due at its time. */
+  onEvent(e: EngineEvent): MarketLifecycle[] {
+    switch (e.kind) {
+      case "index_value":
+        this.window.onIndex(e.tsRecv, e.value);
+        break;
+      case "spot_quote":
+        if (e.bid > 0 && e.ask >= e.bid) this.window.onSpotMid(e.tsRecv, (e.bid + e.ask) / 2);
+        break;
+      case "market_info": {
+        const p = this.markets.get(e.market);
+        if (p) p.info = e;
+        else this.markets.set(e.market, { info: e, avg: Number.NaN, source: null, done: false });
+        this.nextCheck = Math.min(this.nextCheck, e.settleTime + US_PER_S);
+        break;
+      }
+      case "market_lifecycle":
+        if ((e.phase === "determined" || e.phase === "settled") && e.result) {
+          const p = this.markets.get(e.market);
+          if (p && !p.done) {
+            p.done = true;
+            if ((e.resultSource ?? "venue") === "venue") this.bySource.venue++;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    return this.due(e.tsRecv, false);
+  }
+
+  /** End of the tape: settle every market whose settle time has passed. */
+  finish(lastTs: TsUs): MarketLifecycle[] {
+    return this.due(lastTs, true);
+  }
+
+  private due(ts: TsUs, final: boolean): MarketLifecycle[] {
+    if (!final && ts < this.nextCheck) return NONE;
+    let out: MarketLifecycle[] | null = null;
+    let next = Number.POSITIVE_INFINITY;
+    for (const p of this.markets.values()) {
+      if (p.done) continue;
+      const settle = p.info.settleTime;
+      if (ts < settle + US_PER_S) {
+        next = Math.min(next, settle + US_PER_S);
+        continue;
+      }
+      if (p.source === null && Number.isNaN(p.avg)) {
+        const w = this.window.observed(settle, settle);
+        p.avg = w.count > 0 ? w.sum / w.count : Number.POSITIVE_INFINITY; // ∞ marks "no data"
+        if (w.count > 0) p.source = w.source === "brti" ? "brti_avg60" : "spot_proxy";
+      }
+      if (ts < settle + this.graceUs && !final) {
+        next = Math.min(next, settle + this.graceUs);
+        continue;
+      }
+      p.done = true;
+      if (p.source === null) continue; // nothing recorded to settle from
+      this.bySource[p.source]++;
+      const result = resultFromAverage(p.info, p.avg);
+      (out ??= []).push({
+        kind: "market_lifecycle",
+        tsRecv: ts,
+        tsExchange: null,
+        market: p.info.market,
+        phase: "determined",
+        result,
+        settlementValue: result === "yes" ? 10_000 : 0,
+        expirationValue: p.avg,
+        closeTime: -1,
+        sid: -1,
+        seq: -1,
+        resultSource: p.source,
+      });
+    }
+    this.nextCheck = next;
+    return out ?? NONE;
+  }
+}
+
+const NONE: MarketLifecycle[] = [];

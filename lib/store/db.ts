@@ -1,0 +1,553 @@
+/**
+ * The audit store: one DuckDB file holding market data (collector), engine audit records (replay,
+ * paper, live) and study rows. Schema lives in ordered SQL migrations next to this file; they apply
+ * automatically when a store is opened. Units and column meanings: lib/store/SCHEMA.md.
+ */
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BIGINT, DuckDBInstance, INTEGER, LIST } from "@duckdb/node-api";
+import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
+import { z } from "zod";
+import type { EngineEvent } from "../core/events.ts";
+import type { AuditRecord } from "../core/records.ts";
+import type { TsUs } from "../core/units.ts";
+
+export interface Store {
+  readonly path: string;
+  connection: DuckDBConnection;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DB_PATH = "./data/kalshi.duckdb";
+
+/** DB path from an explicit argument, else the DB_PATH env var, else the default. */
+export function resolveDbPath(arg?: string | null, env: Record<string, string | undefined> = process.env): string {
+  if (arg) return arg;
+  const parsed = z.string().trim().min(1).optional().safeParse(env.DB_PATH);
+  if (!parsed.success) throw new Error("DB_PATH must be a non-empty path");
+  return parsed.data ?? DEFAULT_DB_PATH;
+}
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** The migration files, ordered by their numeric prefix (NNN_name.sql). */
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const out: Migration[] = [];
+  for (const file of readdirSync(dir)) {
+    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
+    if (!m) continue;
+    out.push({ version: Number(m[1]), name: m[2]!, sql: readFileSync(join(dir, file), "utf8") });
+  }
+  out.sort((a, b) => a.version - b.version);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.version === out[i - 1]!.version) throw new Error(`duplicate migration version ${out[i]!.version}`);
+  }
+  return out;
+}
+
+/** Apply every migration newer than what schema_migrations records, each in its own transaction. */
+export async function migrate(connection: DuckDBConnection, migrations: Migration[] = loadMigrations()): Promise<number[]> {
+  await connection.run(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_us BIGINT NOT NULL)`,
+  );
+  const done = new Set(
+    (await connection.runAndReadAll(`SELECT version FROM schema_migrations`)).getRowsJS().map((r) => Number(r[0])),
+  );
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (done.has(m.version)) continue;
+    await connection.run("BEGIN TRANSACTION");
+    try {
+      await connection.run(m.sql);
+      await connection.run(`INSERT INTO schema_migrations VALUES ($1, $2, $3)`, [m.version, m.name, BigInt(Date.now()) * 1000n]);
+      await connection.run("COMMIT");
+    } catch (err) {
+      await connection.run("ROLLBACK");
+      throw new Error(`migration ${m.version}_${m.name} failed: ${(err as Error).message}`);
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+export async function openStore(path: string = resolveDbPath()): Promise<Store> {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const instance = await DuckDBInstance.create(path);
+  const connection = await instance.connect();
+  try {
+    await migrate(connection);
+  } catch (err) {
+    connection.closeSync();
+    instance.closeSync();
+    throw err;
+  }
+  let closed = false;
+  return {
+    path,
+    connection,
+    async close() {
+      if (closed) return;
+      closed = true;
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+export type RunMode = "replay" | "paper" | "live" | "collect" | "study";
+
+export interface RunInfo {
+  runId: string;
+  mode: RunMode;
+  startedTs: TsUs;
+  configJson: string;
+  tape?: string;
+}
+
+export async function beginRun(store: Store, run: RunInfo): Promise<void> {
+  await store.connection.run(`INSERT INTO runs (run_id, mode, started_us, config_json, tape) VALUES ($1, $2, $3, $4, $5)`, [
+    run.runId,
+    run.mode,
+    BigInt(run.startedTs),
+    run.configJson,
+    run.tape ?? null,
+  ]);
+}
+
+/** Rows as plain objects; BIGINT values that fit a double exactly become numbers. */
+export async function queryObjects(
+  store: Store | DuckDBConnection,
+  sql: string,
+  params?: DuckDBValue[] | Record<string, DuckDBValue>,
+): Promise<Record<string, unknown>[]> {
+  const conn: DuckDBConnection = "close" in store && "path" in store ? (store as Store).connection : (store as DuckDBConnection);
+  const reader = await conn.runAndReadAll(sql, params);
+  const rows = reader.getRowObjectsJS();
+  for (const row of rows) {
+    for (const k of Object.keys(row)) {
+      const v = row[k];
+      if (typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)) {
+        row[k] = Number(v);
+      }
+    }
+  }
+  return rows as Record<string, unknown>[];
+}
+
+// ---- Batched appender writing ---------------------------------------------------------------------
+
+/**
+ * Column kinds of a row. Sentinels are mapped to NULL on the way in: NaN for doubles, negative values
+ * for `price` (PriceE4 -1 = absent), null/undefined for everything.
+ */
+type ColKind = "str" | "dbl" | "int" | "big" | "price" | "bool" | "i4list" | "i8list";
+
+interface TableSpec<T> {
+  readonly table: string;
+  readonly kinds: readonly ColKind[];
+  readonly row: (r: T, runId: string, mode: string) => unknown[];
+}
+
+function isInt(v: unknown): boolean {
+  return typeof v === "number" && Number.isSafeInteger(v);
+}
+
+/** True when every integer-kind value is an exact safe integer (or null), so a row never half-appends. */
+function rowValid(kinds: readonly ColKind[], row: unknown[]): boolean {
+  if (row.length !== kinds.length) return false;
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]!;
+    const v = row[i];
+    if (v === null || v === undefined) continue;
+    switch (k) {
+      case "int":
+      case "big":
+      case "price":
+        if (!isInt(v)) return false;
+        break;
+      case "str":
+        if (typeof v !== "string") return false;
+        break;
+      case "dbl":
+        if (typeof v !== "number") return false;
+        break;
+      case "bool":
+        if (typeof v !== "boolean") return false;
+        break;
+      case "i4list":
+      case "i8list":
+        if (!Array.isArray(v) || !v.every(isInt)) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+function appendRow(a: DuckDBAppender, kinds: readonly ColKind[], row: unknown[]): void {
+  for (let i = 0; i < kinds.length; i++) {
+    const v = row[i];
+    if (v === null || v === undefined) {
+      a.appendNull();
+      continue;
+    }
+    switch (kinds[i]!) {
+      case "str":
+        a.appendVarchar(v as string);
+        break;
+      case "dbl":
+        if (Number.isNaN(v)) a.appendNull();
+        else a.appendDouble(v as number);
+        break;
+      case "int":
+        a.appendInteger(v as number);
+        break;
+      case "big":
+        // Safe integers convert to BIGINT exactly; appendDouble avoids a BigInt allocation per value.
+        a.appendDouble(v as number);
+        break;
+      case "price":
+        if ((v as number) < 0) a.appendNull();
+        else a.appendInteger(v as number);
+        break;
+      case "bool":
+        a.appendBoolean(v as boolean);
+        break;
+      case "i4list":
+        a.appendList((v as number[]).slice(), I4_LIST);
+        break;
+      case "i8list":
+        a.appendList(
+          (v as number[]).map((x) => BigInt(x)),
+          I8_LIST,
+        );
+        break;
+    }
+  }
+  a.endRow();
+}
+
+const I4_LIST = LIST(INTEGER);
+const I8_LIST = LIST(BIGINT);
+
+/**
+ * Shared machinery: records are buffered per table, converted to rows and appended with DuckDB's
+ * appender on flush (or in the background once `batchRows` accumulate). A record whose integer fields
+ * are not exact integers is rejected and counted, never half-written.
+ */
+class BatchedWriter<T> {
+  private readonly buffers = new Map<TableSpec<T>, T[]>();
+  private buffered = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
+  private closed = false;
+  protected readonly countsByKind: Record<string, number> = {};
+
+  constructor(
+    private readonly store: Store,
+    readonly runId: string,
+    private readonly mode: string,
+    private readonly batchRows: number,
+  ) {}
+
+  protected enqueue(spec: TableSpec<T>, r: T): void {
+    if (this.closed) throw new Error("writer is closed");
+    let buf = this.buffers.get(spec);
+    if (!buf) {
+      buf = [];
+      this.buffers.set(spec, buf);
+    }
+    buf.push(r);
+    // Background flush; a failure is kept and raised by the next explicit flush()/close().
+    if (++this.buffered >= this.batchRows) this.schedule();
+  }
+
+  protected bump(key: string): void {
+    this.countsByKind[key] = (this.countsByKind[key] ?? 0) + 1;
+  }
+
+  counts(): Record<string, number> {
+    return { ...this.countsByKind };
+  }
+
+  private schedule(): Promise<void> {
+    const batches = [...this.buffers.entries()].filter(([, b]) => b.length > 0);
+    this.buffers.clear();
+    this.buffered = 0;
+    this.chain = this.chain.then(async () => {
+      for (const [spec, rows] of batches) {
+        try {
+          await this.appendBatch(spec, rows);
+        } catch (err) {
+          this.failure ??= err as Error;
+        }
+      }
+    });
+    return this.chain;
+  }
+
+  /** Append everything buffered so far; resolves once it is in the database. */
+  flush(): Promise<void> {
+    return this.schedule().then(() => {
+      if (this.failure) {
+        const f = this.failure;
+        this.failure = null;
+        throw f;
+      }
+    });
+  }
+
+  private async appendBatch(spec: TableSpec<T>, records: T[]): Promise<void> {
+    const a = await this.store.connection.createAppender(spec.table);
+    try {
+      for (const r of records) {
+        const row = spec.row(r, this.runId, this.mode);
+        if (!rowValid(spec.kinds, row)) {
+          this.bump("rejected");
+          continue;
+        }
+        appendRow(a, spec.kinds, row);
+      }
+    } finally {
+      a.closeSync(); // closing flushes the appender's buffer into the table
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+  }
+}
+
+const nn = (v: number): number | null => (Number.isNaN(v) ? null : v);
+
+// ---- Audit records ---------------------------------------------------------------------------------
+
+type AuditSpec = TableSpec<AuditRecord>;
+
+const OPPORTUNITIES: AuditSpec = {
+  table: "opportunities",
+  kinds: [
+    "str", "str", "big", "str", "str", "str", "str", "dbl", "dbl", "big", "dbl", "dbl", "dbl", "dbl",
+    "price", "price", "price", "price", "dbl", "dbl", "dbl", "dbl", "dbl", "dbl", "dbl", "str", "str", "str", "str",
+  ],
+  row: (r, runId, mode) => {
+    const o = r as Extract<AuditRecord, { kind: "opportunity" }>;
+    return [
+      runId, mode, o.ts, o.evalId, o.market, o.eventTicker, o.strikeType, o.floorStrike, o.capStrike, o.settleTime,
+      o.spot, o.tauSeconds, o.sigma, o.pModel, o.yesBid, o.yesAsk, o.noBid, o.noAsk, o.pMarketBid, o.pMarketAsk,
+      o.pMarketMid, o.costYes, o.costNo, o.evYes, o.evNo, o.side, o.decision, o.reason, o.detail,
+    ];
+  },
+};
+
+const FEATURES: AuditSpec = {
+  table: "features",
+  kinds: ["str", "str", "big", "dbl", "dbl", "big", "dbl", "dbl"],
+  row: (r, runId, mode) => {
+    const f = r as Extract<AuditRecord, { kind: "features" }>;
+    return [runId, mode, f.ts, f.spot, f.sigma, f.sigmaSamples, f.indexValue, f.basis];
+  },
+};
+
+const RISK_EVENTS: AuditSpec = {
+  table: "risk_events",
+  kinds: ["str", "str", "big", "str", "str", "str", "str", "str", "bool", "str", "str", "big", "bool", "str", "str", "str"],
+  row: (r, runId, mode) => {
+    // run_id, mode, ts_us, event_type, from_state, to_state, eval_id, market, allowed, state, reason,
+    // count_e2, ok, mismatches_json, issue, detail
+    switch (r.kind) {
+      case "risk_state_changed":
+        return [runId, mode, r.ts, "state_changed", r.from, r.to, null, null, null, null, r.reason, null, null, null, null, null];
+      case "risk_verdict":
+        return [runId, mode, r.ts, "verdict", null, null, r.evalId, r.market, r.allowed, r.state, r.reason, r.count, null, null, null, null];
+      case "reconciliation":
+        return [runId, mode, r.ts, "reconciliation", null, null, null, null, null, null, null, null, r.ok, JSON.stringify(r.mismatches), null, null];
+      case "inconsistency":
+        return [runId, mode, r.ts, "inconsistency", null, null, null, r.market, null, null, null, null, null, null, r.issue, r.detail];
+      default:
+        return [];
+    }
+  },
+};
+
+const ORDERS: AuditSpec = {
+  table: "orders",
+  kinds: ["str", "str", "big", "str", "str", "str", "str", "str", "str", "int", "big", "big", "str", "str", "str"],
+  row: (r, runId, mode) => {
+    const o = r as Extract<AuditRecord, { kind: "order" }>;
+    return [runId, mode, o.ts, o.clientOrderId, o.orderId, o.market, o.outcome, o.action, o.bookSide, o.yesPrice, o.count, o.filled, o.status, o.reason, o.evalId];
+  },
+};
+
+const FILLS: AuditSpec = {
+  table: "fills",
+  kinds: ["str", "str", "big", "str", "str", "str", "str", "str", "str", "int", "big", "big", "bool", "big"],
+  row: (r, runId, mode) => {
+    const f = r as Extract<AuditRecord, { kind: "fill_record" }>;
+    return [runId, mode, f.ts, f.tradeId, f.clientOrderId, f.orderId, f.market, f.outcome, f.action, f.price, f.count, f.fee, f.isTaker, f.positionAfter];
+  },
+};
+
+const POSITIONS: AuditSpec = {
+  table: "positions_snapshots",
+  kinds: ["str", "str", "big", "str", "big", "big", "big", "big"],
+  row: (r, runId, mode) => {
+    const p = r as Extract<AuditRecord, { kind: "position" }>;
+    return [runId, mode, p.ts, p.market, p.position, p.costBasis, p.realizedPnl, p.feesPaid];
+  },
+};
+
+const SETTLEMENTS: AuditSpec = {
+  table: "settlements",
+  kinds: ["str", "str", "big", "str", "str", "str", "dbl", "big", "big", "big"],
+  row: (r, runId, mode) => {
+    const s = r as Extract<AuditRecord, { kind: "settlement" }>;
+    return [runId, mode, s.ts, s.market, s.result, s.source, s.settleValue, s.position, s.payout, s.pnl];
+  },
+};
+
+const AUDIT_SPECS: Record<AuditRecord["kind"], AuditSpec> = {
+  opportunity: OPPORTUNITIES,
+  features: FEATURES,
+  risk_state_changed: RISK_EVENTS,
+  risk_verdict: RISK_EVENTS,
+  reconciliation: RISK_EVENTS,
+  inconsistency: RISK_EVENTS,
+  order: ORDERS,
+  fill_record: FILLS,
+  position: POSITIONS,
+  settlement: SETTLEMENTS,
+};
+
+/** Buffered, batched writer of engine audit records (DuckDB appender). */
+export class AuditWriter extends BatchedWriter<AuditRecord> {
+  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: { batchRows?: number } = {}) {
+    super(store, runId, mode, opts.batchRows ?? 50_000);
+  }
+
+  write(r: AuditRecord): void {
+    const spec = AUDIT_SPECS[r.kind];
+    if (!spec) {
+      this.bump("unknown");
+      return;
+    }
+    this.bump(r.kind);
+    this.enqueue(spec, r);
+  }
+}
+
+// ---- Market data -------------------------------------------------------------------------------------
+
+type EventSpec = TableSpec<EngineEvent>;
+type Ev<K extends EngineEvent["kind"]> = Extract<EngineEvent, { kind: K }>;
+
+const HEAD_KINDS: ColKind[] = ["str", "big", "big"];
+const head = (e: EngineEvent, runId: string): unknown[] => [runId, e.tsRecv, e.tsExchange];
+
+const MD_SPECS: Partial<Record<EngineEvent["kind"], EventSpec>> = {
+  spot_quote: {
+    table: "spot_ticks",
+    kinds: [...HEAD_KINDS, "str", "dbl", "dbl", "dbl", "dbl", "dbl", "big"],
+    row: (e, runId) => {
+      const q = e as Ev<"spot_quote">;
+      return [...head(e, runId), q.productId, q.bid, q.ask, q.bidSize, q.askSize, q.last, q.seq < 0 ? null : q.seq];
+    },
+  },
+  spot_trade: {
+    table: "spot_trades",
+    kinds: [...HEAD_KINDS, "str", "dbl", "dbl", "str", "str"],
+    row: (e, runId) => {
+      const t = e as Ev<"spot_trade">;
+      return [...head(e, runId), t.productId, t.price, t.size, t.takerSide, t.tradeId];
+    },
+  },
+  index_value: {
+    table: "index_values",
+    kinds: [...HEAD_KINDS, "str", "dbl", "dbl", "big", "big"],
+    row: (e, runId) => {
+      const v = e as Ev<"index_value">;
+      return [...head(e, runId), v.indexId, v.value, v.avg60s, v.sid, v.seq];
+    },
+  },
+  market_info: {
+    table: "kalshi_markets",
+    kinds: [...HEAD_KINDS, "str", "str", "str", "str", "dbl", "dbl", "big", "big", "big", "str", "str", "dbl", "str"],
+    row: (e, runId) => {
+      const m = e as Ev<"market_info">;
+      return [
+        ...head(e, runId), m.market, m.eventTicker, m.seriesTicker, m.strikeType, m.floorStrike, m.capStrike, m.openTime,
+        m.closeTime, m.settleTime, JSON.stringify(m.priceRanges), m.feeType, m.feeMultiplier, m.status,
+      ];
+    },
+  },
+  market_lifecycle: {
+    table: "kalshi_market_lifecycle",
+    kinds: [...HEAD_KINDS, "str", "str", "str", "price", "dbl", "big", "big", "big"],
+    row: (e, runId) => {
+      const l = e as Ev<"market_lifecycle">;
+      return [...head(e, runId), l.market, l.phase, l.result, l.settlementValue, l.expirationValue, l.closeTime < 0 ? null : l.closeTime, l.sid, l.seq];
+    },
+  },
+  market_ticker: {
+    table: "kalshi_tickers",
+    kinds: [...HEAD_KINDS, "str", "price", "price", "price", "big", "big", "big", "big"],
+    row: (e, runId) => {
+      const t = e as Ev<"market_ticker">;
+      return [...head(e, runId), t.market, t.lastPrice, t.yesBid, t.yesAsk, t.yesBidSize, t.yesAskSize, t.volume, t.openInterest];
+    },
+  },
+  book_snapshot: {
+    table: "kalshi_orderbook_snapshots",
+    kinds: [...HEAD_KINDS, "str", "big", "big", "i4list", "i8list", "i4list", "i8list"],
+    row: (e, runId) => {
+      const s = e as Ev<"book_snapshot">;
+      return [
+        ...head(e, runId), s.market, s.sid, s.seq,
+        s.yesBids.map((l) => l[0]), s.yesBids.map((l) => l[1]), s.noBids.map((l) => l[0]), s.noBids.map((l) => l[1]),
+      ];
+    },
+  },
+  book_delta: {
+    table: "kalshi_orderbook_deltas",
+    kinds: [...HEAD_KINDS, "str", "big", "big", "str", "int", "big", "str"],
+    row: (e, runId) => {
+      const d = e as Ev<"book_delta">;
+      return [...head(e, runId), d.market, d.sid, d.seq, d.side, d.price, d.delta, d.clientOrderId];
+    },
+  },
+  public_trade: {
+    table: "public_trades",
+    kinds: [...HEAD_KINDS, "str", "str", "int", "big", "str", "big", "big"],
+    row: (e, runId) => {
+      const t = e as Ev<"public_trade">;
+      return [...head(e, runId), t.market, t.tradeId, t.yesPrice, t.count, t.takerSide, t.sid, t.seq];
+    },
+  },
+};
+
+const OTHER_EVENTS: EventSpec = {
+  table: "other_events",
+  kinds: [...HEAD_KINDS, "str", "str", "str"],
+  row: (e, runId) => [...head(e, runId), e.kind, "market" in e ? e.market : null, JSON.stringify(e)],
+};
+
+/** Market-data rows for the collector (and anything else that wants events in SQL). */
+export class MarketDataWriter extends BatchedWriter<EngineEvent> {
+  constructor(store: Store, runId: string, opts: { batchRows?: number } = {}) {
+    super(store, runId, "collect", opts.batchRows ?? 50_000);
+  }
+
+  write(e: EngineEvent): void {
+    this.bump(e.kind);
+    if (e.kind === "timer") return; // heartbeats carry no data
+    this.enqueue(MD_SPECS[e.kind] ?? OTHER_EVENTS, e);
+  }
+}

@@ -1,0 +1,676 @@
+/**
+ * Event ⇄ row mapping of the events layer (see SCHEMA.md for the table).
+ *
+ * Hot kinds (spot_quote, spot_trade, index_value, book_delta, market_ticker, public_trade, timer) live
+ * entirely in typed columns; rare, nested kinds keep their remainder in the `extra` JSON column.
+ *
+ * Encoding is row-wise (`encodeEvent`, used by the writer's journal). Decoding is columnar
+ * (`decodeEventBatch`): the reader hands over typed arrays of one DuckDB chunk and gets event objects
+ * back without per-value conversions. Numeric columns arrive as float64 with NaN for NULL; every
+ * integer the model uses is a safe integer, so float64 holds it exactly.
+ */
+import { z } from "zod";
+import type {
+  BookLevel,
+  EngineEvent,
+  EventKind,
+  FeeType,
+  MarketResult,
+  Source,
+  StrikeType,
+} from "../core/events.ts";
+import type { TapeEvent } from "./types.ts";
+import { KIND_CODES, SIDE_CODES, SOURCES_BY_RANK, type SideValue } from "./schema.ts";
+
+/** One row of the events layer, as written to the journal (absent = NULL). */
+export interface EventRow {
+  ts_recv: number;
+  ts_exchange?: number | null;
+  ord: number;
+  kind: EventKind;
+  market?: string | null;
+  sid?: number | null;
+  seq?: number | null;
+  side?: SideValue | null;
+  price?: number | null;
+  price2?: number | null;
+  price3?: number | null;
+  qty?: number | null;
+  qty2?: number | null;
+  qty3?: number | null;
+  qty4?: number | null;
+  px?: number | null;
+  px2?: number | null;
+  px3?: number | null;
+  px4?: number | null;
+  px5?: number | null;
+  ref?: string | null;
+  extra?: string | null;
+}
+
+export class TapeCodecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TapeCodecError";
+  }
+}
+
+// ---- encoding -------------------------------------------------------------------------------------
+
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+function int32(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX) throw new TapeCodecError(`${what} is not an int32: ${v}`);
+  return v;
+}
+
+function int64(v: number, what: string): number {
+  if (!Number.isSafeInteger(v)) throw new TapeCodecError(`${what} is not a safe integer: ${v}`);
+  return v;
+}
+
+/** Float column: NaN is stored as NULL; infinities are refused (JSON and analysts both choke on them). */
+function float(v: number, what: string): number | null {
+  if (Number.isNaN(v)) return null;
+  if (!Number.isFinite(v)) throw new TapeCodecError(`${what} is not finite: ${v}`);
+  return v;
+}
+
+/** Float inside extra JSON: NaN → null, as JSON.stringify would do, but refusing infinities. */
+function jsonFloat(v: number, what: string): number | null {
+  return float(v, what);
+}
+
+/** Map an event to its row. Throws TapeCodecError on values the format cannot hold exactly. */
+export function encodeEvent(e: EngineEvent, ord: number): EventRow {
+  const row: EventRow = { ts_recv: int64(e.tsRecv, "tsRecv"), ord: int64(ord, "ord"), kind: e.kind };
+  if (e.tsExchange !== null) row.ts_exchange = int64(e.tsExchange, "tsExchange");
+  switch (e.kind) {
+    case "spot_quote":
+      row.market = e.productId;
+      row.px = float(e.bid, "bid");
+      row.px2 = float(e.ask, "ask");
+      row.px3 = float(e.bidSize, "bidSize");
+      row.px4 = float(e.askSize, "askSize");
+      row.px5 = float(e.last, "last");
+      row.seq = int64(e.seq, "seq");
+      break;
+    case "spot_trade":
+      row.market = e.productId;
+      row.px = float(e.price, "price");
+      row.px2 = float(e.size, "size");
+      row.side = e.takerSide;
+      row.ref = e.tradeId;
+      break;
+    case "index_value":
+      row.market = e.indexId;
+      row.px = float(e.value, "value");
+      row.px2 = float(e.avg60s, "avg60s");
+      row.sid = int32(e.sid, "sid");
+      row.seq = int64(e.seq, "seq");
+      break;
+    case "book_delta":
+      row.market = e.market;
+      row.sid = int32(e.sid, "sid");
+      row.seq = int64(e.seq, "seq");
+      row.side = e.side;
+      row.price = int32(e.price, "price");
+      row.qty = int64(e.delta, "delta");
+      if (e.clientOrderId !== null) row.ref = e.clientOrderId;
+      break;
+    case "market_ticker":
+      row.market = e.market;
+      row.price = int32(e.lastPrice, "lastPrice");
+      row.price2 = int32(e.yesBid, "yesBid");
+      row.price3 = int32(e.yesAsk, "yesAsk");
+      row.qty = int64(e.yesBidSize, "yesBidSize");
+      row.qty2 = int64(e.yesAskSize, "yesAskSize");
+      row.qty3 = int64(e.volume, "volume");
+      row.qty4 = int64(e.openInterest, "openInterest");
+      break;
+    case "public_trade":
+      row.market = e.market;
+      row.ref = e.tradeId;
+      row.price = int32(e.yesPrice, "yesPrice");
+      row.qty = int64(e.count, "count");
+      row.side = e.takerSide;
+      row.sid = int32(e.sid, "sid");
+      row.seq = int64(e.seq, "seq");
+      break;
+    case "timer":
+      break;
+    case "book_snapshot":
+      row.market = e.market;
+      row.sid = int32(e.sid, "sid");
+      row.seq = int64(e.seq, "seq");
+      row.extra = JSON.stringify({ yes: levels(e.yesBids, "yesBids"), no: levels(e.noBids, "noBids") });
+      break;
+    case "market_info":
+      row.market = e.market;
+      row.extra = JSON.stringify({
+        eventTicker: e.eventTicker,
+        seriesTicker: e.seriesTicker,
+        strikeType: e.strikeType,
+        floorStrike: jsonFloat(e.floorStrike, "floorStrike"),
+        capStrike: jsonFloat(e.capStrike, "capStrike"),
+        openTime: int64(e.openTime, "openTime"),
+        closeTime: int64(e.closeTime, "closeTime"),
+        settleTime: int64(e.settleTime, "settleTime"),
+        priceRanges: e.priceRanges.map((r) => [int32(r.start, "start"), int32(r.end, "end"), int32(r.step, "step")]),
+        feeType: e.feeType,
+        feeMultiplier: jsonFloat(e.feeMultiplier, "feeMultiplier"),
+        status: e.status,
+      });
+      break;
+    case "market_lifecycle":
+      row.market = e.market;
+      row.sid = int32(e.sid, "sid");
+      row.seq = int64(e.seq, "seq");
+      row.price = int32(e.settlementValue, "settlementValue");
+      row.extra = JSON.stringify({
+        phase: e.phase,
+        result: e.result,
+        expirationValue: jsonFloat(e.expirationValue, "expirationValue"),
+        closeTime: int64(e.closeTime, "closeTime"),
+      });
+      break;
+    case "order_update":
+      row.market = e.market;
+      row.ref = e.orderId;
+      row.side = e.bookSide;
+      row.price = int32(e.yesPrice, "yesPrice");
+      row.qty = int64(e.filled, "filled");
+      row.qty2 = int64(e.remaining, "remaining");
+      row.extra = JSON.stringify({ clientOrderId: e.clientOrderId, status: e.status, reason: e.reason });
+      break;
+    case "fill":
+      row.market = e.market;
+      row.ref = e.tradeId;
+      row.side = e.bookSide;
+      row.price = int32(e.yesPrice, "yesPrice");
+      row.qty = int64(e.count, "count");
+      row.qty2 = int64(e.fee, "fee");
+      row.extra = JSON.stringify({
+        orderId: e.orderId,
+        clientOrderId: e.clientOrderId,
+        outcomeSide: e.outcomeSide,
+        isTaker: e.isTaker,
+      });
+      break;
+    case "position_snapshot":
+      row.qty = int64(e.balance, "balance");
+      row.extra = JSON.stringify({
+        positions: e.positions.map((p) => [p.market, int64(p.position, "position")]),
+        restingOrders: e.restingOrders.map((o) => [o.orderId, o.clientOrderId, o.market, int64(o.remaining, "remaining")]),
+      });
+      break;
+    case "feed_health":
+      row.sid = int32(e.sid, "sid");
+      row.extra = JSON.stringify({ feed: e.feed, status: e.status, markets: e.markets, detail: e.detail });
+      break;
+    case "kill_switch":
+      row.extra = JSON.stringify({ engaged: e.engaged, reason: e.reason });
+      break;
+    default: {
+      const never: never = e;
+      throw new TapeCodecError(`unknown event kind ${JSON.stringify((never as { kind: unknown }).kind)}`);
+    }
+  }
+  return row;
+}
+
+function levels(ls: readonly BookLevel[], what: string): [number, number][] {
+  return ls.map(([p, q]) => [int32(p, `${what} price`), int64(q, `${what} size`)]);
+}
+
+// ---- decoding -------------------------------------------------------------------------------------
+
+/**
+ * One columnar batch of the events layer. Numeric arrays hold NaN where the column is NULL. Code
+ * arrays index the tables in schema.ts (source → SOURCES_BY_RANK, kind → KIND_CODES, side →
+ * SIDE_CODES, market → marketDict). String columns that vary per row are read lazily.
+ */
+export interface EventBatch {
+  readonly length: number;
+  readonly source: ArrayLike<number>;
+  readonly tsRecv: ArrayLike<number>;
+  readonly tsExchange: ArrayLike<number>;
+  readonly kind: ArrayLike<number>;
+  readonly market: ArrayLike<number>;
+  readonly marketDict: readonly string[];
+  readonly sid: ArrayLike<number>;
+  readonly seq: ArrayLike<number>;
+  readonly side: ArrayLike<number>;
+  readonly price: ArrayLike<number>;
+  readonly price2: ArrayLike<number>;
+  readonly price3: ArrayLike<number>;
+  readonly qty: ArrayLike<number>;
+  readonly qty2: ArrayLike<number>;
+  readonly qty3: ArrayLike<number>;
+  readonly qty4: ArrayLike<number>;
+  readonly px: ArrayLike<number>;
+  readonly px2: ArrayLike<number>;
+  readonly px3: ArrayLike<number>;
+  readonly px4: ArrayLike<number>;
+  readonly px5: ArrayLike<number>;
+  ref(i: number): string | null;
+  extra(i: number): string | null;
+}
+
+const K = Object.fromEntries(KIND_CODES.map((k, i) => [k, i])) as Record<EventKind, number>;
+const K_SPOT_QUOTE = K.spot_quote;
+const K_SPOT_TRADE = K.spot_trade;
+const K_INDEX_VALUE = K.index_value;
+const K_BOOK_SNAPSHOT = K.book_snapshot;
+const K_BOOK_DELTA = K.book_delta;
+const K_MARKET_TICKER = K.market_ticker;
+const K_PUBLIC_TRADE = K.public_trade;
+const K_MARKET_INFO = K.market_info;
+const K_MARKET_LIFECYCLE = K.market_lifecycle;
+const K_ORDER_UPDATE = K.order_update;
+const K_FILL = K.fill;
+const K_POSITION_SNAPSHOT = K.position_snapshot;
+const K_TIMER = K.timer;
+const K_FEED_HEALTH = K.feed_health;
+const K_KILL_SWITCH = K.kill_switch;
+
+const S_YES = SIDE_CODES.indexOf("yes");
+const S_NO = SIDE_CODES.indexOf("no");
+const S_BUY = SIDE_CODES.indexOf("buy");
+const S_SELL = SIDE_CODES.indexOf("sell");
+const S_UNKNOWN = SIDE_CODES.indexOf("unknown");
+const S_BID = SIDE_CODES.indexOf("bid");
+const S_ASK = SIDE_CODES.indexOf("ask");
+
+// ---- extra JSON schemas (rare kinds; validated, since the file came from disk) ---------------------
+
+const nanable = z.number().nullable().transform((v) => (v === null ? Number.NaN : v));
+const int = z.number().int();
+const level = z.tuple([int, int]).readonly();
+
+const SnapshotExtra = z.object({ yes: z.array(level), no: z.array(level) });
+const StrikeTypeZ = z.enum(["greater", "greater_or_equal", "less", "less_or_equal", "between"]);
+const FeeTypeZ = z.enum(["quadratic", "quadratic_with_maker_fees", "flat"]);
+const MarketInfoExtra = z.object({
+  eventTicker: z.string(),
+  seriesTicker: z.string(),
+  strikeType: StrikeTypeZ,
+  floorStrike: nanable,
+  capStrike: nanable,
+  openTime: int,
+  closeTime: int,
+  settleTime: int,
+  priceRanges: z.array(z.tuple([int, int, int])),
+  feeType: FeeTypeZ,
+  feeMultiplier: nanable,
+  status: z.string(),
+});
+const LifecycleExtra = z.object({
+  phase: z.enum(["created", "activated", "deactivated", "close_date_updated", "closed", "determined", "settled"]),
+  result: z.enum(["yes", "no", "scalar", "void"]).nullable(),
+  expirationValue: nanable,
+  closeTime: int,
+});
+const OrderUpdateExtra = z.object({
+  clientOrderId: z.string(),
+  status: z.enum(["pending", "resting", "canceled", "executed", "rejected", "unknown"]),
+  reason: z.string(),
+});
+const FillExtra = z.object({
+  orderId: z.string(),
+  clientOrderId: z.string().nullable(),
+  outcomeSide: z.enum(["yes", "no"]),
+  isTaker: z.boolean(),
+});
+const PositionExtra = z.object({
+  positions: z.array(z.tuple([z.string(), int])),
+  restingOrders: z.array(z.tuple([z.string(), z.string(), z.string(), int])),
+});
+const FeedHealthExtra = z.object({
+  feed: z.enum(["coinbase", "kalshi"]),
+  status: z.enum(["connected", "disconnected", "gap", "resynced", "stale"]),
+  markets: z.array(z.string()),
+  detail: z.string(),
+});
+const KillSwitchExtra = z.object({ engaged: z.boolean(), reason: z.string() });
+
+function parseExtra<T extends z.ZodType>(schema: T, text: string | null, kind: string): z.output<T> {
+  if (text === null) throw new TapeCodecError(`${kind}: extra column is NULL`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new TapeCodecError(`${kind}: extra column is not JSON`);
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) throw new TapeCodecError(`${kind}: bad extra column: ${r.error.message.slice(0, 300)}`);
+  return r.data;
+}
+
+function need(v: number, kind: string, col: string): number {
+  if (v !== v) throw new TapeCodecError(`${kind}: column ${col} is NULL`);
+  return v;
+}
+
+function needStr(v: string | null, kind: string, col: string): string {
+  if (v === null) throw new TapeCodecError(`${kind}: column ${col} is NULL`);
+  return v;
+}
+
+function yesNo(code: number, kind: string): "yes" | "no" {
+  if (code === S_YES) return "yes";
+  if (code === S_NO) return "no";
+  throw new TapeCodecError(`${kind}: side code ${code} is not yes/no`);
+}
+
+function bidAsk(code: number, kind: string): "bid" | "ask" {
+  if (code === S_BID) return "bid";
+  if (code === S_ASK) return "ask";
+  throw new TapeCodecError(`${kind}: side code ${code} is not bid/ask`);
+}
+
+function takerSpot(code: number): "buy" | "sell" | "unknown" {
+  if (code === S_BUY) return "buy";
+  if (code === S_SELL) return "sell";
+  if (code === S_UNKNOWN) return "unknown";
+  throw new TapeCodecError(`spot_trade: side code ${code} is not buy/sell/unknown`);
+}
+
+function marketOf(b: EventBatch, i: number): string {
+  const m = b.marketDict[b.market[i]!];
+  if (m === undefined) throw new TapeCodecError(`market code ${b.market[i]} outside dictionary`);
+  return m;
+}
+
+/**
+ * Decode rows [0, b.length) of a batch into `out` (appended). Columns are read only for the kinds
+ * that use them.
+ */
+export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
+  const n = b.length;
+  const { tsRecv, tsExchange, kind, sid, seq, side, price, price2, price3, qty, qty2, qty3, qty4 } = b;
+  const { px, px2, px3, px4, px5, source } = b;
+  for (let i = 0; i < n; i++) {
+    const k = kind[i]!;
+    const te = tsExchange[i]!;
+    const tsR = tsRecv[i]!;
+    const tsX = te !== te ? null : te;
+    let e: EngineEvent;
+    switch (k) {
+      case K_SPOT_QUOTE:
+        e = {
+          kind: "spot_quote",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          productId: marketOf(b, i),
+          bid: px[i]!,
+          ask: px2[i]!,
+          bidSize: px3[i]!,
+          askSize: px4[i]!,
+          last: px5[i]!,
+          seq: need(seq[i]!, "spot_quote", "seq"),
+        };
+        break;
+      case K_BOOK_DELTA:
+        e = {
+          kind: "book_delta",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          market: marketOf(b, i),
+          sid: need(sid[i]!, "book_delta", "sid"),
+          seq: need(seq[i]!, "book_delta", "seq"),
+          side: yesNo(side[i]!, "book_delta"),
+          price: need(price[i]!, "book_delta", "price"),
+          delta: need(qty[i]!, "book_delta", "qty"),
+          clientOrderId: b.ref(i),
+        };
+        break;
+      case K_INDEX_VALUE:
+        e = {
+          kind: "index_value",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          indexId: marketOf(b, i),
+          value: px[i]!,
+          avg60s: px2[i]!,
+          sid: need(sid[i]!, "index_value", "sid"),
+          seq: need(seq[i]!, "index_value", "seq"),
+        };
+        break;
+      case K_SPOT_TRADE:
+        e = {
+          kind: "spot_trade",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          productId: marketOf(b, i),
+          price: px[i]!,
+          size: px2[i]!,
+          takerSide: takerSpot(side[i]!),
+          tradeId: needStr(b.ref(i), "spot_trade", "ref"),
+        };
+        break;
+      case K_PUBLIC_TRADE:
+        e = {
+          kind: "public_trade",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          market: marketOf(b, i),
+          tradeId: needStr(b.ref(i), "public_trade", "ref"),
+          yesPrice: need(price[i]!, "public_trade", "price"),
+          count: need(qty[i]!, "public_trade", "qty"),
+          takerSide: yesNo(side[i]!, "public_trade"),
+          sid: need(sid[i]!, "public_trade", "sid"),
+          seq: need(seq[i]!, "public_trade", "seq"),
+        };
+        break;
+      case K_MARKET_TICKER:
+        e = {
+          kind: "market_ticker",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          market: marketOf(b, i),
+          lastPrice: need(price[i]!, "market_ticker", "price"),
+          yesBid: need(price2[i]!, "market_ticker", "price2"),
+          yesAsk: need(price3[i]!, "market_ticker", "price3"),
+          yesBidSize: need(qty[i]!, "market_ticker", "qty"),
+          yesAskSize: need(qty2[i]!, "market_ticker", "qty2"),
+          volume: need(qty3[i]!, "market_ticker", "qty3"),
+          openInterest: need(qty4[i]!, "market_ticker", "qty4"),
+        };
+        break;
+      case K_TIMER:
+        e = { kind: "timer", tsRecv: tsR, tsExchange: tsX };
+        break;
+      default:
+        e = decodeRare(b, i, k, tsR, tsX);
+    }
+    out.push({ source: SOURCES_BY_RANK[source[i]!]!, event: e });
+  }
+}
+
+function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExchange: number | null): EngineEvent {
+  switch (k) {
+    case K_BOOK_SNAPSHOT: {
+      const x = parseExtra(SnapshotExtra, b.extra(i), "book_snapshot");
+      return {
+        kind: "book_snapshot",
+        tsRecv,
+        tsExchange,
+        market: marketOf(b, i),
+        sid: need(b.sid[i]!, "book_snapshot", "sid"),
+        seq: need(b.seq[i]!, "book_snapshot", "seq"),
+        yesBids: x.yes,
+        noBids: x.no,
+      };
+    }
+    case K_MARKET_INFO: {
+      const x = parseExtra(MarketInfoExtra, b.extra(i), "market_info");
+      return {
+        kind: "market_info",
+        tsRecv,
+        tsExchange,
+        market: marketOf(b, i),
+        eventTicker: x.eventTicker,
+        seriesTicker: x.seriesTicker,
+        strikeType: x.strikeType satisfies StrikeType,
+        floorStrike: x.floorStrike,
+        capStrike: x.capStrike,
+        openTime: x.openTime,
+        closeTime: x.closeTime,
+        settleTime: x.settleTime,
+        priceRanges: x.priceRanges.map(([start, end, step]) => ({ start, end, step })),
+        feeType: x.feeType satisfies FeeType,
+        feeMultiplier: x.feeMultiplier,
+        status: x.status,
+      };
+    }
+    case K_MARKET_LIFECYCLE: {
+      const x = parseExtra(LifecycleExtra, b.extra(i), "market_lifecycle");
+      return {
+        kind: "market_lifecycle",
+        tsRecv,
+        tsExchange,
+        market: marketOf(b, i),
+        phase: x.phase,
+        result: x.result satisfies MarketResult | null,
+        settlementValue: need(b.price[i]!, "market_lifecycle", "price"),
+        expirationValue: x.expirationValue,
+        closeTime: x.closeTime,
+        sid: need(b.sid[i]!, "market_lifecycle", "sid"),
+        seq: need(b.seq[i]!, "market_lifecycle", "seq"),
+      };
+    }
+    case K_ORDER_UPDATE: {
+      const x = parseExtra(OrderUpdateExtra, b.extra(i), "order_update");
+      return {
+        kind: "order_update",
+        tsRecv,
+        tsExchange,
+        orderId: needStr(b.ref(i), "order_update", "ref"),
+        clientOrderId: x.clientOrderId,
+        market: marketOf(b, i),
+        status: x.status,
+        bookSide: bidAsk(b.side[i]!, "order_update"),
+        yesPrice: need(b.price[i]!, "order_update", "price"),
+        filled: need(b.qty[i]!, "order_update", "qty"),
+        remaining: need(b.qty2[i]!, "order_update", "qty2"),
+        reason: x.reason,
+      };
+    }
+    case K_FILL: {
+      const x = parseExtra(FillExtra, b.extra(i), "fill");
+      return {
+        kind: "fill",
+        tsRecv,
+        tsExchange,
+        tradeId: needStr(b.ref(i), "fill", "ref"),
+        orderId: x.orderId,
+        clientOrderId: x.clientOrderId,
+        market: marketOf(b, i),
+        bookSide: bidAsk(b.side[i]!, "fill"),
+        outcomeSide: x.outcomeSide,
+        yesPrice: need(b.price[i]!, "fill", "price"),
+        count: need(b.qty[i]!, "fill", "qty"),
+        fee: need(b.qty2[i]!, "fill", "qty2"),
+        isTaker: x.isTaker,
+      };
+    }
+    case K_POSITION_SNAPSHOT: {
+      const x = parseExtra(PositionExtra, b.extra(i), "position_snapshot");
+      return {
+        kind: "position_snapshot",
+        tsRecv,
+        tsExchange,
+        positions: x.positions.map(([market, position]) => ({ market, position })),
+        restingOrders: x.restingOrders.map(([orderId, clientOrderId, market, remaining]) => ({
+          orderId,
+          clientOrderId,
+          market,
+          remaining,
+        })),
+        balance: need(b.qty[i]!, "position_snapshot", "qty"),
+      };
+    }
+    case K_FEED_HEALTH: {
+      const x = parseExtra(FeedHealthExtra, b.extra(i), "feed_health");
+      return {
+        kind: "feed_health",
+        tsRecv,
+        tsExchange,
+        feed: x.feed,
+        status: x.status,
+        sid: need(b.sid[i]!, "feed_health", "sid"),
+        markets: x.markets,
+        detail: x.detail,
+      };
+    }
+    case K_KILL_SWITCH: {
+      const x = parseExtra(KillSwitchExtra, b.extra(i), "kill_switch");
+      return { kind: "kill_switch", tsRecv, tsExchange, engaged: x.engaged, reason: x.reason };
+    }
+    default:
+      throw new TapeCodecError(`unknown kind code ${k}`);
+  }
+}
+
+/**
+ * Decode row objects (the journal's shape) through the same columnar path. Used by tests and by
+ * small tools; the reader never goes through row objects.
+ */
+export function decodeEventRows(rows: readonly EventRow[], sources: readonly Source[]): TapeEvent[] {
+  const n = rows.length;
+  const marketDict: string[] = [""];
+  const marketIdx = new Map<string, number>([["", 0]]);
+  const f = (col: keyof EventRow) => {
+    const a = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![col];
+      a[i] = typeof v === "number" ? v : Number.NaN;
+    }
+    return a;
+  };
+  const code = <T extends string>(table: readonly T[], v: string, what: string): number => {
+    const c = table.indexOf(v as T);
+    if (c < 0) throw new TapeCodecError(`unknown ${what} ${JSON.stringify(v)}`);
+    return c;
+  };
+  const batch: EventBatch = {
+    length: n,
+    source: sources.map((s) => code(SOURCES_BY_RANK, s, "source")),
+    tsRecv: f("ts_recv"),
+    tsExchange: f("ts_exchange"),
+    kind: rows.map((r) => code(KIND_CODES, r.kind, "kind")),
+    market: rows.map((r) => {
+      const m = r.market ?? "";
+      let c = marketIdx.get(m);
+      if (c === undefined) {
+        c = marketDict.length;
+        marketDict.push(m);
+        marketIdx.set(m, c);
+      }
+      return c;
+    }),
+    marketDict,
+    sid: f("sid"),
+    seq: f("seq"),
+    side: rows.map((r) => code(SIDE_CODES, r.side ?? "", "side")),
+    price: f("price"),
+    price2: f("price2"),
+    price3: f("price3"),
+    qty: f("qty"),
+    qty2: f("qty2"),
+    qty3: f("qty3"),
+    qty4: f("qty4"),
+    px: f("px"),
+    px2: f("px2"),
+    px3: f("px3"),
+    px4: f("px4"),
+    px5: f("px5"),
+    ref: (i) => rows[i]!.ref ?? null,
+    extra: (i) => rows[i]!.extra ?? null,
+  };
+  const out: TapeEvent[] = [];
+  decodeEventBatch(batch, out);
+  return out;
+}

@@ -1,0 +1,396 @@
+/**
+ * The crash-safe tape writer.
+ *
+ * Every frame and event is appended, as one JSON line, to the journal of the open segment
+ * (`<dir>/journal/<segment>.ndjson`). Lines are buffered in memory and handed to the OS at least every
+ * `flushIntervalMs`, so a kill -9 loses at most that much. When receipt time crosses the segment's
+ * span (aligned to `segmentSeconds`) or on close, the journal is rolled into Parquet by DuckDB in the
+ * background — one file per (layer, UTC date, source), written under a temporary name and renamed —
+ * and then deleted. A journal left behind by a crash is rolled on the next open, before anything new is
+ * written; the new run always starts a new segment.
+ *
+ * One writer per directory at a time: `<dir>/journal/LOCK` holds the owner's pid.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { EngineEvent, Source } from "../core/events.ts";
+import type { RawFrame, TapeSink } from "./types.ts";
+import { encodeEvent, TapeCodecError } from "./codec.ts";
+import {
+  EVENT_COLUMNS,
+  JOURNAL_COLUMNS,
+  JOURNAL_DIR,
+  JOURNAL_EXT,
+  RAW_COLUMNS,
+  SEGMENT_EXT,
+  US_PER_DAY,
+  dayNumberToKey,
+  isSource,
+  layerDir,
+  partitionDir,
+  segmentName,
+  sqlString,
+  type Layer,
+} from "./schema.ts";
+
+export interface TapeWriterOptions {
+  dir: string;
+  /** Span of one segment in receipt time; segments are aligned to multiples of it. Default 300. */
+  segmentSeconds?: number;
+  /** Journal hand-off to the OS at least this often. Default 200. */
+  flushIntervalMs?: number;
+}
+
+export interface TapeWriterStats {
+  rawFrames: number;
+  events: number;
+  /** Segments this writer rolled into Parquet (its own, not recovered ones). */
+  segments: number;
+  /** Frames/events refused because the format cannot hold them (counted, never thrown). */
+  rejected: number;
+  /** Journals of a previous run rolled on open. */
+  recoveredSegments: number;
+  /** Truncated trailing journal lines dropped during recovery. */
+  droppedPartialLines: number;
+  /** Rolls that failed; their journals stay on disk for the next open to recover. */
+  rollFailures: number;
+}
+
+export type TapeWriter = TapeSink & { stats(): TapeWriterStats };
+
+interface OpenSegment {
+  readonly name: string;
+  readonly journalPath: string;
+  readonly fd: number;
+  readonly endUs: number;
+}
+
+const MAX_BUFFERED_BYTES = 1 << 20;
+/** DuckDB read_json refuses lines over 16 MB by default (5 M UTF-16 units is at most 15 MB); no real frame comes near it. */
+const MAX_LINE_CHARS = 5 << 20;
+
+export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWriter> {
+  const segmentUs = Math.round((opts.segmentSeconds ?? 300) * 1_000_000);
+  const flushIntervalMs = opts.flushIntervalMs ?? 200;
+  if (!(segmentUs > 0)) throw new Error("segmentSeconds must be positive");
+  if (!(flushIntervalMs > 0)) throw new Error("flushIntervalMs must be positive");
+
+  const root = path.resolve(opts.dir);
+  const journalDir = path.join(root, JOURNAL_DIR);
+  fs.mkdirSync(journalDir, { recursive: true });
+  const lockPath = takeLock(journalDir);
+
+  const stats: TapeWriterStats = {
+    rawFrames: 0,
+    events: 0,
+    segments: 0,
+    rejected: 0,
+    recoveredSegments: 0,
+    droppedPartialLines: 0,
+    rollFailures: 0,
+  };
+
+  let instance: DuckDBInstance | null = null;
+  let conn: DuckDBConnection | null = null;
+  try {
+    instance = await DuckDBInstance.create(":memory:", { threads: "1", memory_limit: "512MB" });
+    conn = await instance.connect();
+    removeStaleTemps(root);
+    for (const file of fs.readdirSync(journalDir).filter((f) => f.endsWith(JOURNAL_EXT)).sort()) {
+      const p = path.join(journalDir, file);
+      stats.droppedPartialLines += dropPartialTail(p);
+      await rollJournal(conn, root, p, file.slice(0, -JOURNAL_EXT.length));
+      stats.recoveredSegments++;
+    }
+  } catch (err) {
+    conn?.closeSync();
+    instance?.closeSync();
+    fs.rmSync(lockPath, { force: true });
+    throw err;
+  }
+  const db = conn;
+  const dbInstance = instance;
+  let ord = (await maxOrd(db, root)) + 1;
+
+  let seg: OpenSegment | null = null;
+  let buf: string[] = [];
+  let bufBytes = 0;
+  let closed = false;
+  let rolls: Promise<void> = Promise.resolve();
+  const rollErrors: unknown[] = [];
+
+  const writeBuffered = (): void => {
+    if (seg === null || buf.length === 0) return;
+    const text = buf.join("");
+    buf = [];
+    bufBytes = 0;
+    fs.writeSync(seg.fd, text);
+  };
+
+  const scheduleRoll = (s: OpenSegment): void => {
+    rolls = rolls.then(async () => {
+      try {
+        await rollJournal(db, root, s.journalPath, s.name);
+        stats.segments++;
+      } catch (err) {
+        stats.rollFailures++;
+        rollErrors.push(err);
+      }
+    });
+  };
+
+  const finishSegment = (): void => {
+    if (seg === null) return;
+    writeBuffered();
+    fs.fsyncSync(seg.fd);
+    fs.closeSync(seg.fd);
+    scheduleRoll(seg);
+    seg = null;
+  };
+
+  const append = (tsRecv: number, line: string): void => {
+    if (seg !== null && tsRecv >= seg.endUs) finishSegment();
+    if (seg === null) {
+      const name = segmentName(tsRecv, randomUUID().slice(0, 8));
+      const journalPath = path.join(journalDir, name + JOURNAL_EXT);
+      seg = {
+        name,
+        journalPath,
+        fd: fs.openSync(journalPath, "a"),
+        endUs: (Math.floor(tsRecv / segmentUs) + 1) * segmentUs,
+      };
+    }
+    buf.push(line);
+    bufBytes += line.length;
+    if (bufBytes >= MAX_BUFFERED_BYTES) writeBuffered();
+  };
+
+  const timer = setInterval(() => {
+    try {
+      writeBuffered();
+    } catch (err) {
+      rollErrors.push(err);
+    }
+  }, flushIntervalMs);
+  timer.unref();
+
+  const checkOpen = (): void => {
+    if (closed) throw new Error("tape writer is closed");
+  };
+
+  const validTs = (ts: unknown): ts is number => typeof ts === "number" && Number.isSafeInteger(ts) && ts >= 0;
+
+  return {
+    raw(frame: RawFrame): void {
+      checkOpen();
+      if (!validTs(frame.tsRecv) || !isSource(frame.source) || (frame.dir !== "recv" && frame.dir !== "send")) {
+        stats.rejected++;
+        return;
+      }
+      const line = JSON.stringify({
+        layer: "r",
+        source: frame.source,
+        ts_recv: frame.tsRecv,
+        conn_id: frame.connId,
+        dir: frame.dir,
+        ord: ord,
+        text: frame.text,
+      });
+      if (line.length > MAX_LINE_CHARS) {
+        stats.rejected++;
+        return;
+      }
+      ord++;
+      append(frame.tsRecv, line + "\n");
+      stats.rawFrames++;
+    },
+    event(e: EngineEvent, source: Source): void {
+      checkOpen();
+      let line: string;
+      try {
+        if (!validTs(e.tsRecv) || !isSource(source)) throw new TapeCodecError("bad tsRecv or source");
+        const row = encodeEvent(e, ord);
+        line = JSON.stringify({ layer: "e", source, ...row });
+        if (line.length > MAX_LINE_CHARS) throw new TapeCodecError("event too large");
+      } catch (err) {
+        if (err instanceof TapeCodecError) {
+          stats.rejected++;
+          return;
+        }
+        throw err;
+      }
+      ord++;
+      append(e.tsRecv, line + "\n");
+      stats.events++;
+    },
+    async flush(): Promise<void> {
+      checkOpen();
+      if (seg === null) return;
+      writeBuffered();
+      fs.fdatasyncSync(seg.fd);
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      try {
+        finishSegment();
+        await rolls;
+      } finally {
+        db.closeSync();
+        dbInstance.closeSync();
+        fs.rmSync(lockPath, { force: true });
+      }
+      if (rollErrors.length > 0) {
+        throw new Error(`tape writer: ${rollErrors.length} roll(s) failed; journals kept for recovery`, {
+          cause: rollErrors[0],
+        });
+      }
+    },
+    stats: () => ({ ...stats }),
+  };
+}
+
+// ---- rolling a journal into Parquet -----------------------------------------------------------------
+
+const JOURNAL_COLUMNS_SQL = `{${Object.entries(JOURNAL_COLUMNS)
+  .map(([k, t]) => `${k}: ${sqlString(t)}`)
+  .join(", ")}}`;
+
+let tableCounter = 0;
+
+/** Roll one journal into Parquet files (temp name, then rename), then delete the journal. */
+export async function rollJournal(db: DuckDBConnection, root: string, journalPath: string, name: string): Promise<void> {
+  if (fs.statSync(journalPath).size === 0) {
+    fs.rmSync(journalPath);
+    return;
+  }
+  const table = `tape_journal_${++tableCounter}`;
+  await db.run(
+    `CREATE TEMP TABLE ${table} AS SELECT * FROM read_json(${sqlString(journalPath)}, ` +
+      `format = 'newline_delimited', columns = ${JOURNAL_COLUMNS_SQL})`,
+  );
+  try {
+    const groups = await db.runAndReadAll(
+      `SELECT DISTINCT layer, source, (ts_recv // ${US_PER_DAY})::BIGINT AS day FROM ${table}`,
+    );
+    const renames: [string, string][] = [];
+    for (const [layerCode, source, day] of groups.getRowsJS() as [string, string, bigint][]) {
+      const layer: Layer = layerCode === "r" ? "raw" : "events";
+      if (!isSource(source)) throw new Error(`journal ${journalPath}: unknown source ${source}`);
+      const dir = partitionDir(root, layer, dayNumberToKey(Number(day)), source);
+      fs.mkdirSync(dir, { recursive: true });
+      const final = path.join(dir, name + SEGMENT_EXT);
+      const tmp = final + ".tmp";
+      const cols = Object.keys(layer === "raw" ? RAW_COLUMNS : EVENT_COLUMNS).join(", ");
+      await db.run(
+        `COPY (SELECT ${cols} FROM ${table} WHERE layer = ${sqlString(layerCode)} AND source = ${sqlString(source)} ` +
+          `AND ts_recv // ${US_PER_DAY} = ${Number(day)} ORDER BY ts_recv, ord) ` +
+          `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      renames.push([tmp, final]);
+    }
+    for (const [tmp, final] of renames) fs.renameSync(tmp, final);
+    fs.rmSync(journalPath);
+  } finally {
+    await db.run(`DROP TABLE IF EXISTS ${table}`);
+  }
+}
+
+/**
+ * Cut a journal back to its last complete line. Returns 1 when a partial line was dropped.
+ * Reads backwards so a huge journal is not loaded whole.
+ */
+export function dropPartialTail(journalPath: string): number {
+  const size = fs.statSync(journalPath).size;
+  if (size === 0) return 0;
+  const fd = fs.openSync(journalPath, "r+");
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const n = fs.readSync(fd, chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (nl >= 0) {
+        const keep = start + nl + 1;
+        if (keep === size) return 0;
+        fs.ftruncateSync(fd, keep);
+        return 1;
+      }
+      end = start;
+    }
+    fs.ftruncateSync(fd, 0);
+    return 1;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Largest ord already on disk, looking only at the latest date of each layer (ord grows with time). */
+async function maxOrd(db: DuckDBConnection, root: string): Promise<number> {
+  const files: string[] = [];
+  for (const layer of ["raw", "events"] as const) {
+    const base = layerDir(root, layer);
+    if (!fs.existsSync(base)) continue;
+    const days = fs
+      .readdirSync(base)
+      .filter((d) => d.startsWith("date="))
+      .sort();
+    const last = days.at(-1);
+    if (last === undefined) continue;
+    for (const src of fs.readdirSync(path.join(base, last))) {
+      const d = path.join(base, last, src);
+      if (!fs.statSync(d).isDirectory()) continue;
+      for (const f of fs.readdirSync(d)) if (f.endsWith(SEGMENT_EXT)) files.push(path.join(d, f));
+    }
+  }
+  if (files.length === 0) return -1;
+  const r = await db.runAndReadAll(
+    `SELECT coalesce(max(ord), -1)::DOUBLE FROM read_parquet([${files.map(sqlString).join(", ")}], union_by_name = true)`,
+  );
+  return Number(r.getRowsJS()[0]?.[0] ?? -1);
+}
+
+/** Temp files of a roll interrupted by a crash; their journal is still there and will be rolled again. */
+function removeStaleTemps(root: string): void {
+  for (const layer of ["raw", "events"] as const) {
+    const base = layerDir(root, layer);
+    if (!fs.existsSync(base)) continue;
+    for (const entry of fs.readdirSync(base, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile() && entry.name.endsWith(SEGMENT_EXT + ".tmp")) {
+        fs.rmSync(path.join(entry.parentPath, entry.name), { force: true });
+      }
+    }
+  }
+}
+
+function takeLock(journalDir: string): string {
+  const lockPath = path.join(journalDir, "LOCK");
+  try {
+    const fd = fs.openSync(lockPath, "wx");
+    fs.writeSync(fd, String(process.pid));
+    fs.closeSync(fd);
+    return lockPath;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const owner = Number(fs.readFileSync(lockPath, "utf8").trim());
+  if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) {
+    throw new Error(`tape directory ${path.dirname(journalDir)} is in use by pid ${owner}`);
+  }
+  // The previous owner died without closing (crash): take over.
+  fs.writeFileSync(lockPath, String(process.pid));
+  return lockPath;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,834 @@
+/**
+ * Kalshi WebSocket v2 frames → normalized engine events. PURE: no IO, no clock; the receipt time is
+ * an argument. Never throws: a frame that cannot be understood comes back as `{ ok: false, error }`.
+ *
+ * Shapes follow the official AsyncAPI spec (late 2026: `*_dollars` price strings, `*_fp` counts,
+ * `ts_ms`) and tolerate the Feb-2026 captures (integer cents `yes_bid`, integer `count`, `ts` seconds).
+ * When both forms are present the fixed-point form wins. Numbers may arrive as JSON numbers or strings.
+ *
+ * Decisions documented here (the spec leaves them open):
+ *  - `market_position` yields NO engine event. A PositionSnapshot means "everything we hold"; a
+ *    one-market update in that shape would read as "flat everywhere else". The update is returned
+ *    typed in `position` on the ok result instead, for the live runner to use as it sees fit.
+ *  - `market_lifecycle_v2 metadata_updated` yields a *partial* MarketInfo: fields the frame does not
+ *    carry hold sentinels (times −1, strikes NaN, priceRanges [], status ""). Apply it over the prior
+ *    info with `mergeMarketInfo`. Frames without a usable `strike_type` (e.g. a subtitle-only update)
+ *    yield no event.
+ *  - `created` for a strike type outside the five we model (functional/custom/structured) yields the
+ *    MarketLifecycle only, no MarketInfo. `price_level_structure_updated` yields no event.
+ *  - `event_lifecycle`, `event_fee_update`, `list_subscriptions` and unknown types: ok with no events;
+ *    `seq` is still reported when the envelope carries one, so callers' gap checks stay correct.
+ */
+import { z } from "zod";
+import type {
+  BookLevel,
+  EngineEvent,
+  FeeType,
+  MarketInfo,
+  MarketLifecycle,
+  MarketResult,
+  OrderStatus,
+  PriceRange,
+  StrikeType,
+} from "../../core/events.ts";
+import {
+  complementPrice,
+  msToUs,
+  parseCountFp,
+  parseCountInt,
+  parseIsoToUs,
+  parseMoneyDollars,
+  parsePriceCents,
+  parsePriceDollars,
+  secondsToUs,
+  type CountE2,
+  type Micros,
+  type PriceE4,
+  type TsUs,
+} from "../../core/units.ts";
+
+export interface KalshiParseOptions {
+  /** The use_yes_price value we SENT in the orderbook subscribe (the no side then arrives in YES prices). */
+  readonly useYesPrice: boolean;
+}
+
+export type KalshiControl =
+  | { type: "subscribed"; id: number; sid: number; channel: string }
+  | {
+      type: "ok";
+      id: number;
+      sid: number;
+      seq: number;
+      marketTickers: string[];
+      /** Present only for a `list_subscriptions` answer (msg is an array of {channel, sid}). */
+      subscriptions?: { channel: string; sid: number }[];
+    }
+  | { type: "unsubscribed"; id: number; sid: number; seq: number }
+  | { type: "error"; id: number; sid: number; code: number; message: string };
+
+/** A `market_position` push (own position in one market). Not an EngineEvent — see the module note. */
+export interface KalshiPositionUpdate {
+  readonly market: string;
+  /** Signed: + YES, − NO. */
+  readonly position: CountE2;
+  readonly positionCost: Micros;
+  readonly realizedPnl: Micros;
+  readonly feesPaid: Micros;
+  readonly volume: CountE2;
+  readonly tsRecv: TsUs;
+}
+
+export type KalshiFrameResult =
+  | {
+      ok: true;
+      events: EngineEvent[];
+      control: KalshiControl | null;
+      type: string;
+      sid: number;
+      /** -1 when the message type is unsequenced. */
+      seq: number;
+      /** Only for `market_position`. */
+      position?: KalshiPositionUpdate;
+    }
+  | { ok: false; error: string };
+
+/** Thrown inside the parser for a bad field; turned into `{ ok: false }` at the top. */
+class FrameError extends Error {}
+
+function fail(reason: string): never {
+  throw new FrameError(reason);
+}
+
+// ---- zod building blocks ---------------------------------------------------------------------
+
+/** A fixed-point value that may arrive as a string or a JSON number. */
+const fixed = z.union([z.string(), z.number()]);
+const int = z.number().int();
+const optInt = int.optional();
+const side = z.enum(["yes", "no"]);
+const bookSide = z.enum(["bid", "ask"]);
+/** A level as sent: [price, size]; either element string or number. */
+const level = z.tuple([fixed, fixed]).rest(z.unknown());
+
+const envelope = z.object({
+  type: z.string().min(1),
+  id: z.number().int().nonnegative().optional(),
+  sid: z.number().int().optional(),
+  seq: z.number().int().optional(),
+  msg: z.unknown().optional(),
+});
+type Envelope = z.infer<typeof envelope>;
+
+const subscribedMsg = z.object({ channel: z.string(), sid: int });
+const okMsg = z.object({ market_tickers: z.array(z.string()).optional() });
+const listMsg = z.array(z.object({ channel: z.string(), sid: int }));
+const errorMsg = z.object({ code: int, msg: z.string().optional(), message: z.string().optional() });
+
+const snapshotMsg = z.object({
+  market_ticker: z.string().min(1),
+  yes_dollars_fp: z.array(level).optional(),
+  no_dollars_fp: z.array(level).optional(),
+  // Feb-2026: dollar prices with integer counts, or integer cents.
+  yes_dollars: z.array(level).optional(),
+  no_dollars: z.array(level).optional(),
+  yes: z.array(level).optional(),
+  no: z.array(level).optional(),
+  ts_ms: optInt,
+});
+
+const deltaMsg = z.object({
+  market_ticker: z.string().min(1),
+  side,
+  price_dollars: fixed.optional(),
+  price: z.number().optional(),
+  delta_fp: fixed.optional(),
+  delta: z.number().optional(),
+  client_order_id: z.string().optional(),
+  ts_ms: optInt,
+  ts: z.union([z.string(), z.number()]).optional(),
+});
+
+const tickerMsg = z.object({
+  market_ticker: z.string().min(1),
+  price_dollars: fixed.optional(),
+  price: z.number().optional(),
+  yes_bid_dollars: fixed.optional(),
+  yes_bid: z.number().optional(),
+  yes_ask_dollars: fixed.optional(),
+  yes_ask: z.number().optional(),
+  yes_bid_size_fp: fixed.optional(),
+  yes_ask_size_fp: fixed.optional(),
+  volume_fp: fixed.optional(),
+  volume: z.number().optional(),
+  open_interest_fp: fixed.optional(),
+  open_interest: z.number().optional(),
+  ts_ms: optInt,
+  ts: z.union([z.string(), z.number()]).optional(),
+  time: z.string().optional(),
+});
+
+const tradeMsg = z.object({
+  trade_id: z.string().min(1),
+  market_ticker: z.string().min(1),
+  yes_price_dollars: fixed.optional(),
+  yes_price: z.number().optional(),
+  count_fp: fixed.optional(),
+  count: z.number().optional(),
+  taker_outcome_side: side.optional(),
+  taker_book_side: bookSide.optional(),
+  taker_side: side.optional(),
+  ts_ms: optInt,
+  ts: z.union([z.string(), z.number()]).optional(),
+});
+
+const fillMsg = z.object({
+  trade_id: z.string().min(1),
+  order_id: z.string().min(1),
+  client_order_id: z.string().optional(),
+  market_ticker: z.string().min(1),
+  is_taker: z.boolean(),
+  yes_price_dollars: fixed.optional(),
+  yes_price: z.number().optional(),
+  count_fp: fixed.optional(),
+  count: z.number().optional(),
+  fee_cost: fixed.optional(),
+  outcome_side: side.optional(),
+  book_side: bookSide.optional(),
+  side: side.optional(),
+  action: z.enum(["buy", "sell"]).optional(),
+  purchased_side: side.optional(),
+  ts_ms: optInt,
+  ts: z.union([z.string(), z.number()]).optional(),
+});
+
+const userOrderMsg = z.object({
+  order_id: z.string().min(1),
+  client_order_id: z.string().optional(),
+  ticker: z.string().min(1).optional(),
+  market_ticker: z.string().min(1).optional(),
+  status: z.string(),
+  outcome_side: side.optional(),
+  book_side: bookSide.optional(),
+  side: side.optional(),
+  is_yes: z.boolean().optional(),
+  yes_price_dollars: fixed.optional(),
+  yes_price: z.number().optional(),
+  fill_count_fp: fixed.optional(),
+  fill_count: z.number().optional(),
+  remaining_count_fp: fixed.optional(),
+  remaining_count: z.number().optional(),
+  last_update_reason: z.string().optional(),
+  created_ts_ms: optInt,
+  last_updated_ts_ms: optInt,
+});
+
+const positionMsg = z.object({
+  market_ticker: z.string().min(1),
+  position_fp: fixed,
+  position_cost_dollars: fixed.optional(),
+  realized_pnl_dollars: fixed.optional(),
+  fees_paid_dollars: fixed.optional(),
+  volume_fp: fixed.optional(),
+});
+
+const priceRangeSchema = z.object({ start: fixed, end: fixed, step: fixed });
+const strikeValue = z.union([z.number(), z.string(), z.null()]).optional();
+
+const lifecycleMsg = z.object({
+  market_ticker: z.string().min(1),
+  event_type: z.string().min(1),
+  open_ts: z.number().optional(),
+  close_ts: z.number().optional(),
+  result: z.string().optional(),
+  settlement_value: fixed.optional(),
+  expiration_value: z.union([z.string(), z.number()]).optional(),
+  determination_ts: z.number().optional(),
+  settled_ts: z.number().optional(),
+  price_ranges: z.array(priceRangeSchema).optional(),
+  strike_type: z.string().optional(),
+  floor_strike: strikeValue,
+  cap_strike: strikeValue,
+  additional_metadata: z
+    .object({
+      event_ticker: z.string().optional(),
+      strike_type: z.string().optional(),
+      floor_strike: strikeValue,
+      cap_strike: strikeValue,
+      expected_expiration_ts: z.number().optional(),
+    })
+    .optional(),
+});
+
+const eventLevelMsg = z.object({ event_ticker: z.string() });
+
+const cfbMsg = z.object({
+  index_id: z.string().min(1),
+  received_at: z.number().optional(),
+  data: z.string(),
+  avg_60s_data: z.object({ value: fixed }).optional(),
+});
+const cfbData = z.object({ id: z.string().optional(), time: z.number().optional(), value: fixed });
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
+  fail(`${what}: ${path}: ${issue?.message ?? "invalid"}`);
+}
+
+function priceOf(dollars: unknown, cents: unknown, field: string): PriceE4 {
+  if (dollars !== undefined) return parsePriceDollars(dollars);
+  if (cents !== undefined) return parsePriceCents(cents);
+  fail(`missing ${field}`);
+}
+
+/** Count from a fixed-point field, else a legacy integer field, else `dflt` (or fail when undefined). */
+function countOf(fp: unknown, legacy: unknown, field: string, dflt?: CountE2): CountE2 {
+  if (fp !== undefined) return parseCountFp(fp);
+  if (legacy !== undefined) return parseCountInt(legacy);
+  if (dflt !== undefined) return dflt;
+  fail(`missing ${field}`);
+}
+
+/** ts_ms wins; else `ts` as Unix seconds (number) or RFC 3339 text; else null. */
+function exchangeTs(tsMs: number | undefined, ts: unknown): TsUs | null {
+  if (tsMs !== undefined) return msToUs(tsMs);
+  if (typeof ts === "number" && Number.isFinite(ts)) return secondsToUs(ts);
+  if (typeof ts === "string") return parseIsoToUs(ts);
+  return null;
+}
+
+function seqOf(env: Envelope): number {
+  return env.seq ?? -1;
+}
+
+function sidOf(env: Envelope): number {
+  return env.sid ?? -1;
+}
+
+const STRIKE_TYPES: ReadonlySet<string> = new Set(["greater", "greater_or_equal", "less", "less_or_equal", "between"]);
+const MARKET_RESULTS: ReadonlySet<string> = new Set(["yes", "no", "scalar", "void"]);
+const ORDER_STATUSES: ReadonlySet<string> = new Set(["resting", "canceled", "executed"]);
+
+/** The linear cent grid, assumed when a frame carries no `price_ranges`. */
+export const LINEAR_CENT_RANGES: readonly PriceRange[] = [{ start: 0, end: 10_000, step: 100 }];
+
+function strikeNumber(v: number | string | null | undefined): number {
+  if (v === undefined || v === null || v === "") return Number.NaN;
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isFinite(n)) fail(`bad strike ${JSON.stringify(v).slice(0, 32)}`);
+  return n;
+}
+
+function parseRanges(ranges: { start: unknown; end: unknown; step: unknown }[]): PriceRange[] {
+  return ranges.map((r) => {
+    const start = parsePriceDollars(r.start);
+    const end = parsePriceDollars(r.end);
+    const step = parsePriceDollars(r.step);
+    if (step <= 0 || end < start) fail("bad price_ranges entry");
+    return { start, end, step };
+  });
+}
+
+/** "KXBTCD-26SEP2917-T109999.99" → "KXBTCD-26SEP2917" (everything before the last '-'). */
+export function eventTickerOf(market: string): string {
+  const i = market.lastIndexOf("-");
+  return i > 0 ? market.slice(0, i) : market;
+}
+
+/** "KXBTCD-26SEP2917" → "KXBTCD" (everything before the first '-'). */
+export function seriesTickerOf(eventTicker: string): string {
+  const i = eventTicker.indexOf("-");
+  return i > 0 ? eventTicker.slice(0, i) : eventTicker;
+}
+
+/**
+ * Apply a (possibly partial) MarketInfo over the prior one: sentinel fields in `update`
+ * (times −1, strikes NaN, priceRanges [], status "") keep the prior value.
+ */
+export function mergeMarketInfo(prior: MarketInfo, update: MarketInfo): MarketInfo {
+  return {
+    ...prior,
+    tsRecv: update.tsRecv,
+    tsExchange: update.tsExchange,
+    strikeType: update.strikeType,
+    floorStrike: Number.isNaN(update.floorStrike) ? prior.floorStrike : update.floorStrike,
+    capStrike: Number.isNaN(update.capStrike) ? prior.capStrike : update.capStrike,
+    openTime: update.openTime >= 0 ? update.openTime : prior.openTime,
+    closeTime: update.closeTime >= 0 ? update.closeTime : prior.closeTime,
+    settleTime: update.settleTime >= 0 ? update.settleTime : prior.settleTime,
+    priceRanges: update.priceRanges.length > 0 ? update.priceRanges : prior.priceRanges,
+    status: update.status !== "" ? update.status : prior.status,
+  };
+}
+
+// ---- per-type conversion -----------------------------------------------------------------------
+
+type Ok = Extract<KalshiFrameResult, { ok: true }>;
+
+function ok(env: Envelope, events: EngineEvent[], control: KalshiControl | null = null): Ok {
+  return { ok: true, events, control, type: env.type, sid: sidOf(env), seq: seqOf(env) };
+}
+
+/** Sorted ascending, duplicate prices merged, empty levels dropped. */
+function normalizeLevels(levels: BookLevel[]): BookLevel[] {
+  levels.sort((a, b) => a[0] - b[0]);
+  const out: BookLevel[] = [];
+  for (const [p, s] of levels) {
+    if (s < 0) fail(`negative level size at ${p}`);
+    if (s === 0) continue;
+    const last = out[out.length - 1];
+    if (last && last[0] === p) out[out.length - 1] = [p, last[1] + s];
+    else out.push([p, s]);
+  }
+  return out;
+}
+
+function snapshotSide(
+  fp: unknown[][] | undefined,
+  dollars: unknown[][] | undefined,
+  cents: unknown[][] | undefined,
+  toOwnLeg: (p: PriceE4) => PriceE4,
+): BookLevel[] {
+  let levels: BookLevel[];
+  if (fp) levels = fp.map((l) => [toOwnLeg(parsePriceDollars(l[0])), parseCountFp(l[1])]);
+  else if (dollars) levels = dollars.map((l) => [toOwnLeg(parsePriceDollars(l[0])), parseCountFp(l[1])]);
+  else if (cents) levels = cents.map((l) => [toOwnLeg(parsePriceCents(l[0])), parseCountInt(l[1])]);
+  else levels = [];
+  return normalizeLevels(levels);
+}
+
+const identity = (p: PriceE4): PriceE4 => p;
+
+function parseSnapshot(env: Envelope, tsRecv: TsUs, opts: KalshiParseOptions): Ok {
+  const m = check(snapshotMsg, env.msg, "orderbook_snapshot");
+  const noToOwn = opts.useYesPrice ? complementPrice : identity;
+  return ok(env, [
+    {
+      kind: "book_snapshot",
+      tsRecv,
+      tsExchange: m.ts_ms !== undefined ? msToUs(m.ts_ms) : null,
+      market: m.market_ticker,
+      sid: sidOf(env),
+      seq: seqOf(env),
+      yesBids: snapshotSide(m.yes_dollars_fp, m.yes_dollars, m.yes, identity),
+      noBids: snapshotSide(m.no_dollars_fp, m.no_dollars, m.no, noToOwn),
+    },
+  ]);
+}
+
+function parseDelta(env: Envelope, tsRecv: TsUs, opts: KalshiParseOptions): Ok {
+  const m = check(deltaMsg, env.msg, "orderbook_delta");
+  let price = priceOf(m.price_dollars, m.price, "price_dollars");
+  if (m.side === "no" && opts.useYesPrice) price = complementPrice(price);
+  const delta = countOf(m.delta_fp, m.delta, "delta_fp");
+  return ok(env, [
+    {
+      kind: "book_delta",
+      tsRecv,
+      tsExchange: exchangeTs(m.ts_ms, m.ts),
+      market: m.market_ticker,
+      sid: sidOf(env),
+      seq: seqOf(env),
+      side: m.side,
+      price,
+      delta,
+      clientOrderId: m.client_order_id ?? null,
+    },
+  ]);
+}
+
+function parseTicker(env: Envelope, tsRecv: TsUs): Ok {
+  const m = check(tickerMsg, env.msg, "ticker");
+  const hasLast = m.price_dollars !== undefined || m.price !== undefined;
+  return ok(env, [
+    {
+      kind: "market_ticker",
+      tsRecv,
+      tsExchange: exchangeTs(m.ts_ms, m.ts ?? m.time),
+      market: m.market_ticker,
+      lastPrice: hasLast ? priceOf(m.price_dollars, m.price, "price_dollars") : -1,
+      yesBid: priceOf(m.yes_bid_dollars, m.yes_bid, "yes_bid_dollars"),
+      yesAsk: priceOf(m.yes_ask_dollars, m.yes_ask, "yes_ask_dollars"),
+      yesBidSize: countOf(m.yes_bid_size_fp, undefined, "yes_bid_size_fp", 0),
+      yesAskSize: countOf(m.yes_ask_size_fp, undefined, "yes_ask_size_fp", 0),
+      volume: countOf(m.volume_fp, m.volume, "volume_fp", 0),
+      openInterest: countOf(m.open_interest_fp, m.open_interest, "open_interest_fp", 0),
+    },
+  ]);
+}
+
+function parseTrade(env: Envelope, tsRecv: TsUs): Ok {
+  const m = check(tradeMsg, env.msg, "trade");
+  const takerSide =
+    m.taker_outcome_side ??
+    (m.taker_book_side !== undefined ? (m.taker_book_side === "bid" ? "yes" : "no") : undefined) ??
+    m.taker_side;
+  if (takerSide === undefined) fail("trade: missing taker_outcome_side");
+  return ok(env, [
+    {
+      kind: "public_trade",
+      tsRecv,
+      tsExchange: exchangeTs(m.ts_ms, m.ts),
+      market: m.market_ticker,
+      tradeId: m.trade_id,
+      yesPrice: priceOf(m.yes_price_dollars, m.yes_price, "yes_price_dollars"),
+      count: countOf(m.count_fp, m.count, "count_fp"),
+      takerSide,
+      sid: sidOf(env),
+      seq: seqOf(env),
+    },
+  ]);
+}
+
+function parseFill(env: Envelope, tsRecv: TsUs): Ok {
+  const m = check(fillMsg, env.msg, "fill");
+  // Direction: outcome_side, else book_side, else the deprecated side+action (a sell reduces the side,
+  // i.e. positions toward the other outcome), else purchased_side.
+  let outcome: "yes" | "no" | undefined = m.outcome_side;
+  if (outcome === undefined && m.book_side !== undefined) outcome = m.book_side === "bid" ? "yes" : "no";
+  if (outcome === undefined && m.side !== undefined && m.action !== undefined) {
+    outcome = m.action === "buy" ? m.side : m.side === "yes" ? "no" : "yes";
+  }
+  outcome ??= m.purchased_side;
+  if (outcome === undefined) fail("fill: missing outcome_side/book_side");
+  const bookSideValue = m.book_side ?? (outcome === "yes" ? "bid" : "ask");
+  return ok(env, [
+    {
+      kind: "fill",
+      tsRecv,
+      tsExchange: exchangeTs(m.ts_ms, m.ts),
+      tradeId: m.trade_id,
+      orderId: m.order_id,
+      clientOrderId: m.client_order_id ?? null,
+      market: m.market_ticker,
+      bookSide: bookSideValue,
+      outcomeSide: outcome,
+      yesPrice: priceOf(m.yes_price_dollars, m.yes_price, "yes_price_dollars"),
+      count: countOf(m.count_fp, m.count, "count_fp"),
+      // The spec example omits fee_cost; absent means the venue reported none.
+      fee: m.fee_cost !== undefined ? parseMoneyDollars(m.fee_cost) : 0,
+      isTaker: m.is_taker,
+    },
+  ]);
+}
+
+function parseUserOrder(env: Envelope, tsRecv: TsUs): Ok {
+  const m = check(userOrderMsg, env.msg, "user_order");
+  const market = m.ticker ?? m.market_ticker;
+  if (market === undefined) fail("user_order: missing ticker");
+  let bs = m.book_side;
+  if (bs === undefined && m.outcome_side !== undefined) bs = m.outcome_side === "yes" ? "bid" : "ask";
+  // Legacy frames carry only the contract side (no action): read it as a buy of that side.
+  if (bs === undefined && m.side !== undefined) bs = m.side === "yes" ? "bid" : "ask";
+  if (bs === undefined && m.is_yes !== undefined) bs = m.is_yes ? "bid" : "ask";
+  if (bs === undefined) fail("user_order: missing book_side/outcome_side");
+  const status: OrderStatus = ORDER_STATUSES.has(m.status) ? (m.status as OrderStatus) : "unknown";
+  const tsMs = m.last_updated_ts_ms ?? m.created_ts_ms;
+  return ok(env, [
+    {
+      kind: "order_update",
+      tsRecv,
+      tsExchange: tsMs !== undefined ? msToUs(tsMs) : null,
+      orderId: m.order_id,
+      clientOrderId: m.client_order_id ?? "",
+      market,
+      status,
+      bookSide: bs,
+      yesPrice: priceOf(m.yes_price_dollars, m.yes_price, "yes_price_dollars"),
+      filled: countOf(m.fill_count_fp, m.fill_count, "fill_count_fp"),
+      remaining: countOf(m.remaining_count_fp, m.remaining_count, "remaining_count_fp"),
+      reason: m.last_update_reason ?? "",
+    },
+  ]);
+}
+
+function parsePosition(env: Envelope, tsRecv: TsUs): Ok {
+  const m = check(positionMsg, env.msg, "market_position");
+  const money = (v: unknown): Micros => (v === undefined ? 0 : parseMoneyDollars(v));
+  const result = ok(env, []);
+  result.position = {
+    market: m.market_ticker,
+    position: parseCountFp(m.position_fp),
+    positionCost: money(m.position_cost_dollars),
+    realizedPnl: money(m.realized_pnl_dollars),
+    feesPaid: money(m.fees_paid_dollars),
+    volume: m.volume_fp === undefined ? 0 : parseCountFp(m.volume_fp),
+    tsRecv,
+  };
+  return result;
+}
+
+const LIFECYCLE_PHASES: ReadonlySet<string> = new Set([
+  "created",
+  "activated",
+  "deactivated",
+  "close_date_updated",
+  "determined",
+  "settled",
+]);
+
+function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
+  const m = check(lifecycleMsg, env.msg, "market_lifecycle_v2");
+  const meta = m.additional_metadata;
+  const market = m.market_ticker;
+  const sid = sidOf(env);
+  const seq = seqOf(env);
+
+  if (m.event_type === "metadata_updated") {
+    const strikeType = m.strike_type ?? meta?.strike_type;
+    if (strikeType === undefined || !STRIKE_TYPES.has(strikeType)) return ok(env, []);
+    const eventTicker = meta?.event_ticker ?? eventTickerOf(market);
+    const info: MarketInfo = {
+      kind: "market_info",
+      tsRecv,
+      tsExchange: null,
+      market,
+      eventTicker,
+      seriesTicker: seriesTickerOf(eventTicker),
+      strikeType: strikeType as StrikeType,
+      floorStrike: strikeNumber(m.floor_strike ?? meta?.floor_strike),
+      capStrike: strikeNumber(m.cap_strike ?? meta?.cap_strike),
+      openTime: m.open_ts !== undefined ? secondsToUs(m.open_ts) : -1,
+      closeTime: m.close_ts !== undefined ? secondsToUs(m.close_ts) : -1,
+      settleTime: m.close_ts !== undefined ? secondsToUs(m.close_ts) : -1,
+      priceRanges: m.price_ranges ? parseRanges(m.price_ranges) : [],
+      feeType: "quadratic",
+      feeMultiplier: 1,
+      status: "",
+    };
+    return ok(env, [info]);
+  }
+
+  if (!LIFECYCLE_PHASES.has(m.event_type)) return ok(env, []);
+  const phase = m.event_type as MarketLifecycle["phase"];
+  let tsExchange: TsUs | null = null;
+  if (phase === "determined" && m.determination_ts !== undefined) tsExchange = secondsToUs(m.determination_ts);
+  if (phase === "settled" && m.settled_ts !== undefined) tsExchange = secondsToUs(m.settled_ts);
+  const result: MarketResult | null =
+    m.result !== undefined && MARKET_RESULTS.has(m.result) ? (m.result as MarketResult) : null;
+  let expirationValue = Number.NaN;
+  if (m.expiration_value !== undefined && m.expiration_value !== "") {
+    expirationValue = Number(m.expiration_value);
+    if (!Number.isFinite(expirationValue)) fail("market_lifecycle_v2: bad expiration_value");
+  }
+  const lifecycle: MarketLifecycle = {
+    kind: "market_lifecycle",
+    tsRecv,
+    tsExchange,
+    market,
+    phase,
+    result,
+    settlementValue: m.settlement_value !== undefined ? parsePriceDollars(m.settlement_value) : -1,
+    expirationValue,
+    closeTime: phase === "close_date_updated" && m.close_ts !== undefined ? secondsToUs(m.close_ts) : -1,
+    sid,
+    seq,
+  };
+  if (phase === "close_date_updated" && m.close_ts === undefined) fail("close_date_updated: missing close_ts");
+
+  if (phase !== "created") return ok(env, [lifecycle]);
+
+  const strikeType = meta?.strike_type ?? m.strike_type;
+  if (strikeType === undefined || !STRIKE_TYPES.has(strikeType) || m.close_ts === undefined) {
+    return ok(env, [lifecycle]);
+  }
+  const eventTicker = meta?.event_ticker ?? eventTickerOf(market);
+  const openTime = m.open_ts !== undefined ? secondsToUs(m.open_ts) : -1;
+  const closeTime = secondsToUs(m.close_ts);
+  const info: MarketInfo = {
+    kind: "market_info",
+    tsRecv,
+    tsExchange: null,
+    market,
+    eventTicker,
+    seriesTicker: seriesTickerOf(eventTicker),
+    strikeType: strikeType as StrikeType,
+    floorStrike: strikeNumber(meta?.floor_strike ?? m.floor_strike),
+    capStrike: strikeNumber(meta?.cap_strike ?? m.cap_strike),
+    openTime,
+    closeTime,
+    settleTime: closeTime,
+    priceRanges: m.price_ranges ? parseRanges(m.price_ranges) : LINEAR_CENT_RANGES,
+    feeType: "quadratic",
+    feeMultiplier: 1,
+    // Kalshi emits no event when open_time passes, so the status is read off the receipt time.
+    status: openTime >= 0 && tsRecv >= openTime ? "active" : "initialized",
+  };
+  return ok(env, [info, lifecycle]);
+}
+
+function parseCfb(env: Envelope, tsRecv: TsUs): Ok {
+  const m = check(cfbMsg, env.msg, "cfbenchmarks_value");
+  let inner: unknown;
+  try {
+    inner = JSON.parse(m.data);
+  } catch {
+    fail("cfbenchmarks_value: data is not JSON");
+  }
+  const d = check(cfbData, inner, "cfbenchmarks_value.data");
+  const value = Number(d.value);
+  if (!Number.isFinite(value) || value <= 0) fail("cfbenchmarks_value: bad value");
+  let avg60s = Number.NaN;
+  if (m.avg_60s_data) {
+    avg60s = Number(m.avg_60s_data.value);
+    if (!Number.isFinite(avg60s)) fail("cfbenchmarks_value: bad avg_60s_data.value");
+  }
+  const sourceMs = d.time ?? m.received_at;
+  return ok(env, [
+    {
+      kind: "index_value",
+      tsRecv,
+      tsExchange: sourceMs !== undefined && Number.isFinite(sourceMs) ? msToUs(sourceMs) : null,
+      indexId: m.index_id,
+      value,
+      avg60s,
+      sid: sidOf(env),
+      seq: seqOf(env),
+    },
+  ]);
+}
+
+function parseControl(env: Envelope, raw: Record<string, unknown>): Ok {
+  const id = env.id ?? 0;
+  switch (env.type) {
+    case "subscribed": {
+      // Older servers answered {"type":"subscribed","id":1} without msg.
+      if (env.msg === undefined) return { ...ok(env, []), control: { type: "subscribed", id, sid: sidOf(env), channel: "" } };
+      const m = check(subscribedMsg, env.msg, "subscribed");
+      return { ...ok(env, []), sid: m.sid, control: { type: "subscribed", id, sid: m.sid, channel: m.channel } };
+    }
+    case "ok": {
+      if (Array.isArray(env.msg)) {
+        const list = check(listMsg, env.msg, "ok (list_subscriptions)");
+        return {
+          ...ok(env, []),
+          control: { type: "ok", id, sid: sidOf(env), seq: seqOf(env), marketTickers: [], subscriptions: list },
+        };
+      }
+      // Older servers put market_tickers at top level.
+      const m = check(okMsg, env.msg ?? {}, "ok");
+      const top = Array.isArray(raw["market_tickers"]) ? raw["market_tickers"] : undefined;
+      const tickers = m.market_tickers ?? (top ? check(z.array(z.string()), top, "ok") : []);
+      return { ...ok(env, []), control: { type: "ok", id, sid: sidOf(env), seq: seqOf(env), marketTickers: tickers } };
+    }
+    case "unsubscribed":
+      return { ...ok(env, []), control: { type: "unsubscribed", id, sid: sidOf(env), seq: seqOf(env) } };
+    default: {
+      const m = check(errorMsg, env.msg, "error");
+      return {
+        ...ok(env, []),
+        control: { type: "error", id, sid: sidOf(env), code: m.code, message: m.msg ?? m.message ?? "" },
+      };
+    }
+  }
+}
+
+// ---- entry point -------------------------------------------------------------------------------
+
+export function parseKalshiFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
+  try {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      return { ok: false, error: "invalid JSON" };
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { ok: false, error: "frame is not an object" };
+    const env = check(envelope, raw, "envelope");
+    if (env.seq !== undefined && env.seq < 0) fail("envelope: negative seq");
+    switch (env.type) {
+      case "subscribed":
+      case "ok":
+      case "unsubscribed":
+      case "error":
+        return parseControl(env, raw as Record<string, unknown>);
+      case "orderbook_snapshot":
+        return parseSnapshot(env, tsRecv, opts);
+      case "orderbook_delta":
+        return parseDelta(env, tsRecv, opts);
+      case "ticker":
+        return parseTicker(env, tsRecv);
+      case "trade":
+        return parseTrade(env, tsRecv);
+      case "fill":
+        return parseFill(env, tsRecv);
+      case "user_order":
+        return parseUserOrder(env, tsRecv);
+      case "market_position":
+        return parsePosition(env, tsRecv);
+      case "market_lifecycle_v2":
+        return parseLifecycle(env, tsRecv);
+      case "event_lifecycle":
+      case "event_fee_update":
+        check(eventLevelMsg, env.msg, env.type);
+        return ok(env, []);
+      case "cfbenchmarks_value":
+        return parseCfb(env, tsRecv);
+      default:
+        return ok(env, []);
+    }
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : "unparseable frame" };
+  }
+}
+
+// ---- REST Market object ------------------------------------------------------------------------
+
+const restMarket = z.object({
+  ticker: z.string().min(1),
+  event_ticker: z.string().min(1),
+  strike_type: z.string(),
+  floor_strike: strikeValue,
+  cap_strike: strikeValue,
+  open_time: z.string(),
+  close_time: z.string(),
+  status: z.string().optional(),
+  price_ranges: z.array(priceRangeSchema).nullable().optional(),
+  updated_time: z.string().optional(),
+});
+
+/** Thrown by `parseKalshiMarket` for a Market object it cannot turn into a MarketInfo. */
+export class KalshiMarketError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KalshiMarketError";
+  }
+}
+
+/**
+ * The REST Market object (`GET /markets`, `GET /markets/{ticker}`) → MarketInfo. Throws
+ * KalshiMarketError with a short reason on a malformed object or an unsupported strike type.
+ * Fee fields are not on the Market object: the defaults (quadratic, ×1) apply; override from the series.
+ */
+export function parseKalshiMarket(json: unknown, tsRecv: TsUs, fee?: { feeType: FeeType; feeMultiplier: number }): MarketInfo {
+  try {
+    const m = check(restMarket, json, "market");
+    if (!STRIKE_TYPES.has(m.strike_type)) fail(`market ${m.ticker}: unsupported strike_type ${m.strike_type}`);
+    const closeTime = parseIsoToUs(m.close_time);
+    return {
+      kind: "market_info",
+      tsRecv,
+      tsExchange: null,
+      market: m.ticker,
+      eventTicker: m.event_ticker,
+      seriesTicker: seriesTickerOf(m.event_ticker),
+      strikeType: m.strike_type as StrikeType,
+      floorStrike: strikeNumber(m.floor_strike),
+      capStrike: strikeNumber(m.cap_strike),
+      openTime: parseIsoToUs(m.open_time),
+      closeTime,
+      settleTime: closeTime,
+      priceRanges: m.price_ranges && m.price_ranges.length > 0 ? parseRanges(m.price_ranges) : LINEAR_CENT_RANGES,
+      feeType: fee?.feeType ?? "quadratic",
+      feeMultiplier: fee?.feeMultiplier ?? 1,
+      status: m.status ?? "",
+    };
+  } catch (e) {
+    if (e instanceof KalshiMarketError) throw e;
+    throw new KalshiMarketError(e instanceof Error ? e.message : "bad market object");
+  }
+}

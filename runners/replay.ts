@@ -1,0 +1,154 @@
+/**
+ * tsx runners/replay.ts [--tape DIR] [--from DATE --to DATE] [--config FILE] [--sweep FILE]
+ *                       [--json] [--from-raw] [--db PATH | --no-store] [--run-id ID] [--grace SECONDS]
+ *
+ * Replays captured days through the engine and the simulated venue, in receipt-time order, and
+ * prints a summary (one JSON object with --json). With no arguments it replays the bundled sample
+ * tape in fixtures/. Audit records go to the DuckDB store (DB_PATH) unless --no-store.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, parseEngineOverrides } from "../lib/config.ts";
+import { mergeEngineConfig, type EngineConfig } from "../lib/core/config.ts";
+import type { EngineEvent } from "../lib/core/events.ts";
+import { formatIsoUs, type TsUs } from "../lib/core/units.ts";
+import { Replay, RawReparser, type ReplayTarget } from "../lib/run/replay.ts";
+import { AuditWriter, beginRun, openStore, resolveDbPath, type Store } from "../lib/store/db.ts";
+import { readTapeEvents, readTapeRaw } from "../lib/tape/reader.ts";
+
+export const SAMPLE_TAPE = "fixtures/tapes/sample";
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      tape: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      config: { type: "string" },
+      sweep: { type: "string" },
+      json: { type: "boolean", default: false },
+      "from-raw": { type: "boolean", default: false },
+      db: { type: "string" },
+      "no-store": { type: "boolean", default: false },
+      "run-id": { type: "string" },
+      grace: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split("*/")[0]!.replace(/^\/\*\*?/, "") + "\n");
+    return 0;
+  }
+  for (const d of [values.from, values.to]) {
+    if (d !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new ConfigError([`--from/--to: expected YYYY-MM-DD, got ${JSON.stringify(d)}`]);
+  }
+  const tape = resolve(values.tape ?? SAMPLE_TAPE);
+  if (!existsSync(tape)) throw new ConfigError([`--tape: no such directory ${tape}`]);
+
+  const overrides = values.config ? parseEngineOverrides(JSON.parse(readFileSync(values.config, "utf8")), values.config) : undefined;
+  const base = loadConfig(process.env, overrides).engine;
+  const configs: EngineConfig[] = values.sweep ? sweepConfigs(base, values.sweep) : [base];
+  const grace = values.grace !== undefined ? Number(values.grace) : undefined;
+
+  let store: Store | null = null;
+  let writer: AuditWriter | null = null;
+  const runId = values["run-id"] ?? `replay-${randomUUID()}`;
+  if (!values["no-store"]) {
+    store = await openStore(resolveDbPath(values.db));
+    await beginRun(store, { runId, mode: "replay", startedTs: Date.now() * 1000, configJson: JSON.stringify(configs[0]), tape });
+    writer = new AuditWriter(store, runId, "replay");
+  }
+  const targets: ReplayTarget[] = configs.map((config, i) => ({
+    config,
+    onRecord: i === 0 && writer ? (r) => writer!.write(r) : undefined,
+  }));
+  const replay = new Replay(targets, { settlementGraceSeconds: grace });
+  const progress = new Progress(process.stderr.isTTY && !values.json);
+  const opts = { from: values.from, to: values.to };
+  const started = performance.now();
+  let reparser: RawReparser | null = null;
+  if (values["from-raw"]) {
+    reparser = new RawReparser();
+    for await (const batch of readTapeRaw(tape, opts)) {
+      for (const f of batch) for (const e of reparser.parse(f)) replay.feed(e);
+      progress.tick(replay.stats.events, replay.stats.lastTs);
+    }
+  } else {
+    for await (const batch of readTapeEvents(tape, opts)) {
+      replay.feedBatch(batch);
+      progress.tick(replay.stats.events, replay.stats.lastTs);
+    }
+  }
+  replay.finish();
+  progress.done();
+  const seconds = (performance.now() - started) / 1000;
+  if (writer) await writer.close();
+  if (store) await store.close();
+
+  const extra: Record<string, unknown> = { tape: values.tape ?? SAMPLE_TAPE };
+  if (values["run-id"]) extra.run_id = runId;
+  if (reparser) extra.raw = { frames: reparser.frames, rejects: reparser.rejects };
+  const summaries = replay.results.map((_, i) => replay.summaryJSON(i, extra));
+  const out = configs.length === 1 ? summaries[0]! : { configs: configs.length, summaries };
+  if (values.json) process.stdout.write(JSON.stringify(out) + "\n");
+  else printHuman(summaries[0]!, replay.stats.firstTs, replay.stats.lastTs);
+  process.stderr.write(
+    `replayed ${replay.stats.events} events in ${seconds.toFixed(2)} s` +
+      (store ? ` · run ${runId} → ${store.path}` : "") +
+      (replay.stats.outOfOrder > 0 ? ` · WARNING ${replay.stats.outOfOrder} events out of order` : "") +
+      "\n",
+  );
+  return 0;
+}
+
+function sweepConfigs(base: EngineConfig, file: string): EngineConfig[] {
+  const list = JSON.parse(readFileSync(file, "utf8")) as unknown;
+  if (!Array.isArray(list) || list.length === 0) throw new ConfigError([`--sweep ${file}: expected a non-empty JSON array of config overrides`]);
+  return list.map((o, i) => mergeEngineConfig(base, parseEngineOverrides(o, `${file}[${i}]`)));
+}
+
+function printHuman(s: Record<string, unknown>, first: TsUs, last: TsUs): void {
+  const lines: string[] = [];
+  const n = (k: string) => s[k];
+  lines.push(`Replay of ${String(n("tape"))}${first >= 0 ? `  (${formatIsoUs(first)} → ${formatIsoUs(last)})` : ""}`);
+  lines.push(`  events ${n("events")} · markets ${n("markets")} · opportunities ${n("opportunities")} · trades ${n("trades")}`);
+  const reasons = s.opportunities_by_reason as Record<string, number>;
+  lines.push(`  by reason: ${Object.entries(reasons).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`);
+  lines.push(`  orders ${n("orders")} (rejected ${n("orders_rejected")}) · fills ${n("fills")} · contracts ${n("contracts")} · fees $${Number(n("fees_usd")).toFixed(2)}`);
+  lines.push(`  settlements ${n("settlements")} ${JSON.stringify(n("settlement_sources"))} · settlement PnL $${Number(n("settlement_pnl_usd")).toFixed(2)} · realized PnL $${Number(n("realized_pnl_usd")).toFixed(2)} · open positions ${n("open_positions")}`);
+  const sc = s.scores as Record<string, number | null>;
+  const f = (x: number | null | undefined) => (x === null || x === undefined ? "n/a" : x.toFixed(4));
+  lines.push(`  forecasts scored ${sc.n} on ${sc.markets} settled markets: Brier model ${f(sc.brier_model)} vs market ${f(sc.brier_market)} · log-loss model ${f(sc.log_loss_model)} vs market ${f(sc.log_loss_market)}`);
+  lines.push(`  risk ${n("risk_state")} · inconsistencies ${n("inconsistencies")}`);
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+/** A one-line progress indicator on a TTY (stderr), redrawn at most a few times a second. */
+class Progress {
+  private last = 0;
+  constructor(private readonly on: boolean) {}
+  tick(events: number, ts: TsUs): void {
+    if (!this.on) return;
+    const now = performance.now();
+    if (now - this.last < 250) return;
+    this.last = now;
+    process.stderr.write(`\r  ${events.toLocaleString("en-US")} events · tape time ${ts > 0 ? formatIsoUs(ts).slice(0, 19) : "-"}   `);
+  }
+  done(): void {
+    if (this.on) process.stderr.write("\r\x1b[K");
+  }
+}
+
+export type { EngineEvent };
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else process.stderr.write(`replay failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

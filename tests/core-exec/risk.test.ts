@@ -1,0 +1,254 @@
+import { describe, expect, it } from "vitest";
+import { RiskManager, type BookSummary, type EntryRequest } from "../../lib/core/risk.ts";
+import { DEFAULT_ENGINE_CONFIG, type RiskConfig } from "../../lib/core/config.ts";
+import { parseIsoToUs } from "../../lib/core/units.ts";
+
+const D = 1_000_000;
+const T = parseIsoToUs("2026-09-29T20:00:00Z");
+const NEXT_DAY = parseIsoToUs("2026-09-30T00:00:01Z");
+const DAY_AFTER = parseIsoToUs("2026-10-01T09:00:00Z");
+
+// $1000 balance: per-market cap 2% = $20, exposure cap 10% = $100, daily loss 3% = $30, 1 open position.
+const CFG: RiskConfig = { ...DEFAULT_ENGINE_CONFIG.risk };
+
+function req(p: Partial<EntryRequest> = {}): EntryRequest {
+  return { ts: T, market: "A", outcome: "yes", action: "buy", price: 4000, count: 1000, reducing: false, ...p };
+}
+
+function book(p: Partial<BookSummary> & { costs?: Record<string, number> } = {}): BookSummary {
+  const costs = p.costs ?? {};
+  return {
+    dailyPnl: 0,
+    balance: 1000 * D,
+    exposure: Object.values(costs).reduce((a, b) => a + b, 0),
+    openPositions: Object.keys(costs).length,
+    positionCost: (m) => costs[m] ?? 0,
+    hasPosition: (m) => m in costs,
+    ...p,
+  };
+}
+
+const code = (reason: string) => reason.split(":")[0];
+
+describe("RiskManager — caps", () => {
+  it("allows an entry within every cap, starting from the configured balance", () => {
+    const rm = new RiskManager(CFG, T);
+    expect(rm.state()).toBe("ACTIVE");
+    // 10 YES @0.40 = $4 ≤ $20
+    expect(rm.checkEntry(req())).toEqual({ allowed: true, count: 1000, reason: "OK" });
+  });
+
+  it("caps count by maxPositionPct of balance", () => {
+    const rm = new RiskManager(CFG, T);
+    // $20 / $0.40 = 50 contracts
+    const v = rm.checkEntry(req({ count: 10_000 }));
+    expect(v.allowed).toBe(true);
+    expect(v.count).toBe(5000);
+    expect(v.reason.startsWith("CAPPED: POSITION_CAP")).toBe(true);
+    // Existing $18 in A leaves $2 → 5 contracts at 0.40
+    rm.updateBook(T, book({ costs: { A: 18 * D } }));
+    expect(rm.checkEntry(req({ count: 10_000 })).count).toBe(500);
+    // at exactly $20 nothing is left
+    rm.updateBook(T, book({ costs: { A: 20 * D } }));
+    expect(code(rm.checkEntry(req()).reason)).toBe("POSITION_CAP");
+    expect(rm.checkEntry(req()).count).toBe(0);
+  });
+
+  it("costs a non-reducing sell as a buy of the other leg at 1 − price", () => {
+    const rm = new RiskManager(CFG, T);
+    // sell YES @0.70 when flat = buy NO @0.30: $20/$0.30 = 66.66 contracts → 6666 hundredths
+    expect(rm.checkEntry(req({ action: "sell", price: 7000, count: 100_000 })).count).toBe(6666);
+    // buy NO @0.80: $20/$0.80 = 25 contracts
+    expect(rm.checkEntry(req({ outcome: "no", price: 8000, count: 100_000 })).count).toBe(2500);
+  });
+
+  it("caps by total exposure", () => {
+    const cfg = { ...CFG, maxOpenPositions: 10 };
+    const rm = new RiskManager(cfg, T);
+    // $99 already out of $100 → $1 room → 2.5 contracts at 0.40
+    rm.updateBook(T, book({ costs: { B: 50 * D, C: 49 * D } }));
+    const v = rm.checkEntry(req());
+    expect(v).toMatchObject({ allowed: true, count: 250 });
+    expect(v.reason.startsWith("CAPPED: EXPOSURE_CAP")).toBe(true);
+    rm.updateBook(T, book({ costs: { B: 50 * D, C: 50 * D } }));
+    expect(rm.checkEntry(req())).toMatchObject({ allowed: false, count: 0 });
+    expect(code(rm.checkEntry(req()).reason)).toBe("EXPOSURE_CAP");
+  });
+
+  it("refuses a new market beyond maxOpenPositions but lets the open one grow", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ costs: { B: 4 * D } }));
+    const v = rm.checkEntry(req({ market: "A" }));
+    expect(v.allowed).toBe(false);
+    expect(code(v.reason)).toBe("MAX_OPEN_POSITIONS");
+    expect(rm.checkEntry(req({ market: "B" })).allowed).toBe(true);
+  });
+
+  it("refuses with zero or negative balance", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ balance: 0 }));
+    expect(rm.checkEntry(req()).allowed).toBe(false);
+    rm.updateBook(T, book({ balance: -5 * D }));
+    expect(rm.checkEntry(req()).allowed).toBe(false);
+  });
+
+  it("refuses malformed requests", () => {
+    const rm = new RiskManager(CFG, T);
+    expect(code(rm.checkEntry(req({ count: 0 })).reason)).toBe("INVALID_REQUEST");
+    expect(code(rm.checkEntry(req({ count: -100 })).reason)).toBe("INVALID_REQUEST");
+    expect(code(rm.checkEntry(req({ price: 10_001 })).reason)).toBe("INVALID_REQUEST");
+    expect(code(rm.checkEntry(req({ price: 12.5 })).reason)).toBe("INVALID_REQUEST");
+  });
+
+  it("reducing orders pass the caps but need a position", () => {
+    const rm = new RiskManager(CFG, T);
+    expect(code(rm.checkEntry(req({ reducing: true })).reason)).toBe("NO_POSITION_TO_REDUCE");
+    rm.updateBook(T, book({ costs: { A: 20 * D, B: 90 * D } })); // over every cap
+    expect(rm.checkEntry(req({ reducing: true, action: "sell", count: 5000 }))).toEqual({
+      allowed: true,
+      count: 5000,
+      reason: "OK: reducing",
+    });
+  });
+});
+
+describe("RiskManager — blocks", () => {
+  it("spot, feed:* and book:<market> refuse non-reducing entries only", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ costs: { A: 4 * D } }));
+    for (const key of ["spot", "feed:kalshi", "feed:coinbase", "book:A"]) {
+      rm.block(T, key, "stale");
+      const v = rm.checkEntry(req());
+      expect(v.allowed).toBe(false);
+      expect(v.reason).toBe(`BLOCKED: ${key}: stale`);
+      expect(rm.checkEntry(req({ reducing: true })).allowed).toBe(true);
+      rm.unblock(T, key);
+      expect(rm.checkEntry(req()).allowed).toBe(true);
+    }
+    expect(rm.blocks().size).toBe(0);
+  });
+
+  it("a book block on another market does not block this one", () => {
+    const rm = new RiskManager({ ...CFG, maxOpenPositions: 5 }, T);
+    rm.block(T, "book:B", "crossed");
+    expect(rm.checkEntry(req({ market: "A" })).allowed).toBe(true);
+    expect(rm.checkEntry(req({ market: "B" })).allowed).toBe(false);
+    expect([...rm.blocks()]).toEqual([["book:B", "crossed"]]);
+  });
+
+  it("blocks do not change the risk state", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.block(T, "spot", "stale");
+    expect(rm.state()).toBe("ACTIVE");
+  });
+});
+
+describe("RiskManager — reconciliation age", () => {
+  it("refuses everything, reducing included, when reconciliation is missing or too old", () => {
+    const rm = new RiskManager({ ...CFG, reconcileMaxAgeSeconds: 60 }, T);
+    rm.updateBook(T, book({ costs: { A: 4 * D } }));
+    expect(rm.checkEntry(req()).reason).toBe("RECONCILE_STALE: never reconciled");
+    expect(code(rm.checkEntry(req({ reducing: true })).reason)).toBe("RECONCILE_STALE");
+    rm.noteReconciled(T);
+    expect(rm.checkEntry(req({ ts: T + 60_000_000 })).allowed).toBe(true); // exactly 60 s
+    expect(code(rm.checkEntry(req({ ts: T + 60_000_001 })).reason)).toBe("RECONCILE_STALE");
+    // an older reconciliation report never moves the mark backwards
+    rm.noteReconciled(T - 100_000_000);
+    expect(rm.checkEntry(req({ ts: T + 60_000_000 })).allowed).toBe(true);
+  });
+
+  it("is ignored when reconcileMaxAgeSeconds is 0 (replay)", () => {
+    const rm = new RiskManager({ ...CFG, reconcileMaxAgeSeconds: 0 }, T);
+    expect(rm.checkEntry(req({ ts: T + 1e12 })).allowed).toBe(true);
+  });
+});
+
+describe("RiskManager — states", () => {
+  it("ACTIVE → REDUCING when the day's loss reaches maxDailyLossPct of the day-start balance", () => {
+    const rm = new RiskManager(CFG, T);
+    // lost $29.99 of a $1000 day-start balance: under the $30 limit
+    expect(rm.updateBook(T, book({ dailyPnl: -29_990_000, balance: 970_010_000 }))).toEqual([]);
+    expect(rm.state()).toBe("ACTIVE");
+    const recs = rm.updateBook(T + 1, book({ dailyPnl: -30 * D, balance: 970 * D, costs: { A: 4 * D } }));
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ kind: "risk_state_changed", ts: T + 1, from: "ACTIVE", to: "REDUCING" });
+    expect(rm.state()).toBe("REDUCING");
+    expect(code(rm.checkEntry(req()).reason)).toBe("REDUCING_ONLY");
+    expect(rm.checkEntry(req({ reducing: true, action: "sell" })).allowed).toBe(true);
+    // a same-day recovery does not reopen entries, and no duplicate records
+    expect(rm.updateBook(T + 2, book({ dailyPnl: -5 * D, balance: 995 * D, costs: { A: 4 * D } }))).toEqual([]);
+    expect(rm.state()).toBe("REDUCING");
+  });
+
+  it("REDUCING → ACTIVE on the next UTC day, and back to REDUCING if that day loses too", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
+    expect(rm.state()).toBe("REDUCING");
+    const recs = rm.updateBook(NEXT_DAY, book({ dailyPnl: 0, balance: 960 * D }));
+    expect(recs).toEqual([{ kind: "risk_state_changed", ts: NEXT_DAY, from: "REDUCING", to: "ACTIVE", reason: "new UTC day 2026-09-30" }]);
+    // new day: limit is 3% of $960 = $28.80
+    expect(rm.updateBook(NEXT_DAY + 1, book({ dailyPnl: -28_790_000, balance: 931_210_000 }))).toEqual([]);
+    expect(rm.updateBook(NEXT_DAY + 2, book({ dailyPnl: -28_800_000, balance: 931_200_000 }))).toHaveLength(1);
+    expect(rm.state()).toBe("REDUCING");
+  });
+
+  it("stays REDUCING on a new day whose own loss is already over the limit", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
+    expect(rm.updateBook(NEXT_DAY, book({ dailyPnl: -40 * D, balance: 920 * D }))).toEqual([]);
+    expect(rm.state()).toBe("REDUCING");
+  });
+
+  it("HALTED refuses everything, reducing orders included, and is sticky", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ costs: { A: 4 * D } }));
+    const recs = rm.halt(T, "reconciliation mismatch");
+    expect(recs).toEqual([{ kind: "risk_state_changed", ts: T, from: "ACTIVE", to: "HALTED", reason: "reconciliation mismatch" }]);
+    expect(rm.checkEntry(req()).reason).toBe("HALTED: reconciliation mismatch");
+    expect(rm.checkEntry(req({ reducing: true })).allowed).toBe(false);
+    // nothing in the book or the calendar un-halts it
+    expect(rm.updateBook(DAY_AFTER, book())).toEqual([]);
+    expect(rm.state()).toBe("HALTED");
+    // a second halt keeps the first reason and emits nothing
+    expect(rm.halt(T + 5, "other")).toEqual([]);
+    expect(rm.engageKillSwitch(T + 6, "operator")).toEqual([]);
+    expect(rm.haltedBecause()).toBe("reconciliation mismatch");
+    // HALTED beats every other refusal reason
+    rm.block(T, "spot", "stale");
+    expect(code(rm.checkEntry(req()).reason)).toBe("HALTED");
+  });
+
+  it("kill switch halts from REDUCING too", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
+    const recs = rm.engageKillSwitch(T + 1, "operator");
+    expect(recs).toEqual([{ kind: "risk_state_changed", ts: T + 1, from: "REDUCING", to: "HALTED", reason: "kill switch: operator" }]);
+    // and the next day does not bring it back
+    expect(rm.updateBook(NEXT_DAY, book())).toEqual([]);
+    expect(rm.state()).toBe("HALTED");
+  });
+
+  it("reset leaves HALTED explicitly, straight into REDUCING if today's loss is still over", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.halt(T, "unknown fill");
+    expect(rm.reset(T + 1, "operator")).toEqual([
+      { kind: "risk_state_changed", ts: T + 1, from: "HALTED", to: "ACTIVE", reason: "reset: operator" },
+    ]);
+    expect(rm.checkEntry(req()).allowed).toBe(true);
+
+    const rm2 = new RiskManager(CFG, T);
+    rm2.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
+    rm2.halt(T + 1, "kill");
+    const recs = rm2.reset(T + 2, "operator");
+    expect(recs.map((r) => [r.from, r.to])).toEqual([
+      ["HALTED", "ACTIVE"],
+      ["ACTIVE", "REDUCING"],
+    ]);
+    expect(rm2.state()).toBe("REDUCING");
+    // the next day's rollover works after a reset into REDUCING
+    rm2.updateBook(NEXT_DAY, book({ balance: 960 * D }));
+    expect(rm2.state()).toBe("ACTIVE");
+    // resetting an ACTIVE manager emits nothing
+    expect(rm2.reset(NEXT_DAY + 1, "noop")).toEqual([]);
+  });
+});

@@ -1,0 +1,64 @@
+import { describe, expect, test } from "vitest";
+import fc from "fast-check";
+import {
+  UnitParseError,
+  formatCountFp,
+  formatIsoUs,
+  formatMoneyDollars,
+  formatPriceDollars,
+  notional,
+  parseCountFp,
+  parseIsoToUs,
+  parseMoneyDollars,
+  parsePriceCents,
+  parsePriceDollars,
+  priceToProb,
+} from "../../lib/core/units.ts";
+
+describe("fixed-point parsing at the boundary", () => {
+  test("dollar strings become exact 1/10 000 dollar integers", () => {
+    expect(parsePriceDollars("0.5600")).toBe(5600);
+    expect(parsePriceDollars("0.0010")).toBe(10); // sub-cent tick
+    expect(parsePriceDollars("1.0000")).toBe(10000);
+    expect(parsePriceDollars("0.56")).toBe(5600); // requests accept 2 dp
+    expect(parsePriceDollars(0.56)).toBe(5600); // sometimes a JSON number
+    expect(parsePriceDollars("0.560000")).toBe(5600); // trailing zeros beyond scale are fine
+  });
+  test("rejects what is not an exact price in [0,1]", () => {
+    for (const bad of ["0.56001", "1.0001", "-0.01", "abc", "", "0x10", "1e-2", null, undefined, {}, Number.NaN]) {
+      expect(() => parsePriceDollars(bad), String(bad)).toThrow(UnitParseError);
+    }
+  });
+  test("counts are hundredths of a contract, signed", () => {
+    expect(parseCountFp("10.00")).toBe(1000);
+    expect(parseCountFp("74.77")).toBe(7477);
+    expect(parseCountFp("-35.50")).toBe(-3550);
+    expect(parseCountFp("0.01")).toBe(1);
+    expect(() => parseCountFp("0.001")).toThrow(UnitParseError);
+  });
+  test("money keeps six decimals", () => {
+    expect(parseMoneyDollars("0.010000")).toBe(10_000);
+    expect(parseMoneyDollars("1250.3400")).toBe(1_250_340_000);
+  });
+  test("legacy integer cents", () => {
+    expect(parsePriceCents(47)).toBe(4700);
+    expect(() => parsePriceCents(101)).toThrow(UnitParseError);
+  });
+  test("price × count is exact money (e4 × e2 = e6)", () => {
+    // 10 contracts at $0.45 = $4.50 = 4 500 000 micros
+    expect(notional(4500, 1000)).toBe(4_500_000);
+  });
+  test("format ∘ parse round-trips", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10000 }), (p) => parsePriceDollars(formatPriceDollars(p)) === p),
+    );
+    fc.assert(fc.property(fc.integer({ min: -1e9, max: 1e9 }), (c) => parseCountFp(formatCountFp(c)) === c));
+    expect(formatMoneyDollars(10_000)).toBe("0.010000");
+    expect(priceToProb(5600)).toBeCloseTo(0.56, 12);
+  });
+  test("timestamps keep microseconds", () => {
+    expect(parseIsoToUs("2026-08-09T21:05:48.123456Z")).toBe(Date.UTC(2026, 7, 9, 21, 5, 48) * 1000 + 123456);
+    expect(parseIsoToUs("2026-08-09T21:05:48.123456789Z")).toBe(Date.UTC(2026, 7, 9, 21, 5, 48) * 1000 + 123456);
+    expect(formatIsoUs(Date.UTC(2026, 0, 2, 3, 4, 5) * 1000 + 7)).toBe("2026-01-02T03:04:05.000007Z");
+  });
+});
