@@ -21,7 +21,7 @@ import type {
 } from "./events.ts";
 import { feePerContract, tradeFee, type FeeSchedule } from "./fees.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
-import { OrderManager } from "./orders.ts";
+import { OrderManager, ownFillToFillInput } from "./orders.ts";
 import { Portfolio } from "./portfolio.ts";
 import { probabilityYes } from "./probability.ts";
 import type {
@@ -239,7 +239,7 @@ export class Engine {
     if (st) st.settled = true;
     this.cancelMarketOrders(ts, e.market, "settled");
     const result = e.result!;
-    const r = this.portfolio.settle(e.market, result, e.settlementValue);
+    const r = this.portfolio.settle(e.market, result, e.settlementValue, ts);
     this.sink.record({
       kind: "settlement",
       ts,
@@ -279,14 +279,18 @@ export class Engine {
   private onFill(e: OwnFill): void {
     const ts = e.tsRecv;
     const r = this.orders.onFill(e);
+    // The same trade can arrive twice (WS and REST): count it once.
+    if (r.duplicate) return;
     if (r.unknownOrder || !r.order) {
       this.inconsistency(ts, e.market, "fill_for_unknown_order", `trade ${e.tradeId} order ${e.orderId}`);
       this.emitStates(this.risk.halt(ts, `fill for unknown order ${e.orderId}`));
+    } else if (r.inconsistent) {
+      this.inconsistency(ts, e.market, "fill_inconsistent", `trade ${e.tradeId}: ${r.inconsistent}`);
+      this.emitStates(this.risk.halt(ts, `inconsistent fill ${e.tradeId}: ${r.inconsistent}`));
     }
-    const action = r.order?.action ?? (e.outcomeSide === "yes" ? "buy" : "buy");
-    const outcome: Outcome = r.order?.outcome ?? e.outcomeSide;
-    const price = outcome === "yes" ? e.yesPrice : PRICE_ONE - e.yesPrice;
-    const pos = this.portfolio.applyFill({ ts, market: e.market, outcome, action, price, count: e.count, fee: e.fee });
+    // Direction comes from the YES-book side, which is right even for fills of orders we do not know.
+    const input = ownFillToFillInput(e, r.order);
+    const pos = this.portfolio.applyFill(input);
     this.counters.fills++;
     this.sink.record({
       kind: "fill_record",
@@ -295,9 +299,9 @@ export class Engine {
       clientOrderId: e.clientOrderId,
       orderId: e.orderId,
       market: e.market,
-      outcome,
-      action,
-      price,
+      outcome: input.outcome,
+      action: input.action,
+      price: input.price,
       count: e.count,
       fee: e.fee,
       isTaker: e.isTaker,
@@ -374,6 +378,8 @@ export class Engine {
   private sweep(ts: TsUs): void {
     this.nextSweep = (Math.floor(ts / this.evalUs) + 1) * this.evalUs;
     const s = this.cfg.strategy;
+    // The daily loss limit resets on a new UTC day even when nothing trades.
+    this.updateRisk(ts);
     if (this.lastSpotTs < 0 || ts - this.lastSpotTs > s.spotStaleSeconds * US_PER_S) {
       this.risk.block(ts, "spot", "spot stale");
     } else this.risk.unblock(ts, "spot");

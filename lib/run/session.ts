@@ -50,7 +50,10 @@ export class TradingSession {
   private delivering = false;
 
   constructor(private readonly opts: SessionOptions) {
-    const cfg = opts.config;
+    // Against the simulated venue our books are the venue's books: there is nothing to reconcile, so
+    // reconciliation age must not block entries.
+    const cfg: EngineConfig =
+      opts.executor === "sim" ? { ...opts.config, risk: { ...opts.config.risk, reconcileMaxAgeSeconds: 0 } } : opts.config;
     const self = this;
     const sink: EngineSink = {
       intent(i) {
