@@ -34,11 +34,12 @@
  *
  * Conservative buffers (ModelConfig):
  *  - σ ← max(σ, sigmaFloor);
- *  - basis of the spot source vs BRTI, added to s² (log-space, mean-preserving):
- *      basisVol² · (d seconds in years)          — diffuses over the remaining time, 0 at settle;
- *      (basisUsd / S0)²                          — a USD std of basisUsd on the average's level,
- *        scaled by the unobserved fraction m/n: on F = n·(avg part) that is basisUsd·m, i.e. a
- *        relative std basisUsd/S0 of F; its effect on the average vanishes with m.
+ *  - basis of the spot source vs BRTI, as extra relative std on the average's level, each scaled by
+ *    the unobserved fraction of the window u = min(d, n)/n so it vanishes when the window is fully
+ *    observed: basisVol·√(d in years) (diffuses over the remaining time) and basisUsd/S0 (an absolute
+ *    USD std). u is measured in time, not as m/n, so nothing jumps when a sample becomes observed.
+ *    On F (mean m·S0) a std u·x·S0 on the average is a relative std w·x, w = n·u/m = min(d, n)/m, so
+ *      s² += w² · (basisVol² · d/yr + (basisUsd/S0)²)      (added in log space, mean-preserving).
  *  - shrinkage toward ½: p ← ½ + (1 − shrinkToHalf)(p − ½).
  *
  * Strike semantics: greater → avg > floor; greater_or_equal → avg ≥ floor; less → avg < cap;
@@ -72,16 +73,16 @@ export interface ProbabilityInput {
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 const INV_SQRT_PI = 1 / Math.sqrt(Math.PI);
 /** Below this argument erfc comes from the power series, above from the continued fraction. */
-const ERFC_SWITCH = 2.5;
+const ERFC_SWITCH = 2;
 
 /**
  * Complementary error function; relative error below 1e-13 everywhere (checked against 40-digit
  * references in the tests), absolute error of Φ below 1e-16.
- *  - 0 ≤ x < 2.5: erf(x) = (2/√π) e^{−x²} Σ_k x (2x²)^k / (1·3·…·(2k+1)) — all terms positive, so the
- *    series itself has no cancellation; erfc = 1 − erf costs at most ~3.5 digits since erfc ≥ 4e-4 here.
- *  - x ≥ 2.5: Laplace continued fraction erfc(x) = e^{−x²}/√π · 1/(x + (1/2)/(x + (2/2)/(x + (3/2)/(x + …)))),
+ *  - 0 ≤ x < 2: erf(x) = (2/√π) e^{−x²} Σ_k x (2x²)^k / (1·3·…·(2k+1)) — all terms positive, so the
+ *    series itself has no cancellation; erfc = 1 − erf costs at most ~2.5 digits since erfc ≥ 4.7e-3 here.
+ *  - x ≥ 2: Laplace continued fraction erfc(x) = e^{−x²}/√π · 1/(x + (1/2)/(x + (2/2)/(x + (3/2)/(x + …)))),
  *    evaluated with the modified Lentz method.
- *  - x ≤ −2.5: erfc(x) = 2 − erfc(−x).
+ *  - x < 0: erfc(x) = 2 − erfc(−x).
  */
 export function erfc(x: number): number {
   if (Number.isNaN(x)) return NaN;
@@ -204,9 +205,14 @@ export function probabilityYes(input: ProbabilityInput, cfg: ModelConfig): numbe
   let s2 = 0;
   if (m > 0) {
     s2 = averageLogVariance(sigma, secondsToSettle, n);
+    // Basis (spot source vs BRTI), as a std on the average's level scaled by the unobserved fraction of
+    // the window u = min(d, n)/n — measured in time so it is continuous (m/n would step at each sample).
+    // On F (= n·avg − A, mean m·S0) a std of u·x on the average is a relative std of w·x with
+    // w = n·u/m = min(d, n)/m ∈ (0, 1].
+    const w = Math.min(secondsToSettle, n) / m;
     const basisVol = cfg.basisVol > 0 ? cfg.basisVol : 0;
     const basisRel = cfg.basisUsd > 0 ? cfg.basisUsd / spot : 0;
-    s2 += (basisVol * basisVol * secondsToSettle) / SECONDS_PER_YEAR + basisRel * basisRel;
+    s2 += w * w * ((basisVol * basisVol * secondsToSettle) / SECONDS_PER_YEAR + basisRel * basisRel);
   }
   const st: Setup = { m, n, pastSum, meanF: m * spot, s2, s: Math.sqrt(s2) };
 
