@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import type { EngineEvent, SpotQuote, SpotTrade } from "../../core/events.ts";
-import { parseIsoToUs, type TsUs } from "../../core/units.ts";
+import { parseIsoToUs as parseIsoUnchecked, type TsUs } from "../../core/units.ts";
 
 export type CoinbaseFrameResult =
   | { ok: true; events: EngineEvent[]; channel: string; sequenceNum: number }
@@ -85,6 +85,13 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const issue = r.error.issues[0];
   const path = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
   fail(`${what}: ${path}: ${issue?.message ?? "invalid"}`);
+}
+
+/** ISO text → µs, refusing instants that do not fit a safe integer. */
+function parseIsoToUs(text: string): TsUs {
+  const us = parseIsoUnchecked(text);
+  if (!Number.isSafeInteger(us)) fail(`bad timestamp ${JSON.stringify(text).slice(0, 40)}`);
+  return us;
 }
 
 function takerFromMakerSide(side: string): SpotTrade["takerSide"] {

@@ -293,11 +293,19 @@ function countOf(fp: unknown, legacy: unknown, field: string, dflt?: CountE2): C
   fail(`missing ${field}`);
 }
 
+/** A timestamp must land on a safe integer of µs (rejects 1e300-style values). */
+function safeTs(us: number, field: string): TsUs {
+  if (!Number.isSafeInteger(us)) fail(`bad ${field}`);
+  return us;
+}
+const usFromMs = (ms: number, field: string): TsUs => safeTs(msToUs(ms), field);
+const usFromS = (s: number, field: string): TsUs => safeTs(secondsToUs(s), field);
+
 /** ts_ms wins; else `ts` as Unix seconds (number) or RFC 3339 text; else null. */
 function exchangeTs(tsMs: number | undefined, ts: unknown): TsUs | null {
-  if (tsMs !== undefined) return msToUs(tsMs);
-  if (typeof ts === "number" && Number.isFinite(ts)) return secondsToUs(ts);
-  if (typeof ts === "string") return parseIsoToUs(ts);
+  if (tsMs !== undefined) return usFromMs(tsMs, "ts_ms");
+  if (typeof ts === "number") return usFromS(ts, "ts");
+  if (typeof ts === "string") return safeTs(parseIsoToUs(ts), "ts");
   return null;
 }
 
@@ -410,7 +418,7 @@ function parseSnapshot(env: Envelope, tsRecv: TsUs, opts: KalshiParseOptions): O
     {
       kind: "book_snapshot",
       tsRecv,
-      tsExchange: m.ts_ms !== undefined ? msToUs(m.ts_ms) : null,
+      tsExchange: m.ts_ms !== undefined ? usFromMs(m.ts_ms, "ts_ms") : null,
       market: m.market_ticker,
       sid: sidOf(env),
       seq: seqOf(env),
@@ -532,7 +540,7 @@ function parseUserOrder(env: Envelope, tsRecv: TsUs): Ok {
     {
       kind: "order_update",
       tsRecv,
-      tsExchange: tsMs !== undefined ? msToUs(tsMs) : null,
+      tsExchange: tsMs !== undefined ? usFromMs(tsMs, "last_updated_ts_ms") : null,
       orderId: m.order_id,
       clientOrderId: m.client_order_id ?? "",
       market,
@@ -592,9 +600,9 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
       strikeType: strikeType as StrikeType,
       floorStrike: strikeNumber(m.floor_strike ?? meta?.floor_strike),
       capStrike: strikeNumber(m.cap_strike ?? meta?.cap_strike),
-      openTime: m.open_ts !== undefined ? secondsToUs(m.open_ts) : -1,
-      closeTime: m.close_ts !== undefined ? secondsToUs(m.close_ts) : -1,
-      settleTime: m.close_ts !== undefined ? secondsToUs(m.close_ts) : -1,
+      openTime: m.open_ts !== undefined ? usFromS(m.open_ts, "open_ts") : -1,
+      closeTime: m.close_ts !== undefined ? usFromS(m.close_ts, "close_ts") : -1,
+      settleTime: m.close_ts !== undefined ? usFromS(m.close_ts, "close_ts") : -1,
       priceRanges: m.price_ranges ? parseRanges(m.price_ranges) : [],
       feeType: "quadratic",
       feeMultiplier: 1,
@@ -606,8 +614,8 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
   if (!LIFECYCLE_PHASES.has(m.event_type)) return ok(env, []);
   const phase = m.event_type as MarketLifecycle["phase"];
   let tsExchange: TsUs | null = null;
-  if (phase === "determined" && m.determination_ts !== undefined) tsExchange = secondsToUs(m.determination_ts);
-  if (phase === "settled" && m.settled_ts !== undefined) tsExchange = secondsToUs(m.settled_ts);
+  if (phase === "determined" && m.determination_ts !== undefined) tsExchange = usFromS(m.determination_ts, "determination_ts");
+  if (phase === "settled" && m.settled_ts !== undefined) tsExchange = usFromS(m.settled_ts, "settled_ts");
   const result: MarketResult | null =
     m.result !== undefined && MARKET_RESULTS.has(m.result) ? (m.result as MarketResult) : null;
   let expirationValue = Number.NaN;
@@ -624,7 +632,7 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
     result,
     settlementValue: m.settlement_value !== undefined ? parsePriceDollars(m.settlement_value) : -1,
     expirationValue,
-    closeTime: phase === "close_date_updated" && m.close_ts !== undefined ? secondsToUs(m.close_ts) : -1,
+    closeTime: phase === "close_date_updated" && m.close_ts !== undefined ? usFromS(m.close_ts, "close_ts") : -1,
     sid,
     seq,
   };
@@ -637,8 +645,8 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
     return ok(env, [lifecycle]);
   }
   const eventTicker = meta?.event_ticker ?? eventTickerOf(market);
-  const openTime = m.open_ts !== undefined ? secondsToUs(m.open_ts) : -1;
-  const closeTime = secondsToUs(m.close_ts);
+  const openTime = m.open_ts !== undefined ? usFromS(m.open_ts, "open_ts") : -1;
+  const closeTime = usFromS(m.close_ts, "close_ts");
   const info: MarketInfo = {
     kind: "market_info",
     tsRecv,
@@ -682,7 +690,7 @@ function parseCfb(env: Envelope, tsRecv: TsUs): Ok {
     {
       kind: "index_value",
       tsRecv,
-      tsExchange: sourceMs !== undefined && Number.isFinite(sourceMs) ? msToUs(sourceMs) : null,
+      tsExchange: sourceMs !== undefined ? usFromMs(sourceMs, "time") : null,
       indexId: m.index_id,
       value,
       avg60s,
@@ -808,7 +816,7 @@ export function parseKalshiMarket(json: unknown, tsRecv: TsUs, fee?: { feeType: 
   try {
     const m = check(restMarket, json, "market");
     if (!STRIKE_TYPES.has(m.strike_type)) fail(`market ${m.ticker}: unsupported strike_type ${m.strike_type}`);
-    const closeTime = parseIsoToUs(m.close_time);
+    const closeTime = safeTs(parseIsoToUs(m.close_time), "close_time");
     return {
       kind: "market_info",
       tsRecv,
@@ -819,7 +827,7 @@ export function parseKalshiMarket(json: unknown, tsRecv: TsUs, fee?: { feeType: 
       strikeType: m.strike_type as StrikeType,
       floorStrike: strikeNumber(m.floor_strike),
       capStrike: strikeNumber(m.cap_strike),
-      openTime: parseIsoToUs(m.open_time),
+      openTime: safeTs(parseIsoToUs(m.open_time), "open_time"),
       closeTime,
       settleTime: closeTime,
       priceRanges: m.price_ranges && m.price_ranges.length > 0 ? parseRanges(m.price_ranges) : LINEAR_CENT_RANGES,
