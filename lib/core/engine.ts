@@ -84,6 +84,8 @@ export class Engine {
   private lastKalshiTs: TsUs = -1;
   private nextSweep: TsUs = -1;
   private readonly evalUs: number;
+  /** The model without the spot-vs-BRTI basis terms, for when the input is the BRTI print itself. */
+  private readonly modelOnIndex: EngineConfig["model"];
   private readonly sweepMarkets: string[] = [];
   private sweepDirty = true;
 
@@ -97,6 +99,7 @@ export class Engine {
     this.orders = new OrderManager(cfg.orders, startTs);
     this.vol = createVolEstimator(cfg.vol);
     this.evalUs = Math.max(1, Math.round(cfg.strategy.evalIntervalSeconds * US_PER_S));
+    this.modelOnIndex = { ...cfg.model, basisVol: 0, basisUsd: 0 };
   }
 
   /** Event time of the last event consumed. */
@@ -269,6 +272,13 @@ export class Engine {
   // ---- own orders ------------------------------------------------------------------------------
 
   private onOrderUpdate(e: OrderUpdate): void {
+    if (e.status === "unknown") {
+      // The live transport reports a write whose outcome is unknown (timeout, 5xx, 429, unreadable
+      // answer): the order stays in flight, never rejected, until a venue report resolves it.
+      const rec = this.orders.onUnknownOutcome(e.tsRecv, e.clientOrderId, e.reason);
+      if (rec) this.sink.record(rec);
+      return;
+    }
     const r = this.orders.onOrderUpdate(e);
     if (r.record) this.sink.record(r.record);
     if (r.unknownOrder) {
@@ -430,8 +440,11 @@ export class Engine {
 
   /** BRTI when a print is fresh (the settlement index), else the Coinbase mid. */
   private referenceSpot(ts: TsUs): number {
-    if (this.lastIndexTs >= 0 && ts - this.lastIndexTs <= 5 * US_PER_S) return this.indexValue;
-    return this.spotMid;
+    return this.indexIsFresh(ts) ? this.indexValue : this.spotMid;
+  }
+
+  private indexIsFresh(ts: TsUs): boolean {
+    return this.lastIndexTs >= 0 && ts - this.lastIndexTs <= 5 * US_PER_S;
   }
 
   private evaluate(ts: TsUs, info: MarketInfo, spot: number, sigma: number): void {
@@ -457,7 +470,8 @@ export class Engine {
           observedSum: obs.sum,
           observedCount: obs.count,
         },
-        this.cfg.model,
+        // Basis buffers only when the input is a spot proxy rather than the index markets settle on.
+        this.indexIsFresh(ts) && obs.source !== "spot" && obs.source !== "mixed" ? this.modelOnIndex : this.cfg.model,
       );
     }
 
