@@ -173,7 +173,9 @@ export class FakeKalshiState {
   private readonly books = new Map<string, Book>();
   private readonly orderMap = new Map<string, FakeOrder>();
   private readonly fillList: FakeFill[] = [];
+  /** Recent public trades (the last 1000) and cumulative public volume per market. */
   readonly publicTrades: FakePublicTrade[] = [];
+  readonly publicVolume = new Map<string, CountE2>();
   private readonly positionMap = new Map<string, CountE2>();
   private readonly feesByMarket = new Map<string, Micros>();
   private readonly volumeByMarket = new Map<string, CountE2>();
@@ -574,6 +576,8 @@ export class FakeKalshiState {
     this.changeLevel(ticker, leg, best.price, -take, null, nowMs);
     const trade: FakePublicTrade = { tradeId: randomUUID(), ticker, yesPrice: yesPx, count: take, takerOutcome: takerSide === "bid" ? "yes" : "no", tsMs: nowMs };
     this.publicTrades.push(trade);
+    if (this.publicTrades.length > 1000) this.publicTrades.shift();
+    this.publicVolume.set(ticker, (this.publicVolume.get(ticker) ?? 0) + take);
     this.emit("publicTrade", trade);
     const ours = this.orders().filter((o) => o.ticker === ticker && o.status === "resting" && legOf(o.bookSide) === leg && ownPrice(o) === best.price);
     for (const o of ours) {

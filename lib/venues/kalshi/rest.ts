@@ -62,7 +62,7 @@ export interface BucketOptions {
  * A token bucket shared by all callers: `take(cost)` resolves once the tokens are available. Waiters
  * are served in FIFO order so a stream of cheap calls cannot starve an expensive one.
  */
-export class TokenBucket {
+export class RestTokenBucket {
   readonly capacity: number;
   private tokens: number;
   private last = performance.now();
@@ -242,8 +242,8 @@ export class KalshiRestClient {
   };
   private readonly base: string;
   private readonly log: Logger;
-  readonly readBucket: TokenBucket;
-  readonly writeBucket: TokenBucket;
+  readonly readBucket: RestTokenBucket;
+  readonly writeBucket: RestTokenBucket;
   private readonly defaultCost: number;
   private readonly cancelCost: number;
   private readonly timeoutMs: number;
@@ -256,8 +256,8 @@ export class KalshiRestClient {
     this.log = (opts.logger ?? silentLogger).child({ component: "kalshi-rest" });
     const readRate = opts.readTokensPerSecond ?? 200;
     const writeRate = opts.writeTokensPerSecond ?? 100;
-    this.readBucket = new TokenBucket({ refillPerSecond: readRate, capacity: opts.readBucketCapacity ?? readRate * 2 });
-    this.writeBucket = new TokenBucket({ refillPerSecond: writeRate, capacity: opts.writeBucketCapacity ?? writeRate });
+    this.readBucket = new RestTokenBucket({ refillPerSecond: readRate, capacity: opts.readBucketCapacity ?? readRate * 2 });
+    this.writeBucket = new RestTokenBucket({ refillPerSecond: writeRate, capacity: opts.writeBucketCapacity ?? writeRate });
     this.defaultCost = opts.defaultCost ?? 10;
     this.cancelCost = opts.cancelCost ?? 2;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -606,7 +606,7 @@ export class KalshiRestClient {
 
   /** Place an engine intent: the V2 body comes from lib/core/orders.ts (the one mapping). */
   async placeOrder(intent: PlaceOrder): Promise<CreateOrderResult> {
-    return this.createOrderV2(toCreateOrderV2(intent) as unknown as Record<string, unknown>);
+    return this.createOrderV2(toCreateOrderV2(intent, this.opts.exchangeIndex !== undefined ? { exchangeIndex: this.opts.exchangeIndex } : undefined));
   }
 
   async cancelOrderV2(orderId: string, o: { market?: string; clientOrderId?: string } = {}): Promise<CancelOrderResult> {

@@ -1,0 +1,511 @@
+/**
+ * Kalshi WebSocket v2 client (reference §3): one signed connection, commands with incrementing ids,
+ * per-sid sequence checking, book resync, reconnect and a liveness watchdog.
+ *
+ * Every received frame goes to `onFrame` first (the tape keeps what the venue said, even when we
+ * cannot parse it), then through `parseKalshiFrame`; events go to `onEvent`. A frame that does not
+ * parse is counted and logged with a short reason; the loop never stops for one.
+ *
+ * Gap procedure (reference §3.5, "Sequence numbers and gap handling"): any message on a sid whose
+ * seq is not last+1 is a gap → FeedHealth "gap" for the sid's markets, `get_snapshot` for all of
+ * them; if the snapshots do not all arrive within `snapshotTimeoutMs` (or the channel reports a
+ * terminal error 10/17/25) the subscription is dropped and made anew. When every book is fresh again,
+ * FeedHealth "resynced". A reconnect starts from nothing: new sids, fresh snapshots only.
+ *
+ * `books` is a BookRegistry the client keeps from its own events (used by the collector's REST check
+ * and by tests); consumers may keep their own from `onEvent`.
+ */
+import WebSocket from "ws";
+import { BookRegistry } from "../../core/book.ts";
+import type { EngineEvent, FeedHealth } from "../../core/events.ts";
+import type { TsUs } from "../../core/units.ts";
+import type { RawFrame } from "../../tape/types.ts";
+import { nowUs } from "../../live/clock.ts";
+import { silentLogger, type Logger } from "../../live/logger.ts";
+import { DEFAULT_WS_QUERY_NAMES, type KalshiSigner, type WsAuthMode, type WsQueryNames } from "./auth.ts";
+import { parseKalshiFrame, type KalshiPositionUpdate } from "./parse.ts";
+
+export type KalshiChannel =
+  | "orderbook_delta"
+  | "ticker"
+  | "trade"
+  | "market_lifecycle_v2"
+  | "cfbenchmarks_value"
+  | "fill"
+  | "user_orders"
+  | "market_positions";
+
+/** Channels subscribed with the market list; the others cover all markets (or indices). */
+const MARKET_SCOPED: ReadonlySet<KalshiChannel> = new Set(["orderbook_delta", "ticker", "trade"]);
+
+export const PUBLIC_CHANNELS: readonly KalshiChannel[] = ["orderbook_delta", "ticker", "trade", "market_lifecycle_v2", "cfbenchmarks_value"];
+export const PRIVATE_CHANNELS: readonly KalshiChannel[] = ["fill", "user_orders", "market_positions"];
+
+/** Channel errors after which the subscription must be made anew (asyncapi "Terminal Errors"). */
+const TERMINAL_ERRORS: ReadonlySet<number> = new Set([10, 17, 25]);
+
+export interface KalshiWsOptions {
+  readonly wsUrl: string;
+  readonly signer: KalshiSigner;
+  readonly authMode?: WsAuthMode;
+  readonly queryNames?: WsQueryNames;
+  /** Markets for orderbook_delta / ticker / trade. */
+  readonly markets: readonly string[];
+  /** Default: the public channels (book, ticker, trade, lifecycle, BRTI). */
+  readonly channels?: readonly KalshiChannel[];
+  /** Sent explicitly on every orderbook subscribe (Kalshi will flip the default). Default false. */
+  readonly useYesPrice?: boolean;
+  /** cfbenchmarks_value index ids. Default ["BRTI"]. */
+  readonly indexIds?: readonly string[];
+  readonly onFrame?: (frame: RawFrame) => void;
+  readonly onEvent?: (event: EngineEvent) => void;
+  /** `market_position` pushes (not engine events, see parse.ts). */
+  readonly onPosition?: (p: KalshiPositionUpdate) => void;
+  readonly logger?: Logger;
+  /** Wait for requested snapshots before resubscribing. Default 5000. */
+  readonly snapshotTimeoutMs?: number;
+  /** No frame and no ping for this long → stale, reconnect. Default 30 000 (Kalshi pings every 10 s). */
+  readonly staleAfterMs?: number;
+  readonly reconnectBaseMs?: number;
+  readonly reconnectMaxMs?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Receipt clock (µs); injectable for tests. */
+  readonly clock?: () => TsUs;
+}
+
+export interface KalshiWsStats {
+  connects: number;
+  disconnects: number;
+  framesIn: number;
+  framesOut: number;
+  events: number;
+  rejected: number;
+  gaps: number;
+  resyncs: number;
+  resubscribes: number;
+  stale: number;
+  venueErrors: number;
+  authFailures: number;
+  droppedStaleSid: number;
+}
+
+interface SidInfo {
+  readonly channel: string;
+  readonly tickers: Set<string>;
+}
+
+type Pending =
+  | { cmd: "subscribe"; channel: KalshiChannel }
+  | { cmd: "unsubscribe"; sids: number[] }
+  | { cmd: "update_subscription"; sid: number; action: string };
+
+export class KalshiWsClient {
+  readonly books = new BookRegistry();
+  readonly stats: KalshiWsStats = {
+    connects: 0,
+    disconnects: 0,
+    framesIn: 0,
+    framesOut: 0,
+    events: 0,
+    rejected: 0,
+    gaps: 0,
+    resyncs: 0,
+    resubscribes: 0,
+    stale: 0,
+    venueErrors: 0,
+    authFailures: 0,
+    droppedStaleSid: 0,
+  };
+  private readonly log: Logger;
+  private readonly clock: () => TsUs;
+  private readonly channels: readonly KalshiChannel[];
+  private readonly markets = new Set<string>();
+  private ws: WebSocket | null = null;
+  private connId = "";
+  private connCounter = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly sids = new Map<number, SidInfo>();
+  private readonly channelSid = new Map<string, number>();
+  private readonly lastSeq = new Map<number, number>();
+  /** Markets whose book awaits a fresh snapshot, and why. */
+  private readonly awaiting = new Set<string>();
+  private resyncReason = "";
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private snapshotFailures = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private lastActivityMs = 0;
+  private closing = false;
+  private started = false;
+  private isOpen = false;
+
+  constructor(private readonly opts: KalshiWsOptions) {
+    this.log = (opts.logger ?? silentLogger).child({ component: "kalshi-ws" });
+    this.clock = opts.clock ?? nowUs;
+    this.channels = opts.channels ?? PUBLIC_CHANNELS;
+    for (const m of opts.markets) this.markets.add(m);
+  }
+
+  /** Start connecting (returns at once; progress arrives as FeedHealth events). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.connect();
+    const staleMs = this.staleAfterMs();
+    this.watchdog = setInterval(() => this.checkLiveness(), Math.max(50, Math.min(1000, staleMs / 4)));
+  }
+
+  get connected(): boolean {
+    return this.isOpen;
+  }
+
+  /** Markets whose books are not (yet) backed by a fresh snapshot. */
+  awaitingSnapshots(): string[] {
+    return [...this.awaiting].sort();
+  }
+
+  subscribedMarkets(): string[] {
+    return [...this.markets].sort();
+  }
+
+  /** Follow more markets on the market-scoped subscriptions (books arrive as snapshots). */
+  addMarkets(tickers: readonly string[]): void {
+    const fresh = tickers.filter((t) => !this.markets.has(t));
+    if (fresh.length === 0) return;
+    for (const t of fresh) this.markets.add(t);
+    if (!this.isOpen) return;
+    for (const ch of this.channels) {
+      if (!MARKET_SCOPED.has(ch)) continue;
+      const sid = this.channelSid.get(ch);
+      if (sid === undefined) continue;
+      if (ch === "orderbook_delta") for (const t of fresh) this.awaiting.add(t);
+      this.send({ id: this.takeId({ cmd: "update_subscription", sid, action: "add_markets" }), cmd: "update_subscription", params: { sid, action: "add_markets", market_tickers: fresh } });
+    }
+  }
+
+  removeMarkets(tickers: readonly string[]): void {
+    const gone = tickers.filter((t) => this.markets.has(t));
+    if (gone.length === 0) return;
+    for (const t of gone) {
+      this.markets.delete(t);
+      this.awaiting.delete(t);
+    }
+    if (!this.isOpen) return;
+    for (const ch of this.channels) {
+      if (!MARKET_SCOPED.has(ch)) continue;
+      const sid = this.channelSid.get(ch);
+      if (sid === undefined) continue;
+      this.send({ id: this.takeId({ cmd: "update_subscription", sid, action: "delete_markets" }), cmd: "update_subscription", params: { sid, action: "delete_markets", market_tickers: gone } });
+    }
+  }
+
+  /** Close cleanly: no reconnect, timers released. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const t of [this.reconnectTimer, this.snapshotTimer]) if (t) clearTimeout(t);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.reconnectTimer = this.snapshotTimer = this.watchdog = null;
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once("close", () => {
+        clearTimeout(force);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000, "client closing");
+    });
+  }
+
+  // ---- connection ------------------------------------------------------------------------------
+
+  private staleAfterMs(): number {
+    return this.opts.staleAfterMs ?? 30_000;
+  }
+
+  private connect(): void {
+    if (this.closing) return;
+    this.connId = `kalshi-${++this.connCounter}-${Date.now().toString(36)}`;
+    const auth = this.opts.signer.wsAuth(this.opts.wsUrl, this.opts.authMode ?? "header", this.opts.queryNames ?? DEFAULT_WS_QUERY_NAMES);
+    const ws = new WebSocket(auth.url, {
+      headers: auth.headers,
+      handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
+      maxPayload: 64 * 1024 * 1024,
+    });
+    this.ws = ws;
+    this.lastActivityMs = Date.now();
+    ws.on("open", () => this.onOpen(ws));
+    ws.on("message", (data, isBinary) => {
+      if (ws !== this.ws) return;
+      this.lastActivityMs = Date.now();
+      this.onMessage(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString());
+    });
+    ws.on("ping", () => {
+      if (ws === this.ws) this.lastActivityMs = Date.now();
+    });
+    ws.on("error", (err) => {
+      // ws error texts carry no headers ("Unexpected server response: 401"); keep only the message.
+      // With query auth the URL carries a signature: never echo a query string.
+      const msg = String(err?.message ?? "error").replace(/\?\S*/g, "?[REDACTED]").slice(0, 120);
+      if (/\b401\b|\b403\b/.test(msg)) this.stats.authFailures++;
+      this.log.warn("connection error", { connId: this.connId, reason: msg });
+    });
+    ws.on("close", (code) => {
+      if (ws !== this.ws) return;
+      this.onClose(code);
+    });
+  }
+
+  private onOpen(ws: WebSocket): void {
+    if (ws !== this.ws) return;
+    this.isOpen = true;
+    this.stats.connects++;
+    this.lastActivityMs = Date.now();
+    this.log.info("connected", { connId: this.connId, markets: this.markets.size });
+    this.health("connected", -1, [], `connection ${this.connId}`);
+    // Every book starts stale on a new connection: only fresh snapshots rebuild them.
+    this.awaiting.clear();
+    if (this.channels.includes("orderbook_delta")) for (const m of this.markets) this.awaiting.add(m);
+    this.resyncReason = this.stats.connects > 1 ? "reconnect" : "initial";
+    for (const ch of this.channels) this.subscribe(ch);
+    if (this.awaiting.size > 0) this.armSnapshotTimer();
+  }
+
+  private onClose(code: number): void {
+    const wasOpen = this.isOpen;
+    this.isOpen = false;
+    this.ws = null;
+    this.sids.clear();
+    this.channelSid.clear();
+    this.lastSeq.clear();
+    this.pending.clear();
+    this.books.resetAll();
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
+    if (wasOpen) {
+      this.stats.disconnects++;
+      this.health("disconnected", -1, [], `close code ${code}`);
+    }
+    if (this.closing) return;
+    const delay = this.backoffMs();
+    this.log.warn("disconnected, reconnecting", { connId: this.connId, code, attempt: this.attempt, delayMs: Math.round(delay) });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private backoffMs(): number {
+    const base = this.opts.reconnectBaseMs ?? 250;
+    const max = this.opts.reconnectMaxMs ?? 30_000;
+    const exp = Math.min(max, base * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return exp / 2 + Math.random() * (exp / 2);
+  }
+
+  private checkLiveness(): void {
+    if (!this.isOpen || !this.ws) return;
+    const idle = Date.now() - this.lastActivityMs;
+    if (idle <= this.staleAfterMs()) return;
+    this.stats.stale++;
+    this.log.warn("no frame or ping, reconnecting", { connId: this.connId, idleMs: idle });
+    this.health("stale", -1, [...this.markets].sort(), `no frame or ping for ${idle} ms`);
+    this.ws.terminate();
+  }
+
+  // ---- commands --------------------------------------------------------------------------------
+
+  private takeId(p: Pending): number {
+    const id = this.nextId++;
+    this.pending.set(id, p);
+    return id;
+  }
+
+  private send(cmd: Record<string, unknown>): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const text = JSON.stringify(cmd);
+    this.stats.framesOut++;
+    this.opts.onFrame?.({ source: "kalshi", connId: this.connId, tsRecv: this.clock(), dir: "send", text });
+    ws.send(text);
+  }
+
+  private subscribe(channel: KalshiChannel, tickers: readonly string[] = [...this.markets].sort()): void {
+    const params: Record<string, unknown> = { channels: [channel] };
+    if (MARKET_SCOPED.has(channel)) {
+      if (tickers.length === 0) return; // nothing to follow; Kalshi would answer error 14
+      params.market_tickers = tickers;
+    }
+    if (channel === "orderbook_delta") params.use_yes_price = this.opts.useYesPrice ?? false;
+    // Current state for each market now, instead of waiting for its next change.
+    if (channel === "ticker") params.send_initial_snapshot = true;
+    if (channel === "cfbenchmarks_value") params.index_ids = [...(this.opts.indexIds ?? ["BRTI"])];
+    this.send({ id: this.takeId({ cmd: "subscribe", channel }), cmd: "subscribe", params });
+  }
+
+  /** Drop a subscription and make it anew (new sid, fresh snapshots for books). */
+  private resubscribe(channel: KalshiChannel, why: string): void {
+    this.stats.resubscribes++;
+    const old = this.channelSid.get(channel);
+    this.log.warn("resubscribing", { connId: this.connId, channel, sid: old ?? -1, why });
+    if (old !== undefined) {
+      this.send({ id: this.takeId({ cmd: "unsubscribe", sids: [old] }), cmd: "unsubscribe", params: { sids: [old] } });
+      this.sids.delete(old);
+      this.channelSid.delete(channel);
+      this.lastSeq.delete(old);
+    }
+    if (channel === "orderbook_delta") {
+      for (const m of this.markets) this.awaiting.add(m);
+      this.armSnapshotTimer();
+    }
+    this.subscribe(channel);
+  }
+
+  private requestSnapshots(sid: number, tickers: readonly string[]): void {
+    if (tickers.length === 0) return;
+    this.send({
+      id: this.takeId({ cmd: "update_subscription", sid, action: "get_snapshot" }),
+      cmd: "update_subscription",
+      params: { sid, action: "get_snapshot", market_tickers: [...tickers] },
+    });
+  }
+
+  private armSnapshotTimer(): void {
+    if (this.snapshotTimer) return;
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      if (this.awaiting.size === 0 || !this.isOpen) return;
+      this.snapshotFailures++;
+      if (this.snapshotFailures > 2) {
+        // Resubscribing did not help either: start over with a new connection.
+        this.log.warn("snapshots never arrived, reconnecting", { connId: this.connId, missing: this.awaiting.size });
+        this.snapshotFailures = 0;
+        this.ws?.terminate();
+        return;
+      }
+      this.resubscribe("orderbook_delta", `no snapshot within ${this.opts.snapshotTimeoutMs ?? 5000} ms for ${this.awaiting.size} markets`);
+    }, this.opts.snapshotTimeoutMs ?? 5000);
+  }
+
+  // ---- frames ----------------------------------------------------------------------------------
+
+  private onMessage(text: string): void {
+    const tsRecv = this.clock();
+    this.stats.framesIn++;
+    this.opts.onFrame?.({ source: "kalshi", connId: this.connId, tsRecv, dir: "recv", text });
+    const r = parseKalshiFrame(text, tsRecv, { useYesPrice: this.opts.useYesPrice ?? false });
+    if (!r.ok) {
+      this.stats.rejected++;
+      if (this.stats.rejected <= 20 || this.stats.rejected % 100 === 0) {
+        this.log.warn("frame rejected", { connId: this.connId, reason: r.error.slice(0, 160), rejected: this.stats.rejected });
+      }
+      return;
+    }
+    const c = r.control;
+    if (c) {
+      this.onControl(c, tsRecv);
+    }
+    // Sequence continuity per sid, control frames (ok/unsubscribed) included: they consume seq too.
+    if (r.sid >= 0 && r.seq >= 0 && this.sids.has(r.sid)) {
+      const last = this.lastSeq.get(r.sid);
+      this.lastSeq.set(r.sid, r.seq);
+      if (last !== undefined && r.seq !== last + 1) this.onGap(r.sid, last + 1, r.seq, tsRecv);
+      if (r.events.length === 0 || !r.events.some((e) => e.kind === "book_snapshot" || e.kind === "book_delta")) {
+        this.books.checkSeq(r.sid, r.seq);
+      }
+    }
+    if (r.position) this.opts.onPosition?.(r.position);
+    for (const e of r.events) {
+      if ((e.kind === "book_delta" || e.kind === "book_snapshot") && !this.sids.has(e.sid)) {
+        // A late frame of a subscription we already dropped: applying it could corrupt a fresh book.
+        this.stats.droppedStaleSid++;
+        continue;
+      }
+      if (e.kind === "book_snapshot") {
+        this.books.applySnapshot(e);
+        const info = this.sids.get(e.sid);
+        info?.tickers.add(e.market);
+        if (this.awaiting.delete(e.market) && this.awaiting.size === 0) this.onAllFresh(e.sid, tsRecv);
+      } else if (e.kind === "book_delta") {
+        this.books.applyDelta(e);
+      }
+      this.stats.events++;
+      this.opts.onEvent?.(e);
+    }
+  }
+
+  private onControl(c: NonNullable<Extract<ReturnType<typeof parseKalshiFrame>, { ok: true }>["control"]>, tsRecv: TsUs): void {
+    const pending = c.id > 0 ? this.pending.get(c.id) : undefined;
+    switch (c.type) {
+      case "subscribed": {
+        if (pending?.cmd === "subscribe") this.pending.delete(c.id);
+        const channel = pending?.cmd === "subscribe" ? pending.channel : c.channel;
+        this.sids.set(c.sid, { channel, tickers: new Set(MARKET_SCOPED.has(channel as KalshiChannel) ? this.markets : []) });
+        this.channelSid.set(channel, c.sid);
+        this.attempt = 0; // the venue accepted us: next disconnect starts backoff afresh
+        this.log.debug("subscribed", { connId: this.connId, channel, sid: c.sid });
+        return;
+      }
+      case "unsubscribed":
+        if (pending) this.pending.delete(c.id);
+        this.sids.delete(c.sid);
+        return;
+      case "ok":
+        if (pending) this.pending.delete(c.id);
+        if (c.sid >= 0 && c.marketTickers.length > 0) {
+          const info = this.sids.get(c.sid);
+          if (info) {
+            info.tickers.clear();
+            for (const t of c.marketTickers) info.tickers.add(t);
+          }
+        }
+        return;
+      case "error": {
+        if (pending) this.pending.delete(c.id);
+        this.stats.venueErrors++;
+        this.log.warn("venue error", { connId: this.connId, code: c.code, message: c.message.slice(0, 120), id: c.id, sid: c.sid });
+        if (!TERMINAL_ERRORS.has(c.code)) return;
+        const channel = c.sid >= 0 ? this.sids.get(c.sid)?.channel : pending?.cmd === "subscribe" ? pending.channel : undefined;
+        if (channel && (this.channels as readonly string[]).includes(channel)) {
+          if (channel === "orderbook_delta") this.health("gap", c.sid, [...this.markets].sort(), `channel error ${c.code}`, tsRecv);
+          this.resubscribe(channel as KalshiChannel, `terminal error ${c.code}`);
+        }
+        return;
+      }
+    }
+  }
+
+  private onGap(sid: number, expected: number, got: number, tsRecv: TsUs): void {
+    this.stats.gaps++;
+    const info = this.sids.get(sid);
+    const isBook = info?.channel === "orderbook_delta";
+    const markets = isBook ? [...info.tickers].sort() : [];
+    this.log.warn("sequence gap", { connId: this.connId, sid, channel: info?.channel ?? "?", expected, got });
+    this.health("gap", sid, markets, `${info?.channel ?? "?"} expected seq ${expected}, got ${got}`, tsRecv);
+    if (!isBook) return;
+    for (const m of markets) this.awaiting.add(m);
+    this.resyncReason = "gap";
+    this.requestSnapshots(sid, markets);
+    this.armSnapshotTimer();
+  }
+
+  private onAllFresh(sid: number, tsRecv: TsUs): void {
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
+    this.snapshotFailures = 0;
+    this.stats.resyncs++;
+    this.health("resynced", sid, [...this.markets].sort(), `books fresh (${this.resyncReason || "snapshot"})`, tsRecv);
+  }
+
+  private health(status: FeedHealth["status"], sid: number, markets: readonly string[], detail: string, tsRecv: TsUs = this.clock()): void {
+    const e: FeedHealth = { kind: "feed_health", tsRecv, tsExchange: null, feed: "kalshi", status, sid, markets, detail };
+    this.stats.events++;
+    this.opts.onEvent?.(e);
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Kalshi WS client against the fake venue: the oracle for every book is the fake exchange's own
+ * state (an independent implementation: plain Maps per leg), never the client's output.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { EngineEvent } from "../../lib/core/events.ts";
+import type { RawFrame } from "../../lib/tape/types.ts";
+import { KalshiSigner } from "../../lib/venues/kalshi/auth.ts";
+import { KalshiWsClient, type KalshiWsOptions } from "../../lib/venues/kalshi/ws.ts";
+import { startFakeKalshi, type FakeKalshi } from "../../lib/venues/fake/index.ts";
+import { health, waitFor } from "./helpers.ts";
+
+let fake: FakeKalshi | null = null;
+let client: KalshiWsClient | null = null;
+
+afterEach(async () => {
+  await client?.close();
+  await fake?.close();
+  client = null;
+  fake = null;
+});
+
+async function setup(clientOpts: Partial<KalshiWsOptions> = {}, fakeOpts: Parameters<typeof startFakeKalshi>[0] = {}) {
+  fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 99, ...fakeOpts });
+  const events: EngineEvent[] = [];
+  const frames: RawFrame[] = [];
+  const signer = KalshiSigner.fromFile(fake.keyId, fake.privateKeyPath);
+  client = new KalshiWsClient({
+    wsUrl: fake.wsUrl,
+    signer,
+    markets: fake.state.tickers(),
+    channels: ["orderbook_delta"],
+    onEvent: (e) => events.push(e),
+    onFrame: (f) => frames.push(f),
+    reconnectBaseMs: 20,
+    reconnectMaxMs: 200,
+    ...clientOpts,
+  });
+  client.start();
+  await waitFor(() => client!.connected && client!.awaitingSnapshots().length === 0, 5000, "initial snapshots");
+  return { fake, client, events, frames };
+}
+
+/** The client's book equals the fake's book, level for level, on every market. */
+function booksEqual(f: FakeKalshi, c: KalshiWsClient): boolean {
+  for (const t of f.state.tickers()) {
+    const b = c.books.get(t);
+    if (!b || b.stale) return false;
+    const mine = b.levels();
+    const theirs = f.state.book(t);
+    if (JSON.stringify(mine.yesBids) !== JSON.stringify(theirs.yes)) return false;
+    if (JSON.stringify(mine.noBids) !== JSON.stringify(theirs.no)) return false;
+  }
+  return true;
+}
+
+function drive(f: FakeKalshi, n: number): void {
+  for (let i = 0; i < n; i++) {
+    if (i % 10 === 9) {
+      const t = f.state.rng.pick(f.state.tickers());
+      f.state.takerTrade(t, i % 20 === 9 ? "bid" : "ask", 100 + (i % 7) * 37);
+    } else f.state.randomDelta();
+  }
+}
+
+describe("Kalshi WS book", () => {
+  for (const useYesPrice of [false, true]) {
+    it(`matches the fake's book after thousands of random deltas (use_yes_price=${useYesPrice})`, async () => {
+      const { fake, client, frames } = await setup({ useYesPrice });
+      // The subscribe command carried use_yes_price explicitly.
+      const sub = fake.wsCommands.find((c) => c.cmd === "subscribe") as { params: Record<string, unknown> };
+      expect(sub.params.use_yes_price).toBe(useYesPrice);
+      expect(frames.some((f) => f.dir === "send" && f.text.includes('"use_yes_price"'))).toBe(true);
+      drive(fake, 3000);
+      await waitFor(() => booksEqual(fake, client), 8000, "books equal");
+      expect(client.stats.gaps).toBe(0);
+      expect(client.stats.rejected).toBe(0);
+      // Fractional sizes were exercised (the fake adds x.yy contracts sometimes).
+      const anyFractional = fake.state.tickers().some((t) => fake.state.book(t).yes.some(([, s]) => s % 100 !== 0) || fake.state.book(t).no.some(([, s]) => s % 100 !== 0));
+      expect(anyFractional).toBe(true);
+    });
+  }
+
+  it("every received frame reaches onFrame before parsing, including ones it rejects", async () => {
+    const { fake, client, frames } = await setup();
+    const before = frames.filter((f) => f.dir === "recv").length;
+    fake.faults.malformed(5);
+    await waitFor(() => client.stats.rejected === 5, 3000, "5 rejects");
+    expect(frames.filter((f) => f.dir === "recv").length - before).toBe(5);
+    expect(frames.some((f) => f.text === "{not json")).toBe(true);
+    // The loop goes on: later deltas still apply.
+    drive(fake, 200);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal after malformed frames");
+  });
+});
+
+describe("Kalshi WS resync", () => {
+  it("a lost delta (seq gap) → FeedHealth gap, get_snapshot for the sid's markets, books equal again", async () => {
+    const { fake, client, events } = await setup();
+    drive(fake, 100);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal");
+    fake.faults.skipSeq(1);
+    drive(fake, 300);
+    await waitFor(() => health(events, "resynced").length >= 2, 5000, "resynced after gap");
+    const gap = health(events, "gap");
+    expect(gap.length).toBe(1);
+    expect(gap[0]!.markets).toEqual(fake.state.tickers());
+    const snapCmd = fake.wsCommands.find((c) => c.cmd === "update_subscription" && (c.params as { action: string }).action === "get_snapshot") as { params: { market_tickers: string[] } };
+    expect(snapCmd.params.market_tickers.sort()).toEqual(fake.state.tickers());
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal after resync");
+  });
+
+  it("no snapshot within the timeout → unsubscribe + subscribe anew", async () => {
+    const { fake, client, events } = await setup({ snapshotTimeoutMs: 300 });
+    fake.faults.ignoreSnapshots(1);
+    fake.faults.skipSeq(1);
+    drive(fake, 50);
+    await waitFor(() => client.stats.resubscribes === 1 && client.awaitingSnapshots().length === 0, 5000, "resubscribed");
+    expect(fake.wsCommands.some((c) => c.cmd === "unsubscribe")).toBe(true);
+    expect(fake.wsCommands.filter((c) => c.cmd === "subscribe").length).toBe(2);
+    // The new subscription has a new sid; the old one is gone on the venue side.
+    const subs = fake.subscriptions().filter((s) => s.channel === "orderbook_delta");
+    expect(subs.length).toBe(1);
+    expect(subs[0]!.sid).toBe(2);
+    drive(fake, 200);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal after resubscribe");
+    expect(health(events, "resynced").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a terminal channel error (code 10) → resubscribe", async () => {
+    const { fake, client } = await setup();
+    fake.faults.channelError();
+    await waitFor(() => client.stats.resubscribes === 1 && client.awaitingSnapshots().length === 0, 5000, "resubscribed after error 10");
+    drive(fake, 200);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal");
+  });
+
+  it("reconnects after a dropped connection and rebuilds books from fresh snapshots only", async () => {
+    const { fake, client, events } = await setup();
+    drive(fake, 100);
+    fake.faults.dropConnections();
+    // While disconnected the venue keeps changing: the old book must not be reused.
+    await waitFor(() => health(events, "disconnected").length === 1, 3000, "disconnected");
+    drive(fake, 300);
+    await waitFor(() => client.stats.connects === 2 && client.awaitingSnapshots().length === 0, 5000, "reconnected");
+    expect(health(events, "connected").length).toBe(2);
+    drive(fake, 300);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal after reconnect");
+    expect(fake.stats.upgrades).toBe(2);
+  });
+
+  it("no frame and no ping for longer than staleAfterMs → FeedHealth stale and a new connection", async () => {
+    const { fake, client, events } = await setup({ staleAfterMs: 300, snapshotTimeoutMs: 400 }, { flowIntervalMs: 20 });
+    fake.faults.stall(1200);
+    await waitFor(() => health(events, "stale").length >= 1, 3000, "stale");
+    await waitFor(() => client.stats.connects >= 2 && client.connected && client.awaitingSnapshots().length === 0, 6000, "reconnected after stall");
+    expect(health(events, "stale")[0]!.detail).toMatch(/no frame or ping/);
+  });
+
+  it("follows added markets (add_markets + snapshot) and drops removed ones", async () => {
+    fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 5 });
+    const f = fake;
+    const [a, b] = f.state.tickers();
+    const signer = KalshiSigner.fromFile(f.keyId, f.privateKeyPath);
+    const c = new KalshiWsClient({ wsUrl: f.wsUrl, signer, markets: [a!], channels: ["orderbook_delta"] });
+    client = c;
+    c.start();
+    await waitFor(() => c.connected && c.awaitingSnapshots().length === 0, 5000, "first market");
+    c.addMarkets([b!]);
+    await waitFor(() => c.awaitingSnapshots().length === 0 && c.books.get(b!) !== undefined && !c.books.get(b!)!.stale, 5000, "added market");
+    for (let i = 0; i < 300; i++) f.state.randomDelta(i % 2 ? a : b);
+    await waitFor(() => [a!, b!].every((t) => JSON.stringify(c.books.get(t)!.levels().yesBids) === JSON.stringify(f.state.book(t).yes)), 5000, "two books equal");
+    expect(c.stats.gaps).toBe(0); // the `ok` of add_markets consumed a seq and was accounted for
+    c.removeMarkets([b!]);
+    await waitFor(() => f.subscriptions().find((s) => s.channel === "orderbook_delta")!.tickers!.length === 1, 3000, "market removed on the venue");
+    expect(f.subscriptions().find((s) => s.channel === "orderbook_delta")!.tickers).toEqual([a]);
+  });
+});
+
+describe("Kalshi WS private channels", () => {
+  it("user_orders, fill and market_positions of our own order arrive as OrderUpdate / OwnFill / position pushes", async () => {
+    fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 8 });
+    const f = fake;
+    const events: EngineEvent[] = [];
+    const positions: { market: string; position: number }[] = [];
+    const c = new KalshiWsClient({
+      wsUrl: f.wsUrl,
+      signer: KalshiSigner.fromFile(f.keyId, f.privateKeyPath),
+      markets: [],
+      channels: ["fill", "user_orders", "market_positions"],
+      onEvent: (e) => events.push(e),
+      onPosition: (p) => positions.push({ market: p.market, position: p.position }),
+    });
+    client = c;
+    c.start();
+    await waitFor(() => f.subscriptions().length === 3, 3000, "3 private subscriptions");
+    const t = f.state.tickers()[0]!;
+    const bestNo = f.state.bestBid(t, "no")!;
+    // Buy 1 YES at the best ask (1 − best NO bid): a taker fill at that price.
+    f.state.createOrder({ ticker: t, side: "bid", count: 100, price: 10_000 - bestNo.price, tif: "immediate_or_cancel", postOnly: false, reduceOnly: false, clientOrderId: "own-1" });
+    await waitFor(() => events.some((e) => e.kind === "fill") && events.some((e) => e.kind === "order_update") && positions.length > 0, 3000, "private events");
+    const fill = events.find((e) => e.kind === "fill")!;
+    const truth = f.state.fills()[0]!;
+    expect(fill).toMatchObject({ tradeId: truth.tradeId, orderId: truth.orderId, clientOrderId: "own-1", market: t, bookSide: "bid", outcomeSide: "yes", yesPrice: 10_000 - bestNo.price, count: 100, fee: truth.fee, isTaker: true });
+    const upd = events.filter((e) => e.kind === "order_update").at(-1)!;
+    expect(upd).toMatchObject({ clientOrderId: "own-1", market: t, status: "executed", filled: 100, remaining: 0 });
+    expect(positions.at(-1)).toEqual({ market: t, position: 100 });
+  });
+});
