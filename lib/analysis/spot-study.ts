@@ -1,0 +1,266 @@
+/**
+ * Spot calibration study: is the library's own probability model (vol estimator + settlement-average
+ * model) calibrated on real BTC candles, before any market is involved?
+ *
+ * Procedure (documented in EDGE_VALIDATION.md):
+ *  - Hourly settlements H at every top of the hour covered by the candles.
+ *  - Decision times D = H − τ for τ ∈ {60, 30, 15, 5} minutes. At D the model sees only candles that
+ *    closed by D: the vol estimator is fed each candle's close at its close time, and spot = the close
+ *    of the candle ending at D.
+ *  - Strike ladder K_k = spot·(1 + step·k), k = −K…K (default step 0.25 %, K = 8), strike type
+ *    "greater" (YES iff the settlement value > K).
+ *  - Settlement value ≈ the final-60-s average: the last candle before H covers exactly [H − 60 s, H),
+ *    so its (open + high + low + close)/4 stands in for the 60 one-second index values (the typical
+ *    price of that minute). With coarser candles the last candle's close is used instead.
+ *  - p_model = probabilityYes({spot, sigma, now: D, settleTime: H, …, observedSum: 0, observedCount: 0}).
+ * The vol estimator runs on a minute grid here (the engine's default 1 s grid cannot see minute data):
+ * gridSeconds = candle length, maxGapSeconds = 3 candles, minSamples = 60 returns (one hour).
+ */
+import { z } from "zod";
+import type { EngineConfig, VolConfig } from "../core/config.ts";
+import { DEFAULT_ENGINE_CONFIG } from "../core/config.ts";
+import { probabilityYes } from "../core/probability.ts";
+import type { TsUs } from "../core/units.ts";
+import { US_PER_S } from "../core/units.ts";
+import { createVolEstimator, SECONDS_PER_YEAR } from "../core/volatility.ts";
+import type { MurphyDecomposition, ReliabilityBin } from "./stats.ts";
+import { brier, brierClimatology, ece, logLoss, mean, murphyDecomposition, reliabilityCurve } from "./stats.ts";
+
+export interface Candle {
+  /** Open time, µs. */
+  readonly t: TsUs;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+}
+
+export interface CandleParse {
+  readonly candles: Candle[];
+  /** Data rows that failed validation (skipped, not fatal). */
+  readonly rejected: number;
+  /** Median spacing of open times, seconds. */
+  readonly candleSeconds: number;
+}
+
+const PriceField = z.coerce.number().finite().positive();
+
+/** open_time as ISO/"YYYY-MM-DD HH:MM:SS+00:00" text, or Unix seconds / ms / µs. */
+function parseOpenTime(text: string): number {
+  const s = text.trim().replace(/^"|"$/g, "");
+  if (/^\d+(\.\d+)?$/.test(s)) {
+    const n = Number(s);
+    if (n < 1e11) return Math.round(n * US_PER_S);
+    if (n < 1e14) return Math.round(n * 1000);
+    return Math.round(n);
+  }
+  let iso = s.replace(" ", "T");
+  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(iso)) iso += "Z"; // naive timestamps are UTC
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms * 1000 : NaN;
+}
+
+/** Parse a candle CSV with a header naming open_time (or timestamp), open, high, low, close. */
+export function parseCandleCsv(text: string): CandleParse {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  if (lines.length === 0) throw new Error("empty candle CSV");
+  const header = lines[0]!.split(",").map((h) => h.trim().replace(/^"|"$/g, "").toLowerCase());
+  const col = (names: string[]): number => {
+    const i = header.findIndex((h) => names.includes(h));
+    if (i < 0) throw new Error(`candle CSV header lacks ${names[0]} (got: ${header.join(",")})`);
+    return i;
+  };
+  const iT = col(["open_time", "timestamp", "time", "date"]);
+  const iO = col(["open"]);
+  const iH = col(["high"]);
+  const iL = col(["low"]);
+  const iC = col(["close"]);
+  const byT = new Map<number, Candle>();
+  let rejected = 0;
+  for (let k = 1; k < lines.length; k++) {
+    const f = lines[k]!.split(",");
+    const t = parseOpenTime(f[iT] ?? "");
+    const o = PriceField.safeParse(f[iO]);
+    const h = PriceField.safeParse(f[iH]);
+    const l = PriceField.safeParse(f[iL]);
+    const c = PriceField.safeParse(f[iC]);
+    if (!Number.isFinite(t) || !o.success || !h.success || !l.success || !c.success) {
+      rejected++;
+      continue;
+    }
+    byT.set(t, { t, open: o.data, high: h.data, low: l.data, close: c.data });
+  }
+  const candles = [...byT.values()].sort((a, b) => a.t - b.t);
+  const gaps = candles.slice(1).map((c, i) => c.t - candles[i]!.t).sort((a, b) => a - b);
+  const candleSeconds = gaps.length ? gaps[Math.floor(gaps.length / 2)]! / US_PER_S : 60;
+  return { candles, rejected, candleSeconds };
+}
+
+export interface SpotStudyOptions {
+  ladderStep?: number;
+  ladderK?: number;
+  /** Minutes before settlement at which decisions are taken. */
+  taus?: readonly number[];
+  cfg?: EngineConfig;
+  /** Overrides of the study's vol configuration (see module comment). */
+  vol?: Partial<VolConfig>;
+  bins?: number;
+}
+
+export interface SpotObservation {
+  readonly settle: TsUs;
+  readonly decision: TsUs;
+  readonly tauMinutes: number;
+  readonly k: number;
+  readonly strike: number;
+  readonly spot: number;
+  readonly sigma: number;
+  readonly p: number;
+  readonly settleValue: number;
+  readonly y: 0 | 1;
+}
+
+export interface ScoreSummary {
+  readonly n: number;
+  readonly base_rate: number;
+  readonly brier: number;
+  readonly log_loss: number;
+  readonly ece: number;
+  readonly brier_climatology: number;
+  /** 1 − Brier/Brier_climatology. */
+  readonly bss_climatology: number;
+}
+
+export interface SpotStudyResult extends ScoreSummary {
+  readonly candles: number;
+  readonly rejected_rows: number;
+  readonly candle_seconds: number;
+  readonly settlements: number;
+  readonly skipped_decisions: number;
+  readonly first_settle: string;
+  readonly last_settle: string;
+  readonly mean_sigma: number;
+  readonly by_tau: Record<string, ScoreSummary & { z_var: number; z_var_robust: number }>;
+  /** Scores restricted to forecasts in (0.05, 0.95), where near-certain far strikes do not dominate. */
+  readonly informative: ScoreSummary;
+  readonly reliability: ReliabilityBin[];
+  readonly murphy: MurphyDecomposition;
+  readonly observations: SpotObservation[];
+}
+
+export function summarize(p: readonly number[], y: readonly number[], bins = 10): ScoreSummary {
+  const bc = brierClimatology(y);
+  const b = brier(p, y);
+  return {
+    n: p.length,
+    base_rate: mean(y),
+    brier: b,
+    log_loss: logLoss(p, y),
+    ece: ece(p, y, { bins }),
+    brier_climatology: bc,
+    bss_climatology: 1 - b / bc,
+  };
+}
+
+export function studyVolConfig(cfg: EngineConfig, candleSeconds: number, over: Partial<VolConfig> = {}): VolConfig {
+  return { ...cfg.vol, gridSeconds: candleSeconds, maxGapSeconds: 3 * candleSeconds, minSamples: 60, ...over };
+}
+
+/** Run the study on parsed candles. Deterministic; uses only data available at each decision time. */
+export function runSpotCalibration(parsed: CandleParse, opts: SpotStudyOptions = {}): SpotStudyResult {
+  const cfg = opts.cfg ?? DEFAULT_ENGINE_CONFIG;
+  const step = opts.ladderStep ?? 0.0025;
+  const K = opts.ladderK ?? 8;
+  const taus = opts.taus ?? [60, 30, 15, 5];
+  const { candles, candleSeconds } = parsed;
+  if (candles.length < 2) throw new Error("need at least two candles");
+  const cUs = candleSeconds * US_PER_S;
+  const HOUR = 3600 * US_PER_S;
+  const byOpen = new Map(candles.map((c) => [c.t, c]));
+
+  // Settlement hours whose final candle exists; settle value from that candle.
+  const settles: { H: TsUs; value: number }[] = [];
+  const firstH = Math.ceil(candles[0]!.t / HOUR) * HOUR;
+  const lastEnd = candles[candles.length - 1]!.t + cUs;
+  for (let H = firstH; H <= lastEnd; H += HOUR) {
+    const last = byOpen.get(H - cUs);
+    if (!last) continue;
+    const value = candleSeconds <= 60 ? (last.open + last.high + last.low + last.close) / 4 : last.close;
+    settles.push({ H, value });
+  }
+
+  const decisions = settles
+    .flatMap((s) => taus.map((tau) => ({ ...s, tau, D: s.H - tau * 60 * US_PER_S })))
+    .sort((a, b) => a.D - b.D || a.H - b.H);
+  const vol = createVolEstimator(studyVolConfig(cfg, candleSeconds, opts.vol));
+  let fed = 0;
+  let skipped = 0;
+  const obs: SpotObservation[] = [];
+  for (const d of decisions) {
+    // Feed every candle that closed by D (close time = open + length), stamped at its close.
+    while (fed < candles.length && candles[fed]!.t + cUs <= d.D) {
+      const c = candles[fed]!;
+      vol.onMid(c.t + cUs - 1, c.close);
+      fed++;
+    }
+    const spotCandle = byOpen.get(d.D - cUs);
+    const sigma = vol.sigma();
+    if (!spotCandle || !Number.isFinite(sigma)) {
+      skipped++;
+      continue;
+    }
+    const spot = spotCandle.close;
+    for (let k = -K; k <= K; k++) {
+      const strike = spot * (1 + step * k);
+      const p = probabilityYes(
+        {
+          spot, sigma, now: d.D, settleTime: d.H, strikeType: "greater", floorStrike: strike, capStrike: NaN,
+          observedSum: 0, observedCount: 0,
+        },
+        cfg.model,
+      );
+      if (!Number.isFinite(p)) continue;
+      obs.push({ settle: d.H, decision: d.D, tauMinutes: d.tau, k, strike, spot, sigma, p, settleValue: d.value, y: d.value > strike ? 1 : 0 });
+    }
+  }
+  if (obs.length === 0) throw new Error("no decision could be scored (too few candles to warm the vol estimator?)");
+  const bins = opts.bins ?? 10;
+  const P = obs.map((o) => o.p);
+  const Y = obs.map((o) => o.y);
+  const byTau: Record<string, ScoreSummary & { z_var: number; z_var_robust: number }> = {};
+  for (const tau of taus) {
+    const sub = obs.filter((o) => o.tauMinutes === tau);
+    if (!sub.length) continue;
+    // Dispersion check: z = ln(settle/spot)/(σ√τ) per decision (k = 0 rows); Var(z) ≈ 1 when σ is right,
+    // < 1 when the model's σ is too high (under-confident forecasts), > 1 when too low.
+    const zs = sub
+      .filter((o) => o.k === 0)
+      .map((o) => Math.log(o.settleValue / o.spot) / (o.sigma * Math.sqrt((o.settle - o.decision) / US_PER_S / SECONDS_PER_YEAR)));
+    // Robust version (fat tails): (median|z| / 0.6745)², the MAD-based variance of a normal.
+    const absZ = zs.map(Math.abs).sort((a, b) => a - b);
+    const mad = absZ.length ? absZ[Math.floor(absZ.length / 2)]! / 0.6744897501960817 : NaN;
+    byTau[String(tau)] = {
+      ...summarize(sub.map((o) => o.p), sub.map((o) => o.y), bins),
+      z_var: mean(zs.map((z) => z * z)),
+      z_var_robust: mad * mad,
+    };
+  }
+  const inf = obs.filter((o) => o.p > 0.05 && o.p < 0.95);
+  const iso = (t: number) => new Date(t / 1000).toISOString();
+  return {
+    ...summarize(P, Y, bins),
+    candles: candles.length,
+    rejected_rows: parsed.rejected,
+    candle_seconds: candleSeconds,
+    settlements: new Set(obs.map((o) => o.settle)).size,
+    skipped_decisions: skipped,
+    first_settle: iso(Math.min(...settles.map((x) => x.H))),
+    last_settle: iso(Math.max(...settles.map((x) => x.H))),
+    mean_sigma: mean(obs.map((o) => o.sigma)),
+    by_tau: byTau,
+    informative: inf.length > 1 ? summarize(inf.map((o) => o.p), inf.map((o) => o.y), bins) : summarize(P, Y, bins),
+    reliability: reliabilityCurve(P, Y, { bins }),
+    murphy: murphyDecomposition(P, Y, { bins }),
+    observations: obs,
+  };
+}

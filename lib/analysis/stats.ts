@@ -1,0 +1,739 @@
+/**
+ * Statistics for proving (or refuting) edge: proper scores, calibration, forecast-comparison tests.
+ * Hand-written so every formula is visible and testable; inputs are plain arrays of probabilities in
+ * [0,1] and binary outcomes (0/1). Pure functions, no IO; randomness only through a seeded PRNG.
+ */
+
+// ---- small helpers -------------------------------------------------------------------------------
+
+function checkPair(p: readonly number[], y: readonly number[]): void {
+  if (p.length !== y.length) throw new Error(`length mismatch: ${p.length} forecasts vs ${y.length} outcomes`);
+  if (p.length === 0) throw new Error("no observations");
+}
+
+export function mean(xs: readonly number[]): number {
+  let s = 0;
+  for (const x of xs) s += x;
+  return s / xs.length;
+}
+
+/** Sample variance (n − 1 denominator). */
+export function variance(xs: readonly number[]): number {
+  const m = mean(xs);
+  let s = 0;
+  for (const x of xs) s += (x - m) * (x - m);
+  return s / (xs.length - 1);
+}
+
+/** Linear-interpolated quantile of sorted data (type 7, as R's default). */
+export function quantileSorted(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.ceil(h);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+/** Deterministic PRNG (mulberry32): same seed, same stream, on every platform. */
+export function createRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---- proper scores --------------------------------------------------------------------------------
+
+/** Mean squared error of probability forecasts against 0/1 outcomes. */
+export function brier(p: readonly number[], y: readonly number[]): number {
+  checkPair(p, y);
+  let s = 0;
+  for (let i = 0; i < p.length; i++) s += (p[i]! - y[i]!) ** 2;
+  return s / p.length;
+}
+
+/** Per-observation Brier losses (for paired tests). */
+export function brierLosses(p: readonly number[], y: readonly number[]): number[] {
+  checkPair(p, y);
+  return p.map((pi, i) => (pi - y[i]!) ** 2);
+}
+
+/** Per-observation log losses, forecasts clipped to [eps, 1 − eps] so a confident miss is finite. */
+export function logLosses(p: readonly number[], y: readonly number[], eps = 1e-6): number[] {
+  checkPair(p, y);
+  return p.map((pi, i) => {
+    const q = Math.min(1 - eps, Math.max(eps, pi));
+    return y[i]! === 1 ? -Math.log(q) : -Math.log(1 - q);
+  });
+}
+
+export function logLoss(p: readonly number[], y: readonly number[], eps = 1e-6): number {
+  return mean(logLosses(p, y, eps));
+}
+
+/**
+ * Brier skill score against a reference forecast: 1 − BS(p)/BS(ref). `ref` is either per-observation
+ * forecasts (e.g. the market's) or one constant (climatology; defaults to the sample base rate).
+ * Positive = better than the reference.
+ */
+export function brierSkillScore(p: readonly number[], y: readonly number[], ref?: readonly number[] | number): number {
+  const refP = ref === undefined ? mean(y) : ref;
+  const refForecasts = typeof refP === "number" ? p.map(() => refP) : refP;
+  return 1 - brier(p, y) / brier(refForecasts, y);
+}
+
+/** Brier score of always forecasting the sample base rate: p̄(1 − p̄). */
+export function brierClimatology(y: readonly number[]): number {
+  const b = mean(y);
+  return b * (1 - b);
+}
+
+// ---- calibration ----------------------------------------------------------------------------------
+
+export type BinStrategy = "uniform" | "quantile";
+
+export interface BinOptions {
+  /** Number of bins (default 10). */
+  bins?: number;
+  /** Equal-width bins on [0,1], or equal-count bins on the forecasts' quantiles. */
+  strategy?: BinStrategy;
+}
+
+/** Bin edges: uniform on [0,1] or at forecast quantiles (duplicates collapsed). */
+export function binEdges(p: readonly number[], opts: BinOptions = {}): number[] {
+  const k = opts.bins ?? 10;
+  if (!(k >= 1)) throw new Error("bins must be ≥ 1");
+  if ((opts.strategy ?? "uniform") === "uniform") return Array.from({ length: k + 1 }, (_, i) => i / k);
+  const sorted = [...p].sort((a, b) => a - b);
+  const edges = Array.from({ length: k + 1 }, (_, i) => quantileSorted(sorted, i / k));
+  edges[0] = 0;
+  edges[k] = 1;
+  return edges.filter((e, i) => i === 0 || e > edges[i - 1]!);
+}
+
+/** Index of the bin holding p: bins are [e_i, e_{i+1}), the last one closed at 1. */
+export function binIndex(edges: readonly number[], p: number): number {
+  const last = edges.length - 2;
+  if (p >= edges[last + 1]!) return last;
+  let lo = 0;
+  let hi = last;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (p >= edges[mid]!) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+export interface ReliabilityBin {
+  readonly lo: number;
+  readonly hi: number;
+  readonly count: number;
+  /** Mean forecast in the bin. */
+  readonly meanPred: number;
+  /** Observed frequency of YES in the bin. */
+  readonly obsFreq: number;
+}
+
+/** Reliability curve; empty bins are dropped. */
+export function reliabilityCurve(p: readonly number[], y: readonly number[], opts: BinOptions = {}): ReliabilityBin[] {
+  checkPair(p, y);
+  return reliabilityWithEdges(p, y, binEdges(p, opts));
+}
+
+export function reliabilityWithEdges(p: readonly number[], y: readonly number[], edges: readonly number[]): ReliabilityBin[] {
+  const k = edges.length - 1;
+  const n = new Array<number>(k).fill(0);
+  const sp = new Array<number>(k).fill(0);
+  const sy = new Array<number>(k).fill(0);
+  for (let i = 0; i < p.length; i++) {
+    const b = binIndex(edges, p[i]!);
+    n[b]!++;
+    sp[b]! += p[i]!;
+    sy[b]! += y[i]!;
+  }
+  const out: ReliabilityBin[] = [];
+  for (let b = 0; b < k; b++) {
+    if (n[b]! === 0) continue;
+    out.push({ lo: edges[b]!, hi: edges[b + 1]!, count: n[b]!, meanPred: sp[b]! / n[b]!, obsFreq: sy[b]! / n[b]! });
+  }
+  return out;
+}
+
+/** Expected calibration error: Σ_k (n_k/N)·|ō_k − p̄_k| over the reliability bins. */
+export function ece(p: readonly number[], y: readonly number[], opts: BinOptions = {}): number {
+  const bins = reliabilityCurve(p, y, opts);
+  let s = 0;
+  for (const b of bins) s += b.count * Math.abs(b.obsFreq - b.meanPred);
+  return s / p.length;
+}
+
+export interface SpiegelhalterTest {
+  readonly z: number;
+  /** Two-sided p-value under H0: the forecasts are calibrated. */
+  readonly pValue: number;
+}
+
+/**
+ * Spiegelhalter (1986, Stat. Med. 5:421–433) calibration test:
+ *   Z = Σ (y_i − p_i)(1 − 2p_i) / √(Σ (1 − 2p_i)² p_i(1 − p_i)),  ~ N(0,1) when forecasts are calibrated.
+ * Unlike ECE it has no upward small-sample bias, so it can gate "calibrated" at any n.
+ */
+export function spiegelhalter(p: readonly number[], y: readonly number[]): SpiegelhalterTest {
+  checkPair(p, y);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < p.length; i++) {
+    const q = p[i]!;
+    num += (y[i]! - q) * (1 - 2 * q);
+    den += (1 - 2 * q) ** 2 * q * (1 - q);
+  }
+  const z = den > 0 ? num / Math.sqrt(den) : NaN;
+  return { z, pValue: Number.isFinite(z) ? 2 * (1 - normalCdf(Math.abs(z))) : NaN };
+}
+
+export interface MurphyDecomposition {
+  readonly n: number;
+  readonly brier: number;
+  /** (1/N) Σ n_k (p̄_k − ō_k)² — lower is better. */
+  readonly reliability: number;
+  /** (1/N) Σ n_k (ō_k − ō)² — higher is better. */
+  readonly resolution: number;
+  /** ō(1 − ō). */
+  readonly uncertainty: number;
+  /** Within-bin forecast variance (1/N) ΣΣ (p_i − p̄_k)²; 0 when each bin holds one forecast value. */
+  readonly withinBinVariance: number;
+  /** Within-bin covariance (2/N) ΣΣ (o_i − ō_k)(p_i − p̄_k). */
+  readonly withinBinCovariance: number;
+  /** Ferro–Fricker bias-corrected components (they still satisfy REL − RES + UNC = the same sum). */
+  readonly corrected: { readonly reliability: number; readonly resolution: number; readonly uncertainty: number };
+}
+
+/**
+ * Murphy (1973, J. Appl. Meteor. 12:595–600) decomposition BS = REL − RES + UNC over forecast bins.
+ * With continuous forecasts pooled into bins the identity needs two extra terms (Stephenson, Coelho &
+ * Jolliffe 2008, Wea. Forecasting 23:752–757): BS = REL − RES + UNC + WBV − WBC, which holds exactly.
+ * The bias-corrected variant follows Ferro & Fricker (2012, Q. J. R. Meteorol. Soc. 138:1954–1960):
+ *   UNC' = N/(N−1)·ō(1−ō)
+ *   REL' = REL − (1/N) Σ_k n_k ō_k(1−ō_k)/(n_k−1)
+ *   RES' = RES − (1/N) Σ_k n_k ō_k(1−ō_k)/(n_k−1) + ō(1−ō)/(N−1)
+ * (bins with n_k = 1 contribute 0 to the correction sum; REL' − RES' + UNC' = REL − RES + UNC).
+ */
+export function murphyDecomposition(p: readonly number[], y: readonly number[], opts: BinOptions = {}): MurphyDecomposition {
+  checkPair(p, y);
+  const edges = binEdges(p, opts);
+  const bins = reliabilityWithEdges(p, y, edges);
+  const N = p.length;
+  const obar = mean(y);
+  let rel = 0;
+  let res = 0;
+  let corr = 0;
+  for (const b of bins) {
+    rel += b.count * (b.meanPred - b.obsFreq) ** 2;
+    res += b.count * (b.obsFreq - obar) ** 2;
+    if (b.count > 1) corr += (b.count * b.obsFreq * (1 - b.obsFreq)) / (b.count - 1);
+  }
+  rel /= N;
+  res /= N;
+  corr /= N;
+  // Within-bin terms need the bin of every observation.
+  const byStart = new Map(bins.map((b) => [b.lo, b]));
+  let wbv = 0;
+  let wbc = 0;
+  for (let i = 0; i < N; i++) {
+    const b = byStart.get(edges[binIndex(edges, p[i]!)]!)!;
+    wbv += (p[i]! - b.meanPred) ** 2;
+    wbc += (y[i]! - b.obsFreq) * (p[i]! - b.meanPred);
+  }
+  const unc = obar * (1 - obar);
+  return {
+    n: N,
+    brier: brier(p, y),
+    reliability: rel,
+    resolution: res,
+    uncertainty: unc,
+    withinBinVariance: wbv / N,
+    withinBinCovariance: (2 * wbc) / N,
+    corrected: {
+      reliability: rel - corr,
+      resolution: res - corr + unc / (N - 1),
+      uncertainty: (N / (N - 1)) * unc,
+    },
+  };
+}
+
+// ---- distributions ------------------------------------------------------------------------------
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; ~1e-15 relative accuracy). */
+export function lnGamma(x: number): number {
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+  const xx = x - 1;
+  let a = c[0]!;
+  const t = xx + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i]! / (xx + i);
+  return 0.5 * Math.log(2 * Math.PI) + (xx + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Continued fraction of the incomplete beta (modified Lentz), as in Numerical Recipes §6.4. */
+function betaContinuedFraction(a: number, b: number, x: number): number {
+  const TINY = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < TINY) d = TINY;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 500; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + aa / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + aa / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+/** Regularized incomplete beta I_x(a, b). */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const lnFront = lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x);
+  const front = Math.exp(lnFront);
+  // Use the fraction where it converges fast, the symmetry relation elsewhere.
+  if (x < (a + 1) / (a + b + 2)) return (front * betaContinuedFraction(a, b, x)) / a;
+  return 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+}
+
+/** Student-t CDF P(T ≤ t) with df degrees of freedom (df may be fractional). */
+export function studentTCdf(t: number, df: number): number {
+  if (Number.isNaN(t) || !(df > 0)) return NaN;
+  if (!Number.isFinite(t)) return t > 0 ? 1 : 0;
+  const x = df / (df + t * t);
+  const tail = 0.5 * incompleteBeta(x, df / 2, 0.5); // P(T > |t|)
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** Two-sided p-value of a t statistic. */
+export function studentTTwoSided(t: number, df: number): number {
+  if (Number.isNaN(t)) return NaN;
+  const x = df / (df + t * t);
+  return incompleteBeta(x, df / 2, 0.5);
+}
+
+/** Standard normal CDF via the complementary error function (Numerical Recipes erfc, |ε| < 1.2e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x - 1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
+          t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+// ---- Diebold–Mariano ----------------------------------------------------------------------------
+
+export interface DieboldMarianoOptions {
+  /** Forecast horizon in steps (1 for one-step forecasts). */
+  h?: number;
+  /** Newey–West truncation lag; default floor(4·(T/100)^(2/9)), at least h − 1. */
+  lag?: number;
+  /** "two-sided" (default) or "less": H1 says A has lower expected loss than B. */
+  alternative?: "two-sided" | "less";
+}
+
+export interface DieboldMarianoResult {
+  readonly n: number;
+  /** Mean loss differential d̄ = mean(lossA − lossB); negative favours A. */
+  readonly meanDiff: number;
+  /** HAC (Newey–West, Bartlett kernel) variance of d̄. */
+  readonly varianceOfMean: number;
+  readonly lag: number;
+  /** Raw DM statistic d̄/√Var(d̄). */
+  readonly dm: number;
+  /** Harvey–Leybourne–Newbold corrected statistic, compared with t(T−1). */
+  readonly hln: number;
+  readonly df: number;
+  readonly pValue: number;
+}
+
+/** Newey–West default lag, Newey & West (1994): floor(4·(T/100)^(2/9)). */
+export function neweyWestLag(n: number): number {
+  return Math.floor(4 * Math.pow(n / 100, 2 / 9));
+}
+
+/**
+ * Diebold & Mariano (1995) test of equal predictive accuracy on paired losses, with the
+ * long-run variance of d estimated by Newey–West (1987) Bartlett-weighted autocovariances
+ * γ̂_0 + 2 Σ_{k=1}^{L} (1 − k/(L+1)) γ̂_k (autocovariances with 1/T), and the small-sample correction
+ * of Harvey, Leybourne & Newbold (1997): DM* = DM·√((T + 1 − 2h + h(h−1)/T)/T) against Student t(T−1).
+ */
+export function dieboldMariano(
+  lossA: readonly number[],
+  lossB: readonly number[],
+  opts: DieboldMarianoOptions = {},
+): DieboldMarianoResult {
+  if (lossA.length !== lossB.length) throw new Error("loss series differ in length");
+  const T = lossA.length;
+  if (T < 3) throw new Error("need at least 3 paired losses");
+  const h = opts.h ?? 1;
+  const d = lossA.map((a, i) => a - lossB[i]!);
+  const dbar = mean(d);
+  const lag = Math.min(T - 1, Math.max(opts.lag ?? neweyWestLag(T), h - 1));
+  const gamma = (k: number): number => {
+    let s = 0;
+    for (let t = k; t < T; t++) s += (d[t]! - dbar) * (d[t - k]! - dbar);
+    return s / T;
+  };
+  let lrv = gamma(0);
+  for (let k = 1; k <= lag; k++) lrv += 2 * (1 - k / (lag + 1)) * gamma(k);
+  const varMean = lrv / T;
+  const dm = varMean > 0 ? dbar / Math.sqrt(varMean) : NaN;
+  const hln = dm * Math.sqrt((T + 1 - 2 * h + (h * (h - 1)) / T) / T);
+  const df = T - 1;
+  const pValue = (opts.alternative ?? "two-sided") === "two-sided" ? studentTTwoSided(hln, df) : studentTCdf(hln, df);
+  return { n: T, meanDiff: dbar, varianceOfMean: varMean, lag, dm, hln, df, pValue };
+}
+
+// ---- cluster bootstrap ----------------------------------------------------------------------------
+
+export interface BootstrapOptions {
+  reps?: number;
+  seed?: number;
+  /** Two-sided confidence level 1 − alpha (default 0.05 → 95 %). */
+  alpha?: number;
+}
+
+export interface BootstrapResult {
+  readonly n: number;
+  readonly clusters: number;
+  readonly mean: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly se: number;
+  /** Share of bootstrap means ≥ 0: a one-sided p-value for H1 "mean < 0" (A better than B). */
+  readonly pNotNegative: number;
+  readonly reps: number;
+}
+
+/**
+ * Percentile CI of the mean of paired differences d (e.g. loss_model − loss_market), resampling whole
+ * clusters (event tickers) with replacement, so correlated markets of one event count once.
+ */
+export function pairedClusterBootstrap(
+  d: readonly number[],
+  clusters: readonly string[],
+  opts: BootstrapOptions = {},
+): BootstrapResult {
+  if (d.length !== clusters.length) throw new Error("differences and clusters differ in length");
+  if (d.length === 0) throw new Error("no observations");
+  const reps = opts.reps ?? 2000;
+  const alpha = opts.alpha ?? 0.05;
+  const rng = createRng(opts.seed ?? 12345);
+  const sums = new Map<string, { s: number; n: number }>();
+  for (let i = 0; i < d.length; i++) {
+    const c = sums.get(clusters[i]!) ?? { s: 0, n: 0 };
+    c.s += d[i]!;
+    c.n += 1;
+    sums.set(clusters[i]!, c);
+  }
+  const cs = [...sums.values()];
+  const K = cs.length;
+  const means: number[] = new Array(reps);
+  let nonNeg = 0;
+  for (let r = 0; r < reps; r++) {
+    let s = 0;
+    let n = 0;
+    for (let j = 0; j < K; j++) {
+      const c = cs[Math.floor(rng() * K)]!;
+      s += c.s;
+      n += c.n;
+    }
+    means[r] = s / n;
+    if (s / n >= 0) nonNeg++;
+  }
+  means.sort((a, b) => a - b);
+  return {
+    n: d.length,
+    clusters: K,
+    mean: mean(d),
+    lo: quantileSorted(means, alpha / 2),
+    hi: quantileSorted(means, 1 - alpha / 2),
+    se: Math.sqrt(variance(means)),
+    pNotNegative: nonNeg / reps,
+    reps,
+  };
+}
+
+export interface ReliabilityBand {
+  readonly lo: number;
+  readonly hi: number;
+  readonly meanPred: number;
+  readonly obsFreq: number;
+  readonly count: number;
+  /** Percentile band of the bin's observed frequency under the cluster bootstrap. */
+  readonly bandLo: number;
+  readonly bandHi: number;
+}
+
+/** Reliability curve with cluster-bootstrap bands on each bin's observed frequency (fixed edges). */
+export function reliabilityBands(
+  p: readonly number[],
+  y: readonly number[],
+  clusters: readonly string[],
+  opts: BinOptions & BootstrapOptions = {},
+): ReliabilityBand[] {
+  checkPair(p, y);
+  const edges = binEdges(p, opts);
+  const base = reliabilityWithEdges(p, y, edges);
+  const reps = opts.reps ?? 500;
+  const alpha = opts.alpha ?? 0.05;
+  const rng = createRng(opts.seed ?? 777);
+  const groups = new Map<string, number[]>();
+  clusters.forEach((c, i) => {
+    const g = groups.get(c) ?? [];
+    g.push(i);
+    groups.set(c, g);
+  });
+  const gs = [...groups.values()];
+  const k = edges.length - 1;
+  const samples: number[][] = Array.from({ length: k }, () => []);
+  const binOf = p.map((pi) => binIndex(edges, pi));
+  for (let r = 0; r < reps; r++) {
+    const n = new Array<number>(k).fill(0);
+    const sy = new Array<number>(k).fill(0);
+    for (let j = 0; j < gs.length; j++) {
+      for (const i of gs[Math.floor(rng() * gs.length)]!) {
+        n[binOf[i]!]!++;
+        sy[binOf[i]!]! += y[i]!;
+      }
+    }
+    for (let b = 0; b < k; b++) if (n[b]! > 0) samples[b]!.push(sy[b]! / n[b]!);
+  }
+  return base.map((b) => {
+    const idx = edges.indexOf(b.lo);
+    const s = samples[idx]!.sort((a, c) => a - c);
+    return { ...b, bandLo: quantileSorted(s, alpha / 2), bandHi: quantileSorted(s, 1 - alpha / 2) };
+  });
+}
+
+// ---- EV-bin monotonicity ---------------------------------------------------------------------------
+
+/** Average ranks (ties share their mean rank), 1-based. */
+export function ranks(xs: readonly number[]): number[] {
+  const idx = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+  const r = new Array<number>(xs.length);
+  let i = 0;
+  while (i < idx.length) {
+    let j = i;
+    while (j + 1 < idx.length && xs[idx[j + 1]!] === xs[idx[i]!]) j++;
+    const avg = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) r[idx[k]!] = avg;
+    i = j + 1;
+  }
+  return r;
+}
+
+export function pearson(x: readonly number[], y: readonly number[]): number {
+  const mx = mean(x);
+  const my = mean(y);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < x.length; i++) {
+    sxy += (x[i]! - mx) * (y[i]! - my);
+    sxx += (x[i]! - mx) ** 2;
+    syy += (y[i]! - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+export interface CorrelationTest {
+  readonly rho: number;
+  readonly t: number;
+  readonly df: number;
+  /** One-sided p-value for H1: positive association. */
+  readonly pPositive: number;
+}
+
+/** Spearman rank correlation with the usual t approximation t = ρ√((n−2)/(1−ρ²)), df = n − 2. */
+export function spearman(x: readonly number[], y: readonly number[]): CorrelationTest {
+  const rho = pearson(ranks(x), ranks(y));
+  const n = x.length;
+  const t = rho * Math.sqrt((n - 2) / Math.max(1e-300, 1 - rho * rho));
+  return { rho, t, df: n - 2, pPositive: 1 - studentTCdf(t, n - 2) };
+}
+
+export interface SlopeTest {
+  readonly slope: number;
+  readonly intercept: number;
+  readonly se: number;
+  readonly t: number;
+  readonly df: number;
+  readonly pPositive: number;
+}
+
+/** OLS slope of y on x with its classical standard error and one-sided t-test (H1: slope > 0). */
+export function olsSlope(x: readonly number[], y: readonly number[]): SlopeTest {
+  const n = x.length;
+  const mx = mean(x);
+  const my = mean(y);
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (x[i]! - mx) ** 2;
+    sxy += (x[i]! - mx) * (y[i]! - my);
+  }
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  let sse = 0;
+  for (let i = 0; i < n; i++) sse += (y[i]! - intercept - slope * x[i]!) ** 2;
+  const se = Math.sqrt(sse / (n - 2) / sxx);
+  const t = slope / se;
+  return { slope, intercept, se, t, df: n - 2, pPositive: 1 - studentTCdf(t, n - 2) };
+}
+
+export interface EvBin {
+  readonly lo: number;
+  readonly hi: number;
+  readonly count: number;
+  readonly meanEv: number;
+  readonly meanPnl: number;
+  /** t-interval of the bin's mean realized PnL (NaN when count < 2). */
+  readonly ciLo: number;
+  readonly ciHi: number;
+}
+
+export interface EvMonotonicity {
+  readonly bins: EvBin[];
+  /** Bin mean PnL never decreases with bin mean EV. */
+  readonly monotone: boolean;
+  readonly spearman: CorrelationTest;
+  readonly slope: SlopeTest;
+}
+
+/**
+ * Realized PnL per predicted-EV bin (quantile bins by default), each with a 95 % t-interval, plus two
+ * trend tests over the observations: Spearman rank correlation and an OLS slope t-test of PnL on EV.
+ * Edge requires high-EV bins to out-earn low-EV bins (positive, significant trend).
+ */
+export function evBinMonotonicity(
+  ev: readonly number[],
+  pnl: readonly number[],
+  opts: { bins?: number; strategy?: BinStrategy; alpha?: number } = {},
+): EvMonotonicity {
+  if (ev.length !== pnl.length) throw new Error("ev and pnl differ in length");
+  if (ev.length < 3) throw new Error("need at least 3 observations");
+  const k = opts.bins ?? 5;
+  const alpha = opts.alpha ?? 0.05;
+  const sorted = [...ev].sort((a, b) => a - b);
+  let edges: number[];
+  if ((opts.strategy ?? "quantile") === "quantile") {
+    edges = Array.from({ length: k + 1 }, (_, i) => quantileSorted(sorted, i / k));
+  } else {
+    const lo = sorted[0]!;
+    const hi = sorted[sorted.length - 1]!;
+    edges = Array.from({ length: k + 1 }, (_, i) => lo + ((hi - lo) * i) / k);
+  }
+  edges = edges.filter((e, i) => i === 0 || e > edges[i - 1]!);
+  if (edges.length < 2) edges = [sorted[0]!, sorted[0]!];
+  const members: number[][] = Array.from({ length: Math.max(1, edges.length - 1) }, () => []);
+  ev.forEach((e, i) => members[edges.length < 3 ? 0 : binIndex(edges, e)]!.push(i));
+  const bins: EvBin[] = [];
+  members.forEach((m, b) => {
+    if (m.length === 0) return;
+    const pn = m.map((i) => pnl[i]!);
+    const mp = mean(pn);
+    const half = m.length > 1 ? tQuantile(1 - alpha / 2, m.length - 1) * Math.sqrt(variance(pn) / m.length) : NaN;
+    bins.push({
+      lo: edges[b]!,
+      hi: edges[Math.min(b + 1, edges.length - 1)]!,
+      count: m.length,
+      meanEv: mean(m.map((i) => ev[i]!)),
+      meanPnl: mp,
+      ciLo: mp - half,
+      ciHi: mp + half,
+    });
+  });
+  const monotone = bins.every((b, i) => i === 0 || b.meanPnl >= bins[i - 1]!.meanPnl);
+  return { bins, monotone, spearman: spearman(ev, pnl), slope: olsSlope(ev, pnl) };
+}
+
+/** Student-t quantile by bisection on the CDF (adequate for CIs; |error| < 1e-10). */
+export function tQuantile(q: number, df: number): number {
+  if (q <= 0) return -Infinity;
+  if (q >= 1) return Infinity;
+  let lo = -1e3;
+  let hi = 1e3;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, df) < q) lo = mid;
+    else hi = mid;
+    if (hi - lo < 1e-12) break;
+  }
+  return (lo + hi) / 2;
+}
+
+// ---- walk-forward by date ---------------------------------------------------------------------------
+
+export interface WalkForwardFold<T> {
+  /** UTC days, "YYYY-MM-DD", inclusive. */
+  readonly trainDays: readonly string[];
+  readonly testDays: readonly string[];
+  readonly train: T[];
+  readonly test: T[];
+}
+
+/**
+ * Expanding- (default) or rolling-window walk-forward folds over UTC calendar days: each fold trains on
+ * days strictly before its test days, so nothing from the test period leaks into fitting.
+ */
+export function walkForwardSplit<T>(
+  items: readonly T[],
+  dayOf: (item: T) => string,
+  opts: { minTrainDays: number; testDays: number; rollingTrainDays?: number },
+): WalkForwardFold<T>[] {
+  const byDay = new Map<string, T[]>();
+  for (const it of items) {
+    const d = dayOf(it);
+    const list = byDay.get(d) ?? [];
+    list.push(it);
+    byDay.set(d, list);
+  }
+  const days = [...byDay.keys()].sort();
+  const folds: WalkForwardFold<T>[] = [];
+  for (let start = opts.minTrainDays; start < days.length; start += opts.testDays) {
+    const testDays = days.slice(start, start + opts.testDays);
+    const trainStart = opts.rollingTrainDays ? Math.max(0, start - opts.rollingTrainDays) : 0;
+    const trainDays = days.slice(trainStart, start);
+    folds.push({
+      trainDays,
+      testDays,
+      train: trainDays.flatMap((d) => byDay.get(d)!),
+      test: testDays.flatMap((d) => byDay.get(d)!),
+    });
+  }
+  return folds;
+}
