@@ -167,6 +167,12 @@ export class Engine {
       case "feed_health":
         this.onFeedHealth(e);
         break;
+      case "subscription_updated": {
+        // A control reply that used up a seq: keep the sid's count exact (a real gap here still counts).
+        const g = this.books.checkSeq(e.sid, e.seq);
+        if (g) this.onGap(ts, e.sid, this.books.marketsOnSid(e.sid), `seq ${g.expected} expected, got ${g.got}`);
+        break;
+      }
       case "kill_switch":
         if (e.engaged) {
           this.killSwitchEngaged = true;
@@ -429,6 +435,9 @@ export class Engine {
   private expireRestingOrders(ts: TsUs): void {
     const ttl = this.cfg.strategy.restingTtlSeconds * US_PER_S;
     for (const o of this.orders.open()) {
+      // A cancel already sent is not re-sent at every sweep: only once another TTL has passed since
+      // the order last changed (e.g. a cancel whose outcome was unknown and the order still rests).
+      if (o.cancelRequested && ts - o.lastTs < ttl) continue;
       if (o.status === "resting" && ts - o.createdTs >= ttl && this.orders.canSend(ts, "cancel")) {
         const rec = this.orders.onCancelSubmit(ts, o.clientOrderId);
         if (rec) this.sink.record(rec);

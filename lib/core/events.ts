@@ -245,6 +245,19 @@ export interface FeedHealth extends EventBase {
   readonly detail: string;
 }
 
+/**
+ * A sequenced control reply on a Kalshi subscription (`ok` to update_subscription, `unsubscribed`).
+ * It carries no market data but consumes a seq number, so it must reach the book registry or the
+ * next delta would look like a gap.
+ */
+export interface SubscriptionUpdated extends EventBase {
+  readonly kind: "subscription_updated";
+  readonly sid: number;
+  readonly seq: number;
+  /** The subscription's full market list after the update (empty when not reported). */
+  readonly markets: readonly string[];
+}
+
 export interface KillSwitch extends EventBase {
   readonly kind: "kill_switch";
   readonly engaged: boolean;
@@ -263,7 +276,7 @@ export type MarketEvent =
   | MarketLifecycle;
 
 export type AccountEvent = OrderUpdate | OwnFill | PositionSnapshot;
-export type ControlEvent = Timer | FeedHealth | KillSwitch;
+export type ControlEvent = Timer | FeedHealth | KillSwitch | SubscriptionUpdated;
 
 export type EngineEvent = MarketEvent | AccountEvent | ControlEvent;
 export type EventKind = EngineEvent["kind"];
@@ -284,6 +297,8 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "timer",
   "feed_health",
   "kill_switch",
+  // Appended last: tape kind codes are positions in this list.
+  "subscription_updated",
 ];
 
 /** The market an event concerns, or null for feed-wide events. */

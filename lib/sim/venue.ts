@@ -113,6 +113,10 @@ export class SimVenue {
       case "public_trade":
         this.onPublicTrade(e);
         break;
+      case "subscription_updated":
+        // Keeps the recorded seq count exact; a real gap leaves the book stale (no fills) until re-snapshotted.
+        this.books.checkSeq(e.sid, e.seq);
+        break;
       case "market_info":
         this.infos.set(e.market, e);
         break;

@@ -20,7 +20,7 @@ import type {
   StrikeType,
 } from "../core/events.ts";
 import type { TapeEvent } from "./types.ts";
-import { KIND_CODES, SIDE_CODES, SOURCES_BY_RANK, type SideValue } from "./schema.ts";
+import { EVENT_CELLS, EVENT_STRIDE, KIND_CODES, SIDE_CODES, SOURCES_BY_RANK, type SideValue } from "./schema.ts";
 
 /** One row of the events layer, as written to the journal (absent = NULL). */
 export interface EventRow {
@@ -212,6 +212,11 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
     case "kill_switch":
       row.extra = JSON.stringify({ engaged: e.engaged, reason: e.reason });
       break;
+    case "subscription_updated":
+      row.sid = int32(e.sid, "sid");
+      row.seq = int64(e.seq, "seq");
+      row.extra = JSON.stringify({ markets: e.markets });
+      break;
     default: {
       const never: never = e;
       throw new TapeCodecError(`unknown event kind ${JSON.stringify((never as { kind: unknown }).kind)}`);
@@ -227,36 +232,41 @@ function levels(ls: readonly BookLevel[], what: string): [number, number][] {
 // ---- decoding -------------------------------------------------------------------------------------
 
 /**
- * One columnar batch of the events layer. Numeric arrays hold NaN where the column is NULL. Code
- * arrays index the tables in schema.ts (source → SOURCES_BY_RANK, kind → KIND_CODES, side →
- * SIDE_CODES, market → marketDict). String columns that vary per row are read lazily.
+ * One columnar batch of the events layer. `cells` is row-major: cell c of row i is at
+ * `cells[i * EVENT_STRIDE + c]`, columns in EVENT_CELLS order, NaN where NULL. Code cells index the
+ * tables in schema.ts (source → SOURCES_BY_RANK, kind → KIND_CODES, side → SIDE_CODES, market →
+ * marketDict). The two per-row string columns are read lazily, only for kinds that use them.
  */
 export interface EventBatch {
   readonly length: number;
-  readonly source: ArrayLike<number>;
-  readonly tsRecv: ArrayLike<number>;
-  readonly tsExchange: ArrayLike<number>;
-  readonly kind: ArrayLike<number>;
-  readonly market: ArrayLike<number>;
+  readonly cells: Float64Array;
   readonly marketDict: readonly string[];
-  readonly sid: ArrayLike<number>;
-  readonly seq: ArrayLike<number>;
-  readonly side: ArrayLike<number>;
-  readonly price: ArrayLike<number>;
-  readonly price2: ArrayLike<number>;
-  readonly price3: ArrayLike<number>;
-  readonly qty: ArrayLike<number>;
-  readonly qty2: ArrayLike<number>;
-  readonly qty3: ArrayLike<number>;
-  readonly qty4: ArrayLike<number>;
-  readonly px: ArrayLike<number>;
-  readonly px2: ArrayLike<number>;
-  readonly px3: ArrayLike<number>;
-  readonly px4: ArrayLike<number>;
-  readonly px5: ArrayLike<number>;
   ref(i: number): string | null;
   extra(i: number): string | null;
 }
+
+const C = Object.fromEntries(EVENT_CELLS.map((c, i) => [c, i])) as Record<(typeof EVENT_CELLS)[number], number>;
+const C_TS_RECV = C.ts_recv;
+const C_TS_EXCHANGE = C.ts_exchange;
+const C_KIND = C.kind;
+const C_SOURCE = C.source;
+const C_MARKET = C.market;
+const C_SID = C.sid;
+const C_SEQ = C.seq;
+const C_SIDE = C.side;
+const C_PRICE = C.price;
+const C_PRICE2 = C.price2;
+const C_PRICE3 = C.price3;
+const C_QTY = C.qty;
+const C_QTY2 = C.qty2;
+const C_QTY3 = C.qty3;
+const C_QTY4 = C.qty4;
+const C_PX = C.px;
+const C_PX2 = C.px2;
+const C_PX3 = C.px3;
+const C_PX4 = C.px4;
+const C_PX5 = C.px5;
+const C_HAS_REF = C.has_ref;
 
 const K = Object.fromEntries(KIND_CODES.map((k, i) => [k, i])) as Record<EventKind, number>;
 const K_SPOT_QUOTE = K.spot_quote;
@@ -274,6 +284,7 @@ const K_POSITION_SNAPSHOT = K.position_snapshot;
 const K_TIMER = K.timer;
 const K_FEED_HEALTH = K.feed_health;
 const K_KILL_SWITCH = K.kill_switch;
+const K_SUBSCRIPTION_UPDATED = K.subscription_updated;
 
 const S_YES = SIDE_CODES.indexOf("yes");
 const S_NO = SIDE_CODES.indexOf("no");
@@ -334,6 +345,7 @@ const FeedHealthExtra = z.object({
   detail: z.string(),
 });
 const KillSwitchExtra = z.object({ engaged: z.boolean(), reason: z.string() });
+const SubscriptionExtra = z.object({ markets: z.array(z.string()) });
 
 function parseExtra<T extends z.ZodType>(schema: T, text: string | null, kind: string): z.output<T> {
   if (text === null) throw new TapeCodecError(`${kind}: extra column is NULL`);
@@ -377,24 +389,25 @@ function takerSpot(code: number): "buy" | "sell" | "unknown" {
   throw new TapeCodecError(`spot_trade: side code ${code} is not buy/sell/unknown`);
 }
 
-function marketOf(b: EventBatch, i: number): string {
-  const m = b.marketDict[b.market[i]!];
-  if (m === undefined) throw new TapeCodecError(`market code ${b.market[i]} outside dictionary`);
+function marketOf(b: EventBatch, r: number): string {
+  const code = b.cells[r + C_MARKET]!;
+  const m = b.marketDict[code];
+  if (m === undefined) throw new TapeCodecError(`market code ${code} outside dictionary`);
   return m;
 }
 
 /**
- * Decode rows [0, b.length) of a batch into `out` (appended). Columns are read only for the kinds
- * that use them.
+ * Decode rows [0, b.length) of a batch into `out` (appended). Cells are read only for the kinds that
+ * use them.
  */
 export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
   const n = b.length;
-  const { tsRecv, tsExchange, kind, sid, seq, side, price, price2, price3, qty, qty2, qty3, qty4 } = b;
-  const { px, px2, px3, px4, px5, source } = b;
-  for (let i = 0; i < n; i++) {
-    const k = kind[i]!;
-    const te = tsExchange[i]!;
-    const tsR = tsRecv[i]!;
+  const v = b.cells;
+  if (v.length < n * EVENT_STRIDE) throw new TapeCodecError("batch cells shorter than length × stride");
+  for (let i = 0, r = 0; i < n; i++, r += EVENT_STRIDE) {
+    const k = v[r + C_KIND]!;
+    const te = v[r + C_TS_EXCHANGE]!;
+    const tsR = v[r + C_TS_RECV]!;
     const tsX = te !== te ? null : te;
     let e: EngineEvent;
     switch (k) {
@@ -403,13 +416,13 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           kind: "spot_quote",
           tsRecv: tsR,
           tsExchange: tsX,
-          productId: marketOf(b, i),
-          bid: px[i]!,
-          ask: px2[i]!,
-          bidSize: px3[i]!,
-          askSize: px4[i]!,
-          last: px5[i]!,
-          seq: need(seq[i]!, "spot_quote", "seq"),
+          productId: marketOf(b, r),
+          bid: v[r + C_PX]!,
+          ask: v[r + C_PX2]!,
+          bidSize: v[r + C_PX3]!,
+          askSize: v[r + C_PX4]!,
+          last: v[r + C_PX5]!,
+          seq: need(v[r + C_SEQ]!, "spot_quote", "seq"),
         };
         break;
       case K_BOOK_DELTA:
@@ -417,13 +430,13 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           kind: "book_delta",
           tsRecv: tsR,
           tsExchange: tsX,
-          market: marketOf(b, i),
-          sid: need(sid[i]!, "book_delta", "sid"),
-          seq: need(seq[i]!, "book_delta", "seq"),
-          side: yesNo(side[i]!, "book_delta"),
-          price: need(price[i]!, "book_delta", "price"),
-          delta: need(qty[i]!, "book_delta", "qty"),
-          clientOrderId: b.ref(i),
+          market: marketOf(b, r),
+          sid: need(v[r + C_SID]!, "book_delta", "sid"),
+          seq: need(v[r + C_SEQ]!, "book_delta", "seq"),
+          side: yesNo(v[r + C_SIDE]!, "book_delta"),
+          price: need(v[r + C_PRICE]!, "book_delta", "price"),
+          delta: need(v[r + C_QTY]!, "book_delta", "qty"),
+          clientOrderId: v[r + C_HAS_REF] === 1 ? b.ref(i) : null,
         };
         break;
       case K_INDEX_VALUE:
@@ -431,11 +444,11 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           kind: "index_value",
           tsRecv: tsR,
           tsExchange: tsX,
-          indexId: marketOf(b, i),
-          value: px[i]!,
-          avg60s: px2[i]!,
-          sid: need(sid[i]!, "index_value", "sid"),
-          seq: need(seq[i]!, "index_value", "seq"),
+          indexId: marketOf(b, r),
+          value: v[r + C_PX]!,
+          avg60s: v[r + C_PX2]!,
+          sid: need(v[r + C_SID]!, "index_value", "sid"),
+          seq: need(v[r + C_SEQ]!, "index_value", "seq"),
         };
         break;
       case K_SPOT_TRADE:
@@ -443,11 +456,11 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           kind: "spot_trade",
           tsRecv: tsR,
           tsExchange: tsX,
-          productId: marketOf(b, i),
-          price: px[i]!,
-          size: px2[i]!,
-          takerSide: takerSpot(side[i]!),
-          tradeId: needStr(b.ref(i), "spot_trade", "ref"),
+          productId: marketOf(b, r),
+          price: v[r + C_PX]!,
+          size: v[r + C_PX2]!,
+          takerSide: takerSpot(v[r + C_SIDE]!),
+          tradeId: needStr(v[r + C_HAS_REF] === 1 ? b.ref(i) : null, "spot_trade", "ref"),
         };
         break;
       case K_PUBLIC_TRADE:
@@ -455,13 +468,13 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           kind: "public_trade",
           tsRecv: tsR,
           tsExchange: tsX,
-          market: marketOf(b, i),
-          tradeId: needStr(b.ref(i), "public_trade", "ref"),
-          yesPrice: need(price[i]!, "public_trade", "price"),
-          count: need(qty[i]!, "public_trade", "qty"),
-          takerSide: yesNo(side[i]!, "public_trade"),
-          sid: need(sid[i]!, "public_trade", "sid"),
-          seq: need(seq[i]!, "public_trade", "seq"),
+          market: marketOf(b, r),
+          tradeId: needStr(v[r + C_HAS_REF] === 1 ? b.ref(i) : null, "public_trade", "ref"),
+          yesPrice: need(v[r + C_PRICE]!, "public_trade", "price"),
+          count: need(v[r + C_QTY]!, "public_trade", "qty"),
+          takerSide: yesNo(v[r + C_SIDE]!, "public_trade"),
+          sid: need(v[r + C_SID]!, "public_trade", "sid"),
+          seq: need(v[r + C_SEQ]!, "public_trade", "seq"),
         };
         break;
       case K_MARKET_TICKER:
@@ -469,27 +482,37 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           kind: "market_ticker",
           tsRecv: tsR,
           tsExchange: tsX,
-          market: marketOf(b, i),
-          lastPrice: need(price[i]!, "market_ticker", "price"),
-          yesBid: need(price2[i]!, "market_ticker", "price2"),
-          yesAsk: need(price3[i]!, "market_ticker", "price3"),
-          yesBidSize: need(qty[i]!, "market_ticker", "qty"),
-          yesAskSize: need(qty2[i]!, "market_ticker", "qty2"),
-          volume: need(qty3[i]!, "market_ticker", "qty3"),
-          openInterest: need(qty4[i]!, "market_ticker", "qty4"),
+          market: marketOf(b, r),
+          lastPrice: need(v[r + C_PRICE]!, "market_ticker", "price"),
+          yesBid: need(v[r + C_PRICE2]!, "market_ticker", "price2"),
+          yesAsk: need(v[r + C_PRICE3]!, "market_ticker", "price3"),
+          yesBidSize: need(v[r + C_QTY]!, "market_ticker", "qty"),
+          yesAskSize: need(v[r + C_QTY2]!, "market_ticker", "qty2"),
+          volume: need(v[r + C_QTY3]!, "market_ticker", "qty3"),
+          openInterest: need(v[r + C_QTY4]!, "market_ticker", "qty4"),
         };
         break;
       case K_TIMER:
         e = { kind: "timer", tsRecv: tsR, tsExchange: tsX };
         break;
       default:
-        e = decodeRare(b, i, k, tsR, tsX);
+        e = decodeRare(b, i, r, k, tsR, tsX);
     }
-    out.push({ source: SOURCES_BY_RANK[source[i]!]!, event: e });
+    const source = SOURCES_BY_RANK[v[r + C_SOURCE]!];
+    if (source === undefined) throw new TapeCodecError(`source code ${v[r + C_SOURCE]} unknown`);
+    out.push({ source, event: e });
   }
 }
 
-function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExchange: number | null): EngineEvent {
+function decodeRare(
+  b: EventBatch,
+  i: number,
+  r: number,
+  k: number,
+  tsRecv: number,
+  tsExchange: number | null,
+): EngineEvent {
+  const v = b.cells;
   switch (k) {
     case K_BOOK_SNAPSHOT: {
       const x = parseExtra(SnapshotExtra, b.extra(i), "book_snapshot");
@@ -497,9 +520,9 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
         kind: "book_snapshot",
         tsRecv,
         tsExchange,
-        market: marketOf(b, i),
-        sid: need(b.sid[i]!, "book_snapshot", "sid"),
-        seq: need(b.seq[i]!, "book_snapshot", "seq"),
+        market: marketOf(b, r),
+        sid: need(v[r + C_SID]!, "book_snapshot", "sid"),
+        seq: need(v[r + C_SEQ]!, "book_snapshot", "seq"),
         yesBids: x.yes,
         noBids: x.no,
       };
@@ -510,7 +533,7 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
         kind: "market_info",
         tsRecv,
         tsExchange,
-        market: marketOf(b, i),
+        market: marketOf(b, r),
         eventTicker: x.eventTicker,
         seriesTicker: x.seriesTicker,
         strikeType: x.strikeType satisfies StrikeType,
@@ -531,14 +554,14 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
         kind: "market_lifecycle",
         tsRecv,
         tsExchange,
-        market: marketOf(b, i),
+        market: marketOf(b, r),
         phase: x.phase,
         result: x.result satisfies MarketResult | null,
-        settlementValue: need(b.price[i]!, "market_lifecycle", "price"),
+        settlementValue: need(v[r + C_PRICE]!, "market_lifecycle", "price"),
         expirationValue: x.expirationValue,
         closeTime: x.closeTime,
-        sid: need(b.sid[i]!, "market_lifecycle", "sid"),
-        seq: need(b.seq[i]!, "market_lifecycle", "seq"),
+        sid: need(v[r + C_SID]!, "market_lifecycle", "sid"),
+        seq: need(v[r + C_SEQ]!, "market_lifecycle", "seq"),
       };
     }
     case K_ORDER_UPDATE: {
@@ -547,14 +570,14 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
         kind: "order_update",
         tsRecv,
         tsExchange,
-        orderId: needStr(b.ref(i), "order_update", "ref"),
+        orderId: needStr(v[r + C_HAS_REF] === 1 ? b.ref(i) : null, "order_update", "ref"),
         clientOrderId: x.clientOrderId,
-        market: marketOf(b, i),
+        market: marketOf(b, r),
         status: x.status,
-        bookSide: bidAsk(b.side[i]!, "order_update"),
-        yesPrice: need(b.price[i]!, "order_update", "price"),
-        filled: need(b.qty[i]!, "order_update", "qty"),
-        remaining: need(b.qty2[i]!, "order_update", "qty2"),
+        bookSide: bidAsk(v[r + C_SIDE]!, "order_update"),
+        yesPrice: need(v[r + C_PRICE]!, "order_update", "price"),
+        filled: need(v[r + C_QTY]!, "order_update", "qty"),
+        remaining: need(v[r + C_QTY2]!, "order_update", "qty2"),
         reason: x.reason,
       };
     }
@@ -564,15 +587,15 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
         kind: "fill",
         tsRecv,
         tsExchange,
-        tradeId: needStr(b.ref(i), "fill", "ref"),
+        tradeId: needStr(v[r + C_HAS_REF] === 1 ? b.ref(i) : null, "fill", "ref"),
         orderId: x.orderId,
         clientOrderId: x.clientOrderId,
-        market: marketOf(b, i),
-        bookSide: bidAsk(b.side[i]!, "fill"),
+        market: marketOf(b, r),
+        bookSide: bidAsk(v[r + C_SIDE]!, "fill"),
         outcomeSide: x.outcomeSide,
-        yesPrice: need(b.price[i]!, "fill", "price"),
-        count: need(b.qty[i]!, "fill", "qty"),
-        fee: need(b.qty2[i]!, "fill", "qty2"),
+        yesPrice: need(v[r + C_PRICE]!, "fill", "price"),
+        count: need(v[r + C_QTY]!, "fill", "qty"),
+        fee: need(v[r + C_QTY2]!, "fill", "qty2"),
         isTaker: x.isTaker,
       };
     }
@@ -589,7 +612,7 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
           market,
           remaining,
         })),
-        balance: need(b.qty[i]!, "position_snapshot", "qty"),
+        balance: need(v[r + C_QTY]!, "position_snapshot", "qty"),
       };
     }
     case K_FEED_HEALTH: {
@@ -600,7 +623,7 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
         tsExchange,
         feed: x.feed,
         status: x.status,
-        sid: need(b.sid[i]!, "feed_health", "sid"),
+        sid: need(v[r + C_SID]!, "feed_health", "sid"),
         markets: x.markets,
         detail: x.detail,
       };
@@ -608,6 +631,17 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
     case K_KILL_SWITCH: {
       const x = parseExtra(KillSwitchExtra, b.extra(i), "kill_switch");
       return { kind: "kill_switch", tsRecv, tsExchange, engaged: x.engaged, reason: x.reason };
+    }
+    case K_SUBSCRIPTION_UPDATED: {
+      const x = parseExtra(SubscriptionExtra, b.extra(i), "subscription_updated");
+      return {
+        kind: "subscription_updated",
+        tsRecv,
+        tsExchange,
+        sid: need(v[r + C_SID]!, "subscription_updated", "sid"),
+        seq: need(v[r + C_SEQ]!, "subscription_updated", "seq"),
+        markets: x.markets,
+      };
     }
     default:
       throw new TapeCodecError(`unknown kind code ${k}`);
@@ -620,57 +654,56 @@ function decodeRare(b: EventBatch, i: number, k: number, tsRecv: number, tsExcha
  */
 export function decodeEventRows(rows: readonly EventRow[], sources: readonly Source[]): TapeEvent[] {
   const n = rows.length;
+  if (sources.length !== n) throw new TapeCodecError("one source per row required");
   const marketDict: string[] = [""];
   const marketIdx = new Map<string, number>([["", 0]]);
-  const f = (col: keyof EventRow) => {
-    const a = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = rows[i]![col];
-      a[i] = typeof v === "number" ? v : Number.NaN;
-    }
-    return a;
-  };
   const code = <T extends string>(table: readonly T[], v: string, what: string): number => {
     const c = table.indexOf(v as T);
     if (c < 0) throw new TapeCodecError(`unknown ${what} ${JSON.stringify(v)}`);
     return c;
   };
-  const batch: EventBatch = {
-    length: n,
-    source: sources.map((s) => code(SOURCES_BY_RANK, s, "source")),
-    tsRecv: f("ts_recv"),
-    tsExchange: f("ts_exchange"),
-    kind: rows.map((r) => code(KIND_CODES, r.kind, "kind")),
-    market: rows.map((r) => {
-      const m = r.market ?? "";
-      let c = marketIdx.get(m);
-      if (c === undefined) {
-        c = marketDict.length;
-        marketDict.push(m);
-        marketIdx.set(m, c);
+  const cells = new Float64Array(n * EVENT_STRIDE).fill(Number.NaN);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i]!;
+    const r = i * EVENT_STRIDE;
+    for (const [c, name] of EVENT_CELLS.entries()) {
+      let value: number;
+      switch (name) {
+        case "kind":
+          value = code(KIND_CODES, row.kind, "kind");
+          break;
+        case "source":
+          value = code(SOURCES_BY_RANK, sources[i]!, "source");
+          break;
+        case "side":
+          value = code(SIDE_CODES, row.side ?? "", "side");
+          break;
+        case "has_ref":
+          value = row.ref === null || row.ref === undefined ? 0 : 1;
+          break;
+        case "market": {
+          const m = row.market ?? "";
+          let mc = marketIdx.get(m);
+          if (mc === undefined) {
+            mc = marketDict.length;
+            marketDict.push(m);
+            marketIdx.set(m, mc);
+          }
+          value = mc;
+          break;
+        }
+        default: {
+          const x = row[name];
+          value = typeof x === "number" ? x : Number.NaN;
+        }
       }
-      return c;
-    }),
-    marketDict,
-    sid: f("sid"),
-    seq: f("seq"),
-    side: rows.map((r) => code(SIDE_CODES, r.side ?? "", "side")),
-    price: f("price"),
-    price2: f("price2"),
-    price3: f("price3"),
-    qty: f("qty"),
-    qty2: f("qty2"),
-    qty3: f("qty3"),
-    qty4: f("qty4"),
-    px: f("px"),
-    px2: f("px2"),
-    px3: f("px3"),
-    px4: f("px4"),
-    px5: f("px5"),
-    ref: (i) => rows[i]!.ref ?? null,
-    extra: (i) => rows[i]!.extra ?? null,
-  };
+      cells[r + c] = value;
+    }
+  }
   const out: TapeEvent[] = [];
-  decodeEventBatch(batch, out);
+  decodeEventBatch(
+    { length: n, cells, marketDict, ref: (i) => rows[i]!.ref ?? null, extra: (i) => rows[i]!.extra ?? null },
+    out,
+  );
   return out;
 }

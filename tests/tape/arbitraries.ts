@@ -178,6 +178,13 @@ const byKind: { [K in EventKind]: fc.Arbitrary<Extract<EngineEvent, { kind: K }>
     detail: str,
   }),
   kill_switch: fc.record({ kind: fc.constant("kill_switch"), ...base, engaged: fc.boolean(), reason: str }),
+  subscription_updated: fc.record({
+    kind: fc.constant("subscription_updated"),
+    ...base,
+    sid,
+    seq: fc.integer({ min: 1, max: 2 ** 40 }),
+    markets: fc.array(market, { maxLength: 3 }),
+  }),
 };
 
 export function eventOf(kind: EventKind): fc.Arbitrary<EngineEvent> {

@@ -700,7 +700,13 @@ function parseCfb(env: Envelope, tsRecv: TsUs): Ok {
   ]);
 }
 
-function parseControl(env: Envelope, raw: Record<string, unknown>): Ok {
+/** A control reply that consumed a seq on its subscription becomes an event, so seq checks downstream stay exact. */
+function sequencedReply(env: Envelope, markets: readonly string[], tsRecv: TsUs): EngineEvent[] {
+  if (env.sid === undefined || env.seq === undefined) return [];
+  return [{ kind: "subscription_updated", tsRecv, tsExchange: null, sid: env.sid, seq: env.seq, markets: [...markets] }];
+}
+
+function parseControl(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs): Ok {
   const id = env.id ?? 0;
   switch (env.type) {
     case "subscribed": {
@@ -721,10 +727,13 @@ function parseControl(env: Envelope, raw: Record<string, unknown>): Ok {
       const m = check(okMsg, env.msg ?? {}, "ok");
       const top = Array.isArray(raw["market_tickers"]) ? raw["market_tickers"] : undefined;
       const tickers = m.market_tickers ?? (top ? check(z.array(z.string()), top, "ok") : []);
-      return { ...ok(env, []), control: { type: "ok", id, sid: sidOf(env), seq: seqOf(env), marketTickers: tickers } };
+      return {
+        ...ok(env, sequencedReply(env, tickers, tsRecv)),
+        control: { type: "ok", id, sid: sidOf(env), seq: seqOf(env), marketTickers: tickers },
+      };
     }
     case "unsubscribed":
-      return { ...ok(env, []), control: { type: "unsubscribed", id, sid: sidOf(env), seq: seqOf(env) } };
+      return { ...ok(env, sequencedReply(env, [], tsRecv)), control: { type: "unsubscribed", id, sid: sidOf(env), seq: seqOf(env) } };
     default: {
       const m = check(errorMsg, env.msg, "error");
       return {
@@ -753,7 +762,7 @@ export function parseKalshiFrame(text: string, tsRecv: TsUs, opts: KalshiParseOp
       case "ok":
       case "unsubscribed":
       case "error":
-        return parseControl(env, raw as Record<string, unknown>);
+        return parseControl(env, raw as Record<string, unknown>, tsRecv);
       case "orderbook_snapshot":
         return parseSnapshot(env, tsRecv, opts);
       case "orderbook_delta":
