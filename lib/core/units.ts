@@ -150,8 +150,12 @@ export function centsToMicros(cents: number): Micros {
   return cents * 10_000;
 }
 
+/** Money as dollar text; with fewer than 6 decimals it is rounded half away from zero (for display). */
 export function formatMoneyDollars(m: Micros, decimals = 6): string {
-  return formatScaled(m, 6, decimals);
+  if (decimals >= 6) return formatScaled(m, 6, decimals);
+  const step = 10 ** (6 - decimals);
+  const rounded = Math.sign(m) * Math.round(Math.abs(m) / step) * step;
+  return formatScaled(rounded, 6, decimals);
 }
 
 /** Dollars as a float, for display and statistics only. */

@@ -54,6 +54,9 @@ describe("fixed-point parsing at the boundary", () => {
     );
     fc.assert(fc.property(fc.integer({ min: -1e9, max: 1e9 }), (c) => parseCountFp(formatCountFp(c)) === c));
     expect(formatMoneyDollars(10_000)).toBe("0.010000");
+    // Display rounding: −$41.4626 → "−41.46"; $0.175 → "0.18" (half away from zero).
+    expect(formatMoneyDollars(-41_462_600, 2)).toBe("-41.46");
+    expect(formatMoneyDollars(175_000, 2)).toBe("0.18");
     expect(priceToProb(5600)).toBeCloseTo(0.56, 12);
   });
   test("timestamps keep microseconds", () => {
