@@ -1,0 +1,479 @@
+/**
+ * The live OrderTransport: engine intents → Kalshi V2 order endpoints, venue answers → engine events.
+ *
+ * The gateway calls `place` / `cancel` / `cancelAll` synchronously from inside the engine; every REST
+ * call here is asynchronous and its outcome comes back later through `emit` as an `order_update` or a
+ * `fill` event (the runtime stamps and pushes it into the session). Nothing is emitted synchronously,
+ * so the session is never re-entered.
+ *
+ * Outcomes of a write:
+ *  - 2xx            → the order's state (resting / executed / canceled) and, when it traded, its fills
+ *                     fetched from GET /portfolio/fills?order_id=… (trade ids make repeats harmless).
+ *  - clean 4xx      → `rejected` (the venue definitely did not act).
+ *  - timeout, 5xx, 429, 409, unreadable body → `unknown`: the order stays in flight and is NEVER
+ *    re-sent; a resolver looks it up by client_order_id (GET /portfolio/orders) with backoff until the
+ *    venue says what happened. Only a create that REST still does not know after `absentGraceMs` is
+ *    reported canceled ("not at venue") — that is REST evidence, not an assumption.
+ *
+ * Cancel-all (kill switch): list resting orders through REST, cancel each, list again, repeat until
+ * REST shows none or the attempts run out; the report says whether "none rest" was confirmed.
+ *
+ * Amend vs cancel/replace: a V2 amend costs one write (10 tokens) where cancel + create costs 2 + 10,
+ * and it keeps the order id; `replace` amends when market and YES-book side are unchanged and the order
+ * is resting, else cancels and places.
+ */
+import type { BookSide, EngineEvent, OrderStatus, OrderUpdate, OwnFill } from "../core/events.ts";
+import { toCreateOrderV2, toYesBook } from "../core/orders.ts";
+import type { CancelOrder, PlaceOrder } from "../core/records.ts";
+import type { CountE2, PriceE4, TsUs } from "../core/units.ts";
+import { nowUs, sleep } from "../live/clock.ts";
+import { silentLogger, type Logger } from "../live/logger.ts";
+import { KalshiHttpError, UnknownOutcomeError, type KalshiRestClient } from "../venues/kalshi/rest.ts";
+import { restFillToOwnFill, restOrderToUpdate, type RestOrder } from "../venues/kalshi/rest-parse.ts";
+import type { OrderTransport } from "./gateway.ts";
+
+export interface KalshiTransportOptions {
+  readonly rest: KalshiRestClient;
+  /** Venue reports for the engine. Called asynchronously, never from inside place/cancel. */
+  readonly emit: (e: OrderUpdate | OwnFill) => void;
+  readonly logger?: Logger;
+  readonly now?: () => TsUs;
+  /** First look-up of an unknown outcome after this long (REST lags writes by ~1 s). */
+  readonly resolveDelayMs?: number;
+  /** Give up resolving (log loudly, leave the order unknown for reconciliation) after this long. */
+  readonly resolveMaxMs?: number;
+  /** A create REST still does not know after this long never reached the book. */
+  readonly absentGraceMs?: number;
+  /** Cancel-all: list/cancel rounds before giving up on confirming that none rest. */
+  readonly cancelAllRounds?: number;
+  readonly selfTradePrevention?: "taker_at_cross" | "maker";
+}
+
+interface Tracked {
+  readonly clientOrderId: string;
+  readonly market: string;
+  readonly bookSide: BookSide;
+  yesPrice: PriceE4;
+  count: CountE2;
+  orderId: string | null;
+  filled: CountE2;
+  status: OrderStatus;
+}
+
+export interface CancelAllReport {
+  readonly reason: string;
+  /** Cancel requests the venue accepted. */
+  readonly canceled: number;
+  /** Resting orders REST still lists after the last round (empty when confirmed). */
+  readonly stillResting: readonly RestOrder[];
+  readonly confirmed: boolean;
+  readonly rounds: number;
+  readonly errors: readonly string[];
+}
+
+export interface TransportStats {
+  creates: number;
+  createsAccepted: number;
+  createsRejected: number;
+  cancels: number;
+  cancelsAccepted: number;
+  amends: number;
+  unknownOutcomes: number;
+  resolved: number;
+  unresolved: number;
+  fillsEmitted: number;
+}
+
+export class KalshiTransport implements OrderTransport {
+  readonly stats: TransportStats = {
+    creates: 0,
+    createsAccepted: 0,
+    createsRejected: 0,
+    cancels: 0,
+    cancelsAccepted: 0,
+    amends: 0,
+    unknownOutcomes: 0,
+    resolved: 0,
+    unresolved: 0,
+    fillsEmitted: 0,
+  };
+  private readonly rest: KalshiRestClient;
+  private readonly log: Logger;
+  private readonly now: () => TsUs;
+  private readonly orders = new Map<string, Tracked>();
+  private readonly byOrderId = new Map<string, Tracked>();
+  private readonly emittedTrades = new Set<string>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly resolving = new Set<string>();
+  private lastActivityMs = 0;
+  private cancelAllRun: Promise<CancelAllReport> | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: KalshiTransportOptions) {
+    this.rest = opts.rest;
+    this.log = (opts.logger ?? silentLogger).child({ component: "kalshi-transport" });
+    this.now = opts.now ?? nowUs;
+  }
+
+  // ---- OrderTransport --------------------------------------------------------------------------
+
+  place(intent: PlaceOrder): void {
+    const { side, yesPrice } = toYesBook(intent.outcome, intent.action, intent.price);
+    const t: Tracked = {
+      clientOrderId: intent.clientOrderId,
+      market: intent.market,
+      bookSide: side,
+      yesPrice,
+      count: intent.count,
+      orderId: null,
+      filled: 0,
+      status: "pending",
+    };
+    this.orders.set(t.clientOrderId, t);
+    this.track(this.doPlace(intent, t));
+  }
+
+  cancel(intent: CancelOrder): void {
+    this.track(this.doCancel(intent.clientOrderId, intent.orderId, intent.market, intent.reason));
+  }
+
+  cancelAll(_ts: TsUs, reason: string): void {
+    if (this.cancelAllRun) return; // one sweep at a time; it loops until REST shows none
+    const run = this.cancelAllAndConfirm(reason).finally(() => {
+      if (this.cancelAllRun === run) this.cancelAllRun = null;
+    });
+    this.cancelAllRun = run;
+    this.track(run);
+  }
+
+  // ---- extra operations ---------------------------------------------------------------------------
+
+  /** The running cancel-all sweep, if any (the kill path awaits it). */
+  pendingCancelAll(): Promise<CancelAllReport> | null {
+    return this.cancelAllRun;
+  }
+
+  /** Resolves when every write and follow-up started so far has settled. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** True when no write or follow-up is running and none finished within `quietMs` (for reconciliation). */
+  quiet(quietMs: number): boolean {
+    return this.inFlight.size === 0 && Date.now() - this.lastActivityMs >= quietMs;
+  }
+
+  /** Client ids whose outcome is still being looked up. */
+  unresolved(): string[] {
+    return [...this.resolving];
+  }
+
+  /** The venue order id of one of our orders, once known. */
+  orderIdOf(clientOrderId: string): string | null {
+    return this.orders.get(clientOrderId)?.orderId ?? null;
+  }
+
+  /** Client id of a venue order id we placed (REST fills carry no client id). */
+  clientIdOf(orderId: string): string | null {
+    return this.byOrderId.get(orderId)?.clientOrderId ?? null;
+  }
+
+  /** Trade ids already handed to the engine by this transport. */
+  hasEmittedTrade(tradeId: string): boolean {
+    return this.emittedTrades.has(tradeId);
+  }
+
+  /** Stop resolvers (shutdown). In-flight HTTP requests finish on their own. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Move a resting order to a new YES price / total size. Amends in place when market and book side
+   * are unchanged and the order rests (one write, queue position re-set only on a price change);
+   * otherwise cancels the old order and places `replacement`.
+   */
+  replace(oldClientOrderId: string, replacement: PlaceOrder): "amend" | "cancel_replace" {
+    const old = this.orders.get(oldClientOrderId);
+    const { side, yesPrice } = toYesBook(replacement.outcome, replacement.action, replacement.price);
+    if (old && old.orderId && old.status === "resting" && old.market === replacement.market && old.bookSide === side) {
+      this.track(this.doAmend(old, yesPrice, old.filled + replacement.count));
+      return "amend";
+    }
+    this.cancel({ kind: "cancel_order", ts: replacement.ts, clientOrderId: oldClientOrderId, orderId: old?.orderId ?? null, market: old?.market ?? replacement.market, reason: "replace" });
+    this.place(replacement);
+    return "cancel_replace";
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  private track<T>(p: Promise<T>): void {
+    this.lastActivityMs = Date.now();
+    const wrapped = p
+      .catch((e: unknown) => this.log.error("transport task failed", { error: e }))
+      .finally(() => {
+        this.inFlight.delete(wrapped);
+        this.lastActivityMs = Date.now();
+      });
+    this.inFlight.add(wrapped);
+  }
+
+  private emitUpdate(t: Tracked, status: OrderStatus, reason: string, remaining: CountE2, filled = t.filled): void {
+    if (status !== "unknown") t.status = status;
+    this.opts.emit({
+      kind: "order_update",
+      tsRecv: this.now(),
+      tsExchange: null,
+      orderId: t.orderId ?? "",
+      clientOrderId: t.clientOrderId,
+      market: t.market,
+      status,
+      bookSide: t.bookSide,
+      yesPrice: t.yesPrice,
+      filled,
+      remaining,
+      reason,
+    });
+  }
+
+  private noteOrderId(t: Tracked, orderId: string): void {
+    if (!orderId) return;
+    t.orderId = orderId;
+    this.byOrderId.set(orderId, t);
+  }
+
+  /** A venue order as REST reports it → the engine. */
+  private emitRestOrder(o: RestOrder, reason: string): void {
+    const t = this.orders.get(o.clientOrderId) ?? this.byOrderId.get(o.orderId);
+    if (t) {
+      this.noteOrderId(t, o.orderId);
+      t.filled = Math.max(t.filled, o.filled);
+      t.yesPrice = o.yesPrice;
+      if (o.status !== "unknown") t.status = o.status;
+    }
+    this.opts.emit(restOrderToUpdate(o, this.now(), reason));
+  }
+
+  /** Fetch the fills of one order and hand over those not yet emitted. */
+  private async emitFillsOf(orderId: string, clientOrderId: string | null): Promise<void> {
+    const fills = await this.rest.getFills({ orderId });
+    for (const f of fills) {
+      if (f.orderId !== orderId || this.emittedTrades.has(f.tradeId)) continue;
+      this.emittedTrades.add(f.tradeId);
+      this.stats.fillsEmitted++;
+      this.opts.emit(restFillToOwnFill(f, this.now(), clientOrderId));
+    }
+  }
+
+  private async doPlace(intent: PlaceOrder, t: Tracked): Promise<void> {
+    this.stats.creates++;
+    let body: Record<string, unknown>;
+    try {
+      body = toCreateOrderV2(intent, this.opts.selfTradePrevention ? { selfTradePrevention: this.opts.selfTradePrevention } : undefined);
+    } catch (e) {
+      // Never sent: a definite rejection of our own making.
+      this.stats.createsRejected++;
+      await Promise.resolve();
+      this.emitUpdate(t, "rejected", `invalid order: ${(e as Error).message}`, 0);
+      return;
+    }
+    try {
+      const r = await this.rest.createOrderV2(body);
+      this.stats.createsAccepted++;
+      this.noteOrderId(t, r.orderId);
+      t.filled = Math.max(t.filled, r.filled);
+      const status: OrderStatus = r.remaining > 0 ? "resting" : r.filled >= intent.count ? "executed" : "canceled";
+      this.log.info("order placed", { clientOrderId: t.clientOrderId, orderId: r.orderId, market: t.market, status, filled: r.filled, remaining: r.remaining });
+      this.emitUpdate(t, status, status === "canceled" ? "ImmediateOrCancel" : "created", r.remaining, r.filled);
+      if (r.filled > 0) await this.emitFillsOf(r.orderId, t.clientOrderId);
+    } catch (e) {
+      if (e instanceof UnknownOutcomeError) {
+        this.stats.unknownOutcomes++;
+        this.log.warn("create outcome unknown; resolving by client_order_id", { clientOrderId: t.clientOrderId, reason: e.reason, status: e.status });
+        this.emitUpdate(t, "unknown", `unknown outcome (${e.reason}${e.status !== null ? ` ${e.status}` : ""})`, 0);
+        await this.resolve(t, "create");
+        return;
+      }
+      if (e instanceof KalshiHttpError) {
+        this.stats.createsRejected++;
+        this.log.info("order rejected by venue", { clientOrderId: t.clientOrderId, status: e.status, code: e.code });
+        this.emitUpdate(t, "rejected", `venue: ${e.status} ${e.code}`, 0);
+        return;
+      }
+      // Anything else (a bug, a signing failure) may or may not have sent bytes: treat as unknown.
+      this.stats.unknownOutcomes++;
+      this.log.error("create failed unexpectedly; resolving", { clientOrderId: t.clientOrderId, error: e });
+      this.emitUpdate(t, "unknown", `unknown outcome (${(e as Error).message})`, 0);
+      await this.resolve(t, "create");
+    }
+  }
+
+  private async doCancel(clientOrderId: string, orderIdHint: string | null, market: string, why: string): Promise<void> {
+    this.stats.cancels++;
+    const t = this.orders.get(clientOrderId);
+    let orderId = orderIdHint ?? t?.orderId ?? null;
+    if (!orderId) {
+      // The engine has not learned the venue id yet: find it by our id first.
+      const found = await this.rest.findOrderByClientId(clientOrderId, market);
+      if (!found) {
+        this.log.warn("cancel: order not found at venue", { clientOrderId });
+        if (t) this.emitUpdate(t, "canceled", "cancel: not at venue", 0);
+        return;
+      }
+      orderId = found.orderId;
+      if (found.status !== "resting") {
+        this.emitRestOrder(found, `cancel: already ${found.status}`);
+        return;
+      }
+    }
+    try {
+      const r = await this.rest.cancelOrderV2(orderId, { market, clientOrderId });
+      this.stats.cancelsAccepted++;
+      this.log.info("order canceled", { clientOrderId, orderId, reducedBy: r.reducedBy, reason: why });
+      await this.refresh(orderId, clientOrderId, "Cancel");
+    } catch (e) {
+      if (e instanceof UnknownOutcomeError) {
+        this.stats.unknownOutcomes++;
+        this.log.warn("cancel outcome unknown; resolving", { clientOrderId, orderId, reason: e.reason });
+        if (t) {
+          this.emitUpdate(t, "unknown", `cancel outcome unknown (${e.reason})`, 0);
+          await this.resolve(t, "cancel");
+        }
+        return;
+      }
+      if (e instanceof KalshiHttpError) {
+        // Not resting any more (filled or already canceled) or not found: ask REST what it is.
+        this.log.info("cancel refused by venue", { clientOrderId, orderId, status: e.status, code: e.code });
+        await this.refresh(orderId, clientOrderId, `cancel refused: ${e.code}`);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  private async doAmend(t: Tracked, yesPrice: PriceE4, totalCount: CountE2): Promise<void> {
+    this.stats.amends++;
+    const orderId = t.orderId!;
+    try {
+      await this.rest.amendOrderV2(orderId, { market: t.market, bookSide: t.bookSide, yesPrice, totalCount, clientOrderId: t.clientOrderId });
+      await this.refresh(orderId, t.clientOrderId, "Amend");
+    } catch (e) {
+      if (e instanceof UnknownOutcomeError) {
+        this.stats.unknownOutcomes++;
+        this.emitUpdate(t, "unknown", `amend outcome unknown (${e.reason})`, 0);
+        await this.resolve(t, "cancel");
+        return;
+      }
+      if (e instanceof KalshiHttpError) {
+        await this.refresh(orderId, t.clientOrderId, `amend refused: ${e.code}`);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  /** Read one order back and report it (with any fills not yet emitted). */
+  private async refresh(orderId: string, clientOrderId: string, reason: string): Promise<void> {
+    try {
+      const o = await this.rest.getOrder(orderId);
+      this.emitRestOrder(o.clientOrderId ? o : { ...o, clientOrderId }, reason);
+      if (o.filled > 0) await this.emitFillsOf(orderId, clientOrderId);
+    } catch (e) {
+      this.log.warn("order read-back failed; reconciliation will settle it", { clientOrderId, orderId, error: e });
+    }
+  }
+
+  /**
+   * Look the order up by client_order_id until REST knows it. Never re-sends anything. A create that
+   * REST has not seen after `absentGraceMs` never reached the book.
+   */
+  private async resolve(t: Tracked, what: "create" | "cancel"): Promise<void> {
+    if (this.resolving.has(t.clientOrderId)) return;
+    this.resolving.add(t.clientOrderId);
+    const started = Date.now();
+    const maxMs = this.opts.resolveMaxMs ?? 60_000;
+    const absentMs = this.opts.absentGraceMs ?? 5_000;
+    let wait = this.opts.resolveDelayMs ?? 500;
+    try {
+      while (!this.closed) {
+        await sleep(wait);
+        wait = Math.min(wait * 2, 5_000);
+        let found: RestOrder | null = null;
+        try {
+          found = await this.rest.findOrderByClientId(t.clientOrderId, t.market);
+        } catch (e) {
+          this.log.warn("resolve: order look-up failed, will retry", { clientOrderId: t.clientOrderId, error: e });
+          if (Date.now() - started > maxMs) break;
+          continue;
+        }
+        if (found) {
+          this.stats.resolved++;
+          this.log.info("unknown outcome resolved", { clientOrderId: t.clientOrderId, orderId: found.orderId, status: found.status, what });
+          this.emitRestOrder(found, `resolved by client_order_id: ${found.status}`);
+          if (found.filled > 0) await this.emitFillsOf(found.orderId, t.clientOrderId);
+          return;
+        }
+        if (what === "create" && Date.now() - started >= absentMs) {
+          this.stats.resolved++;
+          this.log.info("unknown outcome resolved: never reached the venue", { clientOrderId: t.clientOrderId });
+          this.emitUpdate(t, "canceled", "resolved by client_order_id: not at venue", 0);
+          return;
+        }
+        if (Date.now() - started > maxMs) break;
+      }
+      this.stats.unresolved++;
+      this.log.error("unknown outcome NOT resolved; order stays in flight until reconciliation", { clientOrderId: t.clientOrderId });
+    } finally {
+      this.resolving.delete(t.clientOrderId);
+    }
+  }
+
+  /**
+   * Cancel every resting order of the account, then confirm through REST that none rest. Orders we
+   * placed get their final state reported to the engine.
+   */
+  async cancelAllAndConfirm(reason: string): Promise<CancelAllReport> {
+    const rounds = Math.max(1, this.opts.cancelAllRounds ?? 5);
+    let canceled = 0;
+    const errors: string[] = [];
+    let resting: RestOrder[] = [];
+    let round = 0;
+    this.log.warn("cancel all", { reason });
+    for (round = 1; round <= rounds; round++) {
+      try {
+        resting = await this.rest.getRestingOrders();
+      } catch (e) {
+        errors.push(`list resting: ${(e as Error).message}`);
+        await sleep(200 * round);
+        continue;
+      }
+      if (resting.length === 0) break;
+      const results = await Promise.allSettled(resting.map((o) => this.rest.cancelOrderV2(o.orderId, { market: o.market, clientOrderId: o.clientOrderId || undefined })));
+      results.forEach((r, i) => {
+        const o = resting[i]!;
+        if (r.status === "fulfilled") canceled++;
+        else errors.push(`cancel ${o.orderId}: ${(r.reason as Error).message}`);
+      });
+      for (const o of resting) {
+        if (this.orders.has(o.clientOrderId) || this.byOrderId.has(o.orderId)) await this.refresh(o.orderId, o.clientOrderId, `cancel all: ${reason}`);
+      }
+      resting = [];
+      if (round < rounds) await sleep(100);
+    }
+    // The confirmation read: what REST says now is the answer.
+    let confirmed = false;
+    try {
+      resting = await this.rest.getRestingOrders();
+      confirmed = resting.length === 0;
+    } catch (e) {
+      errors.push(`confirm: ${(e as Error).message}`);
+    }
+    const report: CancelAllReport = { reason, canceled, stillResting: resting, confirmed, rounds: Math.min(round, rounds), errors };
+    if (confirmed) this.log.warn("cancel all confirmed: no resting orders at the venue", { canceled, rounds: report.rounds });
+    else this.log.error("cancel all NOT confirmed", { canceled, stillResting: resting.length, errors });
+    return report;
+  }
+}
+
+/** The events a transport emits, for runtimes that type their queues. */
+export type TransportEvent = Extract<EngineEvent, { kind: "order_update" | "fill" }>;
