@@ -331,3 +331,41 @@ export class BookRegistry {
     return { sid, expected: g.expected, got: g.got, markets };
   }
 }
+
+/**
+ * One application of each recorded book message, shared by every reader of the same stream: the
+ * engine and the simulated venue of a session, and all sessions of a parameter sweep. A message is
+ * applied when first offered and its result is handed to everyone else who offers the same event
+ * object — so N readers cost one book update, and all of them see the identical result.
+ */
+export class SharedBookFeed {
+  readonly registry = new BookRegistry();
+  private lastEvent: object | null = null;
+  private lastResult: BookUpdateResult | null = null;
+  private lastGap: { expected: number; got: number } | null = null;
+
+  apply(e: BookSnapshot | BookDelta): BookUpdateResult {
+    if (e !== this.lastEvent) {
+      this.lastEvent = e;
+      this.lastResult = e.kind === "book_snapshot" ? this.registry.applySnapshot(e) : this.registry.applyDelta(e);
+    }
+    return this.lastResult!;
+  }
+
+  /** A sequenced message with no book content (e.g. a control reply): advance the sid's count once. */
+  checkSeq(e: { readonly sid: number; readonly seq: number }): { expected: number; got: number } | null {
+    if (e !== this.lastEvent) {
+      this.lastEvent = e;
+      this.lastGap = this.registry.checkSeq(e.sid, e.seq);
+    }
+    return this.lastGap;
+  }
+
+  /** A reconnect (the event that announced it): reset once. */
+  resetAll(cause: object): void {
+    if (cause !== this.lastEvent) {
+      this.lastEvent = cause;
+      this.registry.resetAll();
+    }
+  }
+}

@@ -6,7 +6,7 @@
  *
  * Deterministic: no clock but the events' tsRecv, no randomness, no IO. Same events → same output.
  */
-import { BookRegistry, type BookIssue } from "./book.ts";
+import { SharedBookFeed, type BookIssue, type BookRegistry } from "./book.ts";
 import type { EngineConfig } from "./config.ts";
 import type {
   BookDelta,
@@ -55,8 +55,38 @@ export interface EngineCounters {
   reasons: Record<string, number>;
 }
 
+/**
+ * Model probabilities of one sweep, shared by engines whose vol and model settings are identical
+ * (the sessions of a parameter sweep): fed the same events, they would compute the same numbers.
+ */
+export class ModelCache {
+  private ts = -1;
+  private readonly values = new Map<string, number>();
+  get(market: string, ts: TsUs, compute: () => number): number {
+    if (ts !== this.ts) {
+      this.ts = ts;
+      this.values.clear();
+    }
+    let v = this.values.get(market);
+    if (v === undefined) {
+      v = compute();
+      this.values.set(market, v);
+    }
+    return v;
+  }
+}
+
+export interface EngineShared {
+  /** Book messages applied once for every reader of the stream. */
+  readonly books?: SharedBookFeed;
+  /** Only for engines with identical vol and model configs. */
+  readonly models?: ModelCache;
+}
+
 export class Engine {
-  readonly books = new BookRegistry();
+  readonly feed: SharedBookFeed;
+  readonly books: BookRegistry;
+  private readonly models: ModelCache | null;
   readonly markets = new Map<string, MarketState>();
   readonly portfolio: Portfolio;
   readonly risk: RiskManager;
@@ -93,7 +123,11 @@ export class Engine {
     readonly cfg: EngineConfig,
     private readonly sink: EngineSink,
     startTs: TsUs = 0,
+    shared: EngineShared = {},
   ) {
+    this.feed = shared.books ?? new SharedBookFeed();
+    this.books = this.feed.registry;
+    this.models = shared.models ?? null;
     this.portfolio = new Portfolio(Math.round(cfg.risk.startingBalanceDollars * 1_000_000));
     this.risk = new RiskManager(cfg.risk, startTs);
     this.orders = new OrderManager(cfg.orders, startTs);
@@ -169,7 +203,7 @@ export class Engine {
         break;
       case "subscription_updated": {
         // A control reply that used up a seq: keep the sid's count exact (a real gap here still counts).
-        const g = this.books.checkSeq(e.sid, e.seq);
+        const g = this.feed.checkSeq(e);
         if (g) this.onGap(ts, e.sid, this.books.marketsOnSid(e.sid), `seq ${g.expected} expected, got ${g.got}`);
         break;
       }
@@ -188,14 +222,14 @@ export class Engine {
   // ---- market data ---------------------------------------------------------------------------
 
   private onBookSnapshot(e: BookSnapshot): void {
-    const r = this.books.applySnapshot(e);
+    const r = this.feed.apply(e);
     if (r.gap) this.onGap(e.tsRecv, r.gap.sid, r.gap.markets.filter((m) => m !== e.market), `seq ${r.gap.expected} expected, got ${r.gap.got}`);
     if (r.issues.length > 0) this.onBookIssues(e.tsRecv, e.market, r.issues);
     else this.risk.unblock(e.tsRecv, `book:${e.market}`);
   }
 
   private onBookDelta(e: BookDelta): void {
-    const r = this.books.applyDelta(e);
+    const r = this.feed.apply(e);
     if (r.gap) this.onGap(e.tsRecv, r.gap.sid, r.gap.markets, `seq ${r.gap.expected} expected, got ${r.gap.got}`);
     if (r.issues.length > 0) this.onBookIssues(e.tsRecv, e.market, r.issues);
   }
@@ -356,7 +390,7 @@ export class Engine {
       case "disconnected":
       case "stale":
         this.risk.block(ts, feedKey, `${e.status}: ${e.detail}`);
-        if (e.feed === "kalshi") this.books.resetAll();
+        if (e.feed === "kalshi") this.feed.resetAll(e);
         break;
       case "connected":
       case "resynced":
@@ -463,25 +497,10 @@ export class Engine {
     const book = this.books.get(market);
     const top = book ? book.top() : null;
 
-    let pModel = Number.NaN;
     const supported = SUPPORTED_STRIKES.has(info.strikeType);
+    let pModel = Number.NaN;
     if (supported && spot > 0 && sigma > 0) {
-      const obs = this.index.observed(info.settleTime, ts);
-      pModel = probabilityYes(
-        {
-          spot,
-          sigma,
-          now: ts,
-          settleTime: info.settleTime,
-          strikeType: info.strikeType,
-          floorStrike: info.floorStrike,
-          capStrike: info.capStrike,
-          observedSum: obs.sum,
-          observedCount: obs.count,
-        },
-        // Basis buffers only when the input is a spot proxy rather than the index markets settle on.
-        this.indexIsFresh(ts) && obs.source !== "spot" && obs.source !== "mixed" ? this.modelOnIndex : this.cfg.model,
-      );
+      pModel = this.models ? this.models.get(market, ts, () => this.modelProbability(ts, info, spot, sigma)) : this.modelProbability(ts, info, spot, sigma);
     }
 
     const yesBid = top ? top.yesBid : -1;
@@ -567,6 +586,25 @@ export class Engine {
     this.counters.evaluations++;
     this.counters.reasons[reason] = (this.counters.reasons[reason] ?? 0) + 1;
     this.sink.record(opp);
+  }
+
+  private modelProbability(ts: TsUs, info: MarketInfo, spot: number, sigma: number): number {
+    const obs = this.index.observed(info.settleTime, ts);
+    return probabilityYes(
+      {
+        spot,
+        sigma,
+        now: ts,
+        settleTime: info.settleTime,
+        strikeType: info.strikeType,
+        floorStrike: info.floorStrike,
+        capStrike: info.capStrike,
+        observedSum: obs.sum,
+        observedCount: obs.count,
+      },
+      // Basis buffers only when the input is a spot proxy rather than the index markets settle on.
+      this.indexIsFresh(ts) && obs.source !== "spot" && obs.source !== "mixed" ? this.modelOnIndex : this.cfg.model,
+    );
   }
 
   /** Fee per contract at this size plus the slippage buffer, in probability (dollar) units. */

@@ -10,6 +10,8 @@ import type { TsUs } from "../core/units.ts";
 import { parseCoinbaseFrame } from "../venues/coinbase/parse.ts";
 import { parseKalshiFrame } from "../venues/kalshi/parse.ts";
 import type { RawFrame, TapeEvent } from "../tape/types.ts";
+import { SharedBookFeed } from "../core/book.ts";
+import { ModelCache } from "../core/engine.ts";
 import { TradingSession } from "./session.ts";
 import { SummaryCollector } from "./summary.ts";
 
@@ -39,13 +41,21 @@ export class Replay {
   readonly stats: ReplayStats = { events: 0, firstTs: -1, lastTs: -1, outOfOrder: 0 };
 
   constructor(targets: readonly ReplayTarget[], opts: { settlementGraceSeconds?: number } = {}) {
+    // Every session reads the same recorded books; sessions with the same vol and model settings
+    // would compute the same probabilities, so they share them.
+    const books = new SharedBookFeed();
+    const caches = new Map<string, ModelCache>();
     this.results = targets.map((t) => {
+      const key = JSON.stringify([t.config.vol, t.config.model]);
+      let models = caches.get(key);
+      if (!models) caches.set(key, (models = new ModelCache()));
       const summary = new SummaryCollector();
       const session = new TradingSession({
         config: t.config,
         executor: "sim",
         tradingEnabled: true,
         settlementGraceSeconds: opts.settlementGraceSeconds,
+        shared: targets.length > 1 ? { books, models } : { books },
         onRecord: t.onRecord
           ? (r) => {
               summary.record(r);
@@ -65,7 +75,13 @@ export class Replay {
     s.lastTs = e.tsRecv;
     s.events++;
     const rs = this.results;
-    for (let i = 0; i < rs.length; i++) rs[i]!.session.push(e);
+    if (rs.length === 1) {
+      rs[0]!.session.push(e);
+      return;
+    }
+    // All venues catch up to this instant before the shared books move.
+    for (let i = 0; i < rs.length; i++) rs[i]!.session.advanceTo(e.tsRecv);
+    for (let i = 0; i < rs.length; i++) rs[i]!.session.apply(e);
   }
 
   feedBatch(batch: readonly TapeEvent[]): void {

@@ -10,7 +10,8 @@
  * pure function of the tape and the config. Live sessions push venue events as they arrive.
  */
 import type { EngineConfig } from "../core/config.ts";
-import { Engine } from "../core/engine.ts";
+import { Engine, type EngineShared } from "../core/engine.ts";
+import { SharedBookFeed } from "../core/book.ts";
 import type { EngineEvent, OrderUpdate } from "../core/events.ts";
 import type { AuditRecord, EngineSink, OrderIntent, PlaceOrder } from "../core/records.ts";
 import type { TsUs } from "../core/units.ts";
@@ -38,6 +39,8 @@ export interface SessionOptions {
   readonly extraDataCheck?: (market: string, ts: TsUs) => string | null;
   readonly killSwitch?: () => boolean;
   readonly startTs?: TsUs;
+  /** Shared market state for parameter sweeps (one book feed for all sessions; a model cache per vol/model config). */
+  readonly shared?: EngineShared;
 }
 
 export class TradingSession {
@@ -64,7 +67,8 @@ export class TradingSession {
         opts.onRecord(r);
       },
     };
-    this.engine = new Engine(cfg, sink, opts.startTs ?? 0);
+    const books = opts.shared?.books ?? new SharedBookFeed();
+    this.engine = new Engine(cfg, sink, opts.startTs ?? 0, { books, models: opts.shared?.models });
     const engine = this.engine;
     if (opts.executor === "sim") {
       this.sim = new SimVenue({
@@ -75,7 +79,7 @@ export class TradingSession {
         writeBucketCapacity: cfg.orders.writeBucketCapacity,
         createCost: cfg.orders.createCost,
         cancelCost: cfg.orders.cancelCost,
-      });
+      }, books);
       this.settlement = new SettlementFallback(opts.settlementGraceSeconds ?? 900, cfg.model.settlementWindowSeconds);
     } else {
       this.sim = null;
@@ -117,8 +121,21 @@ export class TradingSession {
 
   /** Feed one recorded or live event. Events must come in non-decreasing tsRecv. */
   push(e: EngineEvent): void {
-    const t = e.tsRecv;
+    this.advanceTo(e.tsRecv);
+    this.apply(e);
+  }
+
+  /**
+   * Let the simulated venue finish everything due strictly before t. Sessions sharing a book feed
+   * must all advance before any of them applies the event at t (it moves the shared books).
+   */
+  advanceTo(t: TsUs): void {
     if (this.sim) this.runVenueUntil(t);
+  }
+
+  /** Apply one event at its time, after `advanceTo(e.tsRecv)`. */
+  apply(e: EngineEvent): void {
+    const t = e.tsRecv;
     if (this.sim) this.sim.onMarketEvent(e);
     this.deliver(e);
     if (this.settlement) {

@@ -8,7 +8,7 @@
  * ask derivation) and the liquidity they take stays consumed until that level refreshes in the
  * recording. Resting orders go through a QueueModel.
  */
-import { BookRegistry } from "../core/book.ts";
+import { SharedBookFeed, type BookRegistry } from "../core/book.ts";
 import type { BookSide, EngineEvent, MarketInfo, OrderUpdate, OwnFill, PublicTrade } from "../core/events.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { CancelOrder, OrderAction, Outcome, PlaceOrder } from "../core/records.ts";
@@ -54,7 +54,7 @@ export interface SimVenueStats {
 }
 
 export class SimVenue {
-  private readonly books = new BookRegistry();
+  private readonly books: BookRegistry;
   private readonly infos = new Map<string, MarketInfo>();
   private readonly closed = new Set<string>();
   /** Liquidity we took, per market and "side:price", until that level refreshes. */
@@ -69,7 +69,12 @@ export class SimVenue {
   private nextTradeNo = 1;
   readonly stats: SimVenueStats = { ordersReceived: 0, ordersRejected: 0, fills: 0, contractsFilled: 0, fees: 0 };
 
-  constructor(private readonly opts: SimVenueOptions) {
+  /** `feed`: the recorded books, shared with the engine (and a sweep's other sessions) so each message is applied once. */
+  constructor(
+    private readonly opts: SimVenueOptions,
+    private readonly feed: SharedBookFeed = new SharedBookFeed(),
+  ) {
+    this.books = feed.registry;
     this.bucket = new TokenBucket(opts.writeTokensPerSecond, opts.writeBucketCapacity, 0);
   }
 
@@ -98,12 +103,12 @@ export class SimVenue {
   onMarketEvent(e: EngineEvent): void {
     switch (e.kind) {
       case "book_snapshot":
-        this.books.applySnapshot(e);
+        this.feed.apply(e);
         this.consumed.delete(e.market);
         this.matchRestingAgainstBook(e.market, e.tsRecv);
         break;
       case "book_delta": {
-        this.books.applyDelta(e);
+        this.feed.apply(e);
         this.consumed.get(e.market)?.delete(`${e.side}:${e.price}`);
         const ids = this.restingByMarket.get(e.market);
         if (ids) for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);
@@ -115,7 +120,7 @@ export class SimVenue {
         break;
       case "subscription_updated":
         // Keeps the recorded seq count exact; a real gap leaves the book stale (no fills) until re-snapshotted.
-        this.books.checkSeq(e.sid, e.seq);
+        this.feed.checkSeq(e);
         break;
       case "market_info":
         this.infos.set(e.market, e);
