@@ -74,6 +74,39 @@ export const EVENT_COLUMNS = {
   extra: "VARCHAR",
 } as const;
 
+/**
+ * The reader packs every numeric cell of an event row (codes for kind/source/market/side) into one
+ * DOUBLE[] column, row-major, in this order; NaN stands for NULL. One wide array column crosses from
+ * DuckDB to JS several times faster than twenty narrow ones.
+ */
+export const EVENT_CELLS = [
+  "ts_recv",
+  "ord",
+  "ts_exchange",
+  "kind",
+  "source",
+  "market",
+  "sid",
+  "seq",
+  "side",
+  "price",
+  "price2",
+  "price3",
+  "qty",
+  "qty2",
+  "qty3",
+  "qty4",
+  "px",
+  "px2",
+  "px3",
+  "px4",
+  "px5",
+  // Derived: 1 when ref is not NULL (the ref string column itself arrives with NULL as '').
+  "has_ref",
+] as const;
+
+export const EVENT_STRIDE = EVENT_CELLS.length;
+
 export type RawColumn = keyof typeof RAW_COLUMNS;
 export type EventColumn = keyof typeof EVENT_COLUMNS;
 

@@ -56,6 +56,8 @@ export interface TapeWriterStats {
   droppedPartialLines: number;
   /** Rolls that failed; their journals stay on disk for the next open to recover. */
   rollFailures: number;
+  /** Journal writes the OS refused (e.g. disk full); those lines are lost. */
+  journalWriteFailures: number;
 }
 
 export type TapeWriter = TapeSink & { stats(): TapeWriterStats };
@@ -90,10 +92,13 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     recoveredSegments: 0,
     droppedPartialLines: 0,
     rollFailures: 0,
+    journalWriteFailures: 0,
   };
 
   let instance: DuckDBInstance | null = null;
   let conn: DuckDBConnection | null = null;
+  let recoveredMaxOrd = -1;
+  let firstOrd = 0;
   try {
     instance = await DuckDBInstance.create(":memory:", { threads: "1", memory_limit: "512MB" });
     conn = await instance.connect();
@@ -101,9 +106,12 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     for (const file of fs.readdirSync(journalDir).filter((f) => f.endsWith(JOURNAL_EXT)).sort()) {
       const p = path.join(journalDir, file);
       stats.droppedPartialLines += dropPartialTail(p);
-      await rollJournal(conn, root, p, file.slice(0, -JOURNAL_EXT.length));
+      recoveredMaxOrd = Math.max(recoveredMaxOrd, await rollJournal(conn, root, p, file.slice(0, -JOURNAL_EXT.length)));
       stats.recoveredSegments++;
     }
+    // ord continues after everything on disk: the latest day holds the latest writes, and a recovered
+    // journal may have held later ones (if its data belong to an earlier day).
+    firstOrd = Math.max(await maxOrd(conn, root), recoveredMaxOrd) + 1;
   } catch (err) {
     conn?.closeSync();
     instance?.closeSync();
@@ -112,7 +120,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   }
   const db = conn;
   const dbInstance = instance;
-  let ord = (await maxOrd(db, root)) + 1;
+  let ord = firstOrd;
 
   let seg: OpenSegment | null = null;
   let buf: string[] = [];
@@ -120,13 +128,21 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   let closed = false;
   let rolls: Promise<void> = Promise.resolve();
   const rollErrors: unknown[] = [];
+  let unreportedWriteError: unknown = null;
 
+  /** Hand buffered lines to the OS. Never throws into a producer's loop: failures are recorded. */
   const writeBuffered = (): void => {
     if (seg === null || buf.length === 0) return;
     const text = buf.join("");
     buf = [];
     bufBytes = 0;
-    fs.writeSync(seg.fd, text);
+    try {
+      fs.writeSync(seg.fd, text);
+    } catch (err) {
+      stats.journalWriteFailures++;
+      rollErrors.push(err);
+      unreportedWriteError = err;
+    }
   };
 
   const scheduleRoll = (s: OpenSegment): void => {
@@ -144,8 +160,12 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   const finishSegment = (): void => {
     if (seg === null) return;
     writeBuffered();
-    fs.fsyncSync(seg.fd);
-    fs.closeSync(seg.fd);
+    try {
+      fs.fsyncSync(seg.fd);
+      fs.closeSync(seg.fd);
+    } catch (err) {
+      rollErrors.push(err);
+    }
     scheduleRoll(seg);
     seg = null;
   };
@@ -167,13 +187,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     if (bufBytes >= MAX_BUFFERED_BYTES) writeBuffered();
   };
 
-  const timer = setInterval(() => {
-    try {
-      writeBuffered();
-    } catch (err) {
-      rollErrors.push(err);
-    }
-  }, flushIntervalMs);
+  const timer = setInterval(writeBuffered, flushIntervalMs);
   timer.unref();
 
   const checkOpen = (): void => {
@@ -185,7 +199,13 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   return {
     raw(frame: RawFrame): void {
       checkOpen();
-      if (!validTs(frame.tsRecv) || !isSource(frame.source) || (frame.dir !== "recv" && frame.dir !== "send")) {
+      if (
+        !validTs(frame.tsRecv) ||
+        !isSource(frame.source) ||
+        (frame.dir !== "recv" && frame.dir !== "send") ||
+        typeof frame.connId !== "string" ||
+        typeof frame.text !== "string"
+      ) {
         stats.rejected++;
         return;
       }
@@ -227,9 +247,15 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     },
     async flush(): Promise<void> {
       checkOpen();
-      if (seg === null) return;
-      writeBuffered();
-      fs.fdatasyncSync(seg.fd);
+      if (seg !== null) {
+        writeBuffered();
+        fs.fdatasyncSync(seg.fd);
+      }
+      if (unreportedWriteError !== null) {
+        const err = unreportedWriteError;
+        unreportedWriteError = null;
+        throw new Error("tape writer: journal write failed", { cause: err });
+      }
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -244,7 +270,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
         fs.rmSync(lockPath, { force: true });
       }
       if (rollErrors.length > 0) {
-        throw new Error(`tape writer: ${rollErrors.length} roll(s) failed; journals kept for recovery`, {
+        throw new Error(`tape writer: ${rollErrors.length} journal write/roll failure(s); journals kept for recovery`, {
           cause: rollErrors[0],
         });
       }
@@ -261,12 +287,16 @@ const JOURNAL_COLUMNS_SQL = `{${Object.entries(JOURNAL_COLUMNS)
 
 let tableCounter = 0;
 
-/** Roll one journal into Parquet files (temp name, then rename), then delete the journal. */
-export async function rollJournal(db: DuckDBConnection, root: string, journalPath: string, name: string): Promise<void> {
+/**
+ * Roll one journal into Parquet files (temp name, then rename), then delete the journal. Returns the
+ * largest ord it held (-1 when empty).
+ */
+export async function rollJournal(db: DuckDBConnection, root: string, journalPath: string, name: string): Promise<number> {
   if (fs.statSync(journalPath).size === 0) {
     fs.rmSync(journalPath);
-    return;
+    return -1;
   }
+  let maxOrdRolled = -1;
   const table = `tape_journal_${++tableCounter}`;
   await db.run(
     `CREATE TEMP TABLE ${table} AS SELECT * FROM read_json(${sqlString(journalPath)}, ` +
@@ -294,9 +324,12 @@ export async function rollJournal(db: DuckDBConnection, root: string, journalPat
     }
     for (const [tmp, final] of renames) fs.renameSync(tmp, final);
     fs.rmSync(journalPath);
+    const m = await db.runAndReadAll(`SELECT coalesce(max(ord), -1)::DOUBLE FROM ${table}`);
+    maxOrdRolled = Number(m.getRowsJS()[0]?.[0] ?? -1);
   } finally {
     await db.run(`DROP TABLE IF EXISTS ${table}`);
   }
+  return maxOrdRolled;
 }
 
 /**
