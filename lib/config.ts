@@ -5,6 +5,7 @@
  * them all with their defaults.
  */
 import { z } from "zod";
+import { KALSHI_HOSTS } from "./venues/kalshi/auth.ts";
 import {
   DEFAULT_ENGINE_CONFIG as D,
   mergeEngineConfig,
@@ -24,16 +25,6 @@ const csv = z
   .transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
 const url = z.string().url();
 
-export const KALSHI_HOSTS = {
-  prod: {
-    rest: "https://external-api.kalshi.com/trade-api/v2",
-    ws: "wss://external-api-ws.kalshi.com/trade-api/ws/v2",
-  },
-  demo: {
-    rest: "https://external-api.demo.kalshi.co/trade-api/v2",
-    ws: "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
-  },
-} as const;
 
 /** Every variable, its schema and default (undefined = optional with no default). */
 const ENV_SCHEMA = {
@@ -152,8 +143,8 @@ export function loadConfig(source: Record<string, string | undefined>, overrides
     env,
     kalshi: {
       env: env.KALSHI_ENV,
-      restUrl: env.KALSHI_REST_URL ?? hosts.rest,
-      wsUrl: env.KALSHI_WS_URL ?? hosts.ws,
+      restUrl: env.KALSHI_REST_URL ?? hosts.restUrl,
+      wsUrl: env.KALSHI_WS_URL ?? hosts.wsUrl,
       apiKeyId: env.KALSHI_API_KEY_ID,
       privateKeyPath: env.KALSHI_PRIVATE_KEY_PATH,
     },

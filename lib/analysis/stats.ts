@@ -3,6 +3,7 @@
  * Hand-written so every formula is visible and testable; inputs are plain arrays of probabilities in
  * [0,1] and binary outcomes (0/1). Pure functions, no IO; randomness only through a seeded PRNG.
  */
+import { mulberry32 } from "../core/prng.ts";
 
 // ---- small helpers -------------------------------------------------------------------------------
 
@@ -34,16 +35,9 @@ export function quantileSorted(sorted: readonly number[], q: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
-/** Deterministic PRNG (mulberry32): same seed, same stream, on every platform. */
+/** Deterministic PRNG (the project's mulberry32): same seed, same stream, on every platform. */
 export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 // ---- proper scores --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  * queue) without touching the venue.
  */
 import type { BookDelta, PublicTrade } from "../core/events.ts";
+import { mulberry32 } from "../core/prng.ts";
 import type { CountE2, TsUs } from "../core/units.ts";
 
 // ---- Latency --------------------------------------------------------------------------------------
@@ -45,18 +46,6 @@ export class SampledLatency implements LatencyModel {
   responseUs(): number {
     return this.responseSamples[Math.floor(this.rng() * this.responseSamples.length)]!;
   }
-}
-
-/** Seeded PRNG (mulberry32): the only randomness the simulator uses. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- Queue position of resting orders --------------------------------------------------------

@@ -116,16 +116,9 @@ export interface Candle {
 
 // ---- PRNG ------------------------------------------------------------------------------------------
 
-/** mulberry32: small, fast, good enough for simulation; fully determined by the 32-bit seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The one seeded PRNG of the project; re-exported for callers of the synthesizer.
+export { mulberry32 } from "../core/prng.ts";
+import { mulberry32 } from "../core/prng.ts";
 
 /** Mix a seed with a stream id so independent streams do not share draws. */
 function mixSeed(seed: number, stream: number): number {

@@ -5,7 +5,7 @@
  */
 import type { BookDelta, BookSnapshot, EngineEvent, MarketInfo, SpotQuote } from "../../lib/core/events.ts";
 import { LINEAR_CENT } from "../../lib/core/grid.ts";
-import { mulberry32 } from "../../lib/sim/models.ts";
+import { mulberry32 } from "../../lib/core/prng.ts";
 
 export const T0 = Date.UTC(2026, 10, 25, 16, 0, 0) * 1000; // 2026-11-25 16:00:00 UTC in µs
 export const S = 1_000_000;

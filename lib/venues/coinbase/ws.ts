@@ -8,6 +8,7 @@
  * with jittered exponential backoff. Frames go to `onFrame` first, then through `parseCoinbaseFrame`.
  */
 import WebSocket from "ws";
+import { closeSocket } from "../socket.ts";
 import type { EngineEvent, FeedHealth } from "../../core/events.ts";
 import type { TsUs } from "../../core/units.ts";
 import type { RawFrame } from "../../tape/types.ts";
@@ -88,20 +89,7 @@ export class CoinbaseWsClient {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.watchdog) clearInterval(this.watchdog);
     this.reconnectTimer = this.watchdog = null;
-    const ws = this.ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 1000);
-      ws.once("close", () => {
-        clearTimeout(force);
-        resolve();
-      });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1000, "client closing");
-    });
+    await closeSocket(this.ws);
   }
 
   private staleAfterMs(): number {

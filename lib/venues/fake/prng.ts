@@ -1,16 +1,14 @@
+import { mulberry32 } from "../../core/prng.ts";
+
 /** Small seeded PRNG (mulberry32) so fake venue activity is reproducible for a given seed. */
 export class Prng {
-  private s: number;
+  private readonly u: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
+    this.u = mulberry32(seed >>> 0 || 0x9e3779b9);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.u();
   }
   /** Integer in [lo, hi] inclusive. */
   int(lo: number, hi: number): number {

@@ -16,6 +16,7 @@
  * and by tests); consumers may keep their own from `onEvent`.
  */
 import WebSocket from "ws";
+import { closeSocket } from "../socket.ts";
 import { BookRegistry } from "../../core/book.ts";
 import type { EngineEvent, FeedHealth } from "../../core/events.ts";
 import type { TsUs } from "../../core/units.ts";
@@ -207,20 +208,7 @@ export class KalshiWsClient {
     for (const t of [this.reconnectTimer, this.snapshotTimer]) if (t) clearTimeout(t);
     if (this.watchdog) clearInterval(this.watchdog);
     this.reconnectTimer = this.snapshotTimer = this.watchdog = null;
-    const ws = this.ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 1000);
-      ws.once("close", () => {
-        clearTimeout(force);
-        resolve();
-      });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1000, "client closing");
-    });
+    await closeSocket(this.ws);
   }
 
   // ---- connection ------------------------------------------------------------------------------
