@@ -27,7 +27,7 @@ const { values } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
     dir: { type: "string", default: "data/bench" },
-    markets: { type: "string", default: "40" },
+    markets: { type: "string", default: "30" },
     hours: { type: "string", default: "24" },
     quick: { type: "boolean", default: false },
     child: { type: "string" },
