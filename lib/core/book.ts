@@ -285,7 +285,7 @@ export class BookRegistry {
 
   applyDelta(d: BookDelta): BookUpdateResult {
     const book = this.getOrCreate(d.market);
-    this.attach(d.sid, d.market);
+    if (book.sid !== d.sid) this.attach(d.sid, d.market);
     const g = this.checkSeq(d.sid, d.seq);
     if (g) {
       const gap = this.markSidStale(d.sid, g, null);
@@ -295,6 +295,14 @@ export class BookRegistry {
     const issue = book.applyDelta(d);
     if (issue) book.stale = true;
     return { market: d.market, gap: null, issues: issue ? [issue] : [], applied: true };
+  }
+
+  /** Forget a market whose trading is over (its book holds 160 KB of dense levels). */
+  remove(market: string): void {
+    const b = this.books.get(market);
+    if (!b) return;
+    this.books.delete(market);
+    this.sidMarkets.get(b.sid)?.delete(market);
   }
 
   /** A new connection means new sids: forget seq state and mark every book stale. */
@@ -359,6 +367,14 @@ export class SharedBookFeed {
       this.lastGap = this.registry.checkSeq(e.sid, e.seq);
     }
     return this.lastGap;
+  }
+
+  /** A market was determined or settled: drop its book once, so memory stays flat over many days. */
+  retire(cause: { readonly market: string }): void {
+    if (cause !== this.lastEvent) {
+      this.lastEvent = cause;
+      this.registry.remove(cause.market);
+    }
   }
 
   /** A reconnect (the event that announced it): reset once. */

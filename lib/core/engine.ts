@@ -271,6 +271,8 @@ export class Engine {
       case "settled":
         if (st) st.closed = true;
         if (e.result && !(st?.settled ?? false)) this.settleMarket(ts, e);
+        // Nothing trades after determination: release the book (replays of many days stay flat).
+        this.feed.retire(e);
         break;
       default:
         break;
@@ -280,6 +282,7 @@ export class Engine {
   private settleMarket(ts: TsUs, e: MarketLifecycle): void {
     const st = this.markets.get(e.market);
     if (st) st.settled = true;
+    this.sweepDirty = true;
     this.cancelMarketOrders(ts, e.market, "settled");
     const result = e.result!;
     const r = this.portfolio.settle(e.market, result, e.settlementValue, ts);
@@ -438,7 +441,7 @@ export class Engine {
 
     if (this.sweepDirty) {
       this.sweepMarkets.length = 0;
-      for (const m of [...this.markets.keys()].sort()) this.sweepMarkets.push(m);
+      for (const m of [...this.markets.keys()].sort()) if (!this.markets.get(m)!.settled) this.sweepMarkets.push(m);
       this.sweepDirty = false;
     }
     const spot = this.referenceSpot(ts);
