@@ -1,6 +1,7 @@
 /**
  * tsx runners/replay.ts [--tape DIR] [--from DATE --to DATE] [--config FILE] [--sweep FILE]
  *                       [--json] [--from-raw] [--db PATH | --no-store] [--run-id ID] [--grace SECONDS]
+ *                       [--latency-ms ENTRY[,RESPONSE]] [--latency-samples FILE] [--seed N]
  *
  * Replays captured days through the engine and the simulated venue, in receipt-time order, and
  * prints a summary (one JSON object with --json). With no arguments it replays the bundled sample
@@ -15,6 +16,7 @@ import { mergeEngineConfig, type EngineConfig } from "../lib/core/config.ts";
 import type { EngineEvent } from "../lib/core/events.ts";
 import { formatIsoUs, type TsUs } from "../lib/core/units.ts";
 import { Replay, RawReparser, type ReplayTarget } from "../lib/run/replay.ts";
+import { ConstantLatency, SampledLatency, type LatencyModel } from "../lib/sim/models.ts";
 import { AuditWriter, beginRun, openStore, resolveDbPath, type Store } from "../lib/store/db.ts";
 import { readTapeEvents, readTapeRaw } from "../lib/tape/reader.ts";
 
@@ -34,6 +36,9 @@ async function main(): Promise<number> {
       "no-store": { type: "boolean", default: false },
       "run-id": { type: "string" },
       grace: { type: "string" },
+      "latency-ms": { type: "string" },
+      "latency-samples": { type: "string" },
+      seed: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -65,7 +70,7 @@ async function main(): Promise<number> {
     config,
     onRecord: i === 0 && writer ? (r) => writer!.write(r) : undefined,
   }));
-  const replay = new Replay(targets, { settlementGraceSeconds: grace });
+  const replay = new Replay(targets, { settlementGraceSeconds: grace, latency: latencyModel(values["latency-ms"], values["latency-samples"], Number(values.seed)) });
   const progress = new Progress(process.stderr.isTTY && !values.json);
   const opts = { from: values.from, to: values.to };
   const started = performance.now();
@@ -102,6 +107,33 @@ async function main(): Promise<number> {
       "\n",
   );
   return 0;
+}
+
+/**
+ * The simulated order latency: constant (default 50 ms each way), or drawn with a seeded PRNG from
+ * measured samples — a JSON file {"entry_ms": [...], "response_ms": [...]}.
+ */
+function latencyModel(constantMs: string | undefined, samplesFile: string | undefined, seed: number): (() => LatencyModel) | undefined {
+  if (samplesFile) {
+    const j = JSON.parse(readFileSync(samplesFile, "utf8")) as { entry_ms?: unknown; response_ms?: unknown };
+    const list = (x: unknown, what: string): number[] => {
+      if (!Array.isArray(x) || x.length === 0 || !x.every((v) => typeof v === "number" && v >= 0)) {
+        throw new ConfigError([`--latency-samples ${samplesFile}: ${what} must be a non-empty array of milliseconds`]);
+      }
+      return x.map((v: number) => Math.round(v * 1000));
+    };
+    const entry = list(j.entry_ms, "entry_ms");
+    const response = list(j.response_ms, "response_ms");
+    return () => new SampledLatency(entry, response, seed);
+  }
+  if (constantMs) {
+    const parts = constantMs.split(",").map(Number);
+    if (parts.length > 2 || parts.some((x) => !Number.isFinite(x) || x < 0)) throw new ConfigError([`--latency-ms: expected ENTRY[,RESPONSE] in ms, got ${constantMs}`]);
+    const entry = Math.round(parts[0]! * 1000);
+    const response = Math.round((parts[1] ?? parts[0]!) * 1000);
+    return () => new ConstantLatency(entry, response);
+  }
+  return undefined;
 }
 
 function sweepConfigs(base: EngineConfig, file: string): EngineConfig[] {

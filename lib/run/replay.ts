@@ -12,6 +12,7 @@ import { parseKalshiFrame } from "../venues/kalshi/parse.ts";
 import type { RawFrame, TapeEvent } from "../tape/types.ts";
 import { SharedBookFeed } from "../core/book.ts";
 import { ModelCache } from "../core/engine.ts";
+import type { LatencyModel, QueueModel } from "../sim/models.ts";
 import { TradingSession } from "./session.ts";
 import { SummaryCollector } from "./summary.ts";
 
@@ -40,7 +41,10 @@ export class Replay {
   readonly results: ReplayResult[];
   readonly stats: ReplayStats = { events: 0, firstTs: -1, lastTs: -1, outOfOrder: 0 };
 
-  constructor(targets: readonly ReplayTarget[], opts: { settlementGraceSeconds?: number } = {}) {
+  constructor(
+    targets: readonly ReplayTarget[],
+    opts: { settlementGraceSeconds?: number; latency?: () => LatencyModel; queue?: () => QueueModel } = {},
+  ) {
     // Every session reads the same recorded books; sessions with the same vol and model settings
     // would compute the same probabilities, so they share them.
     const books = new SharedBookFeed();
@@ -55,6 +59,8 @@ export class Replay {
         executor: "sim",
         tradingEnabled: true,
         settlementGraceSeconds: opts.settlementGraceSeconds,
+        latency: opts.latency?.(),
+        queue: opts.queue?.(),
         shared: targets.length > 1 ? { books, models } : { books },
         onRecord: t.onRecord
           ? (r) => {
