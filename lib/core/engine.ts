@@ -62,17 +62,18 @@ export interface EngineCounters {
 export class ModelCache {
   private ts = -1;
   private readonly values = new Map<string, number>();
-  get(market: string, ts: TsUs, compute: () => number): number {
+  /** The cached probability for this market at this instant, or NaN. */
+  lookup(market: string, ts: TsUs): number {
+    if (ts !== this.ts) return Number.NaN;
+    return this.values.get(market) ?? Number.NaN;
+  }
+
+  store(market: string, ts: TsUs, p: number): void {
     if (ts !== this.ts) {
       this.ts = ts;
       this.values.clear();
     }
-    let v = this.values.get(market);
-    if (v === undefined) {
-      v = compute();
-      this.values.set(market, v);
-    }
-    return v;
+    this.values.set(market, p);
   }
 }
 
@@ -470,6 +471,7 @@ export class Engine {
   }
 
   private expireRestingOrders(ts: TsUs): void {
+    if (this.orders.noneOpen()) return;
     const ttl = this.cfg.strategy.restingTtlSeconds * US_PER_S;
     for (const o of this.orders.open()) {
       // A cancel already sent is not re-sent at every sweep: only once another TTL has passed since
@@ -503,7 +505,13 @@ export class Engine {
     const supported = SUPPORTED_STRIKES.has(info.strikeType);
     let pModel = Number.NaN;
     if (supported && spot > 0 && sigma > 0) {
-      pModel = this.models ? this.models.get(market, ts, () => this.modelProbability(ts, info, spot, sigma)) : this.modelProbability(ts, info, spot, sigma);
+      if (this.models) {
+        pModel = this.models.lookup(market, ts);
+        if (Number.isNaN(pModel)) {
+          pModel = this.modelProbability(ts, info, spot, sigma);
+          this.models.store(market, ts, pModel);
+        }
+      } else pModel = this.modelProbability(ts, info, spot, sigma);
     }
 
     const yesBid = top ? top.yesBid : -1;
@@ -612,9 +620,27 @@ export class Engine {
 
   /** Fee per contract at this size plus the slippage buffer, in probability (dollar) units. */
   private costPerContract(info: MarketInfo, count: CountE2, price: PriceE4, maker: boolean, schedule: FeeSchedule): number {
-    const fee = feePerContract(count, price, maker, schedule, this.cfg.fees);
+    const fee = this.memoFeePerContract(count, price, maker, schedule);
     const slip = maker ? 0 : priceToProb(tickSizeAt(info.priceRanges, price)) * this.cfg.fees.slippageTicks;
     return fee + slip;
+  }
+
+  /** Fees are a pure function of (count, price, maker, schedule): remember them per schedule. */
+  private readonly feeMemo = new Map<string, Map<number, Float64Array>>();
+  private feeMemoCount = -1;
+  private memoFeePerContract(count: CountE2, price: PriceE4, maker: boolean, schedule: FeeSchedule): number {
+    if (count !== this.feeMemoCount) {
+      this.feeMemo.clear();
+      this.feeMemoCount = count;
+    }
+    let byMultiplier = this.feeMemo.get(schedule.feeType);
+    if (!byMultiplier) this.feeMemo.set(schedule.feeType, (byMultiplier = new Map()));
+    let table = byMultiplier.get(schedule.feeMultiplier);
+    if (!table) byMultiplier.set(schedule.feeMultiplier, (table = new Float64Array(2 * (PRICE_ONE + 1)).fill(Number.NaN)));
+    const i = maker ? PRICE_ONE + 1 + price : price;
+    let v = table[i]!;
+    if (Number.isNaN(v)) table[i] = v = feePerContract(count, price, maker, schedule, this.cfg.fees);
+    return v;
   }
 
   private tryEnter(

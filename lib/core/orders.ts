@@ -126,6 +126,8 @@ export class OrderManager {
   private readonly bucket: TokenBucket;
   private seq = 0;
   private readonly byClientId = new Map<string, MutableOrder>();
+  /** Orders not yet known to be canceled or executed (a subset of byClientId). */
+  private readonly live = new Map<string, MutableOrder>();
   private readonly byOrderId = new Map<string, MutableOrder>();
   private readonly seenTrades = new Set<string>();
 
@@ -244,6 +246,7 @@ export class OrderManager {
       filledReported: 0,
     };
     this.byClientId.set(o.clientOrderId, o);
+    this.live.set(o.clientOrderId, o);
     return this.toRecord(o, intent.ts, "submitted");
   }
 
@@ -403,8 +406,25 @@ export class OrderManager {
   /** Pending, resting or unknown orders, oldest first. */
   open(): TrackedOrder[] {
     const out: TrackedOrder[] = [];
-    for (const o of this.byClientId.values()) if (OPEN.has(o.status)) out.push(publicView(o));
+    for (const o of this.liveOrders()) if (OPEN.has(o.status)) out.push(publicView(o));
     return out;
+  }
+
+  /** True when no order is pending, resting or unknown (cheap: the engine asks on every sweep). */
+  noneOpen(): boolean {
+    for (const o of this.liveOrders()) if (OPEN.has(o.status)) return false;
+    return true;
+  }
+
+  /**
+   * Orders that may still be open. Canceled and executed orders never reopen, so they are dropped
+   * here lazily; this keeps the per-sweep questions O(open orders), not O(all orders ever).
+   */
+  private *liveOrders(): Generator<MutableOrder> {
+    for (const [id, o] of this.live) {
+      if (o.status === "canceled" || o.status === "executed") this.live.delete(id);
+      else yield o;
+    }
   }
 
   openForMarket(market: string): TrackedOrder[] {
@@ -413,7 +433,7 @@ export class OrderManager {
 
   /** Any pending or unknown order on the market (its outcome is not yet known). */
   inFlight(market: string): boolean {
-    for (const o of this.byClientId.values()) if (o.market === market && IN_FLIGHT.has(o.status)) return true;
+    for (const o of this.liveOrders()) if (o.market === market && IN_FLIGHT.has(o.status)) return true;
     return false;
   }
 

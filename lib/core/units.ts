@@ -202,7 +202,16 @@ export function formatIsoUs(ts: TsUs): string {
   return iso.slice(0, 23) + us + "Z";
 }
 
-/** UTC day key "YYYY-MM-DD" of an instant. */
+const US_PER_DAY = 86_400 * US_PER_S;
+let lastDayNumber = Number.NaN;
+let lastDayKey = "";
+
+/** UTC day key "YYYY-MM-DD" of an instant. (Remembers the last day: it is asked on every sweep.) */
 export function utcDay(ts: TsUs): string {
-  return new Date(Math.floor(ts / US_PER_MS)).toISOString().slice(0, 10);
+  const d = Math.floor(ts / US_PER_DAY);
+  if (d !== lastDayNumber) {
+    lastDayNumber = d;
+    lastDayKey = new Date(d * 86_400_000).toISOString().slice(0, 10);
+  }
+  return lastDayKey;
 }

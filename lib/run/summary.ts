@@ -9,10 +9,13 @@ import { microsToDollars } from "../core/units.ts";
 
 const LOG_EPS = 1e-6;
 
+/** Per market: forecasts waiting for the market's result. */
 interface Pending {
   pModel: number[];
   pMarket: number[];
 }
+
+const UNSCORED_REASONS = new Set(["TAU_TOO_LONG", "UNSUPPORTED_STRIKE", "MARKET_NOT_OPEN"]);
 
 export interface Scores {
   n: number;
@@ -26,7 +29,8 @@ export interface Scores {
 export class SummaryCollector {
   opportunities = 0;
   trades = 0;
-  readonly byReason = new Map<string, number>();
+  /** Counts per reason code (a plain object: this is the hottest path of a sweep). */
+  private readonly reasonCounts: Record<string, number> = Object.create(null) as Record<string, number>;
   orders = 0;
   ordersRejected = 0;
   fills = 0;
@@ -44,24 +48,21 @@ export class SummaryCollector {
   private lm = 0;
   private lk = 0;
   private scoredMarkets = 0;
-  readonly markets = new Set<string>();
+  /** Distinct markets evaluated. */
+  private marketCount = 0;
 
   record(r: AuditRecord): void {
     switch (r.kind) {
       case "opportunity": {
         this.opportunities++;
-        this.markets.add(r.market);
-        this.byReason.set(r.reason, (this.byReason.get(r.reason) ?? 0) + 1);
+        this.reasonCounts[r.reason] = (this.reasonCounts[r.reason] ?? 0) + 1;
         if (r.decision === "trade") this.trades++;
-        if (
-          Number.isFinite(r.pModel) &&
-          Number.isFinite(r.pMarketMid) &&
-          r.reason !== "TAU_TOO_LONG" &&
-          r.reason !== "UNSUPPORTED_STRIKE" &&
-          r.reason !== "MARKET_NOT_OPEN"
-        ) {
-          let p = this.pending.get(r.market);
-          if (!p) this.pending.set(r.market, (p = { pModel: [], pMarket: [] }));
+        let p = this.pending.get(r.market);
+        if (p === undefined) {
+          this.pending.set(r.market, (p = { pModel: [], pMarket: [] }));
+          this.marketCount++;
+        }
+        if (p !== SETTLED && Number.isFinite(r.pModel) && Number.isFinite(r.pMarketMid) && !UNSCORED_REASONS.has(r.reason)) {
           p.pModel.push(r.pModel);
           p.pMarket.push(r.pMarketMid);
         }
@@ -81,8 +82,9 @@ export class SummaryCollector {
         this.settlementPnl += r.pnl;
         this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
         const p = this.pending.get(r.market);
-        this.pending.delete(r.market);
-        if (p && (r.result === "yes" || r.result === "no")) {
+        // Keep the entry (so the market still counts once) but free its forecasts.
+        if (p) this.pending.set(r.market, SETTLED);
+        if (p && p !== SETTLED && (r.result === "yes" || r.result === "no")) {
           const y = r.result === "yes" ? 1 : 0;
           for (let i = 0; i < p.pModel.length; i++) {
             const a = p.pModel[i]!;
@@ -124,14 +126,14 @@ export class SummaryCollector {
   /** A plain, key-ordered object: the `--json` output. Deterministic for a given replay. */
   toJSON(engine: Engine, events: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
     const reasons: Record<string, number> = {};
-    for (const k of [...this.byReason.keys()].sort()) reasons[k] = this.byReason.get(k)!;
+    for (const k of Object.keys(this.reasonCounts).sort()) reasons[k] = this.reasonCounts[k]!;
     const sources: Record<string, number> = {};
     for (const k of [...this.settlementSources.keys()].sort()) sources[k] = this.settlementSources.get(k)!;
     const p = engine.portfolio;
     return {
       ...extra,
       events,
-      markets: this.markets.size,
+      markets: this.marketCount,
       opportunities: this.opportunities,
       opportunities_by_reason: reasons,
       trades: this.trades,
@@ -153,6 +155,9 @@ export class SummaryCollector {
     };
   }
 }
+
+/** Placeholder for a settled market: its forecasts were scored and released. */
+const SETTLED: Pending = Object.freeze({ pModel: [], pMarket: [] }) as unknown as Pending;
 
 function logLossTerm(p: number, y: number): number {
   const q = Math.min(1 - LOG_EPS, Math.max(LOG_EPS, p));

@@ -109,10 +109,13 @@ export class SimVenue {
         break;
       case "book_delta": {
         this.feed.apply(e);
-        this.consumed.get(e.market)?.delete(`${e.side}:${e.price}`);
+        const taken = this.consumed.get(e.market);
+        if (taken !== undefined && taken.size > 0) taken.delete(`${e.side}:${e.price}`);
         const ids = this.restingByMarket.get(e.market);
-        if (ids) for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);
-        this.matchRestingAgainstBook(e.market, e.tsRecv);
+        if (ids !== undefined && ids.size > 0) {
+          for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);
+          this.matchRestingAgainstBook(e.market, e.tsRecv);
+        }
         break;
       }
       case "public_trade":
