@@ -117,6 +117,7 @@ class BidLadder {
 export class OrderBook {
   readonly yes = new BidLadder();
   readonly no = new BidLadder();
+  private name: string;
   /** Subscription and seq of the last applied message. */
   sid = -1;
   seq = -1;
@@ -124,7 +125,25 @@ export class OrderBook {
   stale = true;
   lastUpdate = -1;
 
-  constructor(readonly market: string) {}
+  constructor(market: string) {
+    this.name = market;
+  }
+
+  get market(): string {
+    return this.name;
+  }
+
+  /** Empty this book and give it to another market (avoids reallocating the dense ladders). */
+  reuseFor(market: string): OrderBook {
+    this.name = market;
+    this.yes.clear();
+    this.no.clear();
+    this.sid = -1;
+    this.seq = -1;
+    this.stale = true;
+    this.lastUpdate = -1;
+    return this;
+  }
 
   /** Replace the whole book. Returns issues found in the snapshot itself. */
   applySnapshot(s: BookSnapshot): BookIssue[] {
@@ -243,6 +262,8 @@ export class BookRegistry {
   private readonly books = new Map<string, OrderBook>();
   private readonly lastSeq = new Map<number, number>();
   private readonly sidMarkets = new Map<number, Set<string>>();
+  /** Books of removed markets, cleared and ready for reuse. */
+  private readonly spare: OrderBook[] = [];
 
   get(market: string): OrderBook | undefined {
     return this.books.get(market);
@@ -251,7 +272,8 @@ export class BookRegistry {
   getOrCreate(market: string): OrderBook {
     let b = this.books.get(market);
     if (!b) {
-      b = new OrderBook(market);
+      const spare = this.spare.pop();
+      b = spare ? spare.reuseFor(market) : new OrderBook(market);
       this.books.set(market, b);
     }
     return b;
@@ -297,12 +319,13 @@ export class BookRegistry {
     return { market: d.market, gap: null, issues: issue ? [issue] : [], applied: true };
   }
 
-  /** Forget a market whose trading is over (its book holds 160 KB of dense levels). */
+  /** Forget a market whose trading is over; its 160 KB of dense levels are kept for the next new market. */
   remove(market: string): void {
     const b = this.books.get(market);
     if (!b) return;
     this.books.delete(market);
     this.sidMarkets.get(b.sid)?.delete(market);
+    if (this.spare.length < 16) this.spare.push(b);
   }
 
   /** A new connection means new sids: forget seq state and mark every book stale. */

@@ -43,6 +43,8 @@ interface MarketState {
   info: MarketInfo;
   closed: boolean;
   settled: boolean;
+  /** Risk block key of this market's book (built once, asked on every evaluation). */
+  readonly bookKey: string;
 }
 
 export interface EngineCounters {
@@ -251,7 +253,7 @@ export class Engine {
     const prev = this.markets.get(e.market);
     if (prev) prev.info = e;
     else {
-      this.markets.set(e.market, { info: e, closed: false, settled: false });
+      this.markets.set(e.market, { info: e, closed: false, settled: false, bookKey: `book:${e.market}` });
       this.sweepDirty = true;
     }
   }
@@ -466,7 +468,7 @@ export class Engine {
       }
       if (st.closed) continue;
       if (ts < st.info.openTime) continue;
-      this.evaluate(ts, st.info, spot, sigma);
+      this.evaluate(ts, st, spot, sigma);
     }
   }
 
@@ -495,8 +497,11 @@ export class Engine {
     return this.lastIndexTs >= 0 && ts - this.lastIndexTs <= 5 * US_PER_S;
   }
 
-  private evaluate(ts: TsUs, info: MarketInfo, spot: number, sigma: number): void {
+  private evaluate(ts: TsUs, st: MarketState, spot: number, sigma: number): void {
+    const info = st.info;
     const s = this.cfg.strategy;
+    const blocks = this.risk.blocks();
+    const anyBlock = blocks.size > 0;
     const market = info.market;
     const tauSeconds = (info.settleTime - ts) / US_PER_S;
     const book = this.books.get(market);
@@ -535,9 +540,9 @@ export class Engine {
     if (!supported) reason = "UNSUPPORTED_STRIKE";
     else if (tauSeconds > s.tauMaxMinutes * 60) reason = "TAU_TOO_LONG";
     else if (!(this.spotMid > 0) && !(this.indexValue > 0)) reason = "NO_SPOT";
-    else if (this.risk.blocks().has("spot")) reason = "SPOT_STALE";
+    else if (anyBlock && blocks.has("spot")) reason = "SPOT_STALE";
     else if (!book) reason = "BOOK_MISSING";
-    else if (book.stale || this.risk.blocks().has(`book:${market}`) || this.risk.blocks().has("feed:kalshi")) reason = "BOOK_STALE";
+    else if (book.stale || (anyBlock && (blocks.has(st.bookKey) || blocks.has("feed:kalshi")))) reason = "BOOK_STALE";
     else if (!this.vol.isWarm()) reason = "VOL_NOT_WARM";
     else if (yesAsk < 0 && noAsk < 0) reason = "NO_QUOTE";
     else if (tauSeconds < s.noNewEntriesLastSeconds) reason = "TOO_CLOSE_TO_SETTLEMENT";
