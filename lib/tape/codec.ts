@@ -707,3 +707,336 @@ export function decodeEventRows(rows: readonly EventRow[], sources: readonly Sou
   );
   return out;
 }
+
+// ---- compact pages (the derived read cache, see cache.ts) -----------------------------------------
+
+/**
+ * The cache stores a row as fixed columns (ts_recv, ord, kind, market, side, has_ref) plus only the
+ * numeric cells its kind uses, appended to one float64 stream in the order below. Hot kinds list
+ * exactly the cells decodeEventBatch reads for them; rare kinds keep every numeric cell (they are few).
+ */
+type ValCell = Exclude<(typeof EVENT_CELLS)[number], "ts_recv" | "ord" | "kind" | "source" | "market" | "side" | "has_ref">;
+
+const ALL_VALS: readonly ValCell[] = [
+  "ts_exchange",
+  "sid",
+  "seq",
+  "price",
+  "price2",
+  "price3",
+  "qty",
+  "qty2",
+  "qty3",
+  "qty4",
+  "px",
+  "px2",
+  "px3",
+  "px4",
+  "px5",
+];
+
+const HOT_VALS: Partial<Record<EventKind, readonly ValCell[]>> = {
+  spot_quote: ["ts_exchange", "seq", "px", "px2", "px3", "px4", "px5"],
+  spot_trade: ["ts_exchange", "px", "px2"],
+  index_value: ["ts_exchange", "sid", "seq", "px", "px2"],
+  book_delta: ["ts_exchange", "sid", "seq", "price", "qty"],
+  market_ticker: ["ts_exchange", "price", "price2", "price3", "qty", "qty2", "qty3", "qty4"],
+  public_trade: ["ts_exchange", "sid", "seq", "price", "qty"],
+  timer: ["ts_exchange"],
+};
+
+/** Per kind code: the EVENT_CELLS indices stored in the float64 stream, in order. */
+export const COMPACT_VALS: readonly (readonly number[])[] = KIND_CODES.map((k) =>
+  (HOT_VALS[k] ?? ALL_VALS).map((c) => C[c]),
+);
+
+/** Whether a kind code keeps an `extra` string in the page's string list (the rare kinds). */
+export const COMPACT_HAS_EXTRA: readonly boolean[] = KIND_CODES.map((k) => HOT_VALS[k] === undefined);
+
+function valAt(kind: EventKind, cell: ValCell): number {
+  const i = (HOT_VALS[kind] ?? ALL_VALS).indexOf(cell);
+  if (i < 0) throw new Error(`compact layout: ${kind} has no ${cell}`);
+  return i;
+}
+
+// Offsets of each hot kind's cells in its slice of the float64 stream (ts_exchange is always 0).
+const SQ_SEQ = valAt("spot_quote", "seq");
+const SQ_PX = valAt("spot_quote", "px");
+const SQ_PX2 = valAt("spot_quote", "px2");
+const SQ_PX3 = valAt("spot_quote", "px3");
+const SQ_PX4 = valAt("spot_quote", "px4");
+const SQ_PX5 = valAt("spot_quote", "px5");
+const SQ_N = COMPACT_VALS[K_SPOT_QUOTE]!.length;
+const ST_PX = valAt("spot_trade", "px");
+const ST_PX2 = valAt("spot_trade", "px2");
+const ST_N = COMPACT_VALS[K_SPOT_TRADE]!.length;
+const IV_SID = valAt("index_value", "sid");
+const IV_SEQ = valAt("index_value", "seq");
+const IV_PX = valAt("index_value", "px");
+const IV_PX2 = valAt("index_value", "px2");
+const IV_N = COMPACT_VALS[K_INDEX_VALUE]!.length;
+const BD_SID = valAt("book_delta", "sid");
+const BD_SEQ = valAt("book_delta", "seq");
+const BD_PRICE = valAt("book_delta", "price");
+const BD_QTY = valAt("book_delta", "qty");
+const BD_N = COMPACT_VALS[K_BOOK_DELTA]!.length;
+const MT_PRICE = valAt("market_ticker", "price");
+const MT_PRICE2 = valAt("market_ticker", "price2");
+const MT_PRICE3 = valAt("market_ticker", "price3");
+const MT_QTY = valAt("market_ticker", "qty");
+const MT_QTY2 = valAt("market_ticker", "qty2");
+const MT_QTY3 = valAt("market_ticker", "qty3");
+const MT_QTY4 = valAt("market_ticker", "qty4");
+const MT_N = COMPACT_VALS[K_MARKET_TICKER]!.length;
+const PT_SID = valAt("public_trade", "sid");
+const PT_SEQ = valAt("public_trade", "seq");
+const PT_PRICE = valAt("public_trade", "price");
+const PT_QTY = valAt("public_trade", "qty");
+const PT_N = COMPACT_VALS[K_PUBLIC_TRADE]!.length;
+const TM_N = COMPACT_VALS[K_TIMER]!.length;
+
+/**
+ * One page of the cache, decoded from disk into typed views. `strings` holds, in row order, the ref of
+ * every row with hasRef = 1 followed (same row) by the extra JSON of every rare-kind row.
+ */
+export interface CompactEventPage {
+  readonly length: number;
+  readonly tsRecv: Float64Array;
+  readonly ord: Float64Array;
+  readonly vals: Float64Array;
+  readonly kind: Uint8Array;
+  readonly side: Uint8Array;
+  readonly hasRef: Uint8Array;
+  readonly market: Uint32Array;
+  readonly marketDict: readonly string[];
+  readonly strings: readonly string[];
+}
+
+/** The columns of a compact page before they are laid out in bytes. */
+export interface CompactColumns {
+  readonly length: number;
+  readonly tsRecv: Float64Array;
+  readonly ord: Float64Array;
+  readonly vals: Float64Array;
+  readonly kind: Uint8Array;
+  readonly side: Uint8Array;
+  readonly hasRef: Uint8Array;
+  readonly market: Uint32Array;
+  readonly strings: string[];
+}
+
+/**
+ * Pack a columnar batch (the reader's row-major cells) into compact columns. `marketCode` maps a code
+ * of b.marketDict to the code the page will be read with.
+ */
+export function packCompactColumns(b: EventBatch, marketCode: (code: number) => number): CompactColumns {
+  const n = b.length;
+  const v = b.cells;
+  if (v.length < n * EVENT_STRIDE) throw new TapeCodecError("batch cells shorter than length × stride");
+  let nv = 0;
+  for (let i = 0, r = 0; i < n; i++, r += EVENT_STRIDE) {
+    const list = COMPACT_VALS[v[r + C_KIND]!];
+    if (list === undefined) throw new TapeCodecError(`unknown kind code ${v[r + C_KIND]}`);
+    nv += list.length;
+  }
+  const tsRecv = new Float64Array(n);
+  const ord = new Float64Array(n);
+  const vals = new Float64Array(nv);
+  const kind = new Uint8Array(n);
+  const side = new Uint8Array(n);
+  const hasRef = new Uint8Array(n);
+  const market = new Uint32Array(n);
+  const strings: string[] = [];
+  for (let i = 0, r = 0, q = 0; i < n; i++, r += EVENT_STRIDE) {
+    const k = v[r + C_KIND]!;
+    tsRecv[i] = v[r + C_TS_RECV]!;
+    ord[i] = v[r + C_ORD]!;
+    kind[i] = k;
+    const sd = v[r + C_SIDE]!;
+    if (!(sd >= 0 && sd < SIDE_CODES.length)) throw new TapeCodecError(`side code ${sd} unknown`);
+    side[i] = sd;
+    market[i] = marketCode(v[r + C_MARKET]!);
+    const list = COMPACT_VALS[k]!;
+    for (let j = 0; j < list.length; j++) vals[q++] = v[r + list[j]!]!;
+    if (v[r + C_HAS_REF] === 1) {
+      hasRef[i] = 1;
+      strings.push(needStr(b.ref(i), "compact page", "ref"));
+    }
+    if (COMPACT_HAS_EXTRA[k]) strings.push(b.extra(i) ?? "");
+  }
+  return { length: n, tsRecv, ord, vals, kind, side, hasRef, market, strings };
+}
+
+const C_ORD = C.ord;
+
+function compactMarket(p: CompactEventPage, i: number): string {
+  const m = p.marketDict[p.market[i]!];
+  if (m === undefined) throw new TapeCodecError(`market code ${p.market[i]} outside dictionary`);
+  return m;
+}
+
+/**
+ * Decode a compact page into `out` (appended), building exactly the objects decodeEventBatch builds
+ * for the same rows. Hot kinds read their cells straight from the float64 stream; a rare row is
+ * expanded into one row of cells and goes through the shared rare-kind decoder.
+ */
+export function decodeCompactPage(p: CompactEventPage, source: Source, out: TapeEvent[]): void {
+  const at: CompactPosition = { row: 0, val: 0, str: 0 };
+  decodeCompactRows(p, source, at, p.length, out);
+}
+
+/** Where decoding of a page stands: next row, and how far the float64 and string streams are consumed. */
+export interface CompactPosition {
+  row: number;
+  val: number;
+  str: number;
+}
+
+/**
+ * Decode up to `count` rows of a page from `at` (advanced), appending to `out`. Decoding a page in
+ * slices keeps fewer decoded-but-unconsumed events alive across young-generation GCs.
+ */
+export function decodeCompactRows(
+  p: CompactEventPage,
+  source: Source,
+  at: CompactPosition,
+  count: number,
+  out: TapeEvent[],
+): void {
+  const n = Math.min(p.length, at.row + count);
+  const v = p.vals;
+  const kinds = p.kind;
+  const ts = p.tsRecv;
+  const hasRef = p.hasRef;
+  const strings = p.strings;
+  let q = at.val;
+  let s = at.str;
+  for (let i = at.row; i < n; i++) {
+    const k = kinds[i]!;
+    const tsR = ts[i]!;
+    const te = v[q]!;
+    const tsX = te !== te ? null : te;
+    let ref: string | null = null;
+    if (hasRef[i] === 1) {
+      const x = strings[s++];
+      if (x === undefined) throw new TapeCodecError("compact page: string list too short");
+      ref = x;
+    }
+    let e: EngineEvent;
+    switch (k) {
+      case K_SPOT_QUOTE:
+        e = {
+          kind: "spot_quote",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          productId: compactMarket(p, i),
+          bid: v[q + SQ_PX]!,
+          ask: v[q + SQ_PX2]!,
+          bidSize: v[q + SQ_PX3]!,
+          askSize: v[q + SQ_PX4]!,
+          last: v[q + SQ_PX5]!,
+          seq: need(v[q + SQ_SEQ]!, "spot_quote", "seq"),
+        };
+        q += SQ_N;
+        break;
+      case K_BOOK_DELTA:
+        e = {
+          kind: "book_delta",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          market: compactMarket(p, i),
+          sid: need(v[q + BD_SID]!, "book_delta", "sid"),
+          seq: need(v[q + BD_SEQ]!, "book_delta", "seq"),
+          side: yesNo(p.side[i]!, "book_delta"),
+          price: need(v[q + BD_PRICE]!, "book_delta", "price"),
+          delta: need(v[q + BD_QTY]!, "book_delta", "qty"),
+          clientOrderId: ref,
+        };
+        q += BD_N;
+        break;
+      case K_INDEX_VALUE:
+        e = {
+          kind: "index_value",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          indexId: compactMarket(p, i),
+          value: v[q + IV_PX]!,
+          avg60s: v[q + IV_PX2]!,
+          sid: need(v[q + IV_SID]!, "index_value", "sid"),
+          seq: need(v[q + IV_SEQ]!, "index_value", "seq"),
+        };
+        q += IV_N;
+        break;
+      case K_SPOT_TRADE:
+        e = {
+          kind: "spot_trade",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          productId: compactMarket(p, i),
+          price: v[q + ST_PX]!,
+          size: v[q + ST_PX2]!,
+          takerSide: takerSpot(p.side[i]!),
+          tradeId: needStr(ref, "spot_trade", "ref"),
+        };
+        q += ST_N;
+        break;
+      case K_PUBLIC_TRADE:
+        e = {
+          kind: "public_trade",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          market: compactMarket(p, i),
+          tradeId: needStr(ref, "public_trade", "ref"),
+          yesPrice: need(v[q + PT_PRICE]!, "public_trade", "price"),
+          count: need(v[q + PT_QTY]!, "public_trade", "qty"),
+          takerSide: yesNo(p.side[i]!, "public_trade"),
+          sid: need(v[q + PT_SID]!, "public_trade", "sid"),
+          seq: need(v[q + PT_SEQ]!, "public_trade", "seq"),
+        };
+        q += PT_N;
+        break;
+      case K_MARKET_TICKER:
+        e = {
+          kind: "market_ticker",
+          tsRecv: tsR,
+          tsExchange: tsX,
+          market: compactMarket(p, i),
+          lastPrice: need(v[q + MT_PRICE]!, "market_ticker", "price"),
+          yesBid: need(v[q + MT_PRICE2]!, "market_ticker", "price2"),
+          yesAsk: need(v[q + MT_PRICE3]!, "market_ticker", "price3"),
+          yesBidSize: need(v[q + MT_QTY]!, "market_ticker", "qty"),
+          yesAskSize: need(v[q + MT_QTY2]!, "market_ticker", "qty2"),
+          volume: need(v[q + MT_QTY3]!, "market_ticker", "qty3"),
+          openInterest: need(v[q + MT_QTY4]!, "market_ticker", "qty4"),
+        };
+        q += MT_N;
+        break;
+      case K_TIMER:
+        e = { kind: "timer", tsRecv: tsR, tsExchange: tsX };
+        q += TM_N;
+        break;
+      default: {
+        const list = COMPACT_VALS[k];
+        if (list === undefined) throw new TapeCodecError(`unknown kind code ${k}`);
+        const extra = strings[s++];
+        if (extra === undefined) throw new TapeCodecError("compact page: string list too short");
+        const cells = new Float64Array(EVENT_STRIDE).fill(Number.NaN);
+        for (let j = 0; j < list.length; j++) cells[list[j]!] = v[q + j]!;
+        cells[C_KIND] = k;
+        cells[C_SIDE] = p.side[i]!;
+        cells[C_HAS_REF] = hasRef[i]!;
+        cells[C_MARKET] = p.market[i]!;
+        q += list.length;
+        const one: EventBatch = { length: 1, cells, marketDict: p.marketDict, ref: () => ref, extra: () => extra };
+        e = decodeRare(one, 0, 0, k, tsR, tsX);
+      }
+    }
+    out.push({ source, event: e });
+  }
+  at.row = n;
+  at.val = q;
+  at.str = s;
+  if (n === p.length && (q !== v.length || s !== strings.length)) {
+    throw new TapeCodecError("compact page: columns do not match its rows");
+  }
+}

@@ -7,9 +7,12 @@
  * a time, so memory stays at a few chunks whatever the day's size, and no sort runs at all — a
  * per-day ORDER BY was measured 2–4× slower than streaming files unsorted on this machine.
  *
- * Each file is streamed through DuckDB as columnar chunks. Numeric cells of a row are packed in SQL
+ * An events segment is read from its read-cache file when one is current (cache.ts: typed arrays
+ * straight from disk, no DuckDB, no per-value conversion); otherwise it is streamed through DuckDB as
+ * columnar chunks and the cache file is written on the way. Numeric cells of a row are packed in SQL
  * into one DOUBLE[] column (codes for kind/source/market/side), which crosses into JS as a single
- * Float64Array; only per-row strings (trade ids, extra JSON, raw text) are decoded one by one.
+ * Float64Array; only per-row strings (trade ids, extra JSON, raw text) are decoded one by one. Both
+ * paths produce the same events in the same order; the merge does not know which one a file used.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -23,7 +26,22 @@ import {
 } from "@duckdb/node-api";
 import type { Source } from "../core/events.ts";
 import type { RawFrame, TapeEvent } from "./types.ts";
-import { decodeEventBatch, type EventBatch } from "./codec.ts";
+import {
+  decodeCompactRows,
+  decodeEventBatch,
+  packCompactColumns,
+  type CompactEventPage,
+  type CompactPosition,
+  type EventBatch,
+} from "./codec.ts";
+import {
+  EventCacheReader,
+  EventCacheWriter,
+  discard,
+  eventCachePath,
+  sourceKey,
+  type SourceKey,
+} from "./cache.ts";
 import {
   DIR_CODES,
   EVENT_CELLS,
@@ -54,6 +72,11 @@ export interface ReadOptions {
   sources?: Source[];
   /** DuckDB memory limit (default "1GB"). */
   memoryLimit?: string;
+  /**
+   * Use and build the read cache under `<dir>/.cache` (default true; see cache.ts). The cache is
+   * derived and optional: false reads every segment from Parquet and writes nothing.
+   */
+  cache?: boolean;
 }
 
 /** A segment file whose rows are not in (ts_recv, ord) order: not written by the tape writer. */
@@ -211,11 +234,18 @@ function stringAt(v: DuckDBVector): (i: number) => string | null {
 
 // ---- k-way merge of sorted runs -------------------------------------------------------------------
 
-/** Rows of one chunk, decoded, with their merge keys. */
+/** Rows of one chunk or cache page, decoded, with their merge keys. */
 interface Block<T> {
   readonly items: T[];
   readonly ts: Float64Array;
   readonly ord: Float64Array;
+}
+
+/** Where a cursor's blocks come from: a DuckDB stream, or the read cache (synchronous). */
+interface BlockSource<T> {
+  /** The next block, or null at the end of the file. */
+  next(): Block<T> | null | Promise<Block<T> | null>;
+  close(): void | Promise<void>;
 }
 
 class Cursor<T> {
@@ -225,55 +255,40 @@ class Cursor<T> {
   headTs = Number.POSITIVE_INFINITY;
   headOrd = Number.POSITIVE_INFINITY;
   readonly rank: number;
-  private prefetch: Promise<DuckDBDataChunk | null> | null = null;
   /** Key of the last row validated (rows are validated a block at a time, on load). */
   private lastTs = Number.NEGATIVE_INFINITY;
   private lastOrd = Number.NEGATIVE_INFINITY;
 
   private constructor(
     readonly run: FileRun,
-    private readonly conn: DuckDBConnection,
-    private readonly result: DuckDBResult,
-    private readonly decode: (chunk: DuckDBDataChunk) => Block<T>,
+    private readonly src: BlockSource<T>,
   ) {
     this.rank = run.rank;
   }
 
-  static async open<T>(
-    instance: DuckDBInstance,
-    run: FileRun,
-    sql: string,
-    decode: (chunk: DuckDBDataChunk) => Block<T>,
-  ): Promise<Cursor<T> | null> {
-    const conn = await instance.connect();
-    let c: Cursor<T> | null = null;
+  /** A cursor on the first row of the file, or null (and the source closed) when it has none. */
+  static async open<T>(run: FileRun, src: BlockSource<T>): Promise<Cursor<T> | null> {
+    const c = new Cursor(run, src);
     try {
-      c = new Cursor(run, conn, await conn.stream(sql), decode);
       if (await c.load()) return c;
     } catch (err) {
-      if (c) await c.close();
-      else conn.closeSync();
+      await c.close();
       throw err;
     }
     await c.close();
     return null;
   }
 
-  /**
-   * Fetch the next non-empty chunk; false at the end of the file. The following chunk is requested
-   * before this one is decoded, so DuckDB produces it while JS decodes and merges.
-   */
+  /** Move to the next non-empty block; false at the end of the file. */
   async load(): Promise<boolean> {
     for (;;) {
-      const chunk = await (this.prefetch ?? this.result.fetchChunk());
-      this.prefetch = null;
-      if (chunk === null || chunk.rowCount === 0) {
+      let block = this.src.next();
+      if (block instanceof Promise) block = await block;
+      if (block === null) {
         this.block = null;
         this.headTs = Number.POSITIVE_INFINITY;
         return false;
       }
-      this.prefetch = this.result.fetchChunk();
-      const block = this.decode(chunk);
       if (block.items.length === 0) continue;
       this.validate(block);
       this.block = block;
@@ -289,7 +304,7 @@ class Cursor<T> {
     let lastTs = this.lastTs;
     let lastOrd = this.lastOrd;
     const { ts, ord } = b;
-    for (let i = 0, n = ts.length; i < n; i++) {
+    for (let i = 0, n = b.items.length; i < n; i++) {
       const t = ts[i]!;
       const o = ord[i]!;
       if (t < lastTs || (t === lastTs && o <= lastOrd) || t !== t || o !== o) throw new TapeOrderError(this.run.file);
@@ -300,12 +315,60 @@ class Cursor<T> {
     this.lastOrd = lastOrd;
   }
 
+  async close(): Promise<void> {
+    await this.src.close();
+  }
+}
+
+/** Chunks of one DuckDB query, decoded as they arrive. */
+class DuckBlockSource<T> implements BlockSource<T> {
+  private prefetch: Promise<DuckDBDataChunk | null> | null = null;
+
+  private constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly result: DuckDBResult,
+    private readonly decode: (chunk: DuckDBDataChunk) => Block<T>,
+    private readonly hooks: { end?: () => void; close?: () => void | Promise<void> },
+  ) {}
+
+  static async open<T>(
+    instance: DuckDBInstance,
+    sql: string,
+    decode: (chunk: DuckDBDataChunk) => Block<T>,
+    hooks: { end?: () => void; close?: () => void | Promise<void> } = {},
+  ): Promise<DuckBlockSource<T>> {
+    const conn = await instance.connect();
+    try {
+      return new DuckBlockSource(conn, await conn.stream(sql), decode, hooks);
+    } catch (err) {
+      conn.closeSync();
+      await hooks.close?.();
+      throw err;
+    }
+  }
+
+  /**
+   * The next non-empty chunk, decoded. The following chunk is requested before this one is decoded,
+   * so DuckDB produces it while JS decodes and merges.
+   */
+  async next(): Promise<Block<T> | null> {
+    const chunk = await (this.prefetch ?? this.result.fetchChunk());
+    this.prefetch = null;
+    if (chunk === null || chunk.rowCount === 0) {
+      this.hooks.end?.();
+      return null;
+    }
+    this.prefetch = this.result.fetchChunk();
+    return this.decode(chunk);
+  }
+
   /** Let an in-flight fetch finish before the connection goes away. */
   async close(): Promise<void> {
     const pending = this.prefetch;
     this.prefetch = null;
     if (pending) await pending.catch(() => null);
     this.conn.closeSync();
+    await this.hooks.close?.();
   }
 }
 
@@ -322,10 +385,8 @@ function before<T>(a: Cursor<T>, b: Cursor<T>): boolean {
  * The inner loop is synchronous; it only leaves to fetch a chunk, open a file or yield.
  */
 async function* mergeRuns<T>(
-  instance: DuckDBInstance,
   runs: FileRun[],
-  sqlFor: (run: FileRun) => string,
-  decode: (run: FileRun) => (chunk: DuckDBDataChunk) => Block<T>,
+  openSource: (run: FileRun) => Promise<BlockSource<T>>,
   batchRows: number,
 ): AsyncGenerator<T[]> {
   const pending = [...runs].sort((a, b) => a.minTs - b.minTs || a.rank - b.rank || (a.file < b.file ? -1 : 1));
@@ -342,7 +403,7 @@ async function* mergeRuns<T>(
         for (const c of active) if (c.headTs < headTs) headTs = c.headTs;
         if (run.minTs > headTs) break;
         next++;
-        const cursor = await Cursor.open(instance, run, sqlFor(run), decode(run));
+        const cursor = await Cursor.open(run, await openSource(run));
         if (cursor) active.push(cursor);
       }
       if (active.length === 0) {
@@ -409,15 +470,24 @@ function cellSql(cell: (typeof EVENT_CELLS)[number], rank: number, marketType: s
   }
 }
 
-function eventsSql(run: FileRun, marketType: string): string {
+/** Rows of one segment in file order (= (ts_recv, ord) order), from row `offset` on. */
+function eventsSql(run: FileRun, marketType: string, offset: number): string {
   const cells = EVENT_CELLS.map((c) => cellSql(c, run.rank, marketType)).join(", ");
   // NULLs are coalesced away so the string vectors carry no validity mask (per-row mask checks in
   // @duckdb/node-api allocate BigInts); has_ref keeps ref's NULL-ness, extra is never NULL where read.
+  // A single-file scan keeps file order (DuckDB preserves insertion order), so OFFSET resumes exactly.
   return `SELECT [${cells}]::DOUBLE[${EVENT_STRIDE}], coalesce(ref, ''), coalesce(extra, '')
-    FROM read_parquet(${sqlString(run.file)})`;
+    FROM read_parquet(${sqlString(run.file)})${offset > 0 ? ` OFFSET ${offset}` : ""}`;
 }
 
-function eventBlock(chunk: DuckDBDataChunk, marketDict: readonly string[]): Block<TapeEvent> {
+/** Feeds decoded DuckDB chunks of one segment into its cache file. */
+interface CacheFeed {
+  readonly writer: EventCacheWriter;
+  /** Dictionary code (this read's) → cache file code; -1 = not yet assigned. */
+  readonly remap: Int32Array;
+}
+
+function eventBlock(chunk: DuckDBDataChunk, marketDict: readonly string[], feed: CacheFeed | null): Block<TapeEvent> {
   const n = chunk.rowCount;
   const cells = packedCells(chunk.getColumnVector(0), n, EVENT_STRIDE);
   const batch: EventBatch = {
@@ -429,6 +499,21 @@ function eventBlock(chunk: DuckDBDataChunk, marketDict: readonly string[]): Bloc
   };
   const items: TapeEvent[] = [];
   decodeEventBatch(batch, items);
+  if (feed !== null && feed.writer.active) {
+    // Decoding succeeded, so every code and string is valid: pack the same rows for the cache.
+    try {
+      const { writer, remap } = feed;
+      const cols = packCompactColumns(batch, (code) => {
+        let c = remap[code]!;
+        if (c < 0) c = remap[code] = writer.marketCode(marketDict[code]!);
+        return c;
+      });
+      writer.append(cols);
+      return { items, ts: cols.tsRecv, ord: cols.ord };
+    } catch {
+      feed.writer.abort();
+    }
+  }
   const ts = new Float64Array(n);
   const ord = new Float64Array(n);
   for (let i = 0, r = 0; i < n; i++, r += EVENT_STRIDE) {
@@ -438,42 +523,181 @@ function eventBlock(chunk: DuckDBDataChunk, marketDict: readonly string[]): Bloc
   return { items, ts, ord };
 }
 
+/** One events read: the DuckDB session is opened only if some segment has to come from Parquet. */
+class EventReadContext {
+  private session: Promise<Session> | null = null;
+
+  constructor(
+    readonly dir: string,
+    readonly opts: ReadOptions,
+  ) {}
+
+  /**
+   * The market dictionary of the day being read, over its segments that are not cached: one ENUM per
+   * day (built on first use) instead of one per file, which costs a query per file.
+   */
+  private day: { files: Set<string>; type: string; dict: () => Promise<string[]> } | null = null;
+
+  async startDay(uncached: readonly string[]): Promise<void> {
+    await this.endDay();
+    if (uncached.length === 0) return;
+    const type = `tape_market_${++typeCounter}`;
+    let dict: Promise<string[]> | null = null;
+    this.day = {
+      files: new Set(uncached),
+      type,
+      dict: () => (dict ??= this.db().then((s) => createDictionary(s.db, type, uncached, "market"))),
+    };
+  }
+
+  async endDay(): Promise<void> {
+    const day = this.day;
+    this.day = null;
+    if (day !== null && this.session !== null) await (await this.session).db.run(`DROP TYPE IF EXISTS ${day.type}`);
+  }
+
+  get useCache(): boolean {
+    return this.opts.cache !== false;
+  }
+
+  db(): Promise<Session> {
+    this.session ??= openSession(this.opts);
+    return this.session;
+  }
+
+  async close(): Promise<void> {
+    if (this.session) (await this.session).close();
+  }
+
+  /**
+   * Rows of a segment from Parquet, from row `offset` on; with `key`, also (re)build its cache file
+   * (only a read from row 0 can produce a complete one).
+   */
+  async duckSource(run: FileRun, offset: number, key: SourceKey | null): Promise<BlockSource<TapeEvent>> {
+    const { db, instance } = await this.db();
+    const shared = this.day?.files.has(run.file) ? this.day : null;
+    const own = shared === null ? `tape_market_${++typeCounter}` : null;
+    const marketType = shared?.type ?? own!;
+    const marketDict = shared !== null ? await shared.dict() : await createDictionary(db, own!, [run.file], "market");
+    const cachePath = this.useCache && offset === 0 && key !== null ? eventCachePath(this.dir, run.file) : null;
+    const writer = cachePath !== null ? EventCacheWriter.create(cachePath, run.file, key!) : null;
+    const feed: CacheFeed | null = writer ? { writer, remap: new Int32Array(marketDict.length).fill(-1) } : null;
+    return DuckBlockSource.open(instance, eventsSql(run, marketType, offset), (chunk) => eventBlock(chunk, marketDict, feed), {
+      end: () => writer?.finish(),
+      close: async () => {
+        writer?.abort();
+        if (own !== null) await db.run(`DROP TYPE IF EXISTS ${own}`);
+      },
+    });
+  }
+}
+
+/** Rows decoded at a time from a cache page (measured: smaller slices mean cheaper young-generation GCs). */
+const SLICE_ROWS = 256;
+
+/** Pages of a segment's cache file; on any trouble with the cache, the rest comes from Parquet. */
+class CachedEventSource implements BlockSource<TapeEvent> {
+  private fallback: BlockSource<TapeEvent> | null = null;
+  /** Rows handed out so far (where a fallback resumes). */
+  private rows = 0;
+  private page: CompactEventPage | null = null;
+  private readonly at: CompactPosition = { row: 0, val: 0, str: 0 };
+
+  constructor(
+    private readonly reader: EventCacheReader,
+    private readonly run: FileRun,
+    private readonly ctx: EventReadContext,
+    private readonly key: SourceKey,
+  ) {}
+
+  next(): Block<TapeEvent> | null | Promise<Block<TapeEvent> | null> {
+    if (this.fallback !== null) return this.fallback.next();
+    try {
+      let page = this.page;
+      if (page === null || this.at.row === page.length) {
+        page = this.page = this.reader.nextPage();
+        if (page === null) return null;
+        this.at.row = this.at.val = this.at.str = 0;
+      }
+      const from = this.at.row;
+      const items: TapeEvent[] = [];
+      decodeCompactRows(page, this.run.source, this.at, SLICE_ROWS, items);
+      this.rows += items.length;
+      const to = this.at.row;
+      return { items, ts: page.tsRecv.subarray(from, to), ord: page.ord.subarray(from, to) };
+    } catch {
+      // Corrupt, truncated or unreadable: Parquet is the source of truth. Rebuild only from the start.
+      this.reader.close();
+      discard(this.reader.file);
+      return this.switchToParquet();
+    }
+  }
+
+  private async switchToParquet(): Promise<Block<TapeEvent> | null> {
+    this.fallback = await this.ctx.duckSource(this.run, this.rows, this.rows === 0 ? this.key : null);
+    return this.fallback.next();
+  }
+
+  async close(): Promise<void> {
+    this.reader.close();
+    await this.fallback?.close();
+  }
+}
+
+interface EventRun extends FileRun {
+  key: SourceKey | null;
+  cached: boolean;
+}
+
+/** Cache state and first receipt time of each segment (from the cache header, else Parquet stats). */
+async function prepareEventRuns(ctx: EventReadContext, runs: FileRun[]): Promise<EventRun[]> {
+  const out: EventRun[] = [];
+  const uncached: EventRun[] = [];
+  for (const run of runs) {
+    const er: EventRun = { ...run, key: sourceKey(run.file), cached: false };
+    const cachePath = ctx.useCache && er.key !== null ? eventCachePath(ctx.dir, run.file) : null;
+    const reader = cachePath !== null ? EventCacheReader.open(cachePath, er.key!) : null;
+    if (reader !== null) {
+      er.minTs = reader.minTs;
+      er.cached = true;
+      reader.close();
+    } else uncached.push(er);
+    out.push(er);
+  }
+  if (uncached.length > 0) await loadMinTs((await ctx.db()).db, uncached);
+  await ctx.startDay(uncached.map((r) => r.file));
+  return out;
+}
+
+async function openEventSource(ctx: EventReadContext, run: EventRun): Promise<BlockSource<TapeEvent>> {
+  if (run.cached && run.key !== null) {
+    const path = eventCachePath(ctx.dir, run.file);
+    const reader = path !== null ? EventCacheReader.open(path, run.key) : null;
+    if (reader !== null) return new CachedEventSource(reader, run, ctx, run.key);
+  }
+  return ctx.duckSource(run, 0, run.key);
+}
+
 /**
  * Normalized events in receipt-time order (tie-break: ts_recv, then source rank, then ord), streamed in
- * batches; memory stays flat however many days.
+ * batches; memory stays flat however many days. Segments are read from the read cache when it holds
+ * a current copy, else from Parquet (building the cache on the way, unless `cache: false`).
  */
 export async function* readTapeEvents(dir: string, opts: ReadOptions = {}): AsyncGenerator<readonly TapeEvent[]> {
   const batchRows = Math.max(1, opts.batchRows ?? 2048);
   const days = wantedDays(listDays(dir, "events"), opts);
   if (days.length === 0) return;
-  const session = await openSession(opts);
+  const ctx = new EventReadContext(dir, opts);
   try {
-    const { db, instance } = session;
     for (const day of days) {
-      const runs = dayFileRuns(dir, "events", day, opts.sources);
-      if (runs.length === 0) continue;
-      await loadMinTs(db, runs);
-      const marketType = `tape_market_${++typeCounter}`;
-      const marketDict = await createDictionary(
-        db,
-        marketType,
-        runs.map((r) => r.file),
-        "market",
-      );
-      try {
-        yield* mergeRuns(
-          instance,
-          runs,
-          (run) => eventsSql(run, marketType),
-          () => (chunk) => eventBlock(chunk, marketDict),
-          batchRows,
-        );
-      } finally {
-        await db.run(`DROP TYPE IF EXISTS ${marketType}`);
-      }
+      const files = dayFileRuns(dir, "events", day, opts.sources);
+      if (files.length === 0) continue;
+      const runs = await prepareEventRuns(ctx, files);
+      yield* mergeRuns(runs, (run) => openEventSource(ctx, run as EventRun), batchRows);
+      await ctx.endDay();
     }
   } finally {
-    session.close();
+    await ctx.close();
   }
 }
 
@@ -525,13 +749,15 @@ export async function* readTapeRaw(dir: string, opts: ReadOptions = {}): AsyncGe
       );
       try {
         yield* mergeRuns(
-          instance,
           runs,
           (run) =>
-            `SELECT [ts_recv::DOUBLE, ord::DOUBLE, enum_code(CAST(coalesce(conn_id, '') AS ${connType}))::DOUBLE,
-                     enum_code(CAST(dir AS ${DIR_ENUM}))::DOUBLE]::DOUBLE[4], coalesce(text, '')
-             FROM read_parquet(${sqlString(run.file)})`,
-          (run) => (chunk) => rawBlock(chunk, run.source, connDict),
+            DuckBlockSource.open(
+              instance,
+              `SELECT [ts_recv::DOUBLE, ord::DOUBLE, enum_code(CAST(coalesce(conn_id, '') AS ${connType}))::DOUBLE,
+                       enum_code(CAST(dir AS ${DIR_ENUM}))::DOUBLE]::DOUBLE[4], coalesce(text, '')
+               FROM read_parquet(${sqlString(run.file)})`,
+              (chunk) => rawBlock(chunk, run.source, connDict),
+            ),
           batchRows,
         );
       } finally {
