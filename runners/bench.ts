@@ -4,8 +4,10 @@
  * Replay throughput and memory on a synthesized reference day (~5 M events: Coinbase ticks, book
  * deltas over ~40 markets, BRTI once a second, trades). The tapes are synthesized once and cached
  * under data/bench/ (the first run takes a few minutes per day). Prints one JSON object with --json:
- *   events, read_events_per_s, replay_events_per_s, replay_over_read, peak_rss_mb_1day,
- *   peak_rss_mb_4days, sweep32_over_1, plus the machine.
+ *   events, read_events_per_s, replay_events_per_s (read → engine → simulated venue → audit rows in
+ *   an in-memory DuckDB store), replay_over_read, the same two without the audit store,
+ *   peak_rss_mb_1day, peak_rss_mb_4days, sweep32_over_1, plus the machine. Reads use the tape's
+ *   read cache (lib/tape/cache.ts), warmed by the first run.
  * Each measurement runs in a fresh child process so peak RSS is that of the measured job alone.
  */
 import { spawnSync } from "node:child_process";
@@ -65,6 +67,9 @@ async function main(): Promise<void> {
     read_events_per_s: Math.round(read.events / read.seconds),
     replay_events_per_s: Math.round(replay.events / replay.seconds),
     replay_over_read: round(replay.seconds / read.seconds, 3),
+    // The same replay without writing audit rows to DuckDB: the engine + venue path alone.
+    replay_no_audit_events_per_s: Math.round(rss1.events / rss1.seconds),
+    replay_no_audit_over_read: round(rss1.seconds / read.seconds, 3),
     peak_rss_mb_1day: round(rss1.rssMb, 1),
     peak_rss_mb_4days: round(rss4.rssMb, 1),
     days_in_4day_run: days.length,
