@@ -156,7 +156,7 @@ export class SummaryCollector {
   }
 }
 
-/** Placeholder for a settled market: its forecasts were scored and released. */
+/** Marks a settled market: its forecasts were scored and released. */
 const SETTLED: Pending = Object.freeze({ pModel: [], pMarket: [] }) as unknown as Pending;
 
 function logLossTerm(p: number, y: number): number {

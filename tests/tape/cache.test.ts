@@ -1,42 +1,14 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { EngineEvent, Source } from "../../lib/core/events.ts";
-import { openTapeWriter } from "../../lib/tape/writer.ts";
-import { readTapeEvents, type ReadOptions } from "../../lib/tape/reader.ts";
+import { readTapeEvents } from "../../lib/tape/reader.ts";
 import type { TapeEvent } from "../../lib/tape/types.ts";
 import { anyEvent, anySource } from "./arbitraries.ts";
+import { expectedOrder, readAll, tempDirs, writeEvents } from "./helpers.ts";
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "tape-cache-"));
-let dirN = 0;
-const freshDir = () => path.join(tmpRoot, `t${++dirN}`);
-afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-
-// The documented tie-break rank of sources, written out independently of lib/tape/schema.ts.
-const RANK: Record<Source, number> = { coinbase: 0, kalshi: 1, sim: 2, control: 3 };
-
-/** Oracle: stable sort of what was written by (tsRecv, source rank, write order). */
-function expectedOrder(written: readonly TapeEvent[]): TapeEvent[] {
-  return written
-    .map((x, i) => ({ x, i }))
-    .sort((a, b) => a.x.event.tsRecv - b.x.event.tsRecv || RANK[a.x.source] - RANK[b.x.source] || a.i - b.i)
-    .map(({ x }) => x);
-}
-
-async function readAll(dir: string, opts?: ReadOptions): Promise<TapeEvent[]> {
-  const out: TapeEvent[] = [];
-  for await (const batch of readTapeEvents(dir, opts)) out.push(...batch);
-  return out;
-}
-
-async function writeEvents(dir: string, events: readonly TapeEvent[], segmentSeconds = 3600): Promise<void> {
-  const w = await openTapeWriter({ dir, segmentSeconds });
-  for (const { event, source } of events) w.event(event, source);
-  await w.close();
-  expect(w.stats().rejected).toBe(0);
-}
+const freshDir = tempDirs("tape-cache-");
 
 /** Every file under a directory, relative, sorted. */
 function filesUnder(dir: string): string[] {

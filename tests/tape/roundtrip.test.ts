@@ -1,42 +1,15 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { EngineEvent, Source } from "../../lib/core/events.ts";
 import { openTapeWriter } from "../../lib/tape/writer.ts";
-import { listTapeDays, readTapeEvents, readTapeRaw, type ReadOptions } from "../../lib/tape/reader.ts";
+import { listTapeDays, readTapeEvents, readTapeRaw } from "../../lib/tape/reader.ts";
 import type { TapeEvent } from "../../lib/tape/types.ts";
 import { anyEvent, anySource } from "./arbitraries.ts";
+import { expectedOrder, readAll, tempDirs, writeEvents } from "./helpers.ts";
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "tape-rt-"));
-let dirN = 0;
-const freshDir = () => path.join(tmpRoot, `t${++dirN}`);
-afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-
-// The documented tie-break rank of sources, written out independently of lib/tape/schema.ts.
-const RANK: Record<Source, number> = { coinbase: 0, kalshi: 1, sim: 2, control: 3 };
-
-/** Oracle: stable sort of what was written by (tsRecv, source rank, write order). */
-function expectedOrder(written: readonly TapeEvent[]): TapeEvent[] {
-  return written
-    .map((x, i) => ({ x, i }))
-    .sort((a, b) => a.x.event.tsRecv - b.x.event.tsRecv || RANK[a.x.source] - RANK[b.x.source] || a.i - b.i)
-    .map(({ x }) => x);
-}
-
-async function readAll(dir: string, opts?: ReadOptions): Promise<TapeEvent[]> {
-  const out: TapeEvent[] = [];
-  for await (const batch of readTapeEvents(dir, opts)) out.push(...batch);
-  return out;
-}
-
-async function writeEvents(dir: string, events: readonly TapeEvent[], segmentSeconds = 3600): Promise<void> {
-  const w = await openTapeWriter({ dir, segmentSeconds });
-  for (const { event, source } of events) w.event(event, source);
-  await w.close();
-  expect(w.stats().rejected).toBe(0);
-}
+const freshDir = tempDirs("tape-rt-");
 
 const DAY0 = Date.UTC(2026, 1, 12) * 1000; // 2026-02-12T00:00Z in µs
 const US_PER_DAY = 86_400_000_000;
