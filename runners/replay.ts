@@ -44,7 +44,8 @@ async function main(): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split("*/")[0]!.replace(/^\/\*\*?/, "") + "\n");
+    const doc = readFileSync(new URL(import.meta.url)).toString().split("*/")[0]!;
+    process.stdout.write(doc.replace(/^\/\*\*?\n?/, "").replace(/^ \* ?/gm, "").trim() + "\n");
     return 0;
   }
   for (const d of [values.from, values.to]) {
