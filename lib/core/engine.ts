@@ -114,7 +114,6 @@ export class Engine {
   private lastSpotTs: TsUs = -1;
   private indexValue = Number.NaN;
   private lastIndexTs: TsUs = -1;
-  private lastKalshiTs: TsUs = -1;
   private nextSweep: TsUs = -1;
   private readonly evalUs: number;
   /** The model without the spot-vs-BRTI basis terms, for when the input is the BRTI print itself. */
@@ -169,25 +168,20 @@ export class Engine {
         this.indexValue = e.value;
         this.lastIndexTs = ts;
         this.index.onIndex(ts, e.value);
-        this.lastKalshiTs = ts;
         break;
       case "book_snapshot":
-        this.lastKalshiTs = ts;
         this.onBookSnapshot(e);
         break;
       case "book_delta":
-        this.lastKalshiTs = ts;
         this.onBookDelta(e);
         break;
       case "market_ticker":
       case "public_trade":
-        this.lastKalshiTs = ts;
         break;
       case "market_info":
         this.onMarketInfo(e);
         break;
       case "market_lifecycle":
-        this.lastKalshiTs = ts;
         this.onLifecycle(e);
         break;
       case "order_update":
