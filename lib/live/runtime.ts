@@ -106,7 +106,6 @@ export class LiveRuntime {
     kalshi: { status: "idle", lastEventMs: 0 },
     coinbase: { status: "idle", lastEventMs: 0 },
   };
-  private coinbaseGapOpen = false;
   private lastSpotMs = 0;
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
@@ -334,11 +333,6 @@ export class LiveRuntime {
       this.counts.errors++;
       this.log.error("session rejected event", { kind: ev.kind, error: err });
     }
-    // Coinbase tickers are full state: the first quote after a gap heals the feed.
-    if (ev.kind === "spot_quote" && this.coinbaseGapOpen) {
-      this.coinbaseGapOpen = false;
-      this.ingest({ kind: "feed_health", tsRecv: nowUs(), tsExchange: null, feed: "coinbase", status: "resynced", sid: -1, markets: [], detail: "ticker after gap (full state)" }, "control");
-    }
   }
 
   /** Venue reports about our own orders (transport, WS private channels, REST catch-up). */
@@ -357,7 +351,6 @@ export class LiveRuntime {
     switch (e.kind) {
       case "feed_health":
         this.feeds[e.feed].status = e.status;
-        if (e.feed === "coinbase" && e.status === "gap") this.coinbaseGapOpen = true;
         if (e.status !== "connected" && e.status !== "resynced") this.log.warn("feed health", { feed: e.feed, status: e.status, detail: e.detail, sid: e.sid });
         else this.log.info("feed health", { feed: e.feed, status: e.status, detail: e.detail });
         break;

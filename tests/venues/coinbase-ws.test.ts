@@ -56,6 +56,12 @@ describe("Coinbase WS", () => {
     expect(client.stats.gaps).toBe(1);
     const m = /expected (\d+), got (\d+)/.exec(health(events, "gap")[0]!.detail)!;
     expect(Number(m[2]) - Number(m[1])).toBe(3);
+    // Tickers are full state: the next one after the gap heals the feed, announced once.
+    await waitFor(() => health(events, "resynced").length === 1, 3000, "resynced");
+    const iGap = events.indexOf(health(events, "gap")[0]!);
+    const iResync = events.indexOf(health(events, "resynced")[0]!);
+    expect(iResync).toBeGreaterThan(iGap);
+    expect(events.slice(iGap, iResync).some((e) => e.kind === "spot_quote")).toBe(true);
   });
 
   it("reconnects after a drop; sequence_num restarts without a false gap", async () => {

@@ -48,6 +48,8 @@ export interface CoinbaseWsStats {
 }
 
 export class CoinbaseWsClient {
+  /** A sequence gap has not yet been healed by a fresh ticker. */
+  private gapOpen = false;
   readonly stats: CoinbaseWsStats = { connects: 0, disconnects: 0, framesIn: 0, events: 0, rejected: 0, gaps: 0, outOfOrder: 0, stale: 0, venueErrors: 0 };
   private readonly log: Logger;
   private readonly clock: () => TsUs;
@@ -187,11 +189,19 @@ export class CoinbaseWsClient {
       this.stats.gaps++;
       this.log.warn("sequence gap", { connId: this.connId, expected: this.lastSeq + 1, got: seq });
       this.health("gap", `sequence_num expected ${this.lastSeq + 1}, got ${seq}`, tsRecv);
+      this.gapOpen = true;
     }
     this.lastSeq = seq;
+    let quoted = false;
     for (const e of r.events) {
       this.stats.events++;
+      if (e.kind === "spot_quote") quoted = true;
       this.opts.onEvent?.(e);
+    }
+    // Tickers carry full state: the first quote after a gap heals the feed.
+    if (this.gapOpen && quoted) {
+      this.gapOpen = false;
+      this.health("resynced", "ticker after gap (full state)", tsRecv);
     }
   }
 
