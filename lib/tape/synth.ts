@@ -28,7 +28,6 @@
  * Determinism: only seeded PRNGs (mulberry32), no clock. Same options + same CSV → identical frames.
  * Receipt times are integer µs and non-decreasing; exchange timestamps precede receipt by a latency.
  */
-import fs from "node:fs";
 import type { EngineEvent, Source } from "../core/events.ts";
 import {
   formatCountFp,
@@ -105,14 +104,9 @@ export interface SynthSummary {
   readonly lastTsRecv: TsUs;
 }
 
-export interface Candle {
-  /** Candle open, µs. */
-  readonly t: TsUs;
-  readonly open: number;
-  readonly high: number;
-  readonly low: number;
-  readonly close: number;
-}
+export type { Candle } from "./candles.ts";
+import type { Candle } from "./candles.ts";
+import { loadCandleCsv } from "./candles.ts";
 
 // ---- PRNG ------------------------------------------------------------------------------------------
 
@@ -177,29 +171,12 @@ class Rng {
 // ---- candles and the spot path ------------------------------------------------------------------
 
 /** Binance.US-style CSV: open_time ("YYYY-MM-DD HH:MM:SS+00:00"), open, high, low, close, volume. */
-export function parseCandleCsv(text: string): Candle[] {
-  const lines = text.split(/\r?\n/);
-  const out: Candle[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.trim() === "") continue;
-    const [ts, o, h, l, c] = line.split(",");
-    const ms = Date.parse((ts ?? "").replace(" ", "T"));
-    const open = Number(o);
-    const high = Number(h);
-    const low = Number(l);
-    const close = Number(c);
-    if (!Number.isFinite(ms) || ![open, high, low, close].every((v) => Number.isFinite(v) && v > 0)) {
-      throw new Error(`candle CSV line ${i + 1}: cannot parse ${JSON.stringify(line.slice(0, 80))}`);
-    }
-    out.push({ t: ms * US_PER_MS, open, high: Math.max(high, open, close), low: Math.min(low, open, close), close });
-  }
-  out.sort((a, b) => a.t - b.t);
-  return out;
-}
-
+/** The candles of a CSV for the spot path; a malformed row is an error here (the path must be complete). */
 export function loadCandles(csvPath: string): Candle[] {
-  return parseCandleCsv(fs.readFileSync(csvPath, "utf8"));
+  const { candles, rejected } = loadCandleCsv(csvPath);
+  if (rejected > 0) throw new Error(`candle CSV ${csvPath}: ${rejected} malformed row(s)`);
+  // The bridge needs high/low to bracket open and close.
+  return candles.map((c) => ({ ...c, high: Math.max(c.high, c.open, c.close), low: Math.min(c.low, c.open, c.close) }));
 }
 
 const MINUTE_US = 60 * US_PER_S;
