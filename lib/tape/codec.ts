@@ -717,23 +717,9 @@ export function decodeEventRows(rows: readonly EventRow[], sources: readonly Sou
  */
 type ValCell = Exclude<(typeof EVENT_CELLS)[number], "ts_recv" | "ord" | "kind" | "source" | "market" | "side" | "has_ref">;
 
-const ALL_VALS: readonly ValCell[] = [
-  "ts_exchange",
-  "sid",
-  "seq",
-  "price",
-  "price2",
-  "price3",
-  "qty",
-  "qty2",
-  "qty3",
-  "qty4",
-  "px",
-  "px2",
-  "px3",
-  "px4",
-  "px5",
-];
+/** Every numeric cell (EVENT_CELLS less the identity and code cells). */
+const NOT_VALS = new Set(["ts_recv", "ord", "kind", "source", "market", "side", "has_ref"]);
+const ALL_VALS = EVENT_CELLS.filter((c) => !NOT_VALS.has(c)) as readonly ValCell[];
 
 const HOT_VALS: Partial<Record<EventKind, readonly ValCell[]>> = {
   spot_quote: ["ts_exchange", "seq", "px", "px2", "px3", "px4", "px5"],
