@@ -11,6 +11,7 @@
  *    ok with no events (level 2 lives in the raw layer only). The envelope is still validated.
  *  - `{"type":"error","message":…}` → ok:false with the venue's text.
  */
+import { parseJsonObject } from "../json.ts";
 import { z } from "zod";
 import type { EngineEvent, SpotQuote, SpotTrade } from "../../core/events.ts";
 import { parseIsoToUs as parseIsoUnchecked, type TsUs } from "../../core/units.ts";
@@ -103,14 +104,10 @@ function takerFromMakerSide(side: string): SpotTrade["takerSide"] {
 
 export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameResult {
   try {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return { ok: false, error: "invalid JSON" };
-    }
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { ok: false, error: "frame is not an object" };
-    if ((raw as Record<string, unknown>)["type"] === "error") {
+    const json = parseJsonObject(text);
+    if (!json.ok) return json;
+    const raw = json.value;
+    if (raw["type"] === "error") {
       const e = errorFrame.safeParse(raw);
       return { ok: false, error: `coinbase error: ${(e.success ? e.data.message : undefined) ?? "(no message)"}` };
     }

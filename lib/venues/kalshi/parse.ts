@@ -19,6 +19,7 @@
  *  - `event_lifecycle`, `event_fee_update`, `list_subscriptions` and unknown types: ok with no events;
  *    `seq` is still reported when the envelope carries one, so callers' gap checks stay correct.
  */
+import { parseJsonObject } from "../json.ts";
 import { z } from "zod";
 import type {
   BookLevel,
@@ -748,13 +749,9 @@ function parseControl(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs)
 
 export function parseKalshiFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
   try {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return { ok: false, error: "invalid JSON" };
-    }
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { ok: false, error: "frame is not an object" };
+    const json = parseJsonObject(text);
+    if (!json.ok) return json;
+    const raw = json.value;
     const env = check(envelope, raw, "envelope");
     if (env.seq !== undefined && env.seq < 0) fail("envelope: negative seq");
     switch (env.type) {
@@ -762,7 +759,7 @@ export function parseKalshiFrame(text: string, tsRecv: TsUs, opts: KalshiParseOp
       case "ok":
       case "unsubscribed":
       case "error":
-        return parseControl(env, raw as Record<string, unknown>, tsRecv);
+        return parseControl(env, raw, tsRecv);
       case "orderbook_snapshot":
         return parseSnapshot(env, tsRecv, opts);
       case "orderbook_delta":
