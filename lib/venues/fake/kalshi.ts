@@ -345,6 +345,20 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     },
   });
 
+  /** Price, counts, costs and fees of an order, as both the WS user_order and the REST order carry them. */
+  function orderAmounts(o: FakeOrder): Record<string, unknown> {
+    return {
+      yes_price_dollars: fmtPrice(o.yesPrice),
+      fill_count_fp: fmtCount(o.filled),
+      remaining_count_fp: fmtCount(o.remaining),
+      initial_count_fp: fmtCount(o.initial),
+      taker_fill_cost_dollars: fmtMoney(o.takerFillCost),
+      maker_fill_cost_dollars: fmtMoney(o.makerFillCost),
+      taker_fees_dollars: fmtMoney(o.takerFees),
+      maker_fees_dollars: fmtMoney(o.makerFees),
+    };
+  }
+
   function userOrderJson(o: FakeOrder): Record<string, unknown> {
     const outcome = o.bookSide === "bid" ? "yes" : "no";
     return {
@@ -357,14 +371,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       book_side: o.bookSide,
       side: outcome,
       is_yes: outcome === "yes",
-      yes_price_dollars: fmtPrice(o.yesPrice),
-      fill_count_fp: fmtCount(o.filled),
-      remaining_count_fp: fmtCount(o.remaining),
-      initial_count_fp: fmtCount(o.initial),
-      taker_fill_cost_dollars: fmtMoney(o.takerFillCost),
-      maker_fill_cost_dollars: fmtMoney(o.makerFillCost),
-      taker_fees_dollars: fmtMoney(o.takerFees),
-      maker_fees_dollars: fmtMoney(o.makerFees),
+      ...orderAmounts(o),
       client_order_id: o.clientOrderId,
       self_trade_prevention_type: "taker_at_cross",
       created_time: new Date(o.createdMs).toISOString(),
@@ -599,15 +606,8 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       action: "buy",
       type: "limit",
       status: o.status,
-      yes_price_dollars: fmtPrice(o.yesPrice),
+      ...orderAmounts(o),
       no_price_dollars: fmtPrice(PRICE_ONE - o.yesPrice),
-      fill_count_fp: fmtCount(o.filled),
-      remaining_count_fp: fmtCount(o.remaining),
-      initial_count_fp: fmtCount(o.initial),
-      taker_fill_cost_dollars: fmtMoney(o.takerFillCost),
-      maker_fill_cost_dollars: fmtMoney(o.makerFillCost),
-      taker_fees_dollars: fmtMoney(o.takerFees),
-      maker_fees_dollars: fmtMoney(o.makerFees),
       expiration_time: null,
       created_time: new Date(o.createdMs).toISOString(),
       last_update_time: new Date(o.lastUpdateMs).toISOString(),
