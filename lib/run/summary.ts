@@ -6,6 +6,7 @@
 import type { Engine } from "../core/engine.ts";
 import type { AuditRecord } from "../core/records.ts";
 import { microsToDollars } from "../core/units.ts";
+import { brier, logLoss } from "../analysis/stats.ts";
 
 const LOG_EPS = 1e-6;
 
@@ -85,14 +86,14 @@ export class SummaryCollector {
         // Keep the entry (so the market still counts once) but free its forecasts.
         if (p) this.pending.set(r.market, SETTLED);
         if (p && p !== SETTLED && (r.result === "yes" || r.result === "no")) {
-          const y = r.result === "yes" ? 1 : 0;
-          for (let i = 0; i < p.pModel.length; i++) {
-            const a = p.pModel[i]!;
-            const b = p.pMarket[i]!;
-            this.bm += (a - y) ** 2;
-            this.bk += (b - y) ** 2;
-            this.lm += logLossTerm(a, y);
-            this.lk += logLossTerm(b, y);
+          const n = p.pModel.length;
+          if (n > 0) {
+            // One settled market: its forecasts share the outcome. Means from lib/analysis, kept as sums.
+            const ys = new Array<number>(n).fill(r.result === "yes" ? 1 : 0);
+            this.bm += brier(p.pModel, ys) * n;
+            this.bk += brier(p.pMarket, ys) * n;
+            this.lm += logLoss(p.pModel, ys, LOG_EPS) * n;
+            this.lk += logLoss(p.pMarket, ys, LOG_EPS) * n;
           }
           this.n += p.pModel.length;
           if (p.pModel.length > 0) this.scoredMarkets++;
@@ -159,10 +160,6 @@ export class SummaryCollector {
 /** Marks a settled market: its forecasts were scored and released. */
 const SETTLED: Pending = Object.freeze({ pModel: [], pMarket: [] }) as unknown as Pending;
 
-function logLossTerm(p: number, y: number): number {
-  const q = Math.min(1 - LOG_EPS, Math.max(LOG_EPS, p));
-  return -(y * Math.log(q) + (1 - y) * Math.log(1 - q));
-}
 
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
