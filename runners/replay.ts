@@ -13,14 +13,13 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, parseEngineOverrides } from "../lib/config.ts";
 import { mergeEngineConfig, type EngineConfig } from "../lib/core/config.ts";
-import type { EngineEvent } from "../lib/core/events.ts";
 import { formatIsoUs, type TsUs } from "../lib/core/units.ts";
 import { Replay, RawReparser, type ReplayTarget } from "../lib/run/replay.ts";
 import { ConstantLatency, SampledLatency, type LatencyModel } from "../lib/sim/models.ts";
 import { AuditWriter, beginRun, openStore, resolveDbPath, type Store } from "../lib/store/db.ts";
 import { readTapeEvents, readTapeRaw } from "../lib/tape/reader.ts";
 
-export const SAMPLE_TAPE = "fixtures/tapes/sample";
+const SAMPLE_TAPE = "fixtures/tapes/sample";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -175,7 +174,6 @@ class Progress {
   }
 }
 
-export type { EngineEvent };
 
 main().then(
   (code) => process.exit(code),
