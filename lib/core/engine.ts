@@ -54,7 +54,6 @@ export interface EngineCounters {
   fills: number;
   settlements: number;
   inconsistencies: number;
-  reasons: Record<string, number>;
 }
 
 /**
@@ -103,7 +102,6 @@ export class Engine {
     fills: 0,
     settlements: 0,
     inconsistencies: 0,
-    reasons: {},
   };
 
   /** Set by a kill_switch event; never cleared inside a session. */
@@ -594,7 +592,6 @@ export class Engine {
       detail,
     };
     this.counters.evaluations++;
-    this.counters.reasons[reason] = (this.counters.reasons[reason] ?? 0) + 1;
     this.sink.record(opp);
   }
 
