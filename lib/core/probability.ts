@@ -184,7 +184,12 @@ function zAbove(st: Setup, strike: number, inclusive: boolean): number {
   return (Math.log(st.meanF / required) - st.s2 / 2) / st.s;
 }
 
-export function probabilityYes(input: ProbabilityInput, cfg: ModelConfig): number {
+/**
+ * @param cdf distribution of the standardized log-average (default Φ, the log-normal approximation);
+ *   a fat-tailed model passes a unit-variance Student-t CDF here (lib/core/models.ts). It must be
+ *   symmetric, map ±Infinity to 1/0, and be increasing.
+ */
+export function probabilityYes(input: ProbabilityInput, cfg: ModelConfig, cdf: (z: number) => number = normalCdf): number {
   const spot = input.spot;
   if (!(spot > 0) || spot === Infinity || Number.isNaN(input.sigma)) return NaN;
   const sigma = Math.max(input.sigma, cfg.sigmaFloor);
@@ -220,26 +225,26 @@ export function probabilityYes(input: ProbabilityInput, cfg: ModelConfig): numbe
   switch (input.strikeType) {
     case "greater":
       if (Number.isNaN(input.floorStrike)) return NaN;
-      p = normalCdf(zAbove(st, input.floorStrike, false));
+      p = cdf(zAbove(st, input.floorStrike, false));
       break;
     case "greater_or_equal":
       if (Number.isNaN(input.floorStrike)) return NaN;
-      p = normalCdf(zAbove(st, input.floorStrike, true));
+      p = cdf(zAbove(st, input.floorStrike, true));
       break;
     case "less":
       if (Number.isNaN(input.capStrike)) return NaN;
-      p = normalCdf(-zAbove(st, input.capStrike, true));
+      p = cdf(-zAbove(st, input.capStrike, true));
       break;
     case "less_or_equal":
       if (Number.isNaN(input.capStrike)) return NaN;
-      p = normalCdf(-zAbove(st, input.capStrike, false));
+      p = cdf(-zAbove(st, input.capStrike, false));
       break;
     case "between": {
       if (Number.isNaN(input.floorStrike) || Number.isNaN(input.capStrike)) return NaN;
       const zFloor = zAbove(st, input.floorStrike, true);
       const zCap = zAbove(st, input.capStrike, false);
       // P(≥ floor) − P(> cap), written with the smaller tails for precision.
-      p = zCap > 0 ? normalCdf(-zCap) - normalCdf(-zFloor) : normalCdf(zFloor) - normalCdf(zCap);
+      p = zCap > 0 ? cdf(-zCap) - cdf(-zFloor) : cdf(zFloor) - cdf(zCap);
       break;
     }
     default:
