@@ -64,6 +64,12 @@ export interface CancelAllReport {
   readonly reason: string;
   /** Cancel requests the venue accepted. */
   readonly canceled: number;
+  /** Cancel requests sent (listed orders plus every order of ours not known final). */
+  readonly cancelsSent: number;
+  /** False when the final REST list of resting orders failed: nothing account-wide is confirmed. */
+  readonly listOk: boolean;
+  /** Orders (ours, or listed by REST) not confirmed cancelled, as "orderId (client …, market)". */
+  readonly unconfirmed: readonly string[];
   /** Resting orders REST still lists after the last round (empty when confirmed). */
   readonly stillResting: readonly RestOrder[];
   readonly confirmed: boolean;
@@ -431,47 +437,93 @@ export class KalshiTransport implements OrderTransport {
   /**
    * Cancel every resting order of the account, then confirm through REST that none rest. Orders we
    * placed get their final state reported to the engine.
+   *
+   * Targets of each round: what REST lists as resting, plus every order this transport placed that is
+   * not known final — so a cancel goes out for each of our orders even when the list endpoint fails.
+   * Each cancelled order is read back by id, which confirms it individually. "Confirmed" needs a
+   * successful final list showing none AND every order we know in a final state.
    */
   async cancelAllAndConfirm(reason: string): Promise<CancelAllReport> {
     const rounds = Math.max(1, this.opts.cancelAllRounds ?? 5);
     let canceled = 0;
+    let cancelsSent = 0;
     const errors: string[] = [];
     let resting: RestOrder[] = [];
     let round = 0;
     this.log.warn("cancel all", { reason });
     for (round = 1; round <= rounds; round++) {
+      let listed: RestOrder[] | null = null;
       try {
-        resting = await this.rest.getRestingOrders();
+        listed = await this.rest.getRestingOrders();
       } catch (e) {
         errors.push(`list resting: ${(e as Error).message}`);
-        await sleep(200 * round);
+      }
+      const targets = new Map<string, { orderId: string; market: string; clientOrderId: string }>();
+      for (const o of listed ?? []) targets.set(o.orderId, { orderId: o.orderId, market: o.market, clientOrderId: o.clientOrderId });
+      for (const t of this.openTracked()) {
+        if (!t.orderId) {
+          // A create whose answer we have not seen: look it up by our id (best effort).
+          try {
+            const found = await this.rest.findOrderByClientId(t.clientOrderId, t.market);
+            if (found) this.emitRestOrder(found, `cancel all: ${reason}`);
+          } catch (e) {
+            errors.push(`look up ${t.clientOrderId}: ${(e as Error).message}`);
+          }
+        }
+        if (t.orderId && t.status !== "canceled" && t.status !== "executed" && !targets.has(t.orderId)) {
+          targets.set(t.orderId, { orderId: t.orderId, market: t.market, clientOrderId: t.clientOrderId });
+        }
+      }
+      if (listed !== null && listed.length === 0 && targets.size === 0) break;
+      if (targets.size === 0) {
+        // Nothing we can address by id (the list failed and our open orders have no venue id yet).
+        if (round < rounds) await sleep(200 * round);
         continue;
       }
-      if (resting.length === 0) break;
-      const results = await Promise.allSettled(resting.map((o) => this.rest.cancelOrderV2(o.orderId, { market: o.market, clientOrderId: o.clientOrderId || undefined })));
+      const list = [...targets.values()];
+      cancelsSent += list.length;
+      const results = await Promise.allSettled(list.map((o) => this.rest.cancelOrderV2(o.orderId, { market: o.market, clientOrderId: o.clientOrderId || undefined })));
       results.forEach((r, i) => {
-        const o = resting[i]!;
+        const o = list[i]!;
         if (r.status === "fulfilled") canceled++;
         else errors.push(`cancel ${o.orderId}: ${(r.reason as Error).message}`);
       });
-      for (const o of resting) {
-        if (this.orders.has(o.clientOrderId) || this.byOrderId.has(o.orderId)) await this.refresh(o.orderId, o.clientOrderId, `cancel all: ${reason}`);
-      }
-      resting = [];
+      // Read each one back: its own confirmation, and the engine learns its final state.
+      for (const o of list) await this.refresh(o.orderId, o.clientOrderId, `cancel all: ${reason}`);
       if (round < rounds) await sleep(100);
     }
     // The confirmation read: what REST says now is the answer.
-    let confirmed = false;
+    let listOk = false;
     try {
       resting = await this.rest.getRestingOrders();
-      confirmed = resting.length === 0;
+      listOk = true;
     } catch (e) {
       errors.push(`confirm: ${(e as Error).message}`);
     }
-    const report: CancelAllReport = { reason, canceled, stillResting: resting, confirmed, rounds: Math.min(round, rounds), errors };
+    const name = (t: Tracked) => `${t.orderId ?? "(no venue id yet)"} (client ${t.clientOrderId}, ${t.market})`;
+    const unconfirmed = new Map<string, string>();
+    for (const o of resting) unconfirmed.set(o.orderId, `${o.orderId} (client ${o.clientOrderId || "?"}, ${o.market})`);
+    for (const t of this.openTracked()) if (!unconfirmed.has(t.orderId ?? t.clientOrderId)) unconfirmed.set(t.orderId ?? t.clientOrderId, name(t));
+    const confirmed = listOk && resting.length === 0 && unconfirmed.size === 0;
+    const report: CancelAllReport = {
+      reason,
+      canceled,
+      cancelsSent,
+      stillResting: resting,
+      listOk,
+      unconfirmed: [...unconfirmed.values()],
+      confirmed,
+      rounds: Math.min(round, rounds),
+      errors,
+    };
     if (confirmed) this.log.warn("cancel all confirmed: no resting orders at the venue", { canceled, rounds: report.rounds });
-    else this.log.error("cancel all NOT confirmed", { canceled, stillResting: resting.length, errors });
+    else this.log.error("cancel all NOT confirmed", { canceled, listOk, stillResting: resting.length, unconfirmed: report.unconfirmed, errors });
     return report;
+  }
+
+  /** Orders we placed whose final state we do not know (they may rest). */
+  private openTracked(): Tracked[] {
+    return [...this.orders.values()].filter((t) => t.status === "pending" || t.status === "resting" || t.status === "unknown");
   }
 }
 

@@ -166,7 +166,11 @@ export class LiveRuntime {
 
   /** Engage the kill switch: cancel everything, confirm, stop. Idempotent. */
   kill(reason: string): void {
-    if (this.killed || this.stopping) return;
+    if (this.killed || this.stopping) {
+      // Shutdown cannot be interrupted: a second Ctrl-C (or SIGTERM) only says where it is.
+      this.out(this.stopProgress(reason));
+      return;
+    }
     this.killed = true;
     this.killReason = reason;
     this.out(`KILL SWITCH engaged (${reason}): cancelling all orders…`);
@@ -194,6 +198,7 @@ export class LiveRuntime {
       await this.stopped;
       return this.result(null, true);
     }
+    if (this.opts.handleSignals !== false) this.installSignals();
     try {
       await this.discover();
     } catch (e) {
@@ -203,9 +208,13 @@ export class LiveRuntime {
       await this.stop("startup failure");
       return this.result(null, true, 2);
     }
+    if (this.stopping) {
+      // Killed during discovery: nothing was started.
+      await this.stopped;
+      return this.finalResult ?? this.result(null, true);
+    }
     this.startFeeds();
     this.startTimers();
-    if (this.opts.handleSignals !== false) this.installSignals();
     if (this.opts.mode === "live") void this.reconcile();
     await this.stopped;
     return this.finalResult ?? this.result(null, true);
@@ -559,10 +568,8 @@ export class LiveRuntime {
     this.stopReason = reason;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    if (this.signalHandler) {
-      process.off("SIGINT", this.signalHandler);
-      process.off("SIGTERM", this.signalHandler);
-    }
+    // Signal handlers stay installed until the end: a later signal must not take Node's default
+    // (exit at once) while orders are being cancelled.
     let report: CancelAllReport | null = null;
     let noneResting = false;
     try {
@@ -572,11 +579,7 @@ export class LiveRuntime {
         noneResting = report.confirmed;
         await withTimeout(this.transport.idle(), 5000);
         this.transport.close();
-        this.out(
-          noneResting
-            ? `${this.killed ? "KILL SWITCH" : "shutdown"}: cancelled ${report.canceled} order(s); REST confirms no resting orders.`
-            : `${this.killed ? "KILL SWITCH" : "shutdown"}: REST STILL LISTS ${report.stillResting.length} RESTING ORDER(S): ${report.stillResting.map((o) => o.orderId).join(", ")} — cancel them by hand!`,
-        );
+        this.out(cancelReportText(this.killed ? "KILL SWITCH" : "shutdown", report));
       } else {
         noneResting = await this.drainSim();
         this.out(`${this.killed ? "KILL SWITCH" : "shutdown"}: ${noneResting ? "no orders rest at the simulated venue" : "simulated venue still lists resting orders"}.`);
@@ -607,7 +610,23 @@ export class LiveRuntime {
       this.log.error("tape flush failed", { error: e });
     }
     this.finished = true;
+    if (this.signalHandler) {
+      process.off("SIGINT", this.signalHandler);
+      process.off("SIGTERM", this.signalHandler);
+    }
     this.stopResolve?.();
+  }
+
+  /** What a signal during shutdown prints. */
+  private stopProgress(reason: string): string {
+    if (this.finished) return `${reason}: already stopped; closing the tape and the store.`;
+    const open = this.session.engine.orders.open();
+    const cancelling = this.transport?.pendingCancelAll() ? "cancel-all running" : "finishing";
+    return (
+      `${reason}: already stopping (${this.stopReason || this.killReason}); ${cancelling}, ${open.length} order(s) of ours not final yet` +
+      `${open.length > 0 ? ` (${open.slice(0, 8).map((o) => o.clientOrderId).join(", ")}${open.length > 8 ? ", …" : ""})` : ""}` +
+      ` · ${((Date.now() - this.startMs) / 1000).toFixed(1)}s up. Further signals only print this line.`
+    );
   }
 
   /** Paper: let the simulator process the cancels (its latency is in event time), with timer events. */
@@ -628,6 +647,19 @@ export class LiveRuntime {
   uptimeSeconds(): number {
     return (Date.now() - this.startMs) / 1000;
   }
+}
+
+/** The operator's line for a cancel-all outcome; it never claims more than REST confirmed. */
+export function cancelReportText(who: string, r: CancelAllReport): string {
+  if (r.confirmed) return `${who}: cancelled ${r.canceled} order(s); REST confirms no resting orders.`;
+  const named = r.unconfirmed.length > 0 ? ` NOT CONFIRMED CANCELLED (${r.unconfirmed.length}): ${r.unconfirmed.join(", ")}.` : "";
+  if (!r.listOk) {
+    return (
+      `${who}: COULD NOT LIST resting orders through REST (${r.errors.at(-1) ?? "error"}); sent ${r.cancelsSent} cancel(s) for the orders this run knows, ` +
+      `${r.canceled} accepted.${named} Orders this run does not know cannot be ruled out — check the account by hand!`
+    );
+  }
+  return `${who}: REST STILL LISTS ${r.stillResting.length} RESTING ORDER(S).${named} Cancel them by hand!`;
 }
 
 /** A record as log fields: its event time as `tsUs` (the logger's own `ts` is the wall clock). */
@@ -738,17 +770,31 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
     : null;
 
   let exitCode = 1;
+  // This process owns SIGINT/SIGTERM from here to the end: the first one is the kill switch, every
+  // later one (also while the store and tape close) only prints progress — never Node's default exit.
+  let runtime: LiveRuntime | null = null;
+  let pendingSignal: string | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (runtime) runtime.kill(sig);
+    else if (pendingSignal === null) pendingSignal = sig;
+    else say(`${sig}: stopping; closing the tape and the store.`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    const runtime = new LiveRuntime({
+    runtime = new LiveRuntime({
       mode,
       app,
       runId,
       ...(seconds !== undefined ? { seconds } : {}),
       logger,
       tape,
+      handleSignals: false,
       ...(writer ? { onRecord: (r: AuditRecord) => writer!.write(r) } : {}),
     });
-    const result = await runtime.run();
+    const running = runtime.run();
+    if (pendingSignal !== null) runtime.kill(pendingSignal);
+    const result = await running;
     exitCode = result.exitCode;
   } catch (e) {
     process.stderr.write(`${mode} failed: ${(e as Error).message}\n`);
@@ -768,6 +814,8 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
       process.stderr.write(`tape close failed: ${(e as Error).message}\n`);
     }
   }
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   if (tapeDir) say(`tape: ${tapeDir}`);
   if (dbPath) say(`store: ${dbPath} (run ${runId})`);
   if (tapeDir && dbPath) say(`parity check: tsx runners/parity.ts --tape ${tapeDir} --run ${runId} --db ${dbPath}`);

@@ -53,7 +53,7 @@ export interface FakeKalshiOptions extends FakeStateOptions {
   readonly keyFormat?: "pkcs8" | "pkcs1";
 }
 
-export type RestFaultKind = 429 | 500 | 502 | 503 | "timeout" | "garbage";
+export type RestFaultKind = 429 | 500 | 502 | 503 | "timeout" | "garbage" | "delay";
 
 export interface RestFault {
   readonly kind: RestFaultKind;
@@ -61,6 +61,8 @@ export interface RestFault {
   count?: number;
   /** Perform the request first, then answer with the fault (unknown outcome). */
   readonly apply?: boolean;
+  /** kind "delay": hold the request this long, then handle it normally (default 1000). */
+  readonly ms?: number;
 }
 
 interface Sub {
@@ -875,10 +877,16 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
         return json(res, 400, { error: { code: "invalid_parameters", message: "body is not JSON" } });
       }
     }
-    const fault = restFaults.get(r.key);
+    let fault = restFaults.get(r.key);
     if (fault && (fault.count ?? 1) > 0) {
       fault.count = (fault.count ?? 1) - 1;
       if (fault.count <= 0) restFaults.delete(r.key);
+    } else fault = undefined;
+    if (fault?.kind === "delay") {
+      await new Promise((resolve) => setTimeout(resolve, fault!.ms ?? 1000));
+      fault = undefined;
+    }
+    if (fault) {
       if (fault.apply) {
         try {
           r.handler(path.match(r.re)!, url.searchParams, body);
@@ -896,7 +904,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
         return;
       }
       if (fault.kind === 429) return json(res, 429, { error: "too many requests" });
-      return json(res, fault.kind, { error: { code: "internal_server_error", message: "fake fault" } });
+      return json(res, fault.kind as number, { error: { code: "internal_server_error", message: "fake fault" } });
     }
     try {
       const out = r.handler(path.match(r.re)!, url.searchParams, body);
