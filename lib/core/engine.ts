@@ -20,6 +20,7 @@ import type {
   PositionSnapshot,
 } from "./events.ts";
 import { feePerContract, tradeFee, type FeeSchedule } from "./fees.ts";
+import { mergeMarketInfo } from "./markets.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
 import { OrderManager, ownFillToFillInput } from "./orders.ts";
 import { Portfolio } from "./portfolio.ts";
@@ -243,7 +244,8 @@ export class Engine {
 
   private onMarketInfo(e: MarketInfo): void {
     const prev = this.markets.get(e.market);
-    if (prev) prev.info = e;
+    // A partial update (metadata_updated: strike only) is merged over the record, never replaces it.
+    if (prev) prev.info = mergeMarketInfo(prev.info, e);
     else {
       this.markets.set(e.market, { info: e, closed: false, settled: false, bookKey: `book:${e.market}` });
       this.sweepDirty = true;

@@ -4,6 +4,7 @@
  * from the spot-mid proxy — and say which. A venue result seen at any time wins.
  */
 import type { EngineEvent, MarketInfo, MarketLifecycle, MarketResult } from "../core/events.ts";
+import { mergeMarketInfo } from "../core/markets.ts";
 import { IndexWindow } from "../core/settlement.ts";
 import { US_PER_S, type TsUs } from "../core/units.ts";
 
@@ -54,10 +55,12 @@ export class SettlementFallback {
         if (e.bid > 0 && e.ask >= e.bid) this.window.onSpotMid(e.tsRecv, (e.bid + e.ask) / 2);
         break;
       case "market_info": {
+        // A partial update (metadata_updated) is merged: the settle time stays the known one.
         const p = this.markets.get(e.market);
-        if (p) p.info = e;
+        if (p) p.info = mergeMarketInfo(p.info, e);
         else this.markets.set(e.market, { info: e, avg: Number.NaN, source: null, done: false });
-        this.nextCheck = Math.min(this.nextCheck, e.settleTime + US_PER_S);
+        const settle = this.markets.get(e.market)!.info.settleTime;
+        if (settle >= 0) this.nextCheck = Math.min(this.nextCheck, settle + US_PER_S);
         break;
       }
       case "market_lifecycle":

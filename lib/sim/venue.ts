@@ -10,6 +10,7 @@
  */
 import { SharedBookFeed, type BookRegistry } from "../core/book.ts";
 import type { BookSide, EngineEvent, MarketInfo, OrderUpdate, OwnFill, PublicTrade } from "../core/events.ts";
+import { mergeMarketInfo } from "../core/markets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { CancelOrder, OrderAction, Outcome, PlaceOrder } from "../core/records.ts";
 import { PRICE_ONE, type CountE2, type Micros, type PriceE4, type TsUs } from "../core/units.ts";
@@ -125,9 +126,12 @@ export class SimVenue {
         // Keeps the recorded seq count exact; a real gap leaves the book stale (no fills) until re-snapshotted.
         this.feed.checkSeq(e);
         break;
-      case "market_info":
-        this.infos.set(e.market, e);
+      case "market_info": {
+        // Partial updates (metadata_updated) are merged, so the close time stays known.
+        const prior = this.infos.get(e.market);
+        this.infos.set(e.market, prior ? mergeMarketInfo(prior, e) : e);
         break;
+      }
       case "market_lifecycle":
         if (e.phase === "closed" || e.phase === "determined" || e.phase === "settled") this.closeMarket(e.market, e.tsRecv, "CloseCancel");
         break;

@@ -354,25 +354,8 @@ export function seriesTickerOf(eventTicker: string): string {
   return i > 0 ? eventTicker.slice(0, i) : eventTicker;
 }
 
-/**
- * Apply a (possibly partial) MarketInfo over the prior one: sentinel fields in `update`
- * (times −1, strikes NaN, priceRanges [], status "") keep the prior value.
- */
-export function mergeMarketInfo(prior: MarketInfo, update: MarketInfo): MarketInfo {
-  return {
-    ...prior,
-    tsRecv: update.tsRecv,
-    tsExchange: update.tsExchange,
-    strikeType: update.strikeType,
-    floorStrike: Number.isNaN(update.floorStrike) ? prior.floorStrike : update.floorStrike,
-    capStrike: Number.isNaN(update.capStrike) ? prior.capStrike : update.capStrike,
-    openTime: update.openTime >= 0 ? update.openTime : prior.openTime,
-    closeTime: update.closeTime >= 0 ? update.closeTime : prior.closeTime,
-    settleTime: update.settleTime >= 0 ? update.settleTime : prior.settleTime,
-    priceRanges: update.priceRanges.length > 0 ? update.priceRanges : prior.priceRanges,
-    status: update.status !== "" ? update.status : prior.status,
-  };
-}
+/** The one merge of a partial MarketInfo over the prior record (lib/core/markets.ts). */
+export { mergeMarketInfo } from "../../core/markets.ts";
 
 // ---- per-type conversion -----------------------------------------------------------------------
 
@@ -605,8 +588,9 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
       closeTime: m.close_ts !== undefined ? usFromS(m.close_ts, "close_ts") : -1,
       settleTime: m.close_ts !== undefined ? usFromS(m.close_ts, "close_ts") : -1,
       priceRanges: m.price_ranges ? parseRanges(m.price_ranges) : [],
+      // The frame carries no fees: NaN keeps the prior schedule in mergeMarketInfo.
       feeType: "quadratic",
-      feeMultiplier: 1,
+      feeMultiplier: Number.NaN,
       status: "",
     };
     return ok(env, [info]);

@@ -1,0 +1,278 @@
+/**
+ * Market reference data as ONE merged record per market (PURE: no IO, no clock).
+ *
+ * Kalshi tells us about a market in pieces: the REST Market object, `market_lifecycle_v2` `created`
+ * (times, grid, strike), `metadata_updated` (the strike of a KXBTC15M window, fixed only at its start),
+ * `price_level_structure_updated` (the grid), `close_date_updated`, `activated`/`deactivated`,
+ * `determined`/`settled`, plus event-level frames: `event_lifecycle` (series, shard) and
+ * `event_fee_update` (fee override for every market of an event). A piece never replaces the record;
+ * it is merged over it. `MarketDirectory` keeps the records and returns the full, merged MarketInfo
+ * each time a piece changes one — that record is what the engine, the simulated venue, the store
+ * (`kalshi_markets`, a row per change) and the tape see, so replay sees exactly what live saw.
+ *
+ * Partial MarketInfo (as older tapes hold it, from `metadata_updated`): fields the update does not
+ * carry hold sentinels — times −1, strikes NaN, priceRanges [], status "", feeMultiplier NaN (the fee
+ * pair then keeps the prior values). `mergeMarketInfo` applies such an update over the prior record.
+ */
+import type { FeeType, MarketInfo, MarketLifecycle, PriceRange, StrikeType } from "./events.ts";
+import type { TsUs } from "./units.ts";
+
+/**
+ * Apply a (possibly partial) MarketInfo over the prior one: sentinel fields in `update`
+ * (times −1, strikes NaN, priceRanges [], status "", feeMultiplier NaN) keep the prior value.
+ */
+export function mergeMarketInfo(prior: MarketInfo, update: MarketInfo): MarketInfo {
+  const feeKnown = !Number.isNaN(update.feeMultiplier);
+  return {
+    ...prior,
+    tsRecv: update.tsRecv,
+    tsExchange: update.tsExchange,
+    eventTicker: update.eventTicker || prior.eventTicker,
+    seriesTicker: update.seriesTicker || prior.seriesTicker,
+    strikeType: update.strikeType,
+    floorStrike: Number.isNaN(update.floorStrike) ? prior.floorStrike : update.floorStrike,
+    capStrike: Number.isNaN(update.capStrike) ? prior.capStrike : update.capStrike,
+    openTime: update.openTime >= 0 ? update.openTime : prior.openTime,
+    closeTime: update.closeTime >= 0 ? update.closeTime : prior.closeTime,
+    settleTime: update.settleTime >= 0 ? update.settleTime : prior.settleTime,
+    priceRanges: update.priceRanges.length > 0 ? update.priceRanges : prior.priceRanges,
+    feeType: feeKnown ? update.feeType : prior.feeType,
+    feeMultiplier: feeKnown ? update.feeMultiplier : prior.feeMultiplier,
+    status: update.status !== "" ? update.status : prior.status,
+  };
+}
+
+/** True when the record lacks what a market needs to be traded or settled (times unknown). */
+export function isPartialMarketInfo(m: MarketInfo): boolean {
+  return m.openTime < 0 || m.closeTime < 0 || m.settleTime < 0 || m.priceRanges.length === 0 || Number.isNaN(m.feeMultiplier);
+}
+
+/** A piece of market data that is not a whole record (from a lifecycle frame). */
+export interface MarketPatch {
+  readonly market: string;
+  readonly tsRecv: TsUs;
+  readonly tsExchange: TsUs | null;
+  readonly strikeType?: StrikeType;
+  readonly floorStrike?: number;
+  readonly capStrike?: number;
+  readonly closeTime?: TsUs;
+  readonly priceRanges?: readonly PriceRange[];
+  readonly status?: string;
+  readonly exchangeIndex?: number;
+}
+
+/** An event-level frame: `event_lifecycle` (series, shard) or `event_fee_update` (override or its clearing). */
+export interface EventPatch {
+  readonly eventTicker: string;
+  readonly tsRecv: TsUs;
+  readonly seriesTicker?: string;
+  readonly exchangeIndex?: number;
+  /** Present for event_fee_update: null values clear the override. */
+  readonly feeOverride?: { readonly feeType: FeeType | null; readonly feeMultiplier: number | null };
+}
+
+export interface SeriesFee {
+  readonly feeType: FeeType;
+  readonly feeMultiplier: number;
+}
+
+/** Status ranks: a stale REST listing must not move a market back from closed/determined/finalized. */
+const STATUS_RANK: Record<string, number> = {
+  initialized: 0,
+  active: 1,
+  inactive: 1,
+  closed: 2,
+  determined: 3,
+  disputed: 3,
+  amended: 3,
+  finalized: 4,
+};
+
+function rank(status: string): number {
+  return STATUS_RANK[status] ?? 0;
+}
+
+/** Status a lifecycle phase implies ("" = no change). */
+function statusOfPhase(l: MarketLifecycle): string {
+  switch (l.phase) {
+    case "activated":
+      return "active";
+    case "deactivated":
+      return "inactive";
+    case "closed":
+      return "closed";
+    case "determined":
+      return "determined";
+    case "settled":
+      return "finalized";
+    default:
+      return "";
+  }
+}
+
+function sameRecord(a: MarketInfo, b: MarketInfo): boolean {
+  const key = (m: MarketInfo) =>
+    JSON.stringify([
+      m.eventTicker,
+      m.seriesTicker,
+      m.strikeType,
+      Number.isNaN(m.floorStrike) ? null : m.floorStrike,
+      Number.isNaN(m.capStrike) ? null : m.capStrike,
+      m.openTime,
+      m.closeTime,
+      m.settleTime,
+      m.priceRanges,
+      m.feeType,
+      Number.isNaN(m.feeMultiplier) ? null : m.feeMultiplier,
+      m.status,
+    ]);
+  return key(a) === key(b);
+}
+
+/**
+ * The merged records, plus what applies across markets: series fee schedules, event fee overrides
+ * and shards. Every method returns the records it changed (full MarketInfo, stamped with the input's
+ * receipt time), in market order; nothing when the input changed nothing.
+ */
+export class MarketDirectory {
+  private readonly records = new Map<string, MarketInfo>();
+  /** Patches for markets not yet known (e.g. metadata_updated before the REST listing). */
+  private readonly pending = new Map<string, MarketPatch[]>();
+  private readonly seriesFees = new Map<string, SeriesFee>();
+  private readonly eventOverrides = new Map<string, { feeType: FeeType | null; feeMultiplier: number | null }>();
+  private readonly shards = new Map<string, number>();
+  private readonly eventShards = new Map<string, number>();
+
+  get(market: string): MarketInfo | undefined {
+    return this.records.get(market);
+  }
+
+  all(): MarketInfo[] {
+    return [...this.records.values()].sort((a, b) => (a.market < b.market ? -1 : a.market > b.market ? 1 : 0));
+  }
+
+  /** Exchange shard of a market (from REST, `created` or its event), or -1. */
+  shardOf(market: string): number {
+    const s = this.shards.get(market);
+    if (s !== undefined) return s;
+    const info = this.records.get(market);
+    return info ? (this.eventShards.get(info.eventTicker) ?? -1) : -1;
+  }
+
+  /** The fee schedule a market trades under: event override, else series schedule, else its own. */
+  private withFees(m: MarketInfo): MarketInfo {
+    const series = this.seriesFees.get(m.seriesTicker);
+    const ov = this.eventOverrides.get(m.eventTicker);
+    let feeType = series?.feeType ?? m.feeType;
+    let feeMultiplier = series?.feeMultiplier ?? m.feeMultiplier;
+    if (ov?.feeType != null) feeType = ov.feeType;
+    if (ov?.feeMultiplier != null) feeMultiplier = ov.feeMultiplier;
+    if (feeType === m.feeType && feeMultiplier === m.feeMultiplier) return m;
+    return { ...m, feeType, feeMultiplier };
+  }
+
+  private store(next: MarketInfo): MarketInfo | null {
+    const prior = this.records.get(next.market);
+    const withFees = this.withFees(next);
+    if (prior && sameRecord(prior, withFees)) return null;
+    this.records.set(next.market, withFees);
+    return withFees;
+  }
+
+  /** A whole (REST / `created`) or partial MarketInfo. */
+  upsert(info: MarketInfo, exchangeIndex = -1): MarketInfo | null {
+    if (exchangeIndex >= 0) this.shards.set(info.market, exchangeIndex);
+    const prior = this.records.get(info.market);
+    let next: MarketInfo;
+    if (!prior) next = info;
+    else {
+      next = mergeMarketInfo(prior, info);
+      // A delayed REST listing does not undo a close or a determination we already saw.
+      if (rank(info.status) < rank(prior.status)) next = { ...next, status: prior.status };
+    }
+    let changed = this.store(next);
+    const waiting = this.pending.get(info.market);
+    if (waiting) {
+      this.pending.delete(info.market);
+      for (const p of waiting) changed = this.patch(p) ?? changed;
+    }
+    return changed;
+  }
+
+  patch(p: MarketPatch): MarketInfo | null {
+    if (p.exchangeIndex !== undefined && p.exchangeIndex >= 0) this.shards.set(p.market, p.exchangeIndex);
+    const prior = this.records.get(p.market);
+    if (!prior) {
+      const list = this.pending.get(p.market) ?? [];
+      list.push(p);
+      this.pending.set(p.market, list);
+      return null;
+    }
+    const next: MarketInfo = {
+      ...prior,
+      tsRecv: p.tsRecv,
+      tsExchange: p.tsExchange,
+      ...(p.strikeType !== undefined ? { strikeType: p.strikeType } : {}),
+      ...(p.floorStrike !== undefined && !Number.isNaN(p.floorStrike) ? { floorStrike: p.floorStrike } : {}),
+      ...(p.capStrike !== undefined && !Number.isNaN(p.capStrike) ? { capStrike: p.capStrike } : {}),
+      // BTC series settle at close: a moved close moves the settlement instant with it.
+      ...(p.closeTime !== undefined && p.closeTime >= 0 ? { closeTime: p.closeTime, settleTime: p.closeTime } : {}),
+      ...(p.priceRanges !== undefined && p.priceRanges.length > 0 ? { priceRanges: p.priceRanges } : {}),
+      ...(p.status ? { status: p.status } : {}),
+    };
+    return this.store(next);
+  }
+
+  /** A lifecycle phase: status (and close time) of the record. */
+  lifecycle(l: MarketLifecycle): MarketInfo | null {
+    const status = statusOfPhase(l);
+    const prior = this.records.get(l.market);
+    if (!prior) return null;
+    const p: MarketPatch = {
+      market: l.market,
+      tsRecv: l.tsRecv,
+      tsExchange: l.tsExchange,
+      ...(status && rank(status) >= rank(prior.status) ? { status } : {}),
+      ...(l.phase === "close_date_updated" && l.closeTime >= 0 ? { closeTime: l.closeTime } : {}),
+    };
+    return this.patch(p);
+  }
+
+  event(e: EventPatch): MarketInfo[] {
+    if (e.exchangeIndex !== undefined && e.exchangeIndex >= 0) this.eventShards.set(e.eventTicker, e.exchangeIndex);
+    if (!e.feeOverride) return [];
+    const o = e.feeOverride;
+    if (o.feeType === null && o.feeMultiplier === null) this.eventOverrides.delete(e.eventTicker);
+    else this.eventOverrides.set(e.eventTicker, { feeType: o.feeType, feeMultiplier: o.feeMultiplier });
+    return this.restamp((m) => m.eventTicker === e.eventTicker, e.tsRecv);
+  }
+
+  /** The series' own schedule (GET /series/{ticker}): every market of the series, now and later. */
+  seriesFee(seriesTicker: string, fee: SeriesFee, tsRecv: TsUs): MarketInfo[] {
+    this.seriesFees.set(seriesTicker, fee);
+    return this.restamp((m) => m.seriesTicker === seriesTicker, tsRecv);
+  }
+
+  hasSeriesFee(seriesTicker: string): boolean {
+    return this.seriesFees.has(seriesTicker);
+  }
+
+  private restamp(which: (m: MarketInfo) => boolean, tsRecv: TsUs): MarketInfo[] {
+    const out: MarketInfo[] = [];
+    for (const m of this.all()) {
+      if (!which(m)) continue;
+      // Recompute the fee pair from the base record (series schedule, then override).
+      const base = this.seriesFees.get(m.seriesTicker);
+      const r = this.store({ ...m, tsRecv, tsExchange: null, ...(base ? { feeType: base.feeType, feeMultiplier: base.feeMultiplier } : {}) });
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** Forget a market (released after settlement so long runs stay flat). */
+  forget(market: string): void {
+    this.records.delete(market);
+    this.pending.delete(market);
+    this.shards.delete(market);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * "Found by reading", bug 1: a `metadata_updated` frame is parsed into a partial MarketInfo (times −1,
+ * no price ranges). It must be MERGED over the known record — in the engine, in the simulated venue's
+ * order checks and in the settlement fallback — never replace it. The partial record used here is the
+ * parser's own output for a real frame shape (AsyncAPI metadataUpdated example), so the test follows
+ * the wire, not a hand-made sentinel.
+ */
+import { describe, expect, test } from "vitest";
+import { DEFAULT_ENGINE_CONFIG } from "../../lib/core/config.ts";
+import type { EngineEvent, MarketInfo, OrderUpdate } from "../../lib/core/events.ts";
+import { MarketDirectory, mergeMarketInfo } from "../../lib/core/markets.ts";
+import type { AuditRecord, Opportunity } from "../../lib/core/records.ts";
+import { TradingSession } from "../../lib/run/session.ts";
+import { ConservativeQueue, ConstantLatency } from "../../lib/sim/models.ts";
+import { SettlementFallback } from "../../lib/sim/settlement.ts";
+import { SimVenue } from "../../lib/sim/venue.ts";
+import { parseKalshiFrame } from "../../lib/venues/kalshi/parse.ts";
+import { S, T0, marketInfo, merge, snapshot, spotWalk } from "../helpers/scenario.ts";
+
+const M = "KXBTC15M-26NOV251115-15";
+const CLOSE = T0 + 900 * S;
+
+/** The record as `created` / REST gave it: strike unknown yet (NaN), times and grid known. */
+function created(): MarketInfo {
+  return marketInfo(M, Number.NaN, CLOSE, { seriesTicker: "KXBTC15M", eventTicker: "KXBTC15M-26NOV251115", strikeType: "greater_or_equal", openTime: T0 - 60 * S, feeMultiplier: 1 });
+}
+
+/** What the WS parser hands out for a metadata_updated frame announcing the strike. */
+function metadataUpdated(ts: number, strike: number): MarketInfo {
+  const frame = JSON.stringify({ type: "market_lifecycle_v2", sid: 7, seq: 3, msg: { event_type: "metadata_updated", market_ticker: M, strike_type: "greater_or_equal", floor_strike: strike } });
+  const r = parseKalshiFrame(frame, ts, { useYesPrice: false });
+  if (!r.ok) throw new Error(r.error);
+  const info = r.events.find((e): e is MarketInfo => e.kind === "market_info");
+  if (info) return info;
+  // Parsers that route metadata_updated through the directory return a patch: build the partial record
+  // the way older tapes hold it, so the consumer-side merge is tested either way.
+  return { ...created(), tsRecv: ts, floorStrike: strike, openTime: -1, closeTime: -1, settleTime: -1, priceRanges: [], status: "", feeMultiplier: Number.NaN };
+}
+
+function partial(ts: number, strike: number): MarketInfo {
+  return { ...created(), tsRecv: ts, floorStrike: strike, openTime: -1, closeTime: -1, settleTime: -1, priceRanges: [], status: "", feeMultiplier: Number.NaN };
+}
+
+describe("partial market info is merged, never replaces the record", () => {
+  test("engine: after metadata_updated the market keeps its times and is evaluated with the announced strike", () => {
+    const records: AuditRecord[] = [];
+    const session = new TradingSession({ config: DEFAULT_ENGINE_CONFIG, executor: "sim", tradingEnabled: true, onRecord: (r) => records.push(r), onIntent: () => {} });
+    const events: EngineEvent[] = merge(
+      [created(), partial(T0 + 2 * S, 100_012.5)],
+      spotWalk(400, 100_000, 0.0001, 7),
+      [snapshot(T0 + S, M, 1, 1, [[4800, 1000]], [[5000, 1000]])],
+    );
+    for (const e of events) session.push(e);
+    const info = session.engine.marketInfo(M)!;
+    expect(info.closeTime).toBe(CLOSE);
+    expect(info.openTime).toBe(T0 - 60 * S);
+    expect(info.priceRanges.length).toBeGreaterThan(0);
+    expect(info.floorStrike).toBe(100_012.5);
+    expect(info.feeMultiplier).toBe(1);
+    const opps = records.filter((r): r is Opportunity => r.kind === "opportunity" && r.market === M && r.ts > T0 + 2 * S);
+    expect(opps.length).toBeGreaterThan(50);
+    expect(opps.every((o) => o.floorStrike === 100_012.5)).toBe(true);
+  });
+
+  test("simulated venue: an order after metadata_updated is accepted (not MARKET_INACTIVE)", () => {
+    const v = new SimVenue({ latency: new ConstantLatency(1000, 1000), queue: new ConservativeQueue(), fee: () => 0, writeTokensPerSecond: 100, writeBucketCapacity: 100, createCost: 10, cancelCost: 2 });
+    v.onMarketEvent(created());
+    v.onMarketEvent(snapshot(T0, M, 1, 1, [[4000, 1000]], [[5000, 1000]]));
+    v.onMarketEvent(partial(T0 + S, 100_012.5));
+    v.place({ kind: "place_order", ts: T0 + 2 * S, clientOrderId: "c1", market: M, outcome: "yes", action: "buy", price: 5000, count: 100, tif: "immediate_or_cancel", postOnly: false, reduceOnly: false, evalId: "e" });
+    v.advance(T0 + 3 * S);
+    const out = v.drainBefore(T0 + 3 * S);
+    const u = out.filter((e): e is OrderUpdate => e.kind === "order_update");
+    expect(u.map((x) => x.reason)).not.toContain("MARKET_INACTIVE");
+    expect(out.some((e) => e.kind === "fill")).toBe(true);
+  });
+
+  test("settlement fallback: the strike from metadata_updated decides, at the original settle time", () => {
+    const t = new SettlementFallback(900, 60);
+    t.onEvent(created());
+    t.onEvent(partial(T0 + S, 100_012.5));
+    const out: ReturnType<SettlementFallback["onEvent"]> = [];
+    for (let i = 0; i < 960; i++) out.push(...t.onEvent({ kind: "index_value", tsRecv: T0 + i * S, tsExchange: null, indexId: "BRTI", value: 100_020, avg60s: Number.NaN, sid: 2, seq: i + 1 }));
+    out.push(...t.finish(CLOSE + 1000 * S));
+    const mine = out.filter((l) => l.market === M);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.result).toBe("yes"); // 100 020 ≥ 100 012.5
+    expect(mine[0]!.tsRecv).toBeGreaterThanOrEqual(CLOSE);
+  });
+
+  test("mergeMarketInfo keeps the fee schedule when the update carries none", () => {
+    const prior = { ...created(), feeType: "quadratic_with_maker_fees" as const, feeMultiplier: 0.5 };
+    const merged = mergeMarketInfo(prior, metadataUpdated(T0 + S, 100_001));
+    expect(merged).toMatchObject({ feeType: "quadratic_with_maker_fees", feeMultiplier: 0.5, closeTime: CLOSE, floorStrike: 100_001 });
+  });
+
+  test("directory: one merged record per market; a patch before the record is applied once it arrives", () => {
+    const d = new MarketDirectory();
+    expect(d.patch({ market: M, tsRecv: T0, tsExchange: null, floorStrike: 100_012.5, strikeType: "greater_or_equal" })).toBeNull();
+    const r = d.upsert(created())!;
+    expect(r).toMatchObject({ floorStrike: 100_012.5, closeTime: CLOSE });
+    // The same listing again changes nothing: no new row.
+    expect(d.upsert({ ...created(), floorStrike: Number.NaN, tsRecv: T0 + S })).toBeNull();
+    expect(d.get(M)!.floorStrike).toBe(100_012.5);
+  });
+});
