@@ -21,8 +21,9 @@ import { AuditWriter, openStore } from "../lib/store/db.ts";
 import { synthesize } from "../lib/tape/synth.ts";
 import { readTapeEvents } from "../lib/tape/reader.ts";
 import { openTapeWriter } from "../lib/tape/writer.ts";
+import { BINANCE_BTCUSD_1M_CSV } from "../fixtures/data/paths.ts";
 
-const CSV = resolve(import.meta.dirname, "../../shared/data/btc_usd_ohlc_2023/binanceus_btcusd_1m_2023-03-01_to_2023-03-14.csv");
+const CSV = BINANCE_BTCUSD_1M_CSV;
 const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"];
 
 const { values } = parseArgs({

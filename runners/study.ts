@@ -1,20 +1,19 @@
 /**
  * Real-data studies.
- *   tsx runners/study.ts spot-calibration --csv FILE [--json] [--ladder-step 0.0025] [--ladder-k 8]
+ *   tsx runners/study.ts spot-calibration [--csv FILE] [--json] [--ladder-step 0.0025] [--ladder-k 8]
  *   tsx runners/study.ts market-calibration [--quotes FILE] [--settlements FILE] [--may-settlements FILE] [--json]
- * Default data paths are ../shared/data/… relative to the repository root.
+ * Default data: the real files bundled in fixtures/data/ (see its README for sources and licences).
  */
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { runMarketCalibration, summarizeSettlementFile } from "../lib/analysis/market-study.ts";
 import type { MarketCalibration } from "../lib/analysis/market-study.ts";
 import { parseCandleCsv, runSpotCalibration } from "../lib/analysis/spot-study.ts";
+import { BINANCE_BTCUSD_1M_CSV, DATA_DIR } from "../fixtures/data/paths.ts";
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const DATA = join(REPO, "..", "shared", "data");
+const DATA = DATA_DIR;
 
 const f4 = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : "NaN");
 
@@ -22,7 +21,7 @@ function spotCalibration(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
     options: {
-      csv: { type: "string" },
+      csv: { type: "string", default: BINANCE_BTCUSD_1M_CSV },
       json: { type: "boolean", default: false },
       "ladder-step": { type: "string", default: "0.0025" },
       "ladder-k": { type: "string", default: "8" },
@@ -115,7 +114,7 @@ try {
   if (cmd === "spot-calibration") spotCalibration(rest);
   else if (cmd === "market-calibration") marketCalibration(rest);
   else {
-    console.error("usage: tsx runners/study.ts spot-calibration --csv FILE [--json] [--ladder-step X] [--ladder-k K]\n       tsx runners/study.ts market-calibration [--quotes F] [--settlements F] [--json]");
+    console.error("usage: tsx runners/study.ts spot-calibration [--csv FILE] [--json] [--ladder-step X] [--ladder-k K]\n       tsx runners/study.ts market-calibration [--quotes F] [--settlements F] [--json]");
     process.exit(2);
   }
 } catch (err) {

@@ -10,8 +10,9 @@ import { z } from "zod";
 import { parseIsoToUs } from "../lib/core/units.ts";
 import { synthesize, type SynthFaults } from "../lib/tape/synth.ts";
 import { openTapeWriter } from "../lib/tape/writer.ts";
+import { BINANCE_BTCUSD_1M_CSV } from "../fixtures/data/paths.ts";
 
-const DEFAULT_CSV = "/work/shared/data/btc_usd_ohlc_2023/binanceus_btcusd_1m_2023-03-01_to_2023-03-14.csv";
+const DEFAULT_CSV = BINANCE_BTCUSD_1M_CSV;
 
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected YYYY-MM-DD");
 const num = (min: number) => z.coerce.number().refine((v) => Number.isFinite(v) && v >= min, `must be a number ≥ ${min}`);

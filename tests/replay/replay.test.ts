@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { synthesize } from "../../lib/tape/synth.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
 import { openTapeWriter } from "../../lib/tape/writer.ts";
+import { BINANCE_BTCUSD_1M_CSV } from "../../fixtures/data/paths.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CSV = resolve(ROOT, "../shared/data/btc_usd_ohlc_2023/binanceus_btcusd_1m_2023-03-01_to_2023-03-14.csv");
+const CSV = BINANCE_BTCUSD_1M_CSV;
 let dir = "";
 
 function replay(args: string[]): string {

@@ -6,8 +6,9 @@ import type { RawFrame, TapeSink } from "../../lib/tape/types.ts";
 import { kxbtcdEventTicker, loadCandles, synthesize, Synthesizer, type Candle, type SynthOptions } from "../../lib/tape/synth.ts";
 import { parseCoinbaseFrame } from "../../lib/venues/coinbase/parse.ts";
 import { parseKalshiFrame } from "../../lib/venues/kalshi/parse.ts";
+import { BINANCE_BTCUSD_1M_CSV } from "../../fixtures/data/paths.ts";
 
-const CSV = "/work/shared/data/btc_usd_ohlc_2023/binanceus_btcusd_1m_2023-03-01_to_2023-03-14.csv";
+const CSV = BINANCE_BTCUSD_1M_CSV;
 const at = (iso: string) => Date.parse(iso) * 1000;
 
 const FAULTS = {
