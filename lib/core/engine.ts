@@ -19,7 +19,7 @@ import type {
   OwnFill,
   PositionSnapshot,
 } from "./events.ts";
-import { feePerContract, tradeFee, type FeeSchedule } from "./fees.ts";
+import { feePerContract, orderFee, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
 import { mergeMarketInfo } from "./markets.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
 import { OrderManager, ownFillToFillInput } from "./orders.ts";
@@ -693,6 +693,13 @@ export class Engine {
     const info = this.markets.get(market)?.info;
     const schedule: FeeSchedule = { feeType: info?.feeType ?? "quadratic", feeMultiplier: info?.feeMultiplier ?? 1 };
     return tradeFee(count, price, isMaker, schedule, this.cfg.fees);
+  }
+
+  /** Exact fee of one order's fills on one side (taker / maker), rounded per order (fees.ts `orderFee`). */
+  orderFeeFor(market: string, legs: readonly FeeLeg[], isMaker: boolean): Micros {
+    const info = this.markets.get(market)?.info;
+    const schedule: FeeSchedule = { feeType: info?.feeType ?? "quadratic", feeMultiplier: info?.feeMultiplier ?? 1 };
+    return orderFee(legs, isMaker, schedule, this.cfg.fees);
   }
 
   marketInfo(market: string): MarketInfo | undefined {

@@ -87,3 +87,36 @@ export function feePerContract(count: CountE2, price: PriceE4, isMaker: boolean,
   }
   return tradeFee(count, price, isMaker, schedule, cfg) / MICROS_PER_DOLLAR / (count / COUNT_ONE);
 }
+
+/** One fill of an order, for `orderFee`. */
+export interface FeeLeg {
+  readonly count: CountE2;
+  readonly price: PriceE4;
+}
+
+/**
+ * Fee of all fills of ONE order on one side of the trade (taker or maker), in micros. Kalshi rounds
+ * per order (reference §6): with "order_cent" the exact Σ coefficient × C × P × (1 − P) over the
+ * order's fills is ceiled to the cent once, so an order filled in three pieces pays what one fill of
+ * the same size would; with "fill_centicent" each fill is ceiled to $0.0001 on its own (the sub-cent
+ * mechanics round per fill). The simulated venue charges each fill the increase of this total.
+ */
+export function orderFee(legs: readonly FeeLeg[], isMaker: boolean, schedule: FeeSchedule, cfg: FeeConfig): Micros {
+  if (cfg.rounding !== "order_cent") {
+    let total = 0;
+    for (const l of legs) total += tradeFee(l.count, l.price, isMaker, schedule, cfg);
+    return total;
+  }
+  if (legs.length === 1) return tradeFee(legs[0]!.count, legs[0]!.price, isMaker, schedule, cfg);
+  const coefE6 = BigInt(feeCoefficientE6(isMaker, schedule, cfg));
+  if (coefE6 === 0n) return 0;
+  let n = 0n;
+  for (const l of legs) {
+    if (!Number.isSafeInteger(l.count) || l.count < 0) throw new RangeError(`bad fee count ${l.count}`);
+    if (!Number.isSafeInteger(l.price) || l.price < 0 || l.price > PRICE_ONE) throw new RangeError(`bad fee price ${l.price}`);
+    n += coefE6 * BigInt(l.count) * BigInt(l.price) * BigInt(PRICE_ONE - l.price);
+  }
+  const step = roundingStepMicros(cfg);
+  const d = BigInt(MICROS_DENOM * step);
+  return Number((n + d - 1n) / d) * step;
+}

@@ -43,7 +43,25 @@ export interface CancelAll {
   readonly reason: string;
 }
 
-export type OrderIntent = PlaceOrder | CancelOrder | CancelAll;
+/**
+ * Move a resting order to a new own-leg price and/or remaining size (V2 amend; the live transport
+ * amends in place). Same market, outcome and action as the order; `remaining` is what should rest
+ * after the amend (V2's `count` is filled + remaining — transports add the filled part).
+ */
+export interface AmendOrder {
+  readonly kind: "amend_order";
+  readonly ts: TsUs;
+  readonly clientOrderId: string;
+  readonly orderId: string | null;
+  readonly market: string;
+  readonly outcome: Outcome;
+  readonly action: OrderAction;
+  readonly price: PriceE4;
+  readonly remaining: CountE2;
+  readonly reason: string;
+}
+
+export type OrderIntent = PlaceOrder | CancelOrder | CancelAll | AmendOrder;
 
 // ---- Audit records (facts) ----------------------------------------------------------------------
 

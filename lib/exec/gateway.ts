@@ -7,17 +7,21 @@
  * reconciliation is recent enough, and the write bucket holds its token cost. Every refusal is
  * reported (and turned into a `rejected` order update so the engine's books stay straight).
  * Cancels are never blocked by trading guards — they only reduce risk — but do pay rate-limit tokens.
+ * An amend moves a live order, so it passes the same guards as a new order (at the amend's token
+ * cost); a refused amend leaves the order as it rests and is reported like a refused cancel.
  */
 import type { OrderUpdate } from "../core/events.ts";
 import { toYesBook } from "../core/orders.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
-import type { CancelOrder, OrderIntent, PlaceOrder, RiskState } from "../core/records.ts";
+import type { AmendOrder, CancelOrder, OrderIntent, PlaceOrder, RiskState } from "../core/records.ts";
 import type { TsUs } from "../core/units.ts";
 
 export interface OrderTransport {
   place(intent: PlaceOrder): void;
   cancel(intent: CancelOrder): void;
   cancelAll(ts: TsUs, reason: string): void;
+  /** V2 amend of a resting order (price and/or remaining size). */
+  amend(intent: AmendOrder): void;
 }
 
 export interface GatewayGuards {
@@ -37,6 +41,7 @@ export interface GatewayCosts {
   readonly writeBucketCapacity: number;
   readonly createCost: number;
   readonly cancelCost: number;
+  readonly amendCost?: number;
 }
 
 export type GatewayResult = { readonly sent: true } | { readonly sent: false; readonly reason: string };
@@ -44,6 +49,7 @@ export type GatewayResult = { readonly sent: true } | { readonly sent: false; re
 export interface GatewayStats {
   placed: number;
   cancels: number;
+  amends: number;
   cancelAlls: number;
   refused: number;
   refusedByReason: Record<string, number>;
@@ -51,7 +57,7 @@ export interface GatewayStats {
 
 export class OrderGateway {
   private readonly bucket: TokenBucket;
-  readonly stats: GatewayStats = { placed: 0, cancels: 0, cancelAlls: 0, refused: 0, refusedByReason: {} };
+  readonly stats: GatewayStats = { placed: 0, cancels: 0, amends: 0, cancelAlls: 0, refused: 0, refusedByReason: {} };
 
   constructor(
     private readonly transport: OrderTransport,
@@ -83,11 +89,23 @@ export class OrderGateway {
         this.transport.place(intent);
         return { sent: true };
       }
+      case "amend_order": {
+        const asPlace: PlaceOrder = {
+          kind: "place_order", ts: intent.ts, clientOrderId: intent.clientOrderId, market: intent.market, outcome: intent.outcome,
+          action: intent.action, price: intent.price, count: Math.max(intent.remaining, 1), tif: "good_till_canceled",
+          postOnly: false, reduceOnly: false, evalId: "",
+        };
+        const reason = this.checkPlace(asPlace, this.costs.amendCost ?? this.costs.createCost);
+        if (reason) return this.refuseCancel(reason);
+        this.stats.amends++;
+        this.transport.amend(intent);
+        return { sent: true };
+      }
     }
   }
 
   /** The guards, in order; the first failing one is the reason. */
-  checkPlace(intent: PlaceOrder): string | null {
+  checkPlace(intent: PlaceOrder, cost: number = this.costs.createCost): string | null {
     const g = this.guards;
     if (!g.tradingEnabled) return "TRADING_ENABLED is not 1";
     if (g.killSwitchEngaged()) return "kill switch engaged";
@@ -98,7 +116,7 @@ export class OrderGateway {
     if (data) return `stale or inconsistent data: ${data}`;
     const rec = g.reconciliationProblem(intent.ts);
     if (rec) return `reconciliation: ${rec}`;
-    if (!this.bucket.tryTake(intent.ts, this.costs.createCost)) return "write rate limit";
+    if (!this.bucket.tryTake(intent.ts, cost)) return "write rate limit";
     return null;
   }
 

@@ -24,7 +24,7 @@
  */
 import type { BookSide, EngineEvent, OrderStatus, OrderUpdate, OwnFill } from "../core/events.ts";
 import { toCreateOrderV2, toYesBook } from "../core/orders.ts";
-import type { CancelOrder, PlaceOrder } from "../core/records.ts";
+import type { AmendOrder, CancelOrder, PlaceOrder } from "../core/records.ts";
 import type { CountE2, PriceE4, TsUs } from "../core/units.ts";
 import { nowUs, sleep } from "../live/clock.ts";
 import { silentLogger, type Logger } from "../live/logger.ts";
@@ -150,6 +150,21 @@ export class KalshiTransport implements OrderTransport {
     });
     this.cancelAllRun = run;
     this.track(run);
+  }
+
+  /**
+   * V2 amend (POST …/orders/{id}/amend, count = filled + remaining). An order whose venue id is not
+   * known yet cannot be amended: it is cancelled instead (the engine enters again on a later
+   * evaluation), never silently left at its old price.
+   */
+  amend(intent: AmendOrder): void {
+    const t = this.orders.get(intent.clientOrderId);
+    if (!t || !t.orderId || t.status !== "resting") {
+      this.cancel({ kind: "cancel_order", ts: intent.ts, clientOrderId: intent.clientOrderId, orderId: t?.orderId ?? intent.orderId, market: intent.market, reason: `amend impossible: ${intent.reason}` });
+      return;
+    }
+    const { yesPrice } = toYesBook(intent.outcome, intent.action, intent.price);
+    this.track(this.doAmend(t, yesPrice, t.filled + intent.remaining));
   }
 
   // ---- extra operations ---------------------------------------------------------------------------

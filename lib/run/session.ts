@@ -74,11 +74,12 @@ export class TradingSession {
       this.sim = new SimVenue({
         latency: opts.latency ?? new ConstantLatency(50_000, 50_000),
         queue: opts.queue ?? new ConservativeQueue(),
-        fee: (m, c, p, maker) => engine.feeFor(m, c, p, maker),
+        fee: (m, legs, maker) => engine.orderFeeFor(m, legs, maker),
         writeTokensPerSecond: cfg.orders.writeTokensPerSecond,
         writeBucketCapacity: cfg.orders.writeBucketCapacity,
         createCost: cfg.orders.createCost,
         cancelCost: cfg.orders.cancelCost,
+        amendCost: cfg.orders.amendCost,
       }, books);
       this.settlement = new SettlementFallback(opts.settlementGraceSeconds ?? 900, cfg.model.settlementWindowSeconds);
     } else {
@@ -88,7 +89,7 @@ export class TradingSession {
     const sim = this.sim;
     const transport: OrderTransport =
       opts.executor === "sim"
-        ? { place: (i) => sim!.place(i), cancel: (i) => sim!.cancel(i), cancelAll: (ts) => sim!.cancelAll(ts) }
+        ? { place: (i) => sim!.place(i), cancel: (i) => sim!.cancel(i), cancelAll: (ts) => sim!.cancelAll(ts), amend: (i) => sim!.amend(i) }
         : opts.executor;
     const guards: GatewayGuards = {
       tradingEnabled: opts.tradingEnabled,

@@ -4,15 +4,20 @@
  * recorded displayed depth, and answers with the same events the live venue sends (order_update,
  * fill) after a response latency. Results are deterministic for a given tape, config and seed.
  *
- * Taker orders walk the complementary book (buying YES consumes NO bids, priced via the book's one
- * ask derivation) and the liquidity they take stays consumed until that level refreshes in the
- * recording. Resting orders go through a QueueModel.
+ * Every unit of displayed liquidity is used at most once (fill rules with worked examples in
+ * lib/sim/README.md): what we take at a level — as a taker walking the complementary book, or as a
+ * resting order that a new opposite bid crosses — is remembered per level and netted from what the
+ * recording displays there, until the recording itself shows that level gone (size 0) or shrunk
+ * below what we took. An add at the level is new liquidity behind ours, never a refund.
+ * Resting orders otherwise fill from public trades through a QueueModel, with the queue ahead never
+ * larger than what is displayed at our price. Fees are rounded per order (fees.ts `orderFee`).
  */
 import { SharedBookFeed, type BookRegistry } from "../core/book.ts";
 import type { BookSide, EngineEvent, MarketInfo, OrderUpdate, OwnFill, PublicTrade } from "../core/events.ts";
 import { mergeMarketInfo } from "../core/markets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
-import type { CancelOrder, OrderAction, Outcome, PlaceOrder } from "../core/records.ts";
+import type { AmendOrder, CancelOrder, OrderAction, Outcome, PlaceOrder } from "../core/records.ts";
+import type { FeeLeg } from "../core/fees.ts";
 import { PRICE_ONE, type CountE2, type Micros, type PriceE4, type TsUs } from "../core/units.ts";
 import { toYesBook } from "../core/orders.ts";
 import type { LatencyModel, QueueModel, RestingView } from "./models.ts";
@@ -20,13 +25,19 @@ import type { LatencyModel, QueueModel, RestingView } from "./models.ts";
 export interface SimVenueOptions {
   readonly latency: LatencyModel;
   readonly queue: QueueModel;
-  /** Exact fee for a fill (the engine's fee model, so both sides agree). */
-  readonly fee: (market: string, count: CountE2, price: PriceE4, isMaker: boolean) => Micros;
+  /**
+   * Exact fee of all fills so far of one order on one side (taker or maker), rounded per order —
+   * the engine's fee model (`Engine.orderFeeFor`), so both sides agree. Each fill is charged the
+   * increase of this total.
+   */
+  readonly fee: (market: string, legs: readonly FeeLeg[], isMaker: boolean) => Micros;
   /** Venue-side write bucket, as Kalshi enforces it: a create that does not fit gets a 429. */
   readonly writeTokensPerSecond: number;
   readonly writeBucketCapacity: number;
   readonly createCost: number;
   readonly cancelCost: number;
+  /** V2 amend (default: createCost, as Kalshi bills create/amend/decrease alike). */
+  readonly amendCost?: number;
 }
 
 interface SimOrder extends RestingView {
@@ -35,15 +46,22 @@ interface SimOrder extends RestingView {
   readonly outcome: Outcome;
   readonly action: OrderAction;
   readonly bookSide: BookSide;
-  readonly yesPrice: PriceE4;
-  readonly initial: CountE2;
+  yesPrice: PriceE4;
+  price: PriceE4;
+  readonly postOnly: boolean;
   filled: CountE2;
   status: "resting" | "canceled" | "executed";
+  /** Fills so far as taker / maker, and the fee charged for each (per-order rounding). */
+  readonly takerLegs: FeeLeg[];
+  readonly makerLegs: FeeLeg[];
+  takerFee: Micros;
+  makerFee: Micros;
 }
 
 type Pending =
   | { readonly at: TsUs; readonly order: number; readonly kind: "place"; readonly intent: PlaceOrder }
   | { readonly at: TsUs; readonly order: number; readonly kind: "cancel"; readonly intent: CancelOrder }
+  | { readonly at: TsUs; readonly order: number; readonly kind: "amend"; readonly intent: AmendOrder }
   | { readonly at: TsUs; readonly order: number; readonly kind: "cancel_all" };
 
 export interface SimVenueStats {
@@ -52,14 +70,20 @@ export interface SimVenueStats {
   fills: number;
   contractsFilled: CountE2;
   fees: Micros;
+  cancels: number;
+  amends: number;
+  /** Writes the venue's bucket refused (429). */
+  rateLimited: number;
+  /** Write tokens spent (create, amend, cancel, each cancel of a cancel-all). */
+  writeTokens: number;
 }
 
 export class SimVenue {
   private readonly books: BookRegistry;
   private readonly infos = new Map<string, MarketInfo>();
   private readonly closed = new Set<string>();
-  /** Liquidity we took, per market and "side:price", until that level refreshes. */
-  private readonly consumed = new Map<string, Map<string, CountE2>>();
+  /** Liquidity we took, per market and bid-ladder level (levelKey), until the recording shows it gone. */
+  private readonly consumed = new Map<string, Map<number, CountE2>>();
   private readonly resting = new Map<string, SimOrder>();
   private readonly restingByMarket = new Map<string, Set<string>>();
   private readonly bucket: TokenBucket;
@@ -68,7 +92,17 @@ export class SimVenue {
   private seq = 0;
   private nextOrderNo = 1;
   private nextTradeNo = 1;
-  readonly stats: SimVenueStats = { ordersReceived: 0, ordersRejected: 0, fills: 0, contractsFilled: 0, fees: 0 };
+  readonly stats: SimVenueStats = {
+    ordersReceived: 0,
+    ordersRejected: 0,
+    fills: 0,
+    contractsFilled: 0,
+    fees: 0,
+    cancels: 0,
+    amends: 0,
+    rateLimited: 0,
+    writeTokens: 0,
+  };
 
   /** `feed`: the recorded books, shared with the engine (and a sweep's other sessions) so each message is applied once. */
   constructor(
@@ -89,13 +123,29 @@ export class SimVenue {
     this.schedule({ at: intent.ts + this.opts.latency.entryUs(intent.ts), order: this.seq++, kind: "cancel", intent });
   }
 
+  amend(intent: AmendOrder): void {
+    this.schedule({ at: intent.ts + this.opts.latency.entryUs(intent.ts), order: this.seq++, kind: "amend", intent });
+  }
+
   cancelAll(ts: TsUs): void {
     this.schedule({ at: ts + this.opts.latency.entryUs(ts), order: this.seq++, kind: "cancel_all" });
   }
 
   /** Orders currently resting at the simulated venue (what a REST "resting orders" query would return). */
-  restingOrders(): { orderId: string; clientOrderId: string; market: string; remaining: CountE2 }[] {
-    return [...this.resting.values()].map((o) => ({ orderId: o.orderId, clientOrderId: o.clientOrderId, market: o.market, remaining: o.remaining }));
+  restingOrders(): { orderId: string; clientOrderId: string; market: string; remaining: CountE2; price: PriceE4; queueAhead: CountE2 }[] {
+    return [...this.resting.values()].map((o) => ({
+      orderId: o.orderId,
+      clientOrderId: o.clientOrderId,
+      market: o.market,
+      remaining: o.remaining,
+      price: o.action === "buy" ? o.price : PRICE_ONE - o.price,
+      queueAhead: o.queueAhead,
+    }));
+  }
+
+  /** What we took and the recording still displays at a bid-ladder level (for tests and reports). */
+  takenAt(market: string, side: "yes" | "no", price: PriceE4): CountE2 {
+    return this.consumed.get(market)?.get(levelKey(side, price)) ?? 0;
   }
 
   // ---- the recorded market -----------------------------------------------------------------------
@@ -103,18 +153,25 @@ export class SimVenue {
   /** Feed every recorded market event, in order, before the engine sees it. */
   onMarketEvent(e: EngineEvent): void {
     switch (e.kind) {
-      case "book_snapshot":
+      case "book_snapshot": {
         this.feed.apply(e);
-        this.consumed.delete(e.market);
+        // A snapshot re-states the recorded book; what we took is still gone unless the level shrank.
+        const taken = this.consumed.get(e.market);
+        const book = this.books.get(e.market);
+        if (taken !== undefined && book) for (const k of [...taken.keys()]) this.capTaken(taken, k, book);
+        this.capQueues(e.market);
         this.matchRestingAgainstBook(e.market, e.tsRecv);
         break;
+      }
       case "book_delta": {
         this.feed.apply(e);
         const taken = this.consumed.get(e.market);
-        if (taken !== undefined && taken.size > 0) taken.delete(`${e.side}:${e.price}`);
+        const book = this.books.get(e.market);
+        if (taken !== undefined && taken.size > 0 && book) this.capTaken(taken, levelKey(e.side, e.price), book);
         const ids = this.restingByMarket.get(e.market);
         if (ids !== undefined && ids.size > 0) {
           for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);
+          this.capQueues(e.market);
           this.matchRestingAgainstBook(e.market, e.tsRecv);
         }
         break;
@@ -183,21 +240,39 @@ export class SimVenue {
   private process(p: Pending): void {
     const at = p.at;
     if (p.kind === "cancel_all") {
-      for (const id of [...this.resting.keys()]) this.cancelResting(id, at, "Cancel");
+      // Kalshi has no confirmed bulk cancel: the transport cancels order by order, each one a write.
+      // What the bucket cannot pay now is cancelled as soon as it can.
+      for (const id of [...this.resting.keys()]) {
+        if (!this.takeTokens(at, this.opts.cancelCost)) {
+          const wait = Math.max(1, this.bucket.waitUs(at, this.opts.cancelCost));
+          this.schedule({ at: at + wait, order: this.seq++, kind: "cancel_all" });
+          return;
+        }
+        this.stats.cancels++;
+        this.cancelResting(id, at, "Cancel");
+      }
       return;
     }
     if (p.kind === "cancel") {
       const o = this.resting.get(p.intent.clientOrderId);
-      if (!this.bucket.tryTake(at, this.opts.cancelCost)) {
-        this.reject(at, p.intent.clientOrderId, p.intent.market, "too many requests (429)");
+      if (!this.takeTokens(at, this.opts.cancelCost)) {
+        this.stats.rateLimited++;
+        // The order is untouched: it still rests.
+        if (o) this.update(at, o, "resting", "cancel refused: too many requests (429)");
         return;
       }
+      this.stats.cancels++;
       if (o) this.cancelResting(o.clientOrderId, at, "Cancel");
+      return;
+    }
+    if (p.kind === "amend") {
+      this.processAmend(p.intent, at);
       return;
     }
     const intent = p.intent;
     this.stats.ordersReceived++;
-    if (!this.bucket.tryTake(at, this.opts.createCost)) {
+    if (!this.takeTokens(at, this.opts.createCost)) {
+      this.stats.rateLimited++;
       this.reject(at, intent.clientOrderId, intent.market, "too many requests (429)");
       return;
     }
@@ -218,37 +293,128 @@ export class SimVenue {
       // A resting buy of an outcome sits in that outcome's bid ladder; a sell rests as the other leg's bid.
       side: intent.action === "buy" ? intent.outcome : intent.outcome === "yes" ? "no" : "yes",
       price: intent.action === "buy" ? intent.price : PRICE_ONE - intent.price,
-      initial: intent.count,
+      postOnly: intent.postOnly,
       remaining: intent.count,
       queueAhead: 0,
       filled: 0,
       status: "resting",
+      takerLegs: [],
+      makerLegs: [],
+      takerFee: 0,
+      makerFee: 0,
     };
-    const crossable = this.crossableSize(order);
-    if (intent.postOnly && crossable > 0) {
+    this.enter(order, at, intent.tif, "");
+  }
+
+  /** Match a new (or re-priced) order as taker, then rest, cancel or complete it. */
+  private enter(order: SimOrder, at: TsUs, tif: PlaceOrder["tif"], restReason: string): void {
+    if (order.postOnly && this.crossableSize(order) > 0) {
+      const wasResting = this.resting.has(order.clientOrderId);
+      if (wasResting) this.unrest(order);
+      order.status = "canceled";
       this.update(at, order, "canceled", "PostOnlyCrossCancel");
-      this.stats.ordersRejected++;
+      if (!wasResting) this.stats.ordersRejected++;
+      return;
+    }
+    if (tif === "fill_or_kill" && this.crossableSize(order) < order.remaining) {
+      order.status = "canceled";
+      this.update(at, order, "canceled", "FillOrKill");
       return;
     }
     this.takeLiquidity(order, at);
     if (order.remaining <= 0) {
+      this.unrest(order);
       order.status = "executed";
       this.update(at, order, "executed", "Trade");
       return;
     }
-    if (intent.tif !== "good_till_canceled") {
+    if (tif !== "good_till_canceled") {
       order.status = "canceled";
       this.update(at, order, "canceled", order.filled > 0 ? "Trade" : "ImmediateOrCancel");
       return;
     }
     const book = this.books.get(order.market);
-    const displayed = book ? book.bidLadder(order.side).sizeAt(order.price) : 0;
+    // Everything displayed at our price is ahead of a newly resting order (the recording excludes us).
+    const displayed = book ? this.available(order.market, book, order.side, order.price) : 0;
     this.opts.queue.onRest(order, displayed);
+    order.queueAhead = Math.min(order.queueAhead, displayed);
     this.resting.set(order.clientOrderId, order);
     let set = this.restingByMarket.get(order.market);
     if (!set) this.restingByMarket.set(order.market, (set = new Set()));
     set.add(order.clientOrderId);
-    this.update(at, order, "resting", order.filled > 0 ? "Trade" : "");
+    this.update(at, order, "resting", restReason || (order.filled > 0 ? "Trade" : ""));
+  }
+
+  /**
+   * V2 amend: a size decrease at the same price keeps the queue position; a price change (or a size
+   * increase) is a new entry at the back of the queue, matched first if it now crosses.
+   */
+  private processAmend(intent: AmendOrder, at: TsUs): void {
+    const o = this.resting.get(intent.clientOrderId);
+    if (!this.takeTokens(at, this.opts.amendCost ?? this.opts.createCost)) {
+      this.stats.rateLimited++;
+      if (o) this.update(at, o, "resting", "amend refused: too many requests (429)");
+      return;
+    }
+    if (!o) return; // already executed or canceled: the venue refuses, the final report was already sent
+    this.stats.amends++;
+    const book = yesBookPrice(o.outcome, o.action, intent.price);
+    if (intent.remaining <= 0) {
+      this.cancelResting(o.clientOrderId, at, "Amend");
+      return;
+    }
+    const newBidPrice = o.action === "buy" ? intent.price : PRICE_ONE - intent.price;
+    if (newBidPrice === o.price && intent.remaining <= o.remaining) {
+      o.remaining = intent.remaining;
+      this.update(at, o, "resting", "Amend");
+      return;
+    }
+    this.unrest(o);
+    o.price = newBidPrice;
+    o.yesPrice = book;
+    o.remaining = intent.remaining;
+    o.queueAhead = 0;
+    this.enter(o, at, "good_till_canceled", "Amend");
+  }
+
+  private takeTokens(at: TsUs, cost: number): boolean {
+    if (!this.bucket.tryTake(at, cost)) return false;
+    this.stats.writeTokens += cost;
+    return true;
+  }
+
+  private unrest(o: SimOrder): void {
+    this.resting.delete(o.clientOrderId);
+    this.restingByMarket.get(o.market)?.delete(o.clientOrderId);
+  }
+
+  /** Displayed size at a bid-ladder level net of what we already took there. */
+  private available(market: string, book: { bidLadder(side: "yes" | "no"): { sizeAt(p: PriceE4): CountE2 } }, side: "yes" | "no", price: PriceE4): CountE2 {
+    const size = book.bidLadder(side).sizeAt(price);
+    const taken = this.consumed.get(market)?.get(levelKey(side, price)) ?? 0;
+    return size > taken ? size - taken : 0;
+  }
+
+  /** The recording shows a level at `size`: what we took there can be at most that (0 → forgotten). */
+  private capTaken(taken: Map<number, CountE2>, key: number, book: { bidLadder(side: "yes" | "no"): { sizeAt(p: PriceE4): CountE2 } }): void {
+    const had = taken.get(key);
+    if (had === undefined) return;
+    const side = key > PRICE_ONE ? "no" : "yes";
+    const size = book.bidLadder(side).sizeAt(key > PRICE_ONE ? key - PRICE_ONE - 1 : key);
+    if (size <= 0) taken.delete(key);
+    else if (had > size) taken.set(key, size);
+  }
+
+  /** Nobody can be ahead of us who is not displayed: queue ahead ≤ displayed size at our price. */
+  private capQueues(market: string): void {
+    const ids = this.restingByMarket.get(market);
+    const book = this.books.get(market);
+    if (!ids || ids.size === 0 || !book) return;
+    for (const id of ids) {
+      const o = this.resting.get(id)!;
+      const shown = this.available(market, book, o.side, o.price);
+      if (o.queueAhead > shown) o.queueAhead = shown;
+    }
   }
 
   /**
@@ -258,7 +424,14 @@ export class SimVenue {
   private crossableSize(o: SimOrder): CountE2 {
     const book = this.books.get(o.market);
     if (!book || book.stale) return 0;
-    return o.action === "buy" ? book.sizeAvailableToBuy(o.outcome, o.price) : book.sizeAvailableToSell(o.outcome, this.sellLimit(o));
+    // Our bid at p in ladder `side` meets the other ladder's bids q with p + q ≥ $1.
+    const other = o.side === "yes" ? "no" : "yes";
+    let total = 0;
+    for (const [q] of book.bidLadder(other).descending()) {
+      if (o.price + q < PRICE_ONE) break;
+      total += this.available(o.market, book, other, q);
+    }
+    return total;
   }
 
   private sellLimit(o: SimOrder): PriceE4 {
@@ -278,7 +451,7 @@ export class SimVenue {
       if (o.remaining <= 0) break;
       if (o.action === "buy" ? px > limit : px < limit) break;
       // The bid ladder level that provides this liquidity, for consumption bookkeeping.
-      const key = o.action === "buy" ? `${o.outcome === "yes" ? "no" : "yes"}:${PRICE_ONE - px}` : `${o.outcome}:${px}`;
+      const key = o.action === "buy" ? levelKey(o.outcome === "yes" ? "no" : "yes", PRICE_ONE - px) : levelKey(o.outcome, px);
       const avail = size - (used.get(key) ?? 0);
       if (avail <= 0) continue;
       const q = Math.min(avail, o.remaining);
@@ -287,7 +460,7 @@ export class SimVenue {
     }
   }
 
-  private consumedFor(market: string): Map<string, CountE2> {
+  private consumedFor(market: string): Map<number, CountE2> {
     let m = this.consumed.get(market);
     if (!m) this.consumed.set(market, (m = new Map()));
     return m;
@@ -296,7 +469,13 @@ export class SimVenue {
   private fill(o: SimOrder, at: TsUs, ownPrice: PriceE4, count: CountE2, isTaker: boolean): void {
     o.remaining -= count;
     o.filled += count;
-    const fee = this.opts.fee(o.market, count, ownPrice, !isTaker);
+    // Per-order rounding: this fill pays what the order's total fee grows by.
+    const legs = isTaker ? o.takerLegs : o.makerLegs;
+    legs.push({ count, price: ownPrice });
+    const total = this.opts.fee(o.market, legs, !isTaker);
+    const fee = total - (isTaker ? o.takerFee : o.makerFee);
+    if (isTaker) o.takerFee = total;
+    else o.makerFee = total;
     const yesPrice = o.outcome === "yes" ? ownPrice : PRICE_ONE - ownPrice;
     const ev: OwnFill = {
       kind: "fill",
@@ -379,19 +558,30 @@ export class SimVenue {
     }
   }
 
-  /** The recorded book moved through our resting price: we would have been hit first. */
+  /**
+   * The recorded book shows an opposite bid our resting price crosses (our bid at p meets their q
+   * when p + q ≥ $1): that order would have traded with ours, at our price, as soon as it arrived.
+   * Each crossing level fills us at most once: what we take is netted from it until it is gone.
+   */
   private matchRestingAgainstBook(market: string, at: TsUs): void {
     const ids = this.restingByMarket.get(market);
     if (!ids || ids.size === 0) return;
     const book = this.books.get(market);
     if (!book || book.stale) return;
-    for (const id of [...ids]) {
-      const o = this.resting.get(id)!;
-      const opposite = book.bidLadder(o.side === "yes" ? "no" : "yes").best;
-      // Our bid at p crosses an opposite bid at q when p + q ≥ $1.
-      if (opposite >= 0 && o.price + opposite >= PRICE_ONE) {
-        const avail = book.bidLadder(o.side === "yes" ? "no" : "yes").sizeAt(opposite);
-        this.fillResting(o, at, Math.min(avail, o.remaining));
+    // Best-priced resting orders first, then by arrival (price-time priority among our own orders).
+    const mine = [...ids].map((id) => this.resting.get(id)!);
+    for (const o of mine) {
+      if (o.remaining <= 0 || !this.resting.has(o.clientOrderId)) continue;
+      const other = o.side === "yes" ? "no" : "yes";
+      const used = this.consumedFor(market);
+      for (const [q, size] of [...book.bidLadder(other).descending()]) {
+        if (o.price + q < PRICE_ONE || o.remaining <= 0) break;
+        const key = levelKey(other, q);
+        const avail = size - (used.get(key) ?? 0);
+        if (avail <= 0) continue;
+        const n = Math.min(avail, o.remaining);
+        used.set(key, (used.get(key) ?? 0) + n);
+        this.fillResting(o, at, n);
       }
     }
   }
@@ -410,3 +600,12 @@ export class SimVenue {
 }
 
 const EMPTY: EngineEvent[] = [];
+
+/** Map key of a bid-ladder level: YES prices as is, NO prices above PRICE_ONE. */
+function levelKey(side: "yes" | "no", price: PriceE4): number {
+  return side === "yes" ? price : PRICE_ONE + 1 + price;
+}
+
+function yesBookPrice(outcome: Outcome, action: OrderAction, price: PriceE4): PriceE4 {
+  return toYesBook(outcome, action, price).yesPrice;
+}
