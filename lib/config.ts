@@ -222,6 +222,8 @@ export const engineOverridesSchema = z
       sigmaFloor: z.number().min(0),
       shrinkToHalf: z.number().min(0).max(1),
       settlementWindowSeconds: z.number().int().min(1),
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+      params: z.record(z.string(), z.number()),
     }),
     fees: section({
       takerCoefficient: z.number().min(0),

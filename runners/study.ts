@@ -1,6 +1,6 @@
 /**
  * Real-data studies.
- *   tsx runners/study.ts spot-calibration [--csv FILE] [--json] [--ladder-step 0.0025] [--ladder-k 8]
+ *   tsx runners/study.ts spot-calibration [--csv FILE] [--json] [--ladder-step 0.0025] [--ladder-k 8] [--selection-days 7]
  *   tsx runners/study.ts market-calibration [--quotes FILE] [--settlements FILE] [--may-settlements FILE] [--json]
  * Default data: the real files bundled in fixtures/data/ (see its README for sources and licences).
  */
@@ -10,7 +10,9 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { runMarketCalibration, summarizeSettlementFile } from "../lib/analysis/market-study.ts";
 import type { MarketCalibration } from "../lib/analysis/market-study.ts";
-import { parseCandleCsv, runSpotCalibration } from "../lib/analysis/spot-study.ts";
+import { parseCandleCsv, runSpotCalibration, spotTournament } from "../lib/analysis/spot-study.ts";
+import type { SpotTournament } from "../lib/analysis/spot-study.ts";
+import type { TournamentResult } from "../lib/analysis/tournament.ts";
 import { BINANCE_BTCUSD_1M_CSV, DATA_DIR } from "../fixtures/data/paths.ts";
 
 const DATA = DATA_DIR;
@@ -23,6 +25,7 @@ function spotCalibration(argv: string[]): void {
     options: {
       csv: { type: "string", default: BINANCE_BTCUSD_1M_CSV },
       json: { type: "boolean", default: false },
+      "selection-days": { type: "string", default: "7" },
       "ladder-step": { type: "string", default: "0.0025" },
       "ladder-k": { type: "string", default: "8" },
     },
@@ -30,10 +33,13 @@ function spotCalibration(argv: string[]): void {
   const csv = z.string().min(1, "--csv FILE is required").parse(values.csv);
   const ladderStep = z.coerce.number().positive().max(0.5).parse(values["ladder-step"]);
   const ladderK = z.coerce.number().int().min(0).max(100).parse(values["ladder-k"]);
+  const selectionDays = z.coerce.number().int().min(1).parse(values["selection-days"]);
   const r = runSpotCalibration(parseCandleCsv(readFileSync(csv, "utf8")), { ladderStep, ladderK });
   const { observations: _obs, ...summary } = r;
+  const tour = spotTournament(r, { selectionDays });
   if (values.json) {
-    console.log(JSON.stringify(summary));
+    const strip = (t: TournamentResult | null) => t && { ...t, scores: t.scores.map(({ reliability: _r, ...s }) => s) };
+    console.log(JSON.stringify({ ...summary, tournament: { ...tour, all: strip(tour.all), selection: strip(tour.selection), holdout: strip(tour.holdout) } }));
     return;
   }
   console.log(`spot calibration — ${csv}`);
@@ -45,9 +51,46 @@ function spotCalibration(argv: string[]): void {
     console.log(`  τ=${tau.padStart(2)} min: n ${s.n}  Brier ${f4(s.brier)}  LL ${f4(s.log_loss)}  ECE ${f4(s.ece)}  Var(z) ${f4(s.z_var)}  robust ${f4(s.z_var_robust)}`);
   }
   console.log("reliability (bin: mean p → observed, n):");
-  for (const b of r.reliability) console.log(`  [${b.lo.toFixed(1)},${b.hi.toFixed(1)}) ${f4(b.meanPred)} → ${f4(b.obsFreq)}  (${b.count})`);
+  for (const b of r.reliability) console.log(`  (${b.lo.toFixed(1)},${b.hi.toFixed(1)}] ${f4(b.meanPred)} → ${f4(b.obsFreq)}  (${b.count})`);
   const m = r.murphy;
   console.log(`Murphy: REL ${f4(m.reliability)}  RES ${f4(m.resolution)}  UNC ${f4(m.uncertainty)}  (+WBV ${f4(m.withinBinVariance)} −WBC ${f4(m.withinBinCovariance)})`);
+  printTournament(tour);
+}
+
+const e5 = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? "+" : "") + x.toFixed(5) : "NaN");
+
+function printTournamentPart(title: string, t: TournamentResult): void {
+  console.log(`\n${title}: n ${t.n} forecasts in ${t.clusters} settlement-hour clusters${t.dropped ? ` (${t.dropped} dropped: some model had no probability)` : ""}`);
+  console.log(`  ${"model".padEnd(15)} ${"Brier".padStart(8)} ${"log-loss".padStart(8)} ${"ECE".padStart(7)} ${"slope".padStart(6)} ${"icpt".padStart(6)}  ΔBrier vs ${t.baseline} [95% cluster CI]          Δlog-loss [95% CI]`);
+  for (const s of t.scores) {
+    const d = s.dBrier;
+    const l = s.dLogLoss;
+    console.log(
+      `  ${s.model.padEnd(15)} ${s.brier.toFixed(5).padStart(8)} ${s.logLoss.toFixed(5).padStart(8)} ${s.ece.toFixed(4).padStart(7)} ${s.recalibration.slope.toFixed(3).padStart(6)} ${s.recalibration.intercept.toFixed(3).padStart(6)}  ` +
+        (d ? `${e5(d.mean)} [${e5(d.lo)}, ${e5(d.hi)}] ${d.verdict.padEnd(13)}` : "(baseline)".padEnd(44)) +
+        (l ? ` ${e5(l.mean)} [${e5(l.lo)}, ${e5(l.hi)}]` : ""),
+    );
+  }
+  const groups = Object.keys(t.scores[0]!.byGroup);
+  if (groups.length) {
+    console.log(`  ΔBrier vs ${t.baseline} by horizon:`);
+    for (const s of t.scores) {
+      if (s.model === t.baseline) continue;
+      console.log(`    ${s.model.padEnd(15)} ` + groups.map((g) => { const d = s.byGroup[g]!.dBrier; return `${g} ${d ? `${e5(d.mean)} [${e5(d.lo)}, ${e5(d.hi)}]` : "–"}`; }).join("  "));
+    }
+  }
+}
+
+function printTournament(t: SpotTournament): void {
+  console.log(`\nmodel tournament (baseline ${t.baseline}; calibration slope/intercept of logit(y) on logit(p); CIs: paired cluster bootstrap over settlement hours, 2000 resamples)`);
+  printTournamentPart("all data", t.all);
+  printTournamentPart(`selection part (settlements before ${t.split})`, t.selection);
+  if (t.holdout) printTournamentPart(`hold-out part (settlements from ${t.split})`, t.holdout);
+  const c = t.holdout?.scores.find((s) => s.model === t.chosen);
+  console.log(`\nchosen on the selection part: ${t.chosen} (lowest Brier among models not significantly worse than the baseline)`);
+  if (c) {
+    console.log(`out of sample: ${t.chosen} Brier ${c.brier.toFixed(5)}, ΔBrier vs ${t.baseline} ${c.dBrier ? `${e5(c.dBrier.mean)} [${e5(c.dBrier.lo)}, ${e5(c.dBrier.hi)}] (${c.dBrier.verdict})` : "(it is the baseline)"} → ${t.chosenHoldsUp ? "not significantly worse than the baseline" : "SIGNIFICANTLY WORSE than the baseline"}`);
+  }
 }
 
 function printCal(name: string, c: MarketCalibration | null): void {

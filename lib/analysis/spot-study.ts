@@ -18,12 +18,15 @@
  */
 import type { EngineConfig, VolConfig } from "../core/config.ts";
 import { DEFAULT_ENGINE_CONFIG } from "../core/config.ts";
-import { probabilityYes } from "../core/probability.ts";
+import type { ProbabilityModel } from "../core/models.ts";
+import { BipowerVol, defaultModelRegistry } from "../core/models.ts";
 import type { TsUs } from "../core/units.ts";
 import { US_PER_S } from "../core/units.ts";
 import { createVolEstimator, SECONDS_PER_YEAR } from "../core/volatility.ts";
 import type { MurphyDecomposition, ReliabilityBin } from "./stats.ts";
 import { brier, brierClimatology, ece, logLoss, mean, murphyDecomposition, reliabilityCurve } from "./stats.ts";
+import type { TournamentResult, TournamentRow } from "./tournament.ts";
+import { chooseModel, runTournament } from "./tournament.ts";
 
 export { parseCandleCsv, type Candle, type CandleParse } from "../tape/candles.ts";
 import type { Candle, CandleParse } from "../tape/candles.ts";
@@ -37,7 +40,24 @@ export interface SpotStudyOptions {
   /** Overrides of the study's vol configuration (see module comment). */
   vol?: Partial<VolConfig>;
   bins?: number;
+  /**
+   * Models scored side by side (default: TOURNAMENT_MODELS). `p` of each observation is the first
+   * model's; every model's probability is in `pModels`.
+   */
+  models?: readonly ProbabilityModel[];
 }
+
+/** The tournament of the spot study: the library's model, its variants, and the naive baseline last. */
+export function tournamentModels(cfg: EngineConfig = DEFAULT_ENGINE_CONFIG): ProbabilityModel[] {
+  const reg = defaultModelRegistry();
+  return [
+    reg.create("diffusion", cfg.model),
+    reg.create({ name: "student-t", params: { nu: 5 } }, cfg.model),
+    reg.create("jump-robust", cfg.model),
+    reg.create("ewma-lognormal", cfg.model),
+  ];
+}
+export const SPOT_BASELINE = "ewma-lognormal";
 
 export interface SpotObservation {
   readonly settle: TsUs;
@@ -47,7 +67,10 @@ export interface SpotObservation {
   readonly strike: number;
   readonly spot: number;
   readonly sigma: number;
+  /** Jump-robust σ (bipower variation of the same minute returns, same half-life); NaN until warm. */
+  readonly sigmaRobust: number;
   readonly p: number;
+  readonly pModels: Readonly<Record<string, number>>;
   readonly settleValue: number;
   readonly y: 0 | 1;
 }
@@ -124,7 +147,11 @@ export function runSpotCalibration(parsed: CandleParse, opts: SpotStudyOptions =
   const decisions = settles
     .flatMap((s) => taus.map((tau) => ({ ...s, tau, D: s.H - tau * 60 * US_PER_S })))
     .sort((a, b) => a.D - b.D || a.H - b.H);
-  const vol = createVolEstimator(studyVolConfig(cfg, candleSeconds, opts.vol));
+  const volCfg = studyVolConfig(cfg, candleSeconds, opts.vol);
+  const vol = createVolEstimator(volCfg);
+  const robust = new BipowerVol(candleSeconds, volCfg.ewmaHalfLifeSeconds, volCfg.minSamples);
+  const models = opts.models ?? tournamentModels(cfg);
+  if (models.length === 0) throw new Error("no models to score");
   let fed = 0;
   let skipped = 0;
   const obs: SpotObservation[] = [];
@@ -133,6 +160,8 @@ export function runSpotCalibration(parsed: CandleParse, opts: SpotStudyOptions =
     while (fed < candles.length && candles[fed]!.t + cUs <= d.D) {
       const c = candles[fed]!;
       vol.onMid(c.t + cUs - 1, c.close);
+      const prev = fed > 0 ? candles[fed - 1]! : null;
+      robust.push(prev && c.t - prev.t === cUs ? Math.log(c.close / prev.close) : NaN);
       fed++;
     }
     const spotCandle = byOpen.get(d.D - cUs);
@@ -142,17 +171,18 @@ export function runSpotCalibration(parsed: CandleParse, opts: SpotStudyOptions =
       continue;
     }
     const spot = spotCandle.close;
+    const sigmaRobust = robust.sigma();
     for (let k = -K; k <= K; k++) {
       const strike = spot * (1 + step * k);
-      const p = probabilityYes(
-        {
-          spot, sigma, now: d.D, settleTime: d.H, strikeType: "greater", floorStrike: strike, capStrike: NaN,
-          observedSum: 0, observedCount: 0,
-        },
-        cfg.model,
-      );
+      const input = {
+        spot, sigma, sigmaRobust, now: d.D, settleTime: d.H, strikeType: "greater" as const, floorStrike: strike, capStrike: NaN,
+        observedSum: 0, observedCount: 0,
+      };
+      const pModels: Record<string, number> = {};
+      for (const m of models) pModels[m.name] = m.probability(input);
+      const p = pModels[models[0]!.name]!;
       if (!Number.isFinite(p)) continue;
-      obs.push({ settle: d.H, decision: d.D, tauMinutes: d.tau, k, strike, spot, sigma, p, settleValue: d.value, y: d.value > strike ? 1 : 0 });
+      obs.push({ settle: d.H, decision: d.D, tauMinutes: d.tau, k, strike, spot, sigma, sigmaRobust, p, pModels, settleValue: d.value, y: d.value > strike ? 1 : 0 });
     }
   }
   if (obs.length === 0) throw new Error("no decision could be scored (too few candles to warm the vol estimator?)");
@@ -195,4 +225,44 @@ export function runSpotCalibration(parsed: CandleParse, opts: SpotStudyOptions =
     murphy: murphyDecomposition(P, Y, { bins }),
     observations: obs,
   };
+}
+
+export interface SpotTournament {
+  readonly models: string[];
+  readonly baseline: string;
+  /** First settlement of the hold-out part (ISO). */
+  readonly split: string;
+  readonly all: TournamentResult;
+  readonly selection: TournamentResult;
+  readonly holdout: TournamentResult | null;
+  /** The model chosen by `chooseModel` on the selection part only. */
+  readonly chosen: string;
+  /** The chosen model on the hold-out: not significantly worse than the baseline in Brier and log-loss. */
+  readonly chosenHoldsUp: boolean | null;
+}
+
+/**
+ * The model tournament of the spot study: every model beside the baseline, with paired differences
+ * and 95 % cluster-bootstrap CIs (clusters = settlement hours), by horizon. The default model is chosen
+ * on the first `selectionDays` UTC days only and then reported on the rest as out of sample.
+ */
+export function spotTournament(r: SpotStudyResult, opts: { selectionDays?: number; reps?: number; seed?: number; baseline?: string } = {}): SpotTournament {
+  const obs = r.observations;
+  const models = Object.keys(obs[0]!.pModels);
+  const baseline = opts.baseline ?? (models.includes(SPOT_BASELINE) ? SPOT_BASELINE : models[models.length - 1]!);
+  const DAY = 86400 * US_PER_S;
+  const firstDay = Math.floor(Math.min(...obs.map((o) => o.settle)) / DAY) * DAY;
+  const splitTs = firstDay + (opts.selectionDays ?? 7) * DAY;
+  const rows = (sub: readonly SpotObservation[]): TournamentRow[] =>
+    sub.map((o) => ({ cluster: String(o.settle), y: o.y, group: `τ=${o.tauMinutes}`, p: o.pModels }));
+  const o1 = obs.filter((o) => o.settle < splitTs);
+  const o2 = obs.filter((o) => o.settle >= splitTs);
+  const t = (sub: readonly SpotObservation[], seed: number) => runTournament(rows(sub), models, baseline, { reps: opts.reps, seed });
+  const seed = opts.seed ?? 1;
+  const selection = t(o1, seed + 1);
+  const chosen = chooseModel(selection);
+  const holdout = o2.length >= 3 ? t(o2, seed + 2) : null;
+  const c = holdout?.scores.find((s) => s.model === chosen);
+  const chosenHoldsUp = !c ? null : c.model === baseline ? true : c.dBrier?.verdict !== "worse" && c.dLogLoss?.verdict !== "worse";
+  return { models, baseline, split: new Date(splitTs / 1000).toISOString(), all: t(obs, seed), selection, holdout, chosen, chosenHoldsUp };
 }

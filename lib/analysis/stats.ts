@@ -110,16 +110,22 @@ export function binEdges(p: readonly number[], opts: BinOptions = {}): number[] 
   return edges.filter((e, i) => i === 0 || e > edges[i - 1]!);
 }
 
-/** Index of the bin holding p: bins are [e_i, e_{i+1}), the last one closed at 1. */
+/**
+ * Index of the bin holding p: bins are (e_i, e_{i+1}], the first one closed at its lower edge, so a
+ * forecast exactly on an edge (a whole-cent market mid on 0.30) belongs to the bin below it — the usual
+ * convention of reliability diagrams. Values outside [e_0, e_last] go to the first / last bin.
+ */
 export function binIndex(edges: readonly number[], p: number): number {
   const last = edges.length - 2;
-  if (p >= edges[last + 1]!) return last;
-  let lo = 0;
+  if (p <= edges[1]!) return 0;
+  if (p > edges[last]!) return last;
+  // smallest b ≥ 1 with p ≤ e_{b+1}
+  let lo = 1;
   let hi = last;
   while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (p >= edges[mid]!) lo = mid;
-    else hi = mid - 1;
+    const mid = (lo + hi) >> 1;
+    if (p <= edges[mid + 1]!) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
@@ -669,4 +675,264 @@ export function walkForwardSplit<T>(
     });
   }
   return folds;
+}
+
+// ---- cluster-robust inference ------------------------------------------------------------------------
+
+/** F(d1, d2) CDF via the regularized incomplete beta: P(F ≤ x) = I_{d1x/(d1x+d2)}(d1/2, d2/2). */
+export function fCdf(x: number, d1: number, d2: number): number {
+  if (!(x > 0)) return 0;
+  if (x === Infinity) return 1;
+  return incompleteBeta((d1 * x) / (d1 * x + d2), d1 / 2, d2 / 2);
+}
+
+export interface ClusterMeanTest {
+  readonly n: number;
+  readonly clusters: number;
+  readonly mean: number;
+  /** Cluster-robust (CR1) standard error of the mean. */
+  readonly se: number;
+  readonly t: number;
+  /** Degrees of freedom of the reference t distribution: K − 1. */
+  readonly df: number;
+  /** One-sided p-value for H1: mean > 0. */
+  readonly pGreater: number;
+  /** One-sided p-value for H1: mean < 0. */
+  readonly pLess: number;
+  /** 95 % two-sided interval mean ± t_{0.975, K−1}·se. */
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * Mean of x with a cluster-robust standard error and t(K − 1) reference (the small-K correction of
+ * Bester, Conley & Hansen 2011 / Cameron & Miller 2015 §4.1): with cluster sums u_g of (x_i − x̄),
+ *   Var(x̄) = K/(K−1) · Σ_g u_g² / n².
+ * With equal cluster sizes this is exactly the one-sample t-test on the cluster means.
+ */
+export function clusterMeanTest(x: readonly number[], clusters: readonly string[], alpha = 0.05): ClusterMeanTest {
+  if (x.length !== clusters.length) throw new Error("values and clusters differ in length");
+  const n = x.length;
+  if (n === 0) throw new Error("no observations");
+  const m = mean(x);
+  const sums = new Map<string, number>();
+  for (let i = 0; i < n; i++) sums.set(clusters[i]!, (sums.get(clusters[i]!) ?? 0) + (x[i]! - m));
+  const K = sums.size;
+  let ss = 0;
+  for (const u of sums.values()) ss += u * u;
+  const se = K > 1 ? Math.sqrt(((K / (K - 1)) * ss) / (n * n)) : NaN;
+  const t = se > 0 ? m / se : m === 0 ? 0 : NaN;
+  const df = Math.max(1, K - 1);
+  const tc = K > 1 ? tQuantile(1 - alpha / 2, df) : NaN;
+  return {
+    n, clusters: K, mean: m, se, t, df,
+    pGreater: Number.isNaN(t) ? NaN : 1 - studentTCdf(t, df),
+    pLess: Number.isNaN(t) ? NaN : studentTCdf(t, df),
+    lo: m - tc * se,
+    hi: m + tc * se,
+  };
+}
+
+/**
+ * Wild cluster bootstrap (restricted, Rademacher weights) p-value for H0: mean(x) = 0 against
+ * H1: mean > 0 (Cameron, Gelbach & Miller 2008). Under H0 the cluster sums of x are flipped in sign
+ * as a whole; the statistic is the CR1 t. Reliable with few clusters (K ≥ ~6), where the percentile
+ * pairs bootstrap under-covers. With K ≤ 12 every one of the 2^K sign patterns is enumerated.
+ */
+export function wildClusterBootstrapMean(
+  x: readonly number[],
+  clusters: readonly string[],
+  opts: { reps?: number; seed?: number } = {},
+): { t: number; pGreater: number; reps: number; clusters: number } {
+  const sums = new Map<string, { s: number; n: number }>();
+  x.forEach((v, i) => {
+    const c = sums.get(clusters[i]!) ?? { s: 0, n: 0 };
+    c.s += v;
+    c.n++;
+    sums.set(clusters[i]!, c);
+  });
+  const cs = [...sums.values()];
+  const K = cs.length;
+  const n = x.length;
+  const tStat = (signs: (j: number) => number): number => {
+    let tot = 0;
+    for (let j = 0; j < K; j++) tot += signs(j) * cs[j]!.s;
+    const m = tot / n;
+    let ss = 0;
+    for (let j = 0; j < K; j++) {
+      const u = signs(j) * cs[j]!.s - m * cs[j]!.n;
+      ss += u * u;
+    }
+    const se = Math.sqrt(((K / (K - 1)) * ss) / (n * n));
+    return se > 0 ? m / se : 0;
+  };
+  const t0 = K > 1 ? tStat(() => 1) : NaN;
+  if (!(K > 1)) return { t: NaN, pGreater: NaN, reps: 0, clusters: K };
+  let ge = 0;
+  let reps = 0;
+  if (K <= 12) {
+    for (let mask = 0; mask < 1 << K; mask++) {
+      if (tStat((j) => ((mask >> j) & 1 ? -1 : 1)) >= t0 - 1e-12) ge++;
+      reps++;
+    }
+  } else {
+    reps = opts.reps ?? 999;
+    const rng = createRng(opts.seed ?? 99);
+    const w = new Array<number>(K);
+    for (let r = 0; r < reps; r++) {
+      for (let j = 0; j < K; j++) w[j] = rng() < 0.5 ? -1 : 1;
+      if (tStat((j) => w[j]!) >= t0 - 1e-12) ge++;
+    }
+    ge++; // the observed sample counts as one draw
+    reps++;
+  }
+  return { t: t0, pGreater: ge / reps, reps, clusters: K };
+}
+
+export interface LogisticFit {
+  readonly n: number;
+  readonly clusters: number;
+  /** Coefficients in the order of the design columns. */
+  readonly beta: number[];
+  /** Cluster-robust (CR1) covariance. */
+  readonly cov: number[][];
+  readonly se: number[];
+  readonly converged: boolean;
+}
+
+function solve(a: number[][], b: number[]): number[] {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let piv = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[piv]![c]!)) piv = r;
+    [m[c], m[piv]] = [m[piv]!, m[c]!];
+    const d = m[c]![c]!;
+    if (Math.abs(d) < 1e-300) throw new Error("singular matrix");
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = m[r]![c]! / d;
+      for (let k = c; k <= n; k++) m[r]![k]! -= f * m[c]![k]!;
+    }
+  }
+  return m.map((row, i) => row[n]! / row[i]!);
+}
+
+function invert(a: number[][]): number[][] {
+  const n = a.length;
+  const cols = Array.from({ length: n }, (_, j) => solve(a, Array.from({ length: n }, (_, i) => (i === j ? 1 : 0))));
+  return Array.from({ length: n }, (_, i) => cols.map((c) => c[i]!));
+}
+
+/**
+ * Logistic regression by Newton–Raphson (IRLS) with a cluster-robust sandwich covariance
+ * (CR1: K/(K−1)·(n−1)/(n−p) · B⁻¹ M B⁻¹, M = Σ_g s_g s_gᵀ over cluster score sums), the usual
+ * Stata/statsmodels `cov_type="cluster"` estimator. `x` rows are the design (include a 1 for the intercept).
+ */
+export function logisticRegression(x: readonly (readonly number[])[], y: readonly number[], clusters: readonly string[]): LogisticFit {
+  const n = y.length;
+  const p = x[0]!.length;
+  let beta = new Array<number>(p).fill(0);
+  let converged = false;
+  let info: number[][] = [];
+  for (let it = 0; it < 100; it++) {
+    const grad = new Array<number>(p).fill(0);
+    info = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+    for (let i = 0; i < n; i++) {
+      let eta = 0;
+      for (let k = 0; k < p; k++) eta += beta[k]! * x[i]![k]!;
+      const mu = 1 / (1 + Math.exp(-eta));
+      const w = mu * (1 - mu);
+      for (let k = 0; k < p; k++) {
+        grad[k]! += (y[i]! - mu) * x[i]![k]!;
+        for (let l = 0; l < p; l++) info[k]![l]! += w * x[i]![k]! * x[i]![l]!;
+      }
+    }
+    const step = solve(info, grad);
+    beta = beta.map((b, k) => b + step[k]!);
+    if (Math.max(...step.map(Math.abs)) < 1e-10) {
+      converged = true;
+      break;
+    }
+  }
+  // Sandwich at the solution.
+  const scores = new Map<string, number[]>();
+  info = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+  for (let i = 0; i < n; i++) {
+    let eta = 0;
+    for (let k = 0; k < p; k++) eta += beta[k]! * x[i]![k]!;
+    const mu = 1 / (1 + Math.exp(-eta));
+    const w = mu * (1 - mu);
+    const s = scores.get(clusters[i]!) ?? new Array<number>(p).fill(0);
+    for (let k = 0; k < p; k++) {
+      s[k]! += (y[i]! - mu) * x[i]![k]!;
+      for (let l = 0; l < p; l++) info[k]![l]! += w * x[i]![k]! * x[i]![l]!;
+    }
+    scores.set(clusters[i]!, s);
+  }
+  const bInv = invert(info);
+  const K = scores.size;
+  const meat = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+  for (const s of scores.values()) for (let k = 0; k < p; k++) for (let l = 0; l < p; l++) meat[k]![l]! += s[k]! * s[l]!;
+  const c = K > 1 ? (K / (K - 1)) * ((n - 1) / (n - p)) : NaN;
+  const cov = Array.from({ length: p }, (_, i) =>
+    Array.from({ length: p }, (_, j) => {
+      let v = 0;
+      for (let k = 0; k < p; k++) for (let l = 0; l < p; l++) v += bInv[i]![k]! * meat[k]![l]! * bInv[l]![j]!;
+      return c * v;
+    }),
+  );
+  return { n, clusters: K, beta, cov, se: cov.map((r, i) => Math.sqrt(r[i]!)), converged };
+}
+
+const logit = (q: number): number => Math.log(q / (1 - q));
+
+export interface Recalibration {
+  readonly n: number;
+  readonly clusters: number;
+  /** logit P(y = 1) = intercept + slope · logit(p); a calibrated forecaster has (0, 1). */
+  readonly intercept: number;
+  readonly slope: number;
+  readonly seIntercept: number;
+  readonly seSlope: number;
+  /** Wald statistic of H0 (intercept, slope) = (0, 1) with the cluster-robust covariance, / 2 → F(2, K − 1). */
+  readonly f: number;
+  readonly pValue: number;
+  readonly converged: boolean;
+}
+
+/**
+ * Logistic recalibration (Cox 1958): regress y on logit(p) (forecasts clipped to [eps, 1 − eps]).
+ * Slope < 1: over-confident; > 1: under-confident; intercept ≠ 0: biased. The joint test of
+ * (0, 1) uses the cluster-robust covariance and an F(2, K − 1) reference, so shared price paths do
+ * not make a calibrated forecaster look miscalibrated (unlike Spiegelhalter's independent-data Z).
+ * Constant forecasts have no slope to estimate: NaN everywhere, and NaN is never "calibrated".
+ */
+export function logisticRecalibration(p: readonly number[], y: readonly number[], clusters: readonly string[], eps = 1e-4): Recalibration {
+  checkPair(p, y);
+  const xs = p.map((q) => logit(Math.min(1 - eps, Math.max(eps, q))));
+  const nan: Recalibration = { n: p.length, clusters: new Set(clusters).size, intercept: NaN, slope: NaN, seIntercept: NaN, seSlope: NaN, f: NaN, pValue: NaN, converged: false };
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  if (!(hi - lo > 1e-9) || y.every((v) => v === y[0])) return nan;
+  let fit: LogisticFit;
+  try {
+    fit = logisticRegression(xs.map((v) => [1, v]), y, clusters);
+  } catch {
+    return nan;
+  }
+  const [a, b] = fit.beta as [number, number];
+  const d = [a, b - 1];
+  let f = NaN;
+  try {
+    const inv = invert(fit.cov);
+    f = (d[0]! * (inv[0]![0]! * d[0]! + inv[0]![1]! * d[1]!) + d[1]! * (inv[1]![0]! * d[0]! + inv[1]![1]! * d[1]!)) / 2;
+  } catch {
+    f = NaN;
+  }
+  const df2 = Math.max(1, fit.clusters - 1);
+  return {
+    n: fit.n, clusters: fit.clusters, intercept: a, slope: b, seIntercept: fit.se[0]!, seSlope: fit.se[1]!, f,
+    pValue: Number.isFinite(f) ? 1 - fCdf(f, 2, df2) : NaN, converged: fit.converged,
+  };
 }

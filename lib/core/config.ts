@@ -35,6 +35,13 @@ export interface ModelConfig {
   readonly shrinkToHalf: number;
   /** Length of the settlement averaging window. */
   readonly settlementWindowSeconds: number;
+  /**
+   * Probability model the engine trades on, by registry name (lib/core/models.ts); "diffusion" when
+   * absent. The default is the one chosen by the spot study's tournament (EDGE_VALIDATION.md §6).
+   */
+  readonly name?: string;
+  /** Parameters of that model, e.g. { nu: 5 } for "student-t". */
+  readonly params?: Readonly<Record<string, number>>;
 }
 
 export interface FeeConfig {
@@ -117,6 +124,8 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
     sigmaFloor: 0.2,
     shrinkToHalf: 0.02,
     settlementWindowSeconds: 60,
+    name: "student-t",
+    params: { nu: 5 },
   },
   fees: {
     takerCoefficient: 0.07,

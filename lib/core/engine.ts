@@ -24,7 +24,8 @@ import { mergeMarketInfo } from "./markets.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
 import { OrderManager, ownFillToFillInput } from "./orders.ts";
 import { Portfolio } from "./portfolio.ts";
-import { probabilityYes } from "./probability.ts";
+import type { ModelRegistry, ProbabilityModel } from "./models.ts";
+import { defaultModelRegistry } from "./models.ts";
 import type {
   EngineSink,
   Opportunity,
@@ -84,6 +85,8 @@ export interface EngineShared {
   readonly books?: SharedBookFeed;
   /** Only for engines with identical vol and model configs. */
   readonly models?: ModelCache;
+  /** Where cfg.model.name is looked up (default: the built-ins); register user models here. */
+  readonly registry?: ModelRegistry;
 }
 
 export class Engine {
@@ -116,7 +119,9 @@ export class Engine {
   private nextSweep: TsUs = -1;
   private readonly evalUs: number;
   /** The model without the spot-vs-BRTI basis terms, for when the input is the BRTI print itself. */
-  private readonly modelOnIndex: EngineConfig["model"];
+  private readonly modelOnIndex: ProbabilityModel;
+  /** The model trades are decided on (cfg.model.name, with the basis buffers for a spot input). */
+  private readonly modelOnSpot: ProbabilityModel;
   private readonly sweepMarkets: string[] = [];
   private sweepDirty = true;
 
@@ -134,7 +139,10 @@ export class Engine {
     this.orders = new OrderManager(cfg.orders, startTs);
     this.vol = createVolEstimator(cfg.vol);
     this.evalUs = Math.max(1, Math.round(cfg.strategy.evalIntervalSeconds * US_PER_S));
-    this.modelOnIndex = { ...cfg.model, basisVol: 0, basisUsd: 0 };
+    const registry = shared.registry ?? defaultModelRegistry();
+    const spec = { name: cfg.model.name ?? "diffusion", params: cfg.model.params };
+    this.modelOnSpot = registry.create(spec, cfg.model);
+    this.modelOnIndex = registry.create(spec, { ...cfg.model, basisVol: 0, basisUsd: 0 });
   }
 
   /** Event time of the last event consumed. */
@@ -599,21 +607,19 @@ export class Engine {
 
   private modelProbability(ts: TsUs, info: MarketInfo, spot: number, sigma: number): number {
     const obs = this.index.observed(info.settleTime, ts);
-    return probabilityYes(
-      {
-        spot,
-        sigma,
-        now: ts,
-        settleTime: info.settleTime,
-        strikeType: info.strikeType,
-        floorStrike: info.floorStrike,
-        capStrike: info.capStrike,
-        observedSum: obs.sum,
-        observedCount: obs.count,
-      },
-      // Basis buffers only when the input is a spot proxy rather than the index markets settle on.
-      this.indexIsFresh(ts) && obs.source !== "spot" && obs.source !== "mixed" ? this.modelOnIndex : this.cfg.model,
-    );
+    // Basis buffers only when the input is a spot proxy rather than the index markets settle on.
+    const model = this.indexIsFresh(ts) && obs.source !== "spot" && obs.source !== "mixed" ? this.modelOnIndex : this.modelOnSpot;
+    return model.probability({
+      spot,
+      sigma,
+      now: ts,
+      settleTime: info.settleTime,
+      strikeType: info.strikeType,
+      floorStrike: info.floorStrike,
+      capStrike: info.capStrike,
+      observedSum: obs.sum,
+      observedCount: obs.count,
+    });
   }
 
   /** Fee per contract at this size plus the slippage buffer, in probability (dollar) units. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { kxbtc15mCloseUs, parsePolls, runMarketCalibration, summarizeSettlementFile } from "../../lib/analysis/market-study.ts";
-import { parseCandleCsv, runSpotCalibration } from "../../lib/analysis/spot-study.ts";
+import { parseCandleCsv, runSpotCalibration, spotTournament } from "../../lib/analysis/spot-study.ts";
 import type { Candle } from "../../lib/analysis/spot-study.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "studies-"));
@@ -76,6 +76,35 @@ describe("spot calibration study", () => {
     expect(j.n).toBe(7 * (16 - j.skipped_decisions));
     expect(j.skipped_decisions).toBeGreaterThan(0); // 00:00 decision has < 60 minute returns
   });
+});
+
+describe("spot model tournament", () => {
+  it("scores every model beside the baseline, paired, and picks the default on the selection days only", () => {
+    const r = runSpotCalibration(parseCandleCsv(toCsv(candles(60))), { taus: [30, 5], ladderK: 3 });
+    const t = spotTournament(r, { selectionDays: 1, reps: 200 });
+    expect(t.models).toEqual(["diffusion", "student-t", "jump-robust", "ewma-lognormal"]);
+    expect(t.baseline).toBe("ewma-lognormal");
+    expect(t.split).toBe("2023-03-02T00:00:00.000Z");
+    expect(t.selection.n + t.holdout!.n).toBe(t.all.n);
+    const base = t.all.scores.find((s) => s.model === "ewma-lognormal")!;
+    expect(base.dBrier).toBeNull();
+    // the paired difference is the difference of the two Brier scores
+    for (const s of t.all.scores.filter((x) => x.dBrier)) expect(s.dBrier!.mean).toBeCloseTo(s.brier - base.brier, 12);
+    expect(Object.keys(base.byGroup)).toEqual(["τ=5", "τ=30"]);
+    // the choice depends on the selection part only: perturbing the hold-out's outcomes cannot change it
+    const flipped = { ...r, observations: r.observations.map((o) => (o.settle >= Date.parse(t.split) * 1000 ? { ...o, y: (1 - o.y) as 0 | 1 } : o)) };
+    expect(spotTournament(flipped, { selectionDays: 1, reps: 200 }).chosen).toBe(t.chosen);
+  });
+
+  it("on the bundled Binance.US minutes the chosen default is not significantly worse than the baseline out of sample", () => {
+    const out = execFileSync("npx", ["tsx", "runners/study.ts", "spot-calibration", "--json"], { encoding: "utf8" });
+    const j = JSON.parse(out);
+    expect(j.settlements).toBe(335);
+    expect(j.tournament.chosen).toBe("student-t");
+    expect(j.tournament.chosenHoldsUp).toBe(true);
+    const c = j.tournament.holdout.scores.find((s: { model: string }) => s.model === "student-t");
+    expect(c.dBrier.hi).toBeLessThan(0);
+  }, 60_000);
 });
 
 describe("market calibration study", () => {
