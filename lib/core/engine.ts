@@ -214,9 +214,13 @@ export class Engine {
       case "kill_switch":
         if (e.engaged) {
           this.killSwitchEngaged = true;
-          this.emitStates(this.risk.engageKillSwitch(ts, e.reason));
-          this.sink.intent({ kind: "cancel_all", ts, reason: `kill switch: ${e.reason}` });
-          this.counters.intents++;
+          const changed = this.risk.engageKillSwitch(ts, e.reason);
+          // Entering HALTED sends the cancel-all; an already halted engine still obeys the switch.
+          if (changed.length > 0) this.emitStates(changed);
+          else {
+            this.sink.intent({ kind: "cancel_all", ts, reason: `kill switch: ${e.reason}` });
+            this.counters.intents++;
+          }
         }
         break;
     }
@@ -412,8 +416,32 @@ export class Engine {
     this.sink.record({ kind: "inconsistency", ts, market, issue, detail });
   }
 
+  /**
+   * Record risk state changes and act on them: HALTED cancels every open order at the venue (one
+   * cancel-all, whatever we think rests) and nothing new is sent; REDUCING cancels resting entries
+   * (orders that are not reduce-only) and only reducing orders may follow.
+   */
   private emitStates(changes: readonly RiskStateChanged[]): void {
-    for (const c of changes) this.sink.record(c);
+    for (const c of changes) {
+      this.sink.record(c);
+      if (c.to === "HALTED") {
+        this.sink.intent({ kind: "cancel_all", ts: c.ts, reason: `halted: ${c.reason}` });
+        this.counters.intents++;
+      } else if (c.to === "REDUCING") this.cancelEntries(c.ts, "reducing");
+    }
+  }
+
+  /** Cancel resting orders that would add risk (not reduce-only); paced by the write limiter. */
+  private cancelEntries(ts: TsUs, why: string): void {
+    if (this.orders.noneOpen()) return;
+    for (const o of this.orders.open()) {
+      if (o.reduceOnly || o.status !== "resting" || o.cancelRequested) continue;
+      if (!this.orders.canSend(ts, "cancel")) return; // the next sweep tries again
+      const rec = this.orders.onCancelSubmit(ts, o.clientOrderId);
+      if (rec) this.sink.record(rec);
+      this.sink.intent({ kind: "cancel_order", ts, clientOrderId: o.clientOrderId, orderId: o.orderId, market: o.market, reason: why });
+      this.counters.intents++;
+    }
   }
 
   private updateRisk(ts: TsUs): void {
@@ -461,6 +489,7 @@ export class Engine {
       basis: this.indexValue - this.spotMid,
     });
     this.expireRestingOrders(ts);
+    if (this.risk.state() === "REDUCING") this.cancelEntries(ts, "reducing");
     for (const m of this.sweepMarkets) {
       const st = this.markets.get(m)!;
       if (st.settled) continue;

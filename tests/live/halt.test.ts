@@ -1,0 +1,54 @@
+/**
+ * HALTED in live goes through the one gateway to the venue: a reconciliation mismatch halts the
+ * engine, its cancel-all reaches the fake Kalshi, and the fake's own order book (the oracle) shows
+ * the resting order cancelled. Nothing new is placed afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_ENGINE_CONFIG } from "../../lib/core/config.ts";
+import type { AuditRecord, OrderIntent } from "../../lib/core/records.ts";
+import { KalshiTransport } from "../../lib/exec/kalshi-transport.ts";
+import { TradingSession } from "../../lib/run/session.ts";
+import { KalshiSigner } from "../../lib/venues/kalshi/auth.ts";
+import { KalshiRestClient } from "../../lib/venues/kalshi/rest.ts";
+import type { EngineEvent } from "../../lib/core/events.ts";
+import { startFakes, type Fakes } from "./harness.ts";
+
+let fakes: Fakes;
+let rest: KalshiRestClient;
+beforeAll(async () => {
+  fakes = await startFakes();
+  rest = new KalshiRestClient({ restUrl: fakes.kalshi.restUrl, signer: KalshiSigner.fromFile(fakes.kalshi.keyId, fakes.kalshi.privateKeyPath), timeoutMs: 2000 });
+});
+afterAll(async () => {
+  rest.close();
+  await fakes.close();
+});
+
+describe("HALTED in live", () => {
+  it("a reconciliation mismatch cancels every resting order at the venue", async () => {
+    const events: EngineEvent[] = [];
+    const transport = new KalshiTransport({ rest, emit: (e) => events.push(e) });
+    const records: AuditRecord[] = [];
+    const intents: OrderIntent[] = [];
+    const session = new TradingSession({
+      config: DEFAULT_ENGINE_CONFIG,
+      executor: transport,
+      tradingEnabled: true,
+      onRecord: (r) => records.push(r),
+      onIntent: (i) => intents.push(i),
+    });
+    const market = fakes.kalshi.state.tickers()[0]!;
+    // A resting bid far from the market (YES 0.02), placed earlier by this account.
+    transport.place({ kind: "place_order", ts: 1, clientOrderId: "halt-1", market, outcome: "yes", action: "buy", price: 200, count: 100, tif: "good_till_canceled", postOnly: true, reduceOnly: false, evalId: "e" });
+    await transport.idle();
+    expect(fakes.kalshi.state.orderByClientId("halt-1")?.status).toBe("resting");
+    // The venue says we hold 5 YES where we think we hold none: HALTED.
+    session.push({ kind: "position_snapshot", tsRecv: 2_000_000, tsExchange: null, positions: [{ market, position: 500 }], restingOrders: [], balance: -1 });
+    expect(session.engine.risk.state()).toBe("HALTED");
+    expect(intents.map((i) => i.kind)).toEqual(["cancel_all"]);
+    await transport.idle();
+    expect(fakes.kalshi.state.orderByClientId("halt-1")?.status).toBe("canceled");
+    expect(records.some((r) => r.kind === "risk_state_changed" && r.to === "HALTED")).toBe(true);
+    transport.close();
+  });
+});
