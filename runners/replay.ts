@@ -1,11 +1,12 @@
 /**
  * tsx runners/replay.ts [--tape DIR] [--from DATE --to DATE] [--config FILE] [--sweep FILE]
  *                       [--json] [--from-raw] [--db PATH | --no-store] [--run-id ID] [--grace SECONDS]
- *                       [--latency-ms ENTRY[,RESPONSE]] [--latency-samples FILE] [--seed N]
+ *                       [--latency-ms ENTRY[,RESPONSE]] [--latency-samples FILE] [--seed N] [--workers N]
  *
  * Replays captured days through the engine and the simulated venue, in receipt-time order, and
  * prints a summary (one JSON object with --json). With no arguments it replays the bundled sample
  * tape in fixtures/. Audit records go to the DuckDB store (DB_PATH) unless --no-store.
+ * --workers N splits a --sweep's configs over N threads (same output as one thread).
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -15,9 +16,10 @@ import { ConfigError, loadConfig, parseEngineOverrides } from "../lib/config.ts"
 import { mergeEngineConfig, type EngineConfig } from "../lib/core/config.ts";
 import { formatIsoUs, type TsUs } from "../lib/core/units.ts";
 import { Replay, RawReparser, type ReplayTarget } from "../lib/run/replay.ts";
-import { ConstantLatency, SampledLatency, type LatencyModel } from "../lib/sim/models.ts";
+import { latencyFactory, runSweep, type LatencySpec, type SweepJob } from "../lib/run/sweep.ts";
+import type { AuditRecord } from "../lib/core/records.ts";
 import { AuditWriter, beginRun, openStore, resolveDbPath, type Store } from "../lib/store/db.ts";
-import { readTapeEvents, readTapeRaw } from "../lib/tape/reader.ts";
+import { readTapeRaw } from "../lib/tape/reader.ts";
 
 const SAMPLE_TAPE = "fixtures/tapes/sample";
 
@@ -38,6 +40,7 @@ async function main(): Promise<number> {
       "latency-ms": { type: "string" },
       "latency-samples": { type: "string" },
       seed: { type: "string", default: "1" },
+      workers: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -57,6 +60,8 @@ async function main(): Promise<number> {
   const base = loadConfig(process.env, overrides).engine;
   const configs: EngineConfig[] = values.sweep ? sweepConfigs(base, values.sweep) : [base];
   const grace = values.grace !== undefined ? Number(values.grace) : undefined;
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError([`--workers: expected an integer 1–64, got ${JSON.stringify(values.workers)}`]);
 
   let store: Store | null = null;
   let writer: AuditWriter | null = null;
@@ -66,44 +71,45 @@ async function main(): Promise<number> {
     await beginRun(store, { runId, mode: "replay", startedTs: Date.now() * 1000, configJson: JSON.stringify(configs[0]), tape });
     writer = new AuditWriter(store, runId, "replay");
   }
-  const targets: ReplayTarget[] = configs.map((config, i) => ({
-    config,
-    onRecord: i === 0 && writer ? (r) => writer!.write(r) : undefined,
-  }));
-  const replay = new Replay(targets, { settlementGraceSeconds: grace, latency: latencyModel(values["latency-ms"], values["latency-samples"], Number(values.seed)) });
+  const latency = latencySpec(values["latency-ms"], values["latency-samples"], Number(values.seed));
   const progress = new Progress(process.stderr.isTTY && !values.json);
   const opts = { from: values.from, to: values.to };
+  const extra: Record<string, unknown> = { tape: values.tape ?? SAMPLE_TAPE };
+  if (values["run-id"]) extra.run_id = runId;
+  const onRecord = writer ? (r: AuditRecord) => writer!.write(r) : undefined;
   const started = performance.now();
-  let reparser: RawReparser | null = null;
+  let summaries: Record<string, unknown>[];
+  let stats: { events: number; firstTs: TsUs; lastTs: TsUs; outOfOrder: number };
   if (values["from-raw"]) {
-    reparser = new RawReparser();
+    const targets: ReplayTarget[] = configs.map((config, i) => ({ config, onRecord: i === 0 ? onRecord : undefined }));
+    const replay = new Replay(targets, { settlementGraceSeconds: grace, latency: latencyFactory(latency) });
+    const reparser = new RawReparser();
     for await (const batch of readTapeRaw(tape, opts)) {
       for (const f of batch) for (const e of reparser.parse(f)) replay.feed(e);
       progress.tick(replay.stats.events, replay.stats.lastTs);
     }
+    replay.finish();
+    extra.raw = { frames: reparser.frames, rejects: reparser.rejects };
+    summaries = replay.results.map((_, i) => replay.summaryJSON(i, extra));
+    stats = replay.stats;
   } else {
-    for await (const batch of readTapeEvents(tape, opts)) {
-      replay.feedBatch(batch);
-      progress.tick(replay.stats.events, replay.stats.lastTs);
-    }
+    const job: SweepJob = { tape, ...opts, configs, settlementGraceSeconds: grace, latency, extra };
+    const r = await runSweep(job, workers, { onRecord, onProgress: (n, ts) => progress.tick(n, ts) });
+    summaries = r.summaries;
+    stats = r;
   }
-  replay.finish();
   progress.done();
   const seconds = (performance.now() - started) / 1000;
   if (writer) await writer.close();
   if (store) await store.close();
 
-  const extra: Record<string, unknown> = { tape: values.tape ?? SAMPLE_TAPE };
-  if (values["run-id"]) extra.run_id = runId;
-  if (reparser) extra.raw = { frames: reparser.frames, rejects: reparser.rejects };
-  const summaries = replay.results.map((_, i) => replay.summaryJSON(i, extra));
   const out = configs.length === 1 ? summaries[0]! : { configs: configs.length, summaries };
   if (values.json) process.stdout.write(JSON.stringify(out) + "\n");
-  else printHuman(summaries[0]!, replay.stats.firstTs, replay.stats.lastTs);
+  else printHuman(summaries[0]!, stats.firstTs, stats.lastTs);
   process.stderr.write(
-    `replayed ${replay.stats.events} events in ${seconds.toFixed(2)} s` +
+    `replayed ${stats.events} events in ${seconds.toFixed(2)} s` +
       (store ? ` · run ${runId} → ${store.path}` : "") +
-      (replay.stats.outOfOrder > 0 ? ` · WARNING ${replay.stats.outOfOrder} events out of order` : "") +
+      (stats.outOfOrder > 0 ? ` · WARNING ${stats.outOfOrder} events out of order` : "") +
       "\n",
   );
   return 0;
@@ -113,7 +119,7 @@ async function main(): Promise<number> {
  * The simulated order latency: constant (default 50 ms each way), or drawn with a seeded PRNG from
  * measured samples — a JSON file {"entry_ms": [...], "response_ms": [...]}.
  */
-function latencyModel(constantMs: string | undefined, samplesFile: string | undefined, seed: number): (() => LatencyModel) | undefined {
+function latencySpec(constantMs: string | undefined, samplesFile: string | undefined, seed: number): LatencySpec | undefined {
   if (samplesFile) {
     const j = JSON.parse(readFileSync(samplesFile, "utf8")) as { entry_ms?: unknown; response_ms?: unknown };
     const list = (x: unknown, what: string): number[] => {
@@ -124,14 +130,14 @@ function latencyModel(constantMs: string | undefined, samplesFile: string | unde
     };
     const entry = list(j.entry_ms, "entry_ms");
     const response = list(j.response_ms, "response_ms");
-    return () => new SampledLatency(entry, response, seed);
+    return { kind: "sampled", entryUs: entry, responseUs: response, seed };
   }
   if (constantMs) {
     const parts = constantMs.split(",").map(Number);
     if (parts.length > 2 || parts.some((x) => !Number.isFinite(x) || x < 0)) throw new ConfigError([`--latency-ms: expected ENTRY[,RESPONSE] in ms, got ${constantMs}`]);
     const entry = Math.round(parts[0]! * 1000);
     const response = Math.round((parts[1] ?? parts[0]!) * 1000);
-    return () => new ConstantLatency(entry, response);
+    return { kind: "constant", entryUs: entry, responseUs: response };
   }
   return undefined;
 }

@@ -8,6 +8,7 @@ import { DEFAULT_ENGINE_CONFIG, mergeEngineConfig, type EngineConfig } from "../
 import type { EngineEvent } from "../../lib/core/events.ts";
 import { Replay } from "../../lib/run/replay.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
+import { codeVersion, runInWorker, runSweep, runSweepJob, splitSweep, type SweepJob } from "../../lib/run/sweep.ts";
 
 const TAPE = join(import.meta.dirname, "../../fixtures/tapes/sample");
 
@@ -41,4 +42,36 @@ describe("parameter sweep over one pass", () => {
     const trades = CONFIGS.map((_, i) => sweep.summaryJSON(i).trades);
     expect(new Set(trades).size).toBeGreaterThan(2);
   }, 120_000);
+});
+
+describe("sweep jobs on worker threads", () => {
+  const configs = [...CONFIGS, mergeEngineConfig(DEFAULT_ENGINE_CONFIG, { strategy: { evMin: 0.01 } })];
+
+  test("splitSweep covers every config once, in order", () => {
+    const job: SweepJob = { tape: TAPE, configs };
+    for (const k of [1, 2, 3, 4, 6, 10]) {
+      const shards = splitSweep(job, k);
+      expect(shards.flatMap((s) => s.configs)).toEqual(configs);
+      expect(shards.map((s) => s.firstIndex)).toEqual(shards.map((_, i) => shards.slice(0, i).reduce((n, s) => n + s.configs.length, 0)));
+    }
+  });
+
+  test("a --workers 2 sweep equals the single-thread sweep byte for byte", async () => {
+    const job: SweepJob = { tape: TAPE, configs, extra: { tape: "sample" }, latency: { kind: "constant", entryUs: 40_000, responseUs: 60_000 } };
+    const single = await runSweepJob(job);
+    const two = await runSweep(job, 2);
+    expect(JSON.stringify(two)).toBe(JSON.stringify(single));
+    // It really used a second thread for part of the configs, and the configs really differ.
+    expect(splitSweep(job, 2).map((s) => s.configs.length)).toEqual([3, 3]);
+    expect(new Set(single.summaries.map((s) => JSON.stringify(s.opportunities_by_reason) + s.trades)).size).toBeGreaterThan(2);
+  }, 180_000);
+
+  test("a worker's error reaches the caller", async () => {
+    await expect(runInWorker({ tape: join(TAPE, "no-such-dir", ".."), configs: [{ ...DEFAULT_ENGINE_CONFIG, strategy: null as never }] })).rejects.toThrow(/sweep worker/);
+  }, 60_000);
+
+  test("codeVersion is a stable fingerprint", () => {
+    expect(codeVersion()).toMatch(/^[0-9a-f]{16}$/);
+    expect(codeVersion()).toBe(codeVersion());
+  });
 });
