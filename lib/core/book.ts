@@ -10,6 +10,7 @@
  */
 import type { BookDelta, BookLevel, BookSnapshot } from "./events.ts";
 import { PRICE_ONE, type CountE2, type PriceE4 } from "./units.ts";
+import { SeqTracker } from "./seq.ts";
 
 export type Outcome = "yes" | "no";
 
@@ -260,7 +261,8 @@ export interface BookUpdateResult {
  */
 export class BookRegistry {
   private readonly books = new Map<string, OrderBook>();
-  private readonly lastSeq = new Map<number, number>();
+  /** The seq rule (lib/core/seq.ts), per subscription. */
+  private readonly seq = new SeqTracker();
   private readonly sidMarkets = new Map<number, Set<string>>();
   /** Books of removed markets, cleared and ready for reuse. */
   private readonly spare: OrderBook[] = [];
@@ -288,10 +290,16 @@ export class BookRegistry {
    * message seen on a sid starts the count.
    */
   checkSeq(sid: number, seq: number): { expected: number; got: number } | null {
-    const last = this.lastSeq.get(sid);
-    this.lastSeq.set(sid, seq);
-    if (last === undefined || seq === last + 1) return null;
-    return { expected: last + 1, got: seq };
+    return this.seq.observe(sid, seq);
+  }
+
+  /**
+   * A sequenced message with no book content (control reply, subscription-scoped error): it consumed
+   * a number on its sid. Counted only on sids that carry books — other channels' numbering is the
+   * WS client's business, and the engine does not see all of their messages.
+   */
+  countSeq(sid: number, seq: number): { expected: number; got: number } | null {
+    return this.seq.tracks(sid) ? this.seq.observe(sid, seq) : null;
   }
 
   applySnapshot(s: BookSnapshot): BookUpdateResult {
@@ -330,7 +338,7 @@ export class BookRegistry {
 
   /** A new connection means new sids: forget seq state and mark every book stale. */
   resetAll(): void {
-    this.lastSeq.clear();
+    this.seq.reset();
     this.sidMarkets.clear();
     for (const b of this.books.values()) b.stale = true;
   }
@@ -387,7 +395,7 @@ export class SharedBookFeed {
   checkSeq(e: { readonly sid: number; readonly seq: number }): { expected: number; got: number } | null {
     if (e !== this.lastEvent) {
       this.lastEvent = e;
-      this.lastGap = this.registry.checkSeq(e.sid, e.seq);
+      this.lastGap = this.registry.countSeq(e.sid, e.seq);
     }
     return this.lastGap;
   }

@@ -348,10 +348,16 @@ describe("current shapes (AsyncAPI examples)", () => {
     expect(c('{"type":"ok","id":5,"sid":3,"seq":9,"market_tickers":["A-1"]}').control).toMatchObject({ marketTickers: ["A-1"], seq: 9 });
   });
 
-  it("event-level and unknown types are ok with no events; seq still reported", () => {
-    for (const t of ["event_lifecycle", "event_fee_update"]) for (const l of byType(cur, t)) expect(okEvents(parseKalshiFrame(l, TS, NO_YES))).toEqual([]);
+  it("event-level and unknown types carry no market data; a seq they consumed becomes subscription_updated", () => {
+    for (const t of ["event_lifecycle", "event_fee_update"]) {
+      for (const l of byType(cur, t)) {
+        const r = parseKalshiFrame(l, TS, NO_YES);
+        expect(okEvents(r).filter((e) => e.kind !== "subscription_updated")).toEqual([]);
+      }
+    }
     const og = parseKalshiFrame(byType(cur, "order_group_updates")[0]!, TS, NO_YES);
-    expect(og).toMatchObject({ ok: true, events: [], type: "order_group_updates", sid: 21, seq: 7 });
+    expect(og).toMatchObject({ ok: true, type: "order_group_updates", sid: 21, seq: 7 });
+    expect(okEvents(og)).toEqual([{ kind: "subscription_updated", tsRecv: TS, tsExchange: null, sid: 21, seq: 7, markets: [] }]);
     expect(parseKalshiFrame('{"type":"brand_new_thing","sid":3,"msg":{}}', TS, NO_YES)).toMatchObject({ ok: true, events: [], type: "brand_new_thing", seq: -1 });
   });
 });

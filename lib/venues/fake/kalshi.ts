@@ -94,6 +94,11 @@ export interface FakeKalshiFaults {
   ignoreSnapshots(n?: number): void;
   /** Send a terminal channel error (code 10) for every orderbook subscription. */
   channelError(): void;
+  /**
+   * Send a non-terminal, subscription-scoped error that carries `sid` and consumes a `seq` on every
+   * orderbook subscription (AsyncAPI errorResponsePayload allows both), e.g. code 27 "Too many requests".
+   */
+  sequencedError(code?: number): void;
   /** Fault the next calls of a route, e.g. "POST /portfolio/events/orders" or "GET /markets". */
   rest(route: string, fault: RestFault): void;
   /** Reject the next `n` WS upgrades with 401 regardless of signature. */
@@ -1051,6 +1056,13 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     },
     channelError() {
       for (const c of conns) for (const s of c.subs.values()) if (s.channel === "orderbook_delta") error(c, 0, 10, "Channel error", s.sid);
+    },
+    sequencedError(code = 27) {
+      for (const c of conns) {
+        for (const s of c.subs.values()) {
+          if (s.channel === "orderbook_delta") send(c, { type: "error", sid: s.sid, seq: ++s.seq, msg: { code, msg: "Too many requests" } });
+        }
+      }
     },
     rest(routeKey: string, fault: RestFault) {
       restFaults.set(routeKey, { ...fault, count: fault.count ?? 1 });

@@ -20,6 +20,7 @@
  *    `seq` is still reported when the envelope carries one, so callers' gap checks stay correct.
  */
 import { parseJsonObject } from "../json.ts";
+import { sequenceOf } from "../../core/seq.ts";
 import { z } from "zod";
 import type {
   BookLevel,
@@ -732,6 +733,21 @@ function parseControl(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs)
 // ---- entry point -------------------------------------------------------------------------------
 
 export function parseKalshiFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
+  const r = parseFrame(text, tsRecv, opts);
+  // The seq rule (lib/core/seq.ts): a sequenced frame consumed its number even when it says nothing
+  // else, so it must reach every seq check — as a subscription_updated when no event carries it.
+  if (r.ok && r.sid >= 0 && r.seq >= 0 && !r.events.some((e) => carriesSeq(e, r.sid, r.seq))) {
+    r.events.push({ kind: "subscription_updated", tsRecv, tsExchange: null, sid: r.sid, seq: r.seq, markets: [] });
+  }
+  return r;
+}
+
+function carriesSeq(e: EngineEvent, sid: number, seq: number): boolean {
+  const s = sequenceOf(e);
+  return s !== null && s.sid === sid && s.seq === seq;
+}
+
+function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
   try {
     const json = parseJsonObject(text);
     if (!json.ok) return json;

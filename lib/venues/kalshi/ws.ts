@@ -18,6 +18,7 @@
 import WebSocket from "ws";
 import { closeSocket } from "../socket.ts";
 import { BookRegistry } from "../../core/book.ts";
+import { SeqTracker } from "../../core/seq.ts";
 import type { EngineEvent, FeedHealth } from "../../core/events.ts";
 import type { TsUs } from "../../core/units.ts";
 import type { RawFrame } from "../../tape/types.ts";
@@ -128,7 +129,8 @@ export class KalshiWsClient {
   private readonly pending = new Map<number, Pending>();
   private readonly sids = new Map<number, SidInfo>();
   private readonly channelSid = new Map<string, number>();
-  private readonly lastSeq = new Map<number, number>();
+  /** The seq rule (lib/core/seq.ts): one count per subscription, every sequenced frame included. */
+  private readonly seq = new SeqTracker();
   /** Markets whose book awaits a fresh snapshot, and why. */
   private readonly awaiting = new Set<string>();
   private resyncReason = "";
@@ -271,7 +273,7 @@ export class KalshiWsClient {
     this.ws = null;
     this.sids.clear();
     this.channelSid.clear();
-    this.lastSeq.clear();
+    this.seq.reset();
     this.pending.clear();
     this.books.resetAll();
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
@@ -346,7 +348,7 @@ export class KalshiWsClient {
       this.send({ id: this.takeId({ cmd: "unsubscribe", sids: [old] }), cmd: "unsubscribe", params: { sids: [old] } });
       this.sids.delete(old);
       this.channelSid.delete(channel);
-      this.lastSeq.delete(old);
+      this.seq.forget(old);
     }
     if (channel === "orderbook_delta") {
       for (const m of this.markets) this.awaiting.add(m);
@@ -399,14 +401,10 @@ export class KalshiWsClient {
     if (c) {
       this.onControl(c, tsRecv);
     }
-    // Sequence continuity per sid, control frames (ok/unsubscribed) included: they consume seq too.
+    // Sequence continuity per sid (lib/core/seq.ts): every sequenced frame counts, errors included.
     if (r.sid >= 0 && r.seq >= 0 && this.sids.has(r.sid)) {
-      const last = this.lastSeq.get(r.sid);
-      this.lastSeq.set(r.sid, r.seq);
-      if (last !== undefined && r.seq !== last + 1) this.onGap(r.sid, last + 1, r.seq, tsRecv);
-      if (r.events.length === 0 || !r.events.some((e) => e.kind === "book_snapshot" || e.kind === "book_delta")) {
-        this.books.checkSeq(r.sid, r.seq);
-      }
+      const gap = this.seq.observe(r.sid, r.seq);
+      if (gap) this.onGap(r.sid, gap.expected, gap.got, tsRecv);
     }
     if (r.position) this.opts.onPosition?.(r.position);
     for (const e of r.events) {
@@ -422,6 +420,8 @@ export class KalshiWsClient {
         if (this.awaiting.delete(e.market) && this.awaiting.size === 0) this.onAllFresh(e.sid, tsRecv);
       } else if (e.kind === "book_delta") {
         this.books.applyDelta(e);
+      } else if (e.kind === "subscription_updated") {
+        this.books.countSeq(e.sid, e.seq);
       }
       this.stats.events++;
       this.opts.onEvent?.(e);
