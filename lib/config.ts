@@ -4,6 +4,8 @@
  * product spec's "Configuration" section is here, plus the engine's own knobs; `.env.example` lists
  * them all with their defaults.
  */
+import { appendFileSync, mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { z } from "zod";
 import { KALSHI_HOSTS } from "./venues/kalshi/auth.ts";
 import {
@@ -13,18 +15,91 @@ import {
   type EngineConfigOverrides,
 } from "./core/config.ts";
 
-const bool01 = z
-  .enum(["0", "1", "true", "false"])
-  .transform((v) => v === "1" || v === "true");
-const num = (min: number, max = Number.POSITIVE_INFINITY) => z.coerce.number().refine((v) => Number.isFinite(v) && v >= min && v <= max, {
-  message: `must be a number in [${min}, ${max}]`,
-});
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/** Booleans are spelled exactly as documented: "1" on, "0" off. Anything else ("true", "yes") is an error. */
+const bool01 = z.enum(["0", "1"], { message: 'must be "0" or "1"' }).transform((v) => v === "1");
+
+/** The longest timer Node can arm (setTimeout/setInterval take a signed 32-bit ms count; above it they fire after 1 ms). */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * The documented range of every numeric variable ([min, max], inclusive; "int" = whole numbers).
+ * `.env.example` lists the same table (a test compares them); values outside are errors.
+ */
+export const ENV_RANGES = {
+  KALSHI_MARKET_LIMIT: [1, 1000, "int"],
+  KALSHI_MARKET_MAX_PAGES: [1, 1000, "int"],
+  KALSHI_STALE_SECONDS: [1, 3600],
+  KALSHI_READ_TOKENS_PER_SECOND: [1, 100_000],
+  KALSHI_WRITE_TOKENS_PER_SECOND: [1, 100_000],
+  KALSHI_WRITE_BUCKET_CAPACITY: [1, 1_000_000],
+  KALSHI_EXCHANGE_INDEX: [-1, 1000, "int"],
+  COINBASE_STALE_SECONDS: [0.1, 3600],
+  COLLECTOR_SECONDS: [0.1, MAX_TIMER_SECONDS],
+  MAX_DAILY_LOSS_PCT: [0, 1],
+  MAX_POSITION_PCT: [0, 1],
+  MAX_EXPOSURE_PCT: [0, 1],
+  MAX_OPEN_POSITIONS: [0, 10_000, "int"],
+  RECONCILE_SECONDS: [1, 86_400],
+  RECONCILE_MAX_AGE_SECONDS: [0, MAX_TIMER_SECONDS],
+  STATUS_SECONDS: [1, 86_400],
+  TAU_MAX_MINUTES: [0, 525_600],
+  EV_MIN: [0, 1],
+  SPREAD_MAX_TICKS: [0, 100],
+  NO_NEW_ENTRIES_LAST_SECONDS: [0, 86_400],
+  EVAL_INTERVAL_SECONDS: [0, 3600],
+  ORDER_CONTRACTS: [0.01, 100_000, "cents"],
+  SLIPPAGE_TICKS: [0, 100],
+  VOL_GRID_SECONDS: [0.001, 3600],
+  VOL_HALF_LIFE_SECONDS: [1, 2_592_000],
+  VOL_WINDOW_SECONDS: [1, 2_592_000],
+  VOL_MIN_SAMPLES: [2, 1_000_000, "int"],
+  MODEL_SIGMA_FLOOR: [0, 10],
+  MODEL_BASIS_VOL: [0, 10],
+  MODEL_BASIS_USD: [0, 100_000],
+  MODEL_SHRINK: [0, 1],
+  STARTING_BALANCE_DOLLARS: [0, 1_000_000_000],
+} as const satisfies Record<string, readonly [number, number] | readonly [number, number, "int" | "cents"]>;
+
+type RangedName = keyof typeof ENV_RANGES;
+
+/** A number in the variable's documented range (see ENV_RANGES). */
+const ranged = (name: RangedName) => {
+  const r = ENV_RANGES[name] as readonly [number, number, ("int" | "cents")?];
+  const [min, max, kind] = r;
+  const what = kind === "int" ? "a whole number" : kind === "cents" ? "a multiple of 0.01" : "a number";
+  return z.coerce.number({ message: `must be ${what} in [${min}, ${max}]` }).refine(
+    (v) =>
+      Number.isFinite(v) &&
+      v >= min &&
+      v <= max &&
+      (kind !== "int" || Number.isInteger(v)) &&
+      (kind !== "cents" || Math.abs(Math.round(v * 100) - v * 100) < 1e-6),
+    { message: `must be ${what} in [${min}, ${max}]` },
+  );
+};
 const csv = z
   .string()
   .transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
 const url = z.string().url();
 
+/**
+ * Variables where an empty value is an error: falling back to the default would silently change the
+ * venue, the account or the markets traded. Elsewhere an empty value means "unset" (the default).
+ */
+export const EMPTY_IS_ERROR: readonly string[] = [
+  "KALSHI_ENV",
+  "KALSHI_API_KEY_ID",
+  "KALSHI_PRIVATE_KEY_PATH",
+  "KALSHI_REST_URL",
+  "KALSHI_WS_URL",
+  "KALSHI_EVENT_TICKER",
+  "KALSHI_SERIES_TICKER",
+  "KALSHI_SERIES",
+  "KALSHI_EXCHANGE_INDEX",
+  "COINBASE_WS_URL",
+  "COINBASE_PRODUCT_ID",
+  "TRADING_ENABLED",
+];
 
 /** Every variable, its schema and default (undefined = optional with no default). */
 const ENV_SCHEMA = {
@@ -41,59 +116,61 @@ const ENV_SCHEMA = {
   KALSHI_WS_USE_YES_PRICE: bool01.default(false),
   KALSHI_MARKET_TICKERS: csv.default([]),
   KALSHI_MARKET_STATUS: z.enum(["unopened", "open", "paused", "closed", "settled"]).default("open"),
-  KALSHI_MARKET_LIMIT: int(1, 1000).default(100),
-  KALSHI_MARKET_MAX_PAGES: int(1, 1000).default(1),
+  KALSHI_MARKET_LIMIT: ranged("KALSHI_MARKET_LIMIT").default(100),
+  KALSHI_MARKET_MAX_PAGES: ranged("KALSHI_MARKET_MAX_PAGES").default(1),
   KALSHI_EVENT_TICKER: z.string().min(1).optional(),
   KALSHI_SERIES_TICKER: z.string().min(1).optional(),
   KALSHI_SERIES: csv.default(["KXBTCD", "KXBTC", "KXBTC15M"]),
-  KALSHI_STALE_SECONDS: num(1).default(D.strategy.bookStaleSeconds),
-  KALSHI_READ_TOKENS_PER_SECOND: num(1).default(200),
-  KALSHI_WRITE_TOKENS_PER_SECOND: num(1).default(D.orders.writeTokensPerSecond),
-  KALSHI_WRITE_BUCKET_CAPACITY: num(1).default(D.orders.writeBucketCapacity),
-  KALSHI_EXCHANGE_INDEX: z.coerce.number().int().min(-1).optional(),
+  KALSHI_STALE_SECONDS: ranged("KALSHI_STALE_SECONDS").default(D.strategy.bookStaleSeconds),
+  KALSHI_READ_TOKENS_PER_SECOND: ranged("KALSHI_READ_TOKENS_PER_SECOND").default(200),
+  KALSHI_WRITE_TOKENS_PER_SECOND: ranged("KALSHI_WRITE_TOKENS_PER_SECOND").default(D.orders.writeTokensPerSecond),
+  KALSHI_WRITE_BUCKET_CAPACITY: ranged("KALSHI_WRITE_BUCKET_CAPACITY").default(D.orders.writeBucketCapacity),
+  KALSHI_EXCHANGE_INDEX: ranged("KALSHI_EXCHANGE_INDEX").optional(),
   // Coinbase
   COINBASE_WS_URL: url.default("wss://advanced-trade-ws.coinbase.com"),
   COINBASE_PRODUCT_ID: z.string().min(1).default("BTC-USD"),
-  COINBASE_STALE_SECONDS: num(0.1).default(D.strategy.spotStaleSeconds),
+  COINBASE_STALE_SECONDS: ranged("COINBASE_STALE_SECONDS").default(D.strategy.spotStaleSeconds),
   COINBASE_LEVEL2: bool01.default(false),
-  COLLECTOR_SECONDS: num(0.1).default(60),
+  COLLECTOR_SECONDS: ranged("COLLECTOR_SECONDS").default(60),
   // Storage / logging
   DB_PATH: z.string().min(1).default("./data/kalshi.duckdb"),
   LOG_PATH: z.string().min(1).default("./logs/app.jsonl"),
   TAPE_DIR: z.string().min(1).default("./data/tapes"),
   // Safety
   TRADING_ENABLED: bool01.default(false),
-  MAX_DAILY_LOSS_PCT: num(0, 1).default(D.risk.maxDailyLossPct),
-  MAX_POSITION_PCT: num(0, 1).default(D.risk.maxPositionPct),
-  MAX_EXPOSURE_PCT: num(0, 1).default(D.risk.maxExposurePct),
-  MAX_OPEN_POSITIONS: int(0).default(D.risk.maxOpenPositions),
+  MAX_DAILY_LOSS_PCT: ranged("MAX_DAILY_LOSS_PCT").default(D.risk.maxDailyLossPct),
+  MAX_POSITION_PCT: ranged("MAX_POSITION_PCT").default(D.risk.maxPositionPct),
+  MAX_EXPOSURE_PCT: ranged("MAX_EXPOSURE_PCT").default(D.risk.maxExposurePct),
+  MAX_OPEN_POSITIONS: ranged("MAX_OPEN_POSITIONS").default(D.risk.maxOpenPositions),
   KILL_FILE: z.string().min(1).default("./KILL"),
-  RECONCILE_SECONDS: num(1).default(30),
-  RECONCILE_MAX_AGE_SECONDS: num(0).default(90),
-  STATUS_SECONDS: num(1).default(10),
+  RECONCILE_SECONDS: ranged("RECONCILE_SECONDS").default(30),
+  RECONCILE_MAX_AGE_SECONDS: ranged("RECONCILE_MAX_AGE_SECONDS").default(90),
+  STATUS_SECONDS: ranged("STATUS_SECONDS").default(10),
   // Strategy
-  TAU_MAX_MINUTES: num(0).default(D.strategy.tauMaxMinutes),
-  EV_MIN: num(0, 1).default(D.strategy.evMin),
-  SPREAD_MAX_TICKS: num(0).default(D.strategy.spreadMaxTicks),
-  NO_NEW_ENTRIES_LAST_SECONDS: num(0).default(D.strategy.noNewEntriesLastSeconds),
-  EVAL_INTERVAL_SECONDS: num(0).default(D.strategy.evalIntervalSeconds),
-  ORDER_CONTRACTS: num(0.01).default(D.strategy.orderContracts),
+  TAU_MAX_MINUTES: ranged("TAU_MAX_MINUTES").default(D.strategy.tauMaxMinutes),
+  EV_MIN: ranged("EV_MIN").default(D.strategy.evMin),
+  SPREAD_MAX_TICKS: ranged("SPREAD_MAX_TICKS").default(D.strategy.spreadMaxTicks),
+  NO_NEW_ENTRIES_LAST_SECONDS: ranged("NO_NEW_ENTRIES_LAST_SECONDS").default(D.strategy.noNewEntriesLastSeconds),
+  EVAL_INTERVAL_SECONDS: ranged("EVAL_INTERVAL_SECONDS").default(D.strategy.evalIntervalSeconds),
+  ORDER_CONTRACTS: ranged("ORDER_CONTRACTS").default(D.strategy.orderContracts),
   EXECUTION: z.enum(["taker", "maker"]).default(D.strategy.execution),
   POST_ONLY: bool01.default(D.orders.postOnly),
-  SLIPPAGE_TICKS: num(0).default(D.fees.slippageTicks),
+  SLIPPAGE_TICKS: ranged("SLIPPAGE_TICKS").default(D.fees.slippageTicks),
   FEE_ROUNDING: z.enum(["order_cent", "fill_centicent"]).default(D.fees.rounding),
   // Models
   VOL_METHOD: z.enum(["ewma", "window"]).default(D.vol.method),
-  VOL_GRID_SECONDS: num(0.001).default(D.vol.gridSeconds),
-  VOL_HALF_LIFE_SECONDS: num(1).default(D.vol.ewmaHalfLifeSeconds),
-  VOL_WINDOW_SECONDS: num(1).default(D.vol.windowSeconds),
-  VOL_MIN_SAMPLES: int(2).default(D.vol.minSamples),
-  MODEL_SIGMA_FLOOR: num(0).default(D.model.sigmaFloor),
-  MODEL_BASIS_VOL: num(0).default(D.model.basisVol),
-  MODEL_BASIS_USD: num(0).default(D.model.basisUsd),
-  MODEL_SHRINK: num(0, 1).default(D.model.shrinkToHalf),
+  VOL_GRID_SECONDS: ranged("VOL_GRID_SECONDS").default(D.vol.gridSeconds),
+  VOL_HALF_LIFE_SECONDS: ranged("VOL_HALF_LIFE_SECONDS").default(D.vol.ewmaHalfLifeSeconds),
+  VOL_WINDOW_SECONDS: ranged("VOL_WINDOW_SECONDS").default(D.vol.windowSeconds),
+  VOL_MIN_SAMPLES: ranged("VOL_MIN_SAMPLES").default(D.vol.minSamples),
+  MODEL_SIGMA_FLOOR: ranged("MODEL_SIGMA_FLOOR").default(D.model.sigmaFloor),
+  MODEL_BASIS_VOL: ranged("MODEL_BASIS_VOL").default(D.model.basisVol),
+  MODEL_BASIS_USD: ranged("MODEL_BASIS_USD").default(D.model.basisUsd),
+  MODEL_SHRINK: ranged("MODEL_SHRINK").default(D.model.shrinkToHalf),
+  /** Accept a private key file readable by group/others (a warning instead of a refusal). */
+  ALLOW_OPEN_KEY_FILE: bool01.default(false),
   // Replay / paper
-  STARTING_BALANCE_DOLLARS: num(0).default(D.risk.startingBalanceDollars),
+  STARTING_BALANCE_DOLLARS: ranged("STARTING_BALANCE_DOLLARS").default(D.risk.startingBalanceDollars),
 } as const;
 
 export type EnvName = keyof typeof ENV_SCHEMA;
@@ -121,22 +198,25 @@ export interface AppConfig {
   readonly engine: EngineConfig;
 }
 
-/** Parse an environment (pass `process.env`); unknown variables are ignored, empty strings count as unset. */
+/**
+ * Parse an environment (pass `process.env`); unknown variables are ignored. An empty value counts as
+ * unset, except for the EMPTY_IS_ERROR variables. Errors name the variable and never echo its value
+ * (a pasted key or PEM line must not reach a terminal or a log).
+ */
 export function loadConfig(source: Record<string, string | undefined>, overrides?: EngineConfigOverrides): AppConfig {
   const picked: Record<string, string> = {};
+  const problems: string[] = [];
   for (const name of ENV_NAMES) {
     const v = source[name];
-    if (v !== undefined && v.trim() !== "") picked[name] = v.trim();
+    if (v === undefined) continue;
+    if (v.trim() !== "") picked[name] = v.trim();
+    else if (EMPTY_IS_ERROR.includes(name)) problems.push(`${name}: is set but empty (unset it to use the default)`);
   }
   const parsed = envObject.safeParse(picked);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const name = String(i.path[0] ?? "?");
-      const shown = name in picked && !/KEY|SECRET/.test(name) ? ` (got ${JSON.stringify(picked[name])})` : "";
-      return `${name}: ${i.message}${shown}`;
-    });
-    throw new ConfigError(problems);
+    for (const i of parsed.error.issues) problems.push(`${String(i.path[0] ?? "?")}: ${i.message}`);
   }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const env = parsed.data;
   const hosts = KALSHI_HOSTS[env.KALSHI_ENV];
   return {
@@ -271,4 +351,50 @@ export function parseEngineOverrides(json: unknown, what = "config"): EngineConf
     throw new ConfigError(r.error.issues.map((i) => `${what}: ${i.path.join(".") || "(root)"}: ${i.message}`));
   }
   return r.data as EngineConfigOverrides;
+}
+
+/**
+ * Checks of the files a trading runner uses, before anything starts. Throws a ConfigError (naming the
+ * variable, never echoing a value) when the private key file is readable by group or others (unless
+ * ALLOW_OPEN_KEY_FILE=1, which turns that into a returned warning), when it is missing, or when LOG_PATH
+ * is a directory or cannot be appended to. Returns the warnings.
+ */
+export function checkRuntimeFiles(app: AppConfig, o: { key?: boolean; log?: boolean } = {}): string[] {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const keyPath = app.kalshi.privateKeyPath;
+  if (o.key !== false && keyPath) {
+    try {
+      const st = statSync(keyPath);
+      if (!st.isFile()) problems.push("KALSHI_PRIVATE_KEY_PATH: is not a regular file");
+      const mode = st.mode & 0o777;
+      if ((mode & 0o077) !== 0) {
+        const text = `KALSHI_PRIVATE_KEY_PATH: the key file is readable or writable by group/others (mode ${mode.toString(8).padStart(3, "0")}); chmod 600 it`;
+        if (app.env.ALLOW_OPEN_KEY_FILE) warnings.push(`${text} (accepted because ALLOW_OPEN_KEY_FILE=1)`);
+        else problems.push(`${text}, or set ALLOW_OPEN_KEY_FILE=1 to accept it with a warning`);
+      }
+    } catch (e) {
+      problems.push(`KALSHI_PRIVATE_KEY_PATH: cannot read the key file (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+  }
+  if (o.log !== false) {
+    const logPath = app.env.LOG_PATH;
+    let isDir = false;
+    try {
+      isDir = statSync(logPath).isDirectory();
+    } catch {
+      // absent: created below
+    }
+    if (isDir) problems.push("LOG_PATH: is a directory; it must name a file (e.g. ./logs/app.jsonl)");
+    else {
+      try {
+        mkdirSync(dirname(logPath), { recursive: true });
+        appendFileSync(logPath, "");
+      } catch (e) {
+        problems.push(`LOG_PATH: cannot be opened for append (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return warnings;
 }

@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import type { EngineEvent, MarketInfo, Source } from "../lib/core/events.ts";
-import { ConfigError, loadConfig, type AppConfig } from "../lib/config.ts";
+import { ConfigError, MAX_TIMER_SECONDS, loadConfig, type AppConfig } from "../lib/config.ts";
 import { nowUs, sleep } from "../lib/live/clock.ts";
 import { createLogger, type Logger } from "../lib/live/logger.ts";
 import { beginRun, MarketDataWriter, openStore } from "../lib/store/db.ts";
@@ -62,7 +62,7 @@ export interface CollectSummary {
 const ArgsSchema = z.object({
   coinbase: z.boolean(),
   kalshi: z.boolean(),
-  seconds: z.number().positive().optional(),
+  seconds: z.number().positive().max(MAX_TIMER_SECONDS, `at most ${MAX_TIMER_SECONDS} (the longest timer Node can arm)`).optional(),
   debug: z.boolean(),
   tape: z.string().min(1).optional(),
   db: z.string().min(1).optional(),

@@ -21,6 +21,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger whose records all carry `fields` (e.g. { component: "kalshi-ws" }). */
   child(fields: LogFields): Logger;
+  /** Lines that could not be written to the log file (shared by a logger and its children). */
+  writeFailures?(): number;
 }
 
 export interface LoggerOptions {
@@ -98,7 +100,12 @@ class JsonLogger implements Logger {
   constructor(
     private readonly opts: LoggerOptions,
     private readonly base: LogFields,
+    private readonly stats: { failures: number } = { failures: 0 },
   ) {}
+
+  writeFailures(): number {
+    return this.stats.failures;
+  }
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     if (LEVEL_RANK[level] < LEVEL_RANK[this.opts.level ?? "info"]) return;
@@ -116,7 +123,9 @@ class JsonLogger implements Logger {
       try {
         appendFileSync(this.opts.path, line + "\n");
       } catch {
-        // Logging must never take the process down; the stdout copy (if any) still went out.
+        // Logging must never take the process down; the stdout copy (if any) still went out. The
+        // runner reads the count at exit: a lost log line makes the exit code non-zero.
+        this.stats.failures++;
       }
     }
   }
@@ -134,7 +143,7 @@ class JsonLogger implements Logger {
     this.write("error", msg, fields);
   }
   child(fields: LogFields): Logger {
-    return new JsonLogger(this.opts, { ...this.base, ...fields });
+    return new JsonLogger(this.opts, { ...this.base, ...fields }, this.stats);
   }
 }
 

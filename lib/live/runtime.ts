@@ -703,7 +703,7 @@ export interface CliOutcome {
 export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Record<string, string | undefined> = process.env): Promise<CliOutcome> {
   const { parseArgs } = await import("node:util");
   const { join, resolve } = await import("node:path");
-  const { ConfigError, loadConfig } = await import("../config.ts");
+  const { ConfigError, MAX_TIMER_SECONDS, checkRuntimeFiles, loadConfig } = await import("../config.ts");
   const { mergeEngineConfig } = await import("../core/config.ts");
   const { createLogger } = await import("./logger.ts");
   const { openTapeWriter } = await import("../tape/writer.ts");
@@ -735,8 +735,8 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
   let seconds: number | undefined;
   if (values.seconds !== undefined) {
     seconds = Number(values.seconds);
-    if (!(seconds > 0) || !Number.isFinite(seconds)) {
-      process.stderr.write(`--seconds: expected a positive number, got ${JSON.stringify(values.seconds)}\n`);
+    if (!(seconds > 0) || !Number.isFinite(seconds) || seconds > MAX_TIMER_SECONDS) {
+      process.stderr.write(`--seconds: expected a number in (0, ${MAX_TIMER_SECONDS}] (the longest timer Node can arm), got ${JSON.stringify(values.seconds)}\n`);
       return { exitCode: 2, runId: "", tapeDir: null, dbPath: null };
     }
   }
@@ -750,6 +750,17 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
     }
     throw e;
   }
+  let fileWarnings: string[];
+  try {
+    fileWarnings = checkRuntimeFiles(app);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      return { exitCode: 2, runId: "", tapeDir: null, dbPath: null };
+    }
+    throw e;
+  }
+  for (const w of fileWarnings) process.stderr.write(`warning: ${w}\n`);
   const runId = newRunId(mode);
   // client_order_ids carry the run id, so they never collide with another run's.
   app = { ...app, engine: mergeEngineConfig(app.engine, { orders: { clientOrderIdPrefix: runId } }) };
