@@ -2,10 +2,13 @@
  * tsx runners/replay.ts [--tape DIR] [--from DATE --to DATE] [--config FILE] [--sweep FILE]
  *                       [--json] [--from-raw] [--db PATH | --no-store] [--run-id ID] [--grace SECONDS]
  *                       [--latency-ms ENTRY[,RESPONSE]] [--latency-samples FILE] [--seed N] [--workers N]
+ *                       [--models LIST|none]
  *
  * Replays captured days through the engine and the simulated venue, in receipt-time order, and
  * prints a summary (one JSON object with --json). With no arguments it replays the bundled sample
- * tape in fixtures/. Audit records go to the DuckDB store (DB_PATH) unless --no-store.
+ * tape in fixtures/. Audit records go to the DuckDB store (DB_PATH) unless --no-store. With a store,
+ * the models of --models (default: every built-in of lib/core/models.ts) are scored side by side on
+ * the first config's evaluations into the `forecasts` table; trades still come from cfg.model.name.
  * --workers N splits a --sweep's configs over N threads (same output as one thread).
  */
 import { randomUUID } from "node:crypto";
@@ -18,7 +21,8 @@ import { formatIsoUs, type TsUs } from "../lib/core/units.ts";
 import { Replay, RawReparser, type ReplayTarget } from "../lib/run/replay.ts";
 import { latencyFactory, runSweep, type LatencySpec, type SweepJob } from "../lib/run/sweep.ts";
 import type { AuditRecord } from "../lib/core/records.ts";
-import { AuditWriter, beginRun, openStore, resolveDbPath, type Store } from "../lib/store/db.ts";
+import { AuditWriter, beginRun, ForecastWriter, openStore, resolveDbPath, type Store } from "../lib/store/db.ts";
+import { defaultModelRegistry } from "../lib/core/models.ts";
 import { readTapeRaw } from "../lib/tape/reader.ts";
 
 const SAMPLE_TAPE = "fixtures/tapes/sample";
@@ -41,6 +45,7 @@ async function main(): Promise<number> {
       "latency-samples": { type: "string" },
       seed: { type: "string", default: "1" },
       workers: { type: "string", default: "1" },
+      models: { type: "string", default: "diffusion,student-t,jump-robust,market-implied,ewma-lognormal" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -71,6 +76,17 @@ async function main(): Promise<number> {
     await beginRun(store, { runId, mode: "replay", startedTs: Date.now() * 1000, configJson: JSON.stringify(configs[0]), tape });
     writer = new AuditWriter(store, runId, "replay");
   }
+  const registry = defaultModelRegistry();
+  const modelNames = values.models === "none" ? [] : values.models!.split(",").map((m) => m.trim()).filter(Boolean);
+  for (const m of modelNames) if (!registry.has(m)) throw new ConfigError([`--models: unknown model "${m}" (known: ${registry.names().join(", ")})`]);
+  const forecastWriter = store && modelNames.length ? new ForecastWriter(store, runId, "replay") : null;
+  const c0 = configs[0]!;
+  const forecasts: ReplayTarget["forecasts"] = forecastWriter
+    ? {
+        models: modelNames.map((m) => registry.create({ name: m, params: m === c0.model.name ? c0.model.params : undefined }, c0.model)),
+        onForecast: (r) => forecastWriter.write(r),
+      }
+    : undefined;
   const latency = latencySpec(values["latency-ms"], values["latency-samples"], Number(values.seed));
   const progress = new Progress(process.stderr.isTTY && !values.json);
   const opts = { from: values.from, to: values.to };
@@ -81,7 +97,7 @@ async function main(): Promise<number> {
   let summaries: Record<string, unknown>[];
   let stats: { events: number; firstTs: TsUs; lastTs: TsUs; outOfOrder: number };
   if (values["from-raw"]) {
-    const targets: ReplayTarget[] = configs.map((config, i) => ({ config, onRecord: i === 0 ? onRecord : undefined }));
+    const targets: ReplayTarget[] = configs.map((config, i) => ({ config, onRecord: i === 0 ? onRecord : undefined, forecasts: i === 0 ? forecasts : undefined }));
     const replay = new Replay(targets, { settlementGraceSeconds: grace, latency: latencyFactory(latency) });
     const reparser = new RawReparser();
     for await (const batch of readTapeRaw(tape, opts)) {
@@ -94,13 +110,14 @@ async function main(): Promise<number> {
     stats = replay.stats;
   } else {
     const job: SweepJob = { tape, ...opts, configs, settlementGraceSeconds: grace, latency, extra };
-    const r = await runSweep(job, workers, { onRecord, onProgress: (n, ts) => progress.tick(n, ts) });
+    const r = await runSweep(job, workers, { onRecord, forecasts, onProgress: (n, ts) => progress.tick(n, ts) });
     summaries = r.summaries;
     stats = r;
   }
   progress.done();
   const seconds = (performance.now() - started) / 1000;
   if (writer) await writer.close();
+  if (forecastWriter) await forecastWriter.close();
   if (store) await store.close();
 
   const out = configs.length === 1 ? summaries[0]! : { configs: configs.length, summaries };

@@ -2,7 +2,7 @@
  * What the engine emits: order intents (commands, imperative) and audit records (facts, past tense).
  * Replay, paper and live all write these same records to the same store tables.
  */
-import type { BookSide, MarketResult, OrderStatus } from "./events.ts";
+import type { BookSide, MarketResult, OrderStatus, StrikeType } from "./events.ts";
 import type { CountE2, Micros, PriceE4, TsUs } from "./units.ts";
 
 export type Outcome = "yes" | "no";
@@ -243,6 +243,30 @@ export interface InconsistencyRecord {
   readonly market: string | null;
   readonly issue: string;
   readonly detail: string;
+}
+
+/**
+ * One model's forecast of one evaluation, from a replay that scores several models side by side
+ * (lib/run/forecasts.ts → table `forecasts`). Not an engine record: the engine trades on one model.
+ */
+export interface ForecastRecord {
+  readonly kind: "forecast";
+  readonly model: string;
+  readonly ts: TsUs;
+  readonly market: string;
+  readonly eventTicker: string;
+  readonly settleTime: TsUs;
+  readonly p: number;
+  readonly spot: number;
+  readonly sigma: number;
+  readonly sigmaRobust: number;
+  readonly tauSeconds: number;
+  readonly strikeType: StrikeType;
+  readonly floorStrike: number;
+  readonly capStrike: number;
+  readonly observedSum: number;
+  readonly observedCount: number;
+  readonly pMarketMid: number;
 }
 
 export type AuditRecord =

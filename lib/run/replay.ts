@@ -5,7 +5,8 @@
  */
 import type { EngineConfig } from "../core/config.ts";
 import type { EngineEvent } from "../core/events.ts";
-import type { AuditRecord, OrderIntent } from "../core/records.ts";
+import type { ProbabilityModel } from "../core/models.ts";
+import type { AuditRecord, ForecastRecord, OrderIntent } from "../core/records.ts";
 import type { TsUs } from "../core/units.ts";
 import { parseCoinbaseFrame } from "../venues/coinbase/parse.ts";
 import { parseKalshiFrame } from "../venues/kalshi/parse.ts";
@@ -13,6 +14,7 @@ import type { RawFrame, TapeEvent } from "../tape/types.ts";
 import { SharedBookFeed } from "../core/book.ts";
 import { ModelCache } from "../core/engine.ts";
 import type { LatencyModel, QueueModel } from "../sim/models.ts";
+import { ForecastRecorder } from "./forecasts.ts";
 import { TradingSession } from "./session.ts";
 import { SummaryCollector } from "./summary.ts";
 
@@ -21,11 +23,14 @@ export interface ReplayTarget {
   /** Extra sink for audit records (e.g. the store writer). */
   readonly onRecord?: (r: AuditRecord) => void;
   readonly onIntent?: (i: OrderIntent) => void;
+  /** Score these models side by side on the session's evaluations (lib/run/forecasts.ts). */
+  readonly forecasts?: { readonly models: readonly ProbabilityModel[]; readonly onForecast: (r: ForecastRecord) => void; readonly intervalSeconds?: number };
 }
 
 export interface ReplayResult {
   readonly session: TradingSession;
   readonly summary: SummaryCollector;
+  readonly forecasts: ForecastRecorder | null;
 }
 
 export interface ReplayStats {
@@ -54,7 +59,22 @@ export class Replay {
       let models = caches.get(key);
       if (!models) caches.set(key, (models = new ModelCache()));
       const summary = new SummaryCollector();
-      const session = new TradingSession({
+      const fc = t.forecasts;
+      const forecasts = fc ? new ForecastRecorder(fc.models, t.config, fc.onForecast, { intervalSeconds: fc.intervalSeconds }) : null;
+      const sink = t.onRecord;
+      const onRecord = forecasts
+        ? (r: AuditRecord) => {
+            summary.record(r);
+            if (r.kind === "opportunity") forecasts.onOpportunity(r, session.engine.index.observed(r.settleTime, r.ts));
+            sink?.(r);
+          }
+        : sink
+          ? (r: AuditRecord) => {
+              summary.record(r);
+              sink(r);
+            }
+          : (r: AuditRecord) => summary.record(r);
+      const session: TradingSession = new TradingSession({
         config: t.config,
         executor: "sim",
         tradingEnabled: true,
@@ -62,15 +82,10 @@ export class Replay {
         latency: opts.latency?.(),
         queue: opts.queue?.(),
         shared: targets.length > 1 ? { books, models } : { books },
-        onRecord: t.onRecord
-          ? (r) => {
-              summary.record(r);
-              t.onRecord!(r);
-            }
-          : (r) => summary.record(r),
+        onRecord,
         onIntent: t.onIntent,
       });
-      return { session, summary };
+      return { session, summary, forecasts };
     });
   }
 
@@ -95,7 +110,10 @@ export class Replay {
   }
 
   finish(): void {
-    for (const r of this.results) r.session.finish();
+    for (const r of this.results) {
+      r.session.finish();
+      r.forecasts?.finish();
+    }
   }
 
   summaryJSON(index = 0, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -19,7 +19,7 @@ import type { EngineConfig } from "../core/config.ts";
 import type { AuditRecord } from "../core/records.ts";
 import { ConstantLatency, SampledLatency, type LatencyModel } from "../sim/models.ts";
 import { readTapeEvents } from "../tape/reader.ts";
-import { Replay } from "./replay.ts";
+import { Replay, type ReplayTarget } from "./replay.ts";
 
 /** Simulated order latency as data (a job must be serializable). Times in µs. */
 export type LatencySpec =
@@ -64,6 +64,8 @@ export interface SweepJobResult {
 export interface RunJobHooks {
   /** Audit records of the job's first config (e.g. the store writer). */
   onRecord?: (r: AuditRecord) => void;
+  /** Models scored side by side on the first config's evaluations (the `forecasts` table). */
+  forecasts?: ReplayTarget["forecasts"];
   /** Called after each batch with the events so far and the last receipt time. */
   onProgress?: (events: number, lastTs: number) => void;
 }
@@ -71,7 +73,7 @@ export interface RunJobHooks {
 /** Run one job in this thread. */
 export async function runSweepJob(job: SweepJob, hooks: RunJobHooks = {}): Promise<SweepJobResult> {
   const replay = new Replay(
-    job.configs.map((config, i) => ({ config, onRecord: i === 0 ? hooks.onRecord : undefined })),
+    job.configs.map((config, i) => ({ config, onRecord: i === 0 ? hooks.onRecord : undefined, forecasts: i === 0 ? hooks.forecasts : undefined })),
     { settlementGraceSeconds: job.settlementGraceSeconds, latency: latencyFactory(job.latency) },
   );
   for await (const batch of readTapeEvents(job.tape, { from: job.from, to: job.to })) {

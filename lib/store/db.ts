@@ -3,6 +3,7 @@
  * paper, live) and study rows. Schema lives in ordered SQL migrations next to this file; they apply
  * automatically when a store is opened. Units and column meanings: lib/store/SCHEMA.md.
  */
+import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,7 @@ import { BIGINT, DuckDBInstance, INTEGER, LIST } from "@duckdb/node-api";
 import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { z } from "zod";
 import type { EngineEvent } from "../core/events.ts";
-import type { AuditRecord } from "../core/records.ts";
+import type { AuditRecord, ForecastRecord } from "../core/records.ts";
 import type { TsUs } from "../core/units.ts";
 
 export interface Store {
@@ -112,12 +113,13 @@ export interface RunInfo {
 }
 
 export async function beginRun(store: Store, run: RunInfo): Promise<void> {
-  await store.connection.run(`INSERT INTO runs (run_id, mode, started_us, config_json, tape) VALUES ($1, $2, $3, $4, $5)`, [
+  await store.connection.run(`INSERT INTO runs (run_id, mode, started_us, config_json, tape, config_hash) VALUES ($1, $2, $3, $4, $5, $6)`, [
     run.runId,
     run.mode,
     BigInt(run.startedTs),
     run.configJson,
     run.tape ?? null,
+    configHash(run.configJson),
   ]);
 }
 
@@ -442,6 +444,51 @@ export class AuditWriter extends BatchedWriter<AuditRecord> {
     this.bump(r.kind);
     this.enqueue(spec, r);
   }
+}
+
+// ---- Forecasts of a model tournament -----------------------------------------------------------------
+
+const FORECASTS: TableSpec<ForecastRecord> = {
+  table: "forecasts",
+  kinds: ["str", "str", "str", "big", "str", "str", "big", "dbl", "dbl", "dbl", "dbl", "dbl", "str", "dbl", "dbl", "dbl", "int", "dbl"],
+  row: (f, runId, mode) => [
+    runId, mode, f.model, f.ts, f.market, f.eventTicker, f.settleTime, f.p, f.spot, f.sigma, f.sigmaRobust, f.tauSeconds, f.strikeType,
+    f.floorStrike, f.capStrike, f.observedSum, f.observedCount, f.pMarketMid,
+  ],
+};
+
+/** Buffered writer of the `forecasts` table (one row per model per scored evaluation). */
+export class ForecastWriter extends BatchedWriter<ForecastRecord> {
+  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: { batchRows?: number } = {}) {
+    super(store, runId, mode, opts.batchRows ?? 50_000);
+  }
+
+  write(r: ForecastRecord): void {
+    this.bump(r.model);
+    this.enqueue(FORECASTS, r);
+  }
+}
+
+/** Canonical hash of a config (sorted keys), the identity a freeze refers to. */
+export function configHash(configJson: string): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return createHash("sha256").update(JSON.stringify(canon(JSON.parse(configJson)))).digest("hex");
+}
+
+/**
+ * Freeze the model + config of a run: from `frozenUs` on, settlements of runs with the same config
+ * hash count as out of sample. A freeze is never moved later (re-freezing keeps the first date), so
+ * data seen before it cannot be relabelled out of sample.
+ */
+export async function freezeRun(store: Store, runId: string, frozenUs: TsUs, note = ""): Promise<{ configHash: string; frozenUs: TsUs }> {
+  const rows = await queryObjects(store, `SELECT config_json FROM runs WHERE run_id = $1`, [runId]);
+  if (rows.length === 0) throw new Error(`no run ${runId} in the store`);
+  const hash = configHash(String(rows[0]!.config_json));
+  await store.connection.run(`UPDATE runs SET config_hash = $1 WHERE run_id = $2`, [hash, runId]);
+  await store.connection.run(`INSERT INTO model_freezes VALUES ($1, $2, $3, $4) ON CONFLICT (config_hash) DO NOTHING`, [hash, BigInt(frozenUs), runId, note]);
+  const f = await queryObjects(store, `SELECT frozen_us FROM model_freezes WHERE config_hash = $1`, [hash]);
+  return { configHash: hash, frozenUs: Number(f[0]!.frozen_us) };
 }
 
 // ---- Market data -------------------------------------------------------------------------------------
