@@ -69,6 +69,29 @@ export interface StrategyConfig {
   readonly execution: "taker" | "maker";
   /** Resting orders older than this are cancelled (maker mode). */
   readonly restingTtlSeconds: number;
+  /**
+   * Order management (issue 10). A resting entry whose EV at its own price falls below `repriceKeepEv`,
+   * or whose price is `repriceTicks` or more from the current best bid of its outcome, is moved to
+   * that bid (V2 amend) when the EV there clears `evMin`, else cancelled. `repriceEnabled` false
+   * leaves resting orders to their TTL.
+   */
+  readonly repriceEnabled: boolean;
+  readonly repriceKeepEv: number;
+  readonly repriceTicks: number;
+  /**
+   * Exits, the mirror of the entry rule: sell a held position (reduce-only IOC at the bid) when
+   * bid − (model value + fee/contract + slippage) ≥ `exitEvMin`.
+   */
+  readonly exitsEnabled: boolean;
+  readonly exitEvMin: number;
+  /**
+   * Entry size: "fixed" = `orderContracts`; "kelly" = `kellyFraction` × the Kelly fraction of the
+   * balance for a binary bought at its all-in cost c with model probability q, f* = (q − c)/(1 − c),
+   * in whole contracts. Both are then capped by the risk limits, and the EV fee is computed at the
+   * capped size.
+   */
+  readonly sizing: "fixed" | "kelly";
+  readonly kellyFraction: number;
   /** Series we trade (empty = all BTC threshold series seen). */
   readonly series: readonly string[];
 }
@@ -144,6 +167,13 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
     orderContracts: 10,
     execution: "taker",
     restingTtlSeconds: 30,
+    repriceEnabled: true,
+    repriceKeepEv: 0.01,
+    repriceTicks: 2,
+    exitsEnabled: true,
+    exitEvMin: 0.03,
+    sizing: "fixed",
+    kellyFraction: 0.25,
     series: [],
   },
   risk: {

@@ -22,7 +22,7 @@ import type {
 import { feePerContract, orderFee, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
 import { mergeMarketInfo } from "./markets.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
-import { OrderManager, ownFillToFillInput } from "./orders.ts";
+import { OrderManager, ownFillToFillInput, type TrackedOrder } from "./orders.ts";
 import { Portfolio } from "./portfolio.ts";
 import type { ModelRegistry, ProbabilityModel } from "./models.ts";
 import { defaultModelRegistry } from "./models.ts";
@@ -38,6 +38,9 @@ import { RiskManager } from "./risk.ts";
 import { IndexWindow } from "./settlement.ts";
 import { PRICE_ONE, US_PER_S, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
 import { createVolEstimator, type VolEstimator } from "./volatility.ts";
+
+const NO_ORDERS: readonly TrackedOrder[] = [];
+const formatCount = (c: CountE2): string => (c / 100).toFixed(2);
 
 const SUPPORTED_STRIKES = new Set(["greater", "greater_or_equal", "less", "less_or_equal", "between"]);
 
@@ -498,7 +501,6 @@ export class Engine {
         this.cancelMarketOrders(ts, m, "market closed");
       }
       if (st.closed) continue;
-      if (ts < st.info.openTime) continue;
       this.evaluate(ts, st, spot, sigma);
     }
   }
@@ -539,8 +541,9 @@ export class Engine {
     const top = book ? book.top() : null;
 
     const supported = SUPPORTED_STRIKES.has(info.strikeType);
+    const open = ts >= info.openTime;
     let pModel = Number.NaN;
-    if (supported && spot > 0 && sigma > 0) {
+    if (supported && open && spot > 0 && sigma > 0) {
       if (this.models) {
         pModel = this.models.lookup(market, ts);
         if (Number.isNaN(pModel)) {
@@ -555,47 +558,65 @@ export class Engine {
     const noBid = top ? top.noBid : -1;
     const noAsk = top ? top.noAsk : -1;
     const schedule: FeeSchedule = { feeType: info.feeType, feeMultiplier: info.feeMultiplier };
-    const count = Math.round(s.orderContracts * 100);
     const maker = s.execution === "maker";
     // Maker entries rest at our own bid; takers pay the ask.
     const entryYes = maker ? yesBid : yesAsk;
     const entryNo = maker ? noBid : noAsk;
-    const costYes = entryYes > 0 && entryYes < PRICE_ONE ? this.costPerContract(info, count, entryYes, maker, schedule) : Number.NaN;
-    const costNo = entryNo > 0 && entryNo < PRICE_ONE ? this.costPerContract(info, count, entryNo, maker, schedule) : Number.NaN;
+    // The EV fee is the fee of the order we would really send: sized, then capped by the risk limits.
+    const sizeYes = this.entrySize(ts, info, "yes", entryYes, pModel, maker, schedule);
+    const sizeNo = this.entrySize(ts, info, "no", entryNo, 1 - pModel, maker, schedule);
+    const costYes = entryYes > 0 && entryYes < PRICE_ONE ? this.costPerContract(info, sizeYes.count, entryYes, maker, schedule) : Number.NaN;
+    const costNo = entryNo > 0 && entryNo < PRICE_ONE ? this.costPerContract(info, sizeNo.count, entryNo, maker, schedule) : Number.NaN;
     const evYes = pModel - (priceToProb(entryYes) + costYes);
     const evNo = 1 - pModel - (priceToProb(entryNo) + costNo);
 
     let reason: ReasonCode;
     let detail = "";
     let side: Outcome | null = null;
+    /** Inputs fresh enough to price anything (entries, exits, resting orders). */
+    let priceable = false;
     if (!supported) reason = "UNSUPPORTED_STRIKE";
+    else if (!open) reason = "MARKET_NOT_OPEN";
     else if (tauSeconds > s.tauMaxMinutes * 60) reason = "TAU_TOO_LONG";
     else if (!(this.spotMid > 0) && !(this.indexValue > 0)) reason = "NO_SPOT";
     else if (anyBlock && blocks.has("spot")) reason = "SPOT_STALE";
     else if (!book) reason = "BOOK_MISSING";
     else if (book.stale || (anyBlock && (blocks.has(st.bookKey) || blocks.has("feed:kalshi")))) reason = "BOOK_STALE";
     else if (!this.vol.isWarm()) reason = "VOL_NOT_WARM";
-    else if (yesAsk < 0 && noAsk < 0) reason = "NO_QUOTE";
-    else if (tauSeconds < s.noNewEntriesLastSeconds) reason = "TOO_CLOSE_TO_SETTLEMENT";
-    else if (yesBid < 0 || yesAsk < 0 || ticksBetween(info.priceRanges, yesBid, yesAsk) > s.spreadMaxTicks) {
-      reason = "SPREAD_TOO_WIDE";
-      detail = yesBid < 0 || yesAsk < 0 ? "one-sided book" : "";
-    } else {
-      const bestYes = evYes >= evNo;
-      const ev = bestYes ? evYes : evNo;
-      if (!(ev >= s.evMin)) reason = "EV_BELOW_MIN";
-      else {
-        side = bestYes ? "yes" : "no";
-        reason = "TRADE";
+    else {
+      priceable = Number.isFinite(pModel);
+      if (yesAsk < 0 && noAsk < 0) reason = "NO_QUOTE";
+      else if (tauSeconds < s.noNewEntriesLastSeconds) reason = "TOO_CLOSE_TO_SETTLEMENT";
+      else if (yesBid < 0 || yesAsk < 0 || ticksBetween(info.priceRanges, yesBid, yesAsk) > s.spreadMaxTicks) {
+        reason = "SPREAD_TOO_WIDE";
+        detail = yesBid < 0 || yesAsk < 0 ? "one-sided book" : "";
+      } else {
+        const bestYes = evYes >= evNo;
+        const ev = bestYes ? evYes : evNo;
+        if (!(ev >= s.evMin)) reason = "EV_BELOW_MIN";
+        else {
+          side = bestYes ? "yes" : "no";
+          reason = "TRADE";
+        }
       }
     }
 
     const evalId = `${market}@${ts}`;
     let decision: "trade" | "skip" = "skip";
-    if (reason === "TRADE" && side) {
-      const r = this.tryEnter(ts, evalId, info, side, side === "yes" ? entryYes : entryNo, count, maker);
-      if (r.ok) decision = "trade";
-      else {
+    // Orders we already have come first: an exit or a reprice/cancel replaces this sweep's entry.
+    const managed = this.manageOrders(ts, evalId, info, pModel, priceable, tauSeconds >= s.noNewEntriesLastSeconds, yesBid, noBid, schedule);
+    if (managed) {
+      reason = managed.reason;
+      detail = managed.detail;
+      side = managed.side;
+      decision = managed.sent ? "trade" : "skip";
+    } else if (reason === "TRADE" && side) {
+      const size = side === "yes" ? sizeYes : sizeNo;
+      const r = this.tryEnter(ts, evalId, info, side, side === "yes" ? entryYes : entryNo, size.count, maker);
+      if (r.ok) {
+        decision = "trade";
+        detail = size.detail;
+      } else {
         reason = r.reason;
         detail = r.detail;
       }
@@ -653,7 +674,10 @@ export class Engine {
 
   /** Fee per contract at this size plus the slippage buffer, in probability (dollar) units. */
   private costPerContract(info: MarketInfo, count: CountE2, price: PriceE4, maker: boolean, schedule: FeeSchedule): number {
-    const fee = this.memoFeePerContract(count, price, maker, schedule);
+    const fee =
+      count === this.fixedCount
+        ? this.memoFeePerContract(count, price, maker, schedule)
+        : feePerContract(count, price, maker, schedule, this.cfg.fees);
     const slip = maker ? 0 : priceToProb(tickSizeAt(info.priceRanges, price)) * this.cfg.fees.slippageTicks;
     return fee + slip;
   }
@@ -674,6 +698,158 @@ export class Engine {
     let v = table[i]!;
     if (Number.isNaN(v)) table[i] = v = feePerContract(count, price, maker, schedule, this.cfg.fees);
     return v;
+  }
+
+  private get fixedCount(): CountE2 {
+    return Math.round(this.cfg.strategy.orderContracts * 100);
+  }
+
+  /**
+   * Size of an entry of `outcome` at `price` (fixed or fractional Kelly), capped by what the risk
+   * manager would allow now (a pure question: nothing is recorded). `detail` logs the decision and
+   * its inputs on the opportunity row of a trade.
+   */
+  private entrySize(
+    ts: TsUs,
+    info: MarketInfo,
+    outcome: Outcome,
+    price: PriceE4,
+    pOutcome: number,
+    maker: boolean,
+    schedule: FeeSchedule,
+  ): { count: CountE2; detail: string } {
+    const s = this.cfg.strategy;
+    const fixed = this.fixedCount;
+    if (!(price > 0 && price < PRICE_ONE)) return { count: fixed, detail: "" };
+    let wanted = fixed;
+    let how = `fixed ${formatCount(fixed)}`;
+    if (s.sizing === "kelly") {
+      if (!Number.isFinite(pOutcome)) return { count: fixed, detail: "" };
+      // All-in cost per contract at the fixed size (fees are nearly linear in size).
+      const c = priceToProb(price) + this.costPerContract(info, fixed, price, maker, schedule);
+      const fStar = c < 1 ? (pOutcome - c) / (1 - c) : 0;
+      const bankroll = (this.portfolio.cash() + this.portfolio.exposure()) / 1_000_000;
+      const contracts = fStar > 0 ? Math.floor((s.kellyFraction * fStar * bankroll) / c) : 0;
+      wanted = contracts * 100;
+      how = `kelly q=${pOutcome.toFixed(4)} c=${c.toFixed(4)} f*=${fStar.toFixed(4)} × ${s.kellyFraction} × $${bankroll.toFixed(2)} → ${formatCount(wanted)}`;
+      if (wanted <= 0) return { count: fixed, detail: how };
+    }
+    const v = this.risk.checkEntry({ ts, market: info.market, outcome, action: "buy", price, count: wanted, reducing: false });
+    if (!v.allowed || v.count <= 0) return { count: wanted, detail: how };
+    return { count: v.count, detail: v.count < wanted ? `size ${how}, capped to ${formatCount(v.count)} (${v.reason})` : `size ${how}` };
+  }
+
+  /**
+   * What to do with the orders and the position we already have in this market, before any entry.
+   * Returns null when nothing applies (the entry logic runs), else the opportunity's reason.
+   *  - EXIT: we hold X and bid(X) − (P(X) + fee/contract + slippage) ≥ exitEvMin → sell X reduce-only,
+   *    IOC at the bid (the mirror of the entry rule);
+   *  - CANCEL_RESTING / REPRICE: a resting entry is cancelled when its inputs are stale or entries are
+   *    closed (last seconds), and otherwise re-priced or cancelled by the keep/tick rules (config.ts).
+   * Every write is paced by the write limiter: without tokens the reason is RATE_LIMITED and the next
+   * evaluation tries again.
+   */
+  private manageOrders(
+    ts: TsUs,
+    evalId: string,
+    info: MarketInfo,
+    pModel: number,
+    priceable: boolean,
+    entriesOpen: boolean,
+    yesBid: PriceE4,
+    noBid: PriceE4,
+    schedule: FeeSchedule,
+  ): { reason: ReasonCode; detail: string; side: Outcome | null; sent: boolean } | null {
+    const s = this.cfg.strategy;
+    const market = info.market;
+    if (this.risk.state() === "HALTED") return null;
+    const open = this.orders.noneOpen() ? NO_ORDERS : this.orders.openForMarket(market);
+
+    // ---- exits
+    const pos = this.portfolio.position(market).position;
+    if (s.exitsEnabled && priceable && pos !== 0 && !this.orders.inFlight(market)) {
+      const held: Outcome = pos > 0 ? "yes" : "no";
+      const bid = held === "yes" ? yesBid : noBid;
+      const count = Math.abs(pos);
+      if (bid > 0 && bid < PRICE_ONE && !open.some((o) => o.reduceOnly)) {
+        const value = held === "yes" ? pModel : 1 - pModel;
+        const cost = this.costPerContract(info, count, bid, false, schedule);
+        const edge = priceToProb(bid) - (value + cost);
+        if (edge >= s.exitEvMin) {
+          const detail = `bid ${priceToProb(bid).toFixed(4)} − (value ${value.toFixed(4)} + cost ${cost.toFixed(4)}) = ${edge.toFixed(4)} ≥ ${s.exitEvMin}`;
+          const r = this.tryExit(ts, evalId, market, held, bid, count);
+          return { reason: r.ok ? "EXIT" : r.reason, detail: r.ok ? detail : `exit: ${r.detail}`, side: held, sent: r.ok };
+        }
+      }
+    }
+
+    // ---- resting entries
+    for (const o of open) {
+      if (o.status !== "resting" || o.reduceOnly || o.action !== "buy" || o.cancelRequested) continue;
+      if (o.amendRequestedTs >= 0 && ts - o.amendRequestedTs < s.restingTtlSeconds * US_PER_S) continue;
+      const why = !priceable ? "inputs not priceable" : !entriesOpen ? "entries closed before settlement" : null;
+      if (why) return this.cancelResting(ts, o, why);
+      if (!s.repriceEnabled) continue;
+      const value = o.outcome === "yes" ? pModel : 1 - pModel;
+      const remaining = o.count - o.filled;
+      const evAt = (price: PriceE4) => value - (priceToProb(price) + this.costPerContract(info, remaining, price, true, schedule));
+      const ev = evAt(o.price);
+      const target = o.outcome === "yes" ? yesBid : noBid;
+      const evTarget = target > 0 && target < PRICE_ONE ? evAt(target) : Number.NaN;
+      const moved = target > 0 ? Math.abs(ticksBetween(info.priceRanges, Math.min(o.price, target), Math.max(o.price, target))) : 0;
+      if (ev < s.repriceKeepEv) {
+        if (target !== o.price && evTarget >= s.evMin) return this.amendResting(ts, o, target, remaining, `EV ${ev.toFixed(4)} < keep ${s.repriceKeepEv}; EV at ${target} ${evTarget.toFixed(4)}`);
+        return this.cancelResting(ts, o, `EV ${ev.toFixed(4)} < keep ${s.repriceKeepEv}`);
+      }
+      if (moved >= s.repriceTicks && evTarget >= s.evMin) {
+        return this.amendResting(ts, o, target, remaining, `best bid ${target} is ${moved} ticks from ${o.price}; EV there ${evTarget.toFixed(4)}`);
+      }
+    }
+    return null;
+  }
+
+  private cancelResting(ts: TsUs, o: TrackedOrder, why: string): { reason: ReasonCode; detail: string; side: Outcome | null; sent: boolean } {
+    if (!this.orders.canSend(ts, "cancel")) return { reason: "RATE_LIMITED", detail: `cancel waits for the write bucket: ${why}`, side: o.outcome, sent: false };
+    const rec = this.orders.onCancelSubmit(ts, o.clientOrderId);
+    if (rec) this.sink.record(rec);
+    this.sink.intent({ kind: "cancel_order", ts, clientOrderId: o.clientOrderId, orderId: o.orderId, market: o.market, reason: why });
+    this.counters.intents++;
+    return { reason: "CANCEL_RESTING", detail: why, side: o.outcome, sent: false };
+  }
+
+  private amendResting(ts: TsUs, o: TrackedOrder, price: PriceE4, remaining: CountE2, why: string): { reason: ReasonCode; detail: string; side: Outcome | null; sent: boolean } {
+    if (!this.orders.canSend(ts, "amend")) return { reason: "RATE_LIMITED", detail: `reprice waits for the write bucket: ${why}`, side: o.outcome, sent: false };
+    const rec = this.orders.onAmendSubmit(ts, o.clientOrderId, price, remaining);
+    if (!rec) return { reason: "ORDER_IN_FLIGHT", detail: why, side: o.outcome, sent: false };
+    this.sink.record(rec);
+    this.sink.intent({ kind: "amend_order", ts, clientOrderId: o.clientOrderId, orderId: o.orderId, market: o.market, outcome: o.outcome, action: o.action, price, remaining, reason: why });
+    this.counters.intents++;
+    return { reason: "REPRICE", detail: `${o.price} → ${price}: ${why}`, side: o.outcome, sent: true };
+  }
+
+  private tryExit(ts: TsUs, evalId: string, market: string, held: Outcome, bid: PriceE4, count: CountE2): { ok: true } | { ok: false; reason: ReasonCode; detail: string } {
+    const verdict = this.risk.checkEntry({ ts, market, outcome: held, action: "sell", price: bid, count, reducing: true });
+    this.sink.record({ kind: "risk_verdict", ts, evalId, market, allowed: verdict.allowed, state: this.risk.state(), reason: verdict.reason, count: verdict.count });
+    if (!verdict.allowed || verdict.count <= 0) return { ok: false, reason: "RISK_BLOCKED", detail: verdict.reason };
+    if (!this.orders.canSend(ts, "create")) return { ok: false, reason: "RATE_LIMITED", detail: "write bucket empty" };
+    const intent: PlaceOrder = {
+      kind: "place_order",
+      ts,
+      clientOrderId: this.orders.nextClientOrderId(),
+      market,
+      outcome: held,
+      action: "sell",
+      price: bid,
+      count: verdict.count,
+      tif: "immediate_or_cancel",
+      postOnly: false,
+      reduceOnly: true,
+      evalId,
+    };
+    this.sink.record(this.orders.onSubmit(intent));
+    this.sink.intent(intent);
+    this.counters.intents++;
+    return { ok: true };
   }
 
   private tryEnter(

@@ -94,6 +94,8 @@ export interface TrackedOrder {
   readonly reduceOnly: boolean;
   /** A cancel was sent and not yet confirmed. */
   readonly cancelRequested: boolean;
+  /** An amend was sent and the venue has not reported the order since (event time of the amend, or -1). */
+  readonly amendRequestedTs: TsUs;
   /** Why the last change happened. */
   readonly reason: string;
 }
@@ -241,6 +243,7 @@ export class OrderManager {
       postOnly: intent.postOnly,
       reduceOnly: intent.reduceOnly,
       cancelRequested: false,
+      amendRequestedTs: -1,
       reason: "submitted",
       fillSum: 0,
       filledReported: 0,
@@ -262,6 +265,22 @@ export class OrderManager {
     }
     o.cancelRequested = true;
     return this.touch(o, ts, "cancel_submitted");
+  }
+
+  /**
+   * An amend (new own-leg price / remaining size) is about to be sent for a resting order; takes the
+   * amend tokens. The order keeps its current price and size until the venue reports the amended
+   * order (onOrderUpdate takes the venue's view). Null if the order is not resting. Throws if the
+   * bucket lacks the tokens.
+   */
+  onAmendSubmit(ts: TsUs, clientOrderId: string, price: PriceE4, remaining: CountE2): OrderRecord | null {
+    const o = this.byClientId.get(clientOrderId);
+    if (!o || o.status !== "resting" || o.cancelRequested) return null;
+    if (!this.bucket.tryTake(ts, this.cfg.amendCost)) {
+      throw new Error(`write rate limit: amend of ${clientOrderId} at ${ts} does not fit the bucket`);
+    }
+    o.amendRequestedTs = ts;
+    return this.touch(o, ts, `amend_submitted: price ${price} remaining ${remaining}`);
   }
 
   /**
@@ -310,6 +329,8 @@ export class OrderManager {
 
     const next = this.nextStatus(o.status, u.status);
     o.status = next;
+    // Any venue report on the order answers an amend in flight (amended, refused, filled or gone).
+    o.amendRequestedTs = -1;
     if (next === "resting" && (u.status === "resting" || u.status === "pending")) {
       // Amend/decrease may change size and price of a live order: take the venue's view.
       if (u.remaining >= 0) o.count = Math.max(o.filled + u.remaining, o.filled);

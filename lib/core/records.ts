@@ -81,7 +81,10 @@ export type ReasonCode =
   | "EV_BELOW_MIN"
   | "ORDER_IN_FLIGHT"
   | "RATE_LIMITED"
-  | "RISK_BLOCKED";
+  | "RISK_BLOCKED"
+  | "EXIT"
+  | "REPRICE"
+  | "CANCEL_RESTING";
 
 export const REASON_CODES: readonly ReasonCode[] = [
   "TRADE",
@@ -100,6 +103,9 @@ export const REASON_CODES: readonly ReasonCode[] = [
   "ORDER_IN_FLIGHT",
   "RATE_LIMITED",
   "RISK_BLOCKED",
+  "EXIT",
+  "REPRICE",
+  "CANCEL_RESTING",
 ];
 
 /** One market evaluation, traded or not. Prices PriceE4 (-1 = absent); NaN = not computed. */

@@ -86,3 +86,99 @@ describe("HALTED and REDUCING (replay)", () => {
     for (const o of later) expect([o.reason, o.detail.split(":")[0]]).toEqual(["RISK_BLOCKED", "REDUCING_ONLY"]);
   });
 });
+
+describe("repricing and exits (replay)", () => {
+  const C = "KXBTCD-26NOV2516-T99999.99";
+  const FAST: EngineConfigOverrides = { ...MAKER, vol: { minSamples: 60 } };
+  // YES 0.40 × 10, NO 0.50 × 10 (YES ask 0.50). Spot 100,150 vs strike 99,999.99 with ~29 min left:
+  // p ≈ Φ(0.0015 / (1e-4·√1700)) ≈ 0.6, so a maker bids YES at 0.40 (EV ≈ 0.2).
+  const start = () => merge([marketInfo(C, 99_999.99, CLOSE)], [snapshot(T0 + S, C, 1, 1, [[4000, 1000]], [[5000, 1000]])]);
+  const entryOf = (is: OrderIntent[]) => places(is).find((i) => i.market === C)!;
+
+  test("spot falls through the resting bid's value: the bid is cancelled at the next evaluation", () => {
+    const { s, records, intents } = session(FAST);
+    const jump = T0 + 100 * S + 300_000;
+    const evs = merge(start(), spotWalk(100, 100_150, 0.0001, 3), spotWalk(100, 99_000, 0.0001, 4, jump), [trade(T0 + 150 * S, C, 5000, 4000)]);
+    for (const e of evs) s.push(e);
+    s.finish();
+    const entry = entryOf(intents);
+    expect(entry).toMatchObject({ outcome: "yes", price: 4000, tif: "good_till_canceled" });
+    expect(entry.ts).toBeLessThan(jump);
+    const cancels = intents.filter((i) => i.kind === "cancel_order");
+    expect(cancels).toHaveLength(1);
+    // The first sweep after the jump is at T0 + 105 s (5-s grid): within one evaluation interval.
+    expect(cancels[0]!.ts).toBeGreaterThanOrEqual(jump);
+    expect(cancels[0]!.ts).toBeLessThanOrEqual(jump + 5 * S);
+    const row = records.find((r): r is Opportunity => r.kind === "opportunity" && r.ts === cancels[0]!.ts && r.market === C)!;
+    expect(row.reason).toBe("CANCEL_RESTING");
+    expect(row.pModel).toBeLessThan(0.1);
+    // 50 contracts sold at 0.40 later find no bid of ours. (With p ≈ 0 the maker now bids NO at 0.50 instead.)
+    expect(records.filter((r) => r.kind === "fill_record")).toEqual([]);
+    expect(s.sim!.restingOrders().map((o) => o.clientOrderId)).not.toContain(entry.clientOrderId);
+    expect(places(intents).slice(1).every((i) => i.outcome === "no" && i.ts > cancels[0]!.ts)).toBe(true);
+  });
+
+  test("the cancel is paced by the write limiter: RATE_LIMITED until the bucket holds a cancel's 2 tokens", () => {
+    // One create (10 tokens) empties a 10-token bucket refilling 0.05 token/s: a cancel (2) fits 40 s later.
+    const { s, records, intents } = session({ ...FAST, orders: { writeTokensPerSecond: 0.05, writeBucketCapacity: 10 } });
+    const evs = merge(start(), spotWalk(70, 100_150, 0.0001, 3), spotWalk(130, 99_000, 0.0001, 4, T0 + 70 * S + 300_000));
+    for (const e of evs) s.push(e);
+    s.finish();
+    const entry = entryOf(intents);
+    expect(entry.ts).toBeLessThan(T0 + 70 * S);
+    const cancel = intents.find((i) => i.kind === "cancel_order")!;
+    const rows = records.filter((r): r is Opportunity => r.kind === "opportunity" && r.market === C && r.ts > T0 + 70 * S && r.ts < cancel.ts);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r.reason).toBe("RATE_LIMITED");
+    // The first sweep at or after entry + 40 s.
+    expect(cancel.ts).toBeGreaterThanOrEqual(entry.ts + 40 * S);
+    expect(cancel.ts).toBeLessThan(entry.ts + 45 * S + S);
+    expect(s.sim!.restingOrders().map((o) => o.clientOrderId)).not.toContain(entry.clientOrderId);
+  });
+
+  test("the best bid moves 3 ticks away: the resting bid is amended there and loses its queue priority", () => {
+    const { s, records, intents } = session(FAST);
+    // At 90.2 s the 0.40 level leaves and YES 0.43 × 10 appears: 3 ticks ≥ REPRICE_TICKS 2. The next
+    // sweep (95 s, quotes on whole seconds) amends.
+    const move = [
+      { ...snapshot(T0 + 90 * S + 200_000, C, 1, 2, [[4300, 1000]], [[5000, 1000]]) },
+    ];
+    const evs = merge(start(), spotWalk(99, 100_150, 0.0001, 3), move);
+    for (const e of evs) s.push(e);
+    s.finish();
+    const entry = entryOf(intents);
+    expect(entry).toMatchObject({ price: 4000 });
+    const amends = intents.filter((i) => i.kind === "amend_order");
+    expect(amends.map((a) => [a.ts, a.price, a.remaining])).toEqual([[T0 + 95 * S, 4300, 1000]]);
+    expect(records.find((r): r is Opportunity => r.kind === "opportunity" && r.ts === amends[0]!.ts && r.market === C)!.reason).toBe("REPRICE");
+    // At the venue: one order, now at 0.43 behind the 10 displayed there.
+    expect(s.sim!.restingOrders()).toEqual([expect.objectContaining({ price: 4300, remaining: 1000, queueAhead: 1000 })]);
+    expect(s.sim!.stats.amends).toBe(1);
+  });
+
+  test("the bid exceeds the model's value plus costs: the position is sold reduce-only at the bid", () => {
+    const { s, records, intents } = session({ vol: { minSamples: 60 } });
+    // Taker: buy 10 YES at 0.50 (p ≈ 0.99 with spot 100k vs 89,999.99). At 100.3 s spot drops to 85,000:
+    // p ≈ 0, and the YES bid 0.48 − (0 + 0.018 fee + 0.01 slippage) ≈ 0.45 ≥ EXIT_EV_MIN 0.03.
+    const evs = merge([marketInfo(A, 89_999.99, CLOSE)], [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])], spotWalk(100, 100_000, 0.0001, 3), spotWalk(60, 85_000, 0.0001, 4, T0 + 100 * S + 300_000));
+    for (const e of evs) s.push(e);
+    s.finish();
+    const ps = places(intents);
+    expect(ps[0]).toMatchObject({ outcome: "yes", action: "buy", price: 5000, count: 1000, reduceOnly: false });
+    const exit = ps.find((i) => i.action === "sell")!;
+    expect(exit).toMatchObject({ outcome: "yes", action: "sell", price: 4800, count: 1000, tif: "immediate_or_cancel", reduceOnly: true });
+    // The first event past the 100-s sweep boundary is the 85,000 quote itself: exit at 100.3 s.
+    expect(exit.ts).toBe(T0 + 100 * S + 300_000);
+    const row = records.find((r): r is Opportunity => r.kind === "opportunity" && r.ts === exit.ts)!;
+    expect(row).toMatchObject({ reason: "EXIT", decision: "trade", side: "yes" });
+    const fills = records.filter((r) => r.kind === "fill_record");
+    // Fee: ceil(0.07 × 10 × 0.48 × 0.52 = 0.17472) = $0.18.
+    expect(fills.slice(0, 2).map((f) => [f.action, f.price, f.count, f.fee, f.positionAfter])).toEqual([
+      ["buy", 5000, 1000, 180_000, 1000],
+      ["sell", 4800, 1000, 180_000, 0],
+    ]);
+    // Realized (0.48 − 0.50) × 10 = −$0.20 on the round trip.
+    expect(s.engine.portfolio.position(A).realizedPnl).toBe(-200_000);
+  });
+
+});
