@@ -171,6 +171,7 @@ async function coordinate(
 class Progress {
   private readonly t0 = performance.now();
   private lastLine = 0;
+  private printed = -1;
   private readonly tty = process.stderr.isTTY === true;
   done: number;
   constructor(
@@ -180,13 +181,17 @@ class Progress {
     this.done = start;
   }
   update(done: number): void {
-    if (done === this.done && performance.now() - this.lastLine < 5000) return;
     const changed = done !== this.done;
     this.done = done;
     const now = performance.now();
-    if (!this.tty && !changed) return;
+    if (!changed && (!this.tty || now - this.lastLine < 1000)) return;
     if (now - this.lastLine < (this.tty ? 200 : 1000) && done < this.total) return;
+    this.print(now);
+  }
+  private print(now: number): void {
+    const done = this.done;
     this.lastLine = now;
+    this.printed = done;
     const s = (now - this.t0) / 1000;
     const rate = (done - this.start) / s;
     const eta = rate > 0 ? (this.total - done) / rate : NaN;
@@ -194,6 +199,7 @@ class Progress {
     process.stderr.write(this.tty ? `\r${line}\x1b[K` : `${line}\n`);
   }
   finish(): void {
+    if (this.printed !== this.done) this.print(performance.now());
     if (this.tty) process.stderr.write("\n");
   }
 }
