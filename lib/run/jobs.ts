@@ -10,19 +10,21 @@
  * covers), not by its path: workers mount the lake wherever they like, and a worker whose copy of the
  * lake differs refuses the job instead of computing something else under the same id.
  *
- * Everything here is deterministic; wall-clock figures (how long a job took) live in the result's
- * metadata, never in its tables.
+ * A research job is the queue-ready form of a SweepJob (lib/run/sweep.ts): the same replay, run by
+ * runSweepJob, plus content identity (tape fingerprint, variant ids, job id) and every variant's
+ * audit records. Everything here is deterministic; wall-clock figures (how long a job took) live in
+ * the result's metadata, never in its tables.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { statSync } from "node:fs";
+import { relative } from "node:path";
 import type { EngineConfig, EngineConfigOverrides } from "../core/config.ts";
 import { mergeEngineConfig } from "../core/config.ts";
-import type { AuditRecord } from "../core/records.ts";
-import { ConstantLatency } from "../sim/models.ts";
 import { AuditWriter, openStore, type Store } from "../store/db.ts";
-import { dayFiles, listTapeDays, readTapeEvents } from "../tape/reader.ts";
-import { Replay } from "./replay.ts";
+import { dayFiles, listTapeDays } from "../tape/reader.ts";
+import { codeVersion, runSweepJob, type LatencySpec } from "./sweep.ts";
+
+export { codeVersion };
 
 export const JOB_FORMAT = 1;
 
@@ -34,11 +36,12 @@ export interface Variant {
   readonly config: EngineConfig;
 }
 
+/** Replay settings of a sweep, as in SweepJob. */
 export interface ReplayOptions {
   /** Settle markets without a recorded result after this grace (seconds; default the session's). */
   readonly settlementGraceSeconds?: number;
-  /** Constant simulated order latency, µs each way (default the session's 50 ms / 50 ms). */
-  readonly latencyUs?: readonly [number, number];
+  /** Simulated order latency (default the session's 50 ms / 50 ms). */
+  readonly latency?: LatencySpec;
 }
 
 export interface ResearchJob {
@@ -96,27 +99,6 @@ export function tapeFingerprint(tapeDir: string, days: readonly string[]): strin
   }
   if (lines.length === 0) throw new Error(`tape ${tapeDir} has no events for ${days.join(", ")}`);
   return `t${sha256(lines.join("\n")).slice(0, 24)}`;
-}
-
-/**
- * Hash of the library source (lib/**.ts and the store migrations). Two machines compute the same
- * result for a job only if they run the same code, so it is part of the job id and a worker refuses
- * jobs from another version.
- */
-export function codeVersion(libDir: string = join(import.meta.dirname, "..")): string {
-  const files: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(ts|sql)$/.test(e.name)) files.push(p);
-    }
-  };
-  walk(libDir);
-  files.sort();
-  const h = createHash("sha256");
-  for (const f of files) h.update(`${relative(libDir, f)}\0`).update(readFileSync(f)).update("\0");
-  return `c${h.digest("hex").slice(0, 16)}`;
 }
 
 // ---- Planning -----------------------------------------------------------------------------------------
@@ -239,36 +221,33 @@ export async function runJob(job: JobSpec, tapeDir: string, opts: { yieldMs?: nu
   const store = await openStore(":memory:");
   try {
     const writers = job.variants.map((v) => new AuditWriter(store, runIdOf(job, v), "replay"));
-    const lat = job.options.latencyUs;
-    const replay = new Replay(
-      job.variants.map((v, i) => ({ config: v.config, onRecord: (r: AuditRecord) => writers[i]!.write(r) })),
-      { settlementGraceSeconds: job.options.settlementGraceSeconds, latency: lat ? () => new ConstantLatency(lat[0], lat[1]) : undefined },
+    const r = await runSweepJob(
+      {
+        tape: tapeDir,
+        from: job.from,
+        to: job.to,
+        configs: job.variants.map((v) => v.config),
+        settlementGraceSeconds: job.options.settlementGraceSeconds,
+        latency: job.options.latency,
+        codeVersion: job.codeVersion,
+      },
+      { onRecordOf: (i) => (rec) => writers[i]!.write(rec), yieldEveryMs: opts.yieldMs ?? 200 },
     );
-    const yieldMs = opts.yieldMs ?? 200;
-    let lastYield = performance.now();
-    for await (const batch of readTapeEvents(tapeDir, { from: job.from, to: job.to })) {
-      replay.feedBatch(batch);
-      if (performance.now() - lastYield >= yieldMs) {
-        await new Promise<void>((r) => setImmediate(r));
-        lastYield = performance.now();
-      }
-    }
-    replay.finish();
     for (const w of writers) await w.close();
     for (const v of job.variants) {
       await store.connection.run(`INSERT INTO runs (run_id, mode, started_us, config_json, tape) VALUES ($1, 'replay', $2, $3, $4)`, [
         runIdOf(job, v),
-        BigInt(Math.max(replay.stats.firstTs, 0)),
+        BigInt(Math.max(r.firstTs, 0)),
         canonicalJson(v.config),
         job.tape,
       ]);
     }
     return {
       job,
-      events: replay.stats.events,
-      firstTs: replay.stats.firstTs,
-      lastTs: replay.stats.lastTs,
-      variants: job.variants.map((variant, i) => ({ variant, runId: runIdOf(job, variant), summary: replay.summaryJSON(i) })),
+      events: r.events,
+      firstTs: r.firstTs,
+      lastTs: r.lastTs,
+      variants: job.variants.map((variant, i) => ({ variant, runId: runIdOf(job, variant), summary: r.summaries[i]! })),
       store,
     };
   } catch (err) {

@@ -66,19 +66,35 @@ export interface RunJobHooks {
   onRecord?: (r: AuditRecord) => void;
   /** Models scored side by side on the first config's evaluations (the `forecasts` table). */
   forecasts?: ReplayTarget["forecasts"];
+  /** Audit records of config i, for every config that gets a sink (research jobs store them all). */
+  onRecordOf?: (i: number) => ((r: AuditRecord) => void) | undefined;
   /** Called after each batch with the events so far and the last receipt time. */
   onProgress?: (events: number, lastTs: number) => void;
+  /**
+   * Give the event loop a turn at least this often (ms) — a queue worker must keep renewing its job
+   * lock while a long replay runs. Default: only when the tape reader awaits.
+   */
+  yieldEveryMs?: number;
 }
 
 /** Run one job in this thread. */
 export async function runSweepJob(job: SweepJob, hooks: RunJobHooks = {}): Promise<SweepJobResult> {
   const replay = new Replay(
-    job.configs.map((config, i) => ({ config, onRecord: i === 0 ? hooks.onRecord : undefined, forecasts: i === 0 ? hooks.forecasts : undefined })),
+    job.configs.map((config, i) => ({
+      config,
+      onRecord: hooks.onRecordOf?.(i) ?? (i === 0 ? hooks.onRecord : undefined),
+      forecasts: i === 0 ? hooks.forecasts : undefined,
+    })),
     { settlementGraceSeconds: job.settlementGraceSeconds, latency: latencyFactory(job.latency) },
   );
+  let lastYield = performance.now();
   for await (const batch of readTapeEvents(job.tape, { from: job.from, to: job.to })) {
     replay.feedBatch(batch);
     hooks.onProgress?.(replay.stats.events, replay.stats.lastTs);
+    if (hooks.yieldEveryMs !== undefined && performance.now() - lastYield >= hooks.yieldEveryMs) {
+      await new Promise<void>((r) => setImmediate(r));
+      lastYield = performance.now();
+    }
   }
   replay.finish();
   const s = replay.stats;
