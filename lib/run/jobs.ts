@@ -20,7 +20,7 @@ import { statSync } from "node:fs";
 import { relative } from "node:path";
 import type { EngineConfig, EngineConfigOverrides } from "../core/config.ts";
 import { mergeEngineConfig } from "../core/config.ts";
-import { AuditWriter, openStore, type Store } from "../store/db.ts";
+import { AuditWriter, beginRun, openStore, type Store } from "../store/db.ts";
 import { dayFiles, listTapeDays } from "../tape/reader.ts";
 import { codeVersion, runSweepJob, type LatencySpec } from "./sweep.ts";
 
@@ -235,12 +235,7 @@ export async function runJob(job: JobSpec, tapeDir: string, opts: { yieldMs?: nu
     );
     for (const w of writers) await w.close();
     for (const v of job.variants) {
-      await store.connection.run(`INSERT INTO runs (run_id, mode, started_us, config_json, tape) VALUES ($1, 'replay', $2, $3, $4)`, [
-        runIdOf(job, v),
-        BigInt(Math.max(r.firstTs, 0)),
-        canonicalJson(v.config),
-        job.tape,
-      ]);
+      await beginRun(store, { runId: runIdOf(job, v), mode: "replay", startedTs: Math.max(r.firstTs, 0), configJson: canonicalJson(v.config), tape: job.tape });
     }
     return {
       job,
