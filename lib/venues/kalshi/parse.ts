@@ -66,7 +66,7 @@ export type KalshiControl =
       subscriptions?: { channel: string; sid: number }[];
     }
   | { type: "unsubscribed"; id: number; sid: number; seq: number }
-  | { type: "error"; id: number; sid: number; code: number; message: string };
+  | { type: "error"; id: number; sid: number; code: number; message: string; market: string | null };
 
 /** A `market_position` push (own position in one market). Not an EngineEvent — see the module note. */
 export interface KalshiPositionUpdate {
@@ -124,7 +124,7 @@ type Envelope = z.infer<typeof envelope>;
 const subscribedMsg = z.object({ channel: z.string(), sid: int });
 const okMsg = z.object({ market_tickers: z.array(z.string()).optional() });
 const listMsg = z.array(z.object({ channel: z.string(), sid: int }));
-const errorMsg = z.object({ code: int, msg: z.string().optional(), message: z.string().optional() });
+const errorMsg = z.object({ code: int, msg: z.string().optional(), message: z.string().optional(), market_ticker: z.string().optional() });
 
 const snapshotMsg = z.object({
   market_ticker: z.string().min(1),
@@ -724,7 +724,7 @@ function parseControl(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs)
       const m = check(errorMsg, env.msg, "error");
       return {
         ...ok(env, []),
-        control: { type: "error", id, sid: sidOf(env), code: m.code, message: m.msg ?? m.message ?? "" },
+        control: { type: "error", id, sid: sidOf(env), code: m.code, message: m.msg ?? m.message ?? "", market: m.market_ticker ?? null },
       };
     }
   }

@@ -64,8 +64,12 @@ export interface KalshiWsOptions {
   /** `market_position` pushes (not engine events, see parse.ts). */
   readonly onPosition?: (p: KalshiPositionUpdate) => void;
   readonly logger?: Logger;
-  /** Wait for requested snapshots before resubscribing. Default 5000. */
+  /** Wait for requested snapshots before asking again. Default 5000. */
   readonly snapshotTimeoutMs?: number;
+  /** Timeouts without a snapshot after which the client gives up on that one market. Default 2. */
+  readonly maxSnapshotMisses?: number;
+  /** A market given up on (snapshot never came, or the venue said it does not exist). */
+  readonly onMarketAbandoned?: (market: string, reason: string) => void;
   /** No frame and no ping for this long → stale, reconnect. Default 30 000 (Kalshi pings every 10 s). */
   readonly staleAfterMs?: number;
   readonly reconnectBaseMs?: number;
@@ -89,6 +93,7 @@ export interface KalshiWsStats {
   venueErrors: number;
   authFailures: number;
   droppedStaleSid: number;
+  abandoned: number;
 }
 
 interface SidInfo {
@@ -117,6 +122,7 @@ export class KalshiWsClient {
     venueErrors: 0,
     authFailures: 0,
     droppedStaleSid: 0,
+    abandoned: 0,
   };
   private readonly log: Logger;
   private readonly clock: () => TsUs;
@@ -135,7 +141,12 @@ export class KalshiWsClient {
   private readonly awaiting = new Set<string>();
   private resyncReason = "";
   private snapshotTimer: NodeJS.Timeout | null = null;
-  private snapshotFailures = 0;
+  /** Timeouts each awaited market has gone through without its snapshot. */
+  private readonly snapshotMisses = new Map<string, number>();
+  /** Snapshots received since the snapshot timer was armed. */
+  private snapshotsSinceArm = 0;
+  /** Markets given up on: never subscribed again by this client. */
+  private readonly abandoned = new Set<string>();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private attempt = 0;
@@ -173,9 +184,14 @@ export class KalshiWsClient {
     return [...this.markets].sort();
   }
 
+  /** Markets the client gave up on (their snapshot never came); not subscribed again. */
+  abandonedMarkets(): string[] {
+    return [...this.abandoned].sort();
+  }
+
   /** Follow more markets on the market-scoped subscriptions (books arrive as snapshots). */
   addMarkets(tickers: readonly string[]): void {
-    const fresh = tickers.filter((t) => !this.markets.has(t));
+    const fresh = tickers.filter((t) => !this.markets.has(t) && !this.abandoned.has(t));
     if (fresh.length === 0) return;
     for (const t of fresh) this.markets.add(t);
     if (!this.isOpen) return;
@@ -194,6 +210,7 @@ export class KalshiWsClient {
     for (const t of gone) {
       this.markets.delete(t);
       this.awaiting.delete(t);
+      this.snapshotMisses.delete(t);
     }
     if (!this.isOpen) return;
     for (const ch of this.channels) {
@@ -368,19 +385,54 @@ export class KalshiWsClient {
 
   private armSnapshotTimer(): void {
     if (this.snapshotTimer) return;
+    this.snapshotsSinceArm = 0;
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = null;
       if (this.awaiting.size === 0 || !this.isOpen) return;
-      this.snapshotFailures++;
-      if (this.snapshotFailures > 2) {
-        // Resubscribing did not help either: start over with a new connection.
-        this.log.warn("snapshots never arrived, reconnecting", { connId: this.connId, missing: this.awaiting.size });
-        this.snapshotFailures = 0;
-        this.ws?.terminate();
-        return;
-      }
-      this.resubscribe("orderbook_delta", `no snapshot within ${this.opts.snapshotTimeoutMs ?? 5000} ms for ${this.awaiting.size} markets`);
+      this.onSnapshotTimeout();
     }, this.opts.snapshotTimeoutMs ?? 5000);
+  }
+
+  /**
+   * Snapshots still missing after the timeout. A market that missed `maxSnapshotMisses` timeouts is
+   * given up on (a closed or unknown market never answers) — one bad ticker must not reset the good
+   * books over and over. When NOTHING arrived the venue likely lost our request: the book
+   * subscription is made anew once; otherwise only the missing markets are asked again.
+   */
+  private onSnapshotTimeout(): void {
+    const missing = [...this.awaiting].sort();
+    const maxMisses = Math.max(1, this.opts.maxSnapshotMisses ?? 2);
+    const giveUp: string[] = [];
+    for (const m of missing) {
+      const n = (this.snapshotMisses.get(m) ?? 0) + 1;
+      this.snapshotMisses.set(m, n);
+      if (n >= maxMisses) giveUp.push(m);
+    }
+    const timeoutMs = this.opts.snapshotTimeoutMs ?? 5000;
+    for (const m of giveUp) this.abandon(m, `no snapshot after ${maxMisses} waits of ${timeoutMs} ms`);
+    const still = missing.filter((m) => this.awaiting.has(m));
+    if (still.length === 0) {
+      if (this.awaiting.size === 0) this.onAllFresh(this.channelSid.get("orderbook_delta") ?? -1, this.clock());
+      return;
+    }
+    const sid = this.channelSid.get("orderbook_delta");
+    if (this.snapshotsSinceArm === 0 || sid === undefined) {
+      this.resubscribe("orderbook_delta", `no snapshot within ${timeoutMs} ms for ${still.length} markets`);
+      return;
+    }
+    this.requestSnapshots(sid, still);
+    this.armSnapshotTimer();
+  }
+
+  /** Stop following one market for good: unsubscribe it everywhere, release its book, tell the owner. */
+  private abandon(market: string, reason: string): void {
+    if (this.abandoned.has(market)) return;
+    this.abandoned.add(market);
+    this.stats.abandoned++;
+    this.log.warn("market given up", { connId: this.connId, market, reason });
+    this.removeMarkets([market]);
+    this.books.remove(market);
+    this.opts.onMarketAbandoned?.(market, reason);
   }
 
   // ---- frames ----------------------------------------------------------------------------------
@@ -417,6 +469,8 @@ export class KalshiWsClient {
         this.books.applySnapshot(e);
         const info = this.sids.get(e.sid);
         info?.tickers.add(e.market);
+        this.snapshotsSinceArm++;
+        this.snapshotMisses.delete(e.market);
         if (this.awaiting.delete(e.market) && this.awaiting.size === 0) this.onAllFresh(e.sid, tsRecv);
       } else if (e.kind === "book_delta") {
         this.books.applyDelta(e);
@@ -457,7 +511,13 @@ export class KalshiWsClient {
       case "error": {
         if (pending) this.pending.delete(c.id);
         this.stats.venueErrors++;
-        this.log.warn("venue error", { connId: this.connId, code: c.code, message: c.message.slice(0, 120), id: c.id, sid: c.sid });
+        this.log.warn("venue error", { connId: this.connId, code: c.code, message: c.message.slice(0, 120), id: c.id, sid: c.sid, market: c.market });
+        // "Market not found" naming the market: waiting for its snapshot is pointless.
+        if (c.code === 16 && c.market && this.markets.has(c.market)) {
+          this.abandon(c.market, "venue: market not found");
+          if (this.awaiting.size === 0 && this.snapshotTimer) this.onAllFresh(c.sid, tsRecv);
+          return;
+        }
         if (!TERMINAL_ERRORS.has(c.code)) return;
         const channel = c.sid >= 0 ? this.sids.get(c.sid)?.channel : pending?.cmd === "subscribe" ? pending.channel : undefined;
         if (channel && (this.channels as readonly string[]).includes(channel)) {
@@ -486,7 +546,6 @@ export class KalshiWsClient {
   private onAllFresh(sid: number, tsRecv: TsUs): void {
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     this.snapshotTimer = null;
-    this.snapshotFailures = 0;
     this.stats.resyncs++;
     this.health("resynced", sid, [...this.markets].sort(), `books fresh (${this.resyncReason || "snapshot"})`, tsRecv);
   }
