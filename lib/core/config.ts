@@ -48,6 +48,8 @@ export interface FeeConfig {
   /** Taker coefficient (0.07) and maker coefficient (0.0175), before the series' fee multiplier. */
   readonly takerCoefficient: number;
   readonly makerCoefficient: number;
+  /** Maker coefficient of fee_type quadratic_with_combo_maker_fees; default ½ × taker (UNCERTAIN, see fees.ts). */
+  readonly comboMakerCoefficient?: number;
   /** "order_cent": ceil to the cent per order; "fill_centicent": ceil to $0.0001 per fill (reference §6). */
   readonly rounding: "order_cent" | "fill_centicent";
   /** Extra cost buffer per contract, in ticks of the market's grid. */

@@ -117,7 +117,8 @@ export interface PriceRange {
   readonly step: PriceE4;
 }
 
-export type FeeType = "quadratic" | "quadratic_with_maker_fees" | "flat";
+/** Series `fee_type` (and `event_fee_update` override) values, reference §6 and the AsyncAPI enum. */
+export type FeeType = "quadratic" | "quadratic_with_maker_fees" | "quadratic_with_combo_maker_fees" | "flat";
 
 export interface MarketInfo extends EventBase {
   readonly kind: "market_info";

@@ -4,7 +4,8 @@
  *   fee = roundUp( coefficient × fee_multiplier × C × P × (1 − P) )
  *
  * with C contracts and P the own-leg price in dollars. Takers pay `takerCoefficient` (0.07). Makers pay
- * `makerCoefficient` (0.0175) only on series whose fee_type is "quadratic_with_maker_fees"; otherwise 0.
+ * `makerCoefficient` (0.0175) on series whose fee_type is "quadratic_with_maker_fees", and a combo maker
+ * coefficient on "quadratic_with_combo_maker_fees" (see makerCoefficient); otherwise 0.
  * fee_type "flat" ("specific trading fees table") is UNCERTAIN in the reference: we price it like
  * "quadratic" (taker fee, no maker fee) rather than guess a table.
  *
@@ -36,11 +37,24 @@ const MICROS_DENOM = 10_000_000_000; // 1e6 (coef scale) × 1e4 (price scale) ×
 
 /** Effective coefficient in millionths (integer), 0 when this side pays no fee. */
 export function feeCoefficientE6(isMaker: boolean, schedule: FeeSchedule, cfg: FeeConfig): number {
-  if (isMaker && schedule.feeType !== "quadratic_with_maker_fees") return 0;
-  const coef = isMaker ? cfg.makerCoefficient : cfg.takerCoefficient;
+  const coef = isMaker ? makerCoefficient(schedule.feeType, cfg) : cfg.takerCoefficient;
+  if (coef === 0) return 0;
   const e6 = Math.round(coef * schedule.feeMultiplier * 1_000_000);
   if (!Number.isSafeInteger(e6) || e6 < 0) throw new RangeError(`bad fee coefficient ${coef} × ${schedule.feeMultiplier}`);
   return e6;
+}
+
+/**
+ * Maker coefficient by fee type: "quadratic_with_maker_fees" pays `makerCoefficient` (0.0175 = ¼ of the
+ * taker's); "quadratic_with_combo_maker_fees" pays `comboMakerCoefficient`, by default ½ of the taker
+ * coefficient (0.035) — the reference notes "a combo rule uses 0.5×" without the schedule itself
+ * (UNCERTAIN), so we charge it rather than assume a free maker side; set it in FeeConfig once known.
+ * "quadratic" and "flat" charge makers nothing.
+ */
+export function makerCoefficient(feeType: FeeSchedule["feeType"], cfg: FeeConfig): number {
+  if (feeType === "quadratic_with_maker_fees") return cfg.makerCoefficient;
+  if (feeType === "quadratic_with_combo_maker_fees") return cfg.comboMakerCoefficient ?? cfg.takerCoefficient * 0.5;
+  return 0;
 }
 
 function roundingStepMicros(cfg: FeeConfig): number {

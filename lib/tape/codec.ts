@@ -302,7 +302,7 @@ const level = z.tuple([int, int]).readonly();
 
 const SnapshotExtra = z.object({ yes: z.array(level), no: z.array(level) });
 const StrikeTypeZ = z.enum(["greater", "greater_or_equal", "less", "less_or_equal", "between"]);
-const FeeTypeZ = z.enum(["quadratic", "quadratic_with_maker_fees", "flat"]);
+const FeeTypeZ = z.enum(["quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees", "flat"]);
 const MarketInfoExtra = z.object({
   eventTicker: z.string(),
   seriesTicker: z.string(),

@@ -15,12 +15,15 @@
  *    info with `mergeMarketInfo`. Frames without a usable `strike_type` (e.g. a subtitle-only update)
  *    yield no event.
  *  - `created` for a strike type outside the five we model (functional/custom/structured) yields the
- *    MarketLifecycle only, no MarketInfo. `price_level_structure_updated` yields no event.
- *  - `event_lifecycle`, `event_fee_update`, `list_subscriptions` and unknown types: ok with no events;
- *    `seq` is still reported when the envelope carries one, so callers' gap checks stay correct.
+ *    MarketLifecycle only, no MarketInfo. `price_level_structure_updated` yields a `patch` (new grid),
+ *    `event_lifecycle` / `event_fee_update` an `eventPatch` (series, shard, fee override): pieces for
+ *    MarketDirectory (lib/core/markets.ts), which merges them into the one record per market.
+ *  - A frame with sid+seq whose events carry no seq (event frames, errors, unknown types) yields a
+ *    `subscription_updated`, so every seq check sees the number (the rule in lib/core/seq.ts).
  */
 import { parseJsonObject } from "../json.ts";
 import { sequenceOf } from "../../core/seq.ts";
+import type { EventPatch, MarketPatch } from "../../core/markets.ts";
 import { z } from "zod";
 import type {
   BookLevel,
@@ -91,6 +94,10 @@ export type KalshiFrameResult =
       seq: number;
       /** Only for `market_position`. */
       position?: KalshiPositionUpdate;
+      /** A piece of one market's record that is not a MarketInfo (grid change, shard): for MarketDirectory. */
+      patch?: MarketPatch;
+      /** An event-level frame (event_lifecycle, event_fee_update): for MarketDirectory. */
+      eventPatch?: EventPatch;
     }
   | { ok: false; error: string };
 
@@ -239,6 +246,7 @@ const strikeValue = z.union([z.number(), z.string(), z.null()]).optional();
 const lifecycleMsg = z.object({
   market_ticker: z.string().min(1),
   event_type: z.string().min(1),
+  exchange_index: z.number().int().optional(),
   open_ts: z.number().optional(),
   close_ts: z.number().optional(),
   result: z.string().optional(),
@@ -262,6 +270,17 @@ const lifecycleMsg = z.object({
 });
 
 const eventLevelMsg = z.object({ event_ticker: z.string() });
+const eventLifecycleMsg = z.object({
+  event_ticker: z.string().min(1),
+  series_ticker: z.string().optional(),
+  exchange_index: z.number().int().optional(),
+});
+const FEE_TYPE_VALUES = ["quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees", "flat"] as const;
+const eventFeeMsg = z.object({
+  event_ticker: z.string().min(1),
+  fee_type_override: z.enum(FEE_TYPE_VALUES).nullable().optional(),
+  fee_multiplier_override: z.union([z.number(), z.string()]).nullable().optional(),
+});
 
 const cfbMsg = z.object({
   index_id: z.string().min(1),
@@ -597,6 +616,12 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
     return ok(env, [info]);
   }
 
+  if (m.event_type === "price_level_structure_updated") {
+    // Resting orders are kept; the grid changes (reference §7.1). Merged by MarketDirectory.
+    const r = ok(env, []);
+    if (m.price_ranges && m.price_ranges.length > 0) r.patch = { market, tsRecv, tsExchange: null, priceRanges: parseRanges(m.price_ranges) };
+    return r;
+  }
   if (!LIFECYCLE_PHASES.has(m.event_type)) return ok(env, []);
   const phase = m.event_type as MarketLifecycle["phase"];
   let tsExchange: TsUs | null = null;
@@ -652,7 +677,9 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
     // Kalshi emits no event when open_time passes, so the status is read off the receipt time.
     status: openTime >= 0 && tsRecv >= openTime ? "active" : "initialized",
   };
-  return ok(env, [info, lifecycle]);
+  const r = ok(env, [info, lifecycle]);
+  if (m.exchange_index !== undefined) r.patch = { market, tsRecv, tsExchange: null, exchangeIndex: m.exchange_index };
+  return r;
 }
 
 function parseCfb(env: Envelope, tsRecv: TsUs): Ok {
@@ -776,10 +803,28 @@ function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): Kalsh
         return parsePosition(env, tsRecv);
       case "market_lifecycle_v2":
         return parseLifecycle(env, tsRecv);
-      case "event_lifecycle":
-      case "event_fee_update":
-        check(eventLevelMsg, env.msg, env.type);
-        return ok(env, []);
+      case "event_lifecycle": {
+        const m = check(eventLifecycleMsg, env.msg, env.type);
+        const r = ok(env, []);
+        r.eventPatch = {
+          eventTicker: m.event_ticker,
+          tsRecv,
+          ...(m.series_ticker ? { seriesTicker: m.series_ticker } : {}),
+          ...(m.exchange_index !== undefined ? { exchangeIndex: m.exchange_index } : {}),
+        };
+        return r;
+      }
+      case "event_fee_update": {
+        const m = check(eventFeeMsg, env.msg, env.type);
+        let mult: number | null = null;
+        if (m.fee_multiplier_override !== undefined && m.fee_multiplier_override !== null) {
+          mult = Number(m.fee_multiplier_override);
+          if (!Number.isFinite(mult) || mult < 0) fail("event_fee_update: bad fee_multiplier_override");
+        }
+        const r = ok(env, []);
+        r.eventPatch = { eventTicker: m.event_ticker, tsRecv, feeOverride: { feeType: m.fee_type_override ?? null, feeMultiplier: mult } };
+        return r;
+      }
       case "cfbenchmarks_value":
         return parseCfb(env, tsRecv);
       default:

@@ -94,7 +94,7 @@ export function toMarketInfo(raw: Record<string, unknown>, tsRecv: TsUs): Market
 
 // ---- Series (fees) -------------------------------------------------------------------------------
 
-const FEE_TYPES = ["quadratic", "quadratic_with_maker_fees", "flat"] as const;
+const FEE_TYPES = ["quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees", "flat"] as const;
 
 const SeriesSchema = z.object({
   series: z.object({
