@@ -117,7 +117,7 @@ describe("V2 writes", () => {
     // 4 contracts at 0.45: fee = ceil_cent(0.07 × 4 × 0.45 × 0.55 = 0.0693) = $0.07.
     expect(r.filled).toBe(400);
     expect(r.remaining).toBe(0);
-    expect(r.averageFillPrice).toBe(4500);
+    expect(r.averageFillPriceMicros).toBe(450_000);
     const fills = await rest.getFills({ ticker: t });
     expect(fills).toHaveLength(1);
     expect(fills[0]).toMatchObject({ orderId: r.orderId, market: t, bookSide: "bid", yesPrice: 4500, count: 400, fee: 70_000, isTaker: true });

@@ -664,9 +664,9 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       ts_ms: o.lastUpdateMs,
     };
     if (filledNow > 0) {
-      // Average YES price per contract and fee per contract, 4 and 6 decimals.
+      // Average YES price per contract and fee per contract, both with 6 decimals (as the venue sends them).
       const yesCost = o.bookSide === "bid" ? fillCost : PRICE_ONE * filledNow - fillCost;
-      r.average_fill_price = fmtPrice(Math.round(yesCost / filledNow));
+      r.average_fill_price = fmtMoney(Math.round((yesCost * 100) / filledNow));
       r.average_fee_paid = fmtMoney(Math.round((fees * 100) / filledNow));
     }
     return r;

@@ -421,8 +421,12 @@ export interface CreateOrderResult {
   readonly clientOrderId: string | null;
   readonly filled: CountE2;
   readonly remaining: CountE2;
-  /** Average YES fill price, -1 when nothing filled. */
-  readonly averageFillPrice: PriceE4;
+  /**
+   * Average YES fill price per contract in MICROS of a dollar (0.456667 → 456 667), -1 when nothing
+   * filled. An average over fills at several prices is not a grid price: the venue sends up to 6
+   * decimals, so it is kept exactly in the money unit rather than rounded into a PriceE4.
+   */
+  readonly averageFillPriceMicros: Micros;
   /** Average fee per contract (Micros), -1 when absent. */
   readonly averageFeePaid: Micros;
   readonly tsExchange: TsUs | null;
@@ -434,7 +438,7 @@ function toCreateResult(r: z.infer<typeof CreateResultSchema>): CreateOrderResul
     clientOrderId: r.client_order_id ?? null,
     filled: parseCountFp(r.fill_count),
     remaining: parseCountFp(r.remaining_count),
-    averageFillPrice: r.average_fill_price != null && r.average_fill_price !== "" ? parsePriceDollars(r.average_fill_price) : -1,
+    averageFillPriceMicros: r.average_fill_price != null && r.average_fill_price !== "" ? parseMoneyDollars(r.average_fill_price) : -1,
     averageFeePaid: r.average_fee_paid != null && r.average_fee_paid !== "" ? parseMoneyDollars(r.average_fee_paid) : -1,
     tsExchange: r.ts_ms != null ? msToUs(r.ts_ms) : null,
   };
