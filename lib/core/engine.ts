@@ -120,6 +120,8 @@ export class Engine {
   private indexValue = Number.NaN;
   private lastIndexTs: TsUs = -1;
   private nextSweep: TsUs = -1;
+  /** Venue-reported cash minus our own cash at the last reconciliation that carried a balance (0 = none). */
+  private venueCashOffset: Micros = 0;
   private readonly evalUs: number;
   /** The model without the spot-vs-BRTI basis terms, for when the input is the BRTI print itself. */
   private readonly modelOnIndex: ProbabilityModel;
@@ -386,6 +388,9 @@ export class Engine {
 
   private onPositionSnapshot(e: PositionSnapshot): void {
     const ts = e.tsRecv;
+    // The venue's cash (of the shard our markets live on) is what orders can use: size from it, and
+    // keep following our own fills until the next reconciliation.
+    if (e.balance >= 0) this.venueCashOffset = e.balance - this.portfolio.cash();
     const mismatches = this.portfolio.reconcile(e.positions);
     for (const rec of this.orders.reconcile(ts, e.restingOrders)) this.sink.record(rec);
     this.sink.record({ kind: "reconciliation", ts, ok: mismatches.length === 0, mismatches });
@@ -452,7 +457,7 @@ export class Engine {
     this.emitStates(
       this.risk.updateBook(ts, {
         dailyPnl: p.dailyRealized(ts),
-        balance: p.cash() + p.exposure(),
+        balance: p.cash() + this.venueCashOffset + p.exposure(),
         exposure: p.exposure(),
         openPositions: p.openMarkets().length,
         positionCost: (m) => p.position(m).costBasis,

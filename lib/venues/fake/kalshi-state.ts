@@ -160,8 +160,10 @@ export interface FakeStateOptions {
   readonly seed?: number;
   /** Additional generated KXBTCD markets (for pagination tests). */
   readonly extraMarkets?: number;
-  /** Starting cash. */
+  /** Starting cash on the crypto shard (exchange_index 2), where every market of the fake lives. */
   readonly balance?: Micros;
+  /** Collateral on other shards (exchange_index → micros); counted in the all-shard total only. */
+  readonly shardBalances?: Readonly<Record<number, Micros>>;
   /** Spot level the strikes are placed around. */
   readonly spot?: number;
   /** Wall-clock origin (ms) for market times. */
@@ -181,6 +183,8 @@ export class FakeKalshiState {
   private readonly volumeByMarket = new Map<string, CountE2>();
   private readonly settlementList: FakeSettlement[] = [];
   cash: Micros;
+  /** Other shards' collateral (untouched by trading: the fake's markets are all on shard 2). */
+  readonly otherShards: ReadonlyMap<number, Micros>;
   readonly rng: Prng;
   private arrivals = 0;
   private listeners: FakeKalshiListener[] = [];
@@ -190,6 +194,7 @@ export class FakeKalshiState {
   constructor(opts: FakeStateOptions = {}) {
     this.rng = new Prng(opts.seed ?? 12345);
     this.cash = opts.balance ?? 1_000 * 1_000_000;
+    this.otherShards = new Map(Object.entries(opts.shardBalances ?? {}).map(([k, v]) => [Number(k), v]));
     const now = opts.nowMs ?? Date.now();
     const spot = opts.spot ?? 100_000;
     const hourMs = 3_600_000;

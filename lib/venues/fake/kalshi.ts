@@ -709,10 +709,17 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       body: { series: { ticker: t, frequency: t === "KXBTC15M" ? "fifteen_min" : "hourly", title: t, category: "Crypto", tags: [], settlement_sources: [], fee_type: "quadratic", fee_multiplier: state.feeMultiplier, exchange_index: 2 } },
     };
   });
-  route("GET", "/portfolio/balance", () => ({
-    status: 200,
-    body: { balance: Math.floor(state.cash / 10_000), balance_dollars: fmtMoney(state.cash, 4), portfolio_value: 0, updated_ts: Math.floor(Date.now() / 1000) },
-  }));
+  route("GET", "/portfolio/balance", (_m, q) => {
+    // Collateral is per shard (reference §4.7); without exchange_index the totals cover every shard.
+    const shards = new Map<number, number>([[2, state.cash], ...state.otherShards]);
+    const idx = q.get("exchange_index");
+    const amount = idx !== null ? (shards.get(Number(idx)) ?? 0) : [...shards.values()].reduce((a, b) => a + b, 0);
+    const breakdown = [...shards.entries()].sort((a, b) => a[0] - b[0]).map(([i, v]) => ({ exchange_index: i, balance: fmtMoney(v, 4) }));
+    return {
+      status: 200,
+      body: { balance: Math.floor(amount / 10_000), balance_dollars: fmtMoney(amount, 4), portfolio_value: 0, updated_ts: Math.floor(Date.now() / 1000), balance_breakdown: breakdown },
+    };
+  });
   route("GET", "/portfolio/positions", (_m, q) => {
     const t = q.get("ticker");
     const items = [...state.positions().entries()]

@@ -156,12 +156,23 @@ const BalanceSchema = z.object({
   balance: z.number().int(),
   balance_dollars: z.string().nullish(),
   portfolio_value: z.number().nullish(),
+  balance_breakdown: z.array(z.object({ exchange_index: z.number().int(), balance: decimal })).nullish(),
 });
 
-/** Cash balance in Micros; `balance_dollars` preferred over the legacy cents integer. */
-export function parseBalance(body: unknown): Micros {
+/**
+ * Cash balance in Micros; `balance_dollars` preferred over the legacy cents integer. With `shard`, the
+ * collateral of that exchange shard (reference §4.7: collateral checks run per shard): its
+ * `balance_breakdown` entry when present, else the (shard-filtered) totals.
+ */
+export function parseBalance(body: unknown, shard?: number): Micros {
   const b = parseWith("balance", BalanceSchema, body);
-  return convert("balance", () => (b.balance_dollars ? parseMoneyDollars(b.balance_dollars) : centsToMicros(b.balance)));
+  return convert("balance", () => {
+    if (shard !== undefined && shard >= 0 && b.balance_breakdown) {
+      const entry = b.balance_breakdown.find((x) => x.exchange_index === shard);
+      return entry ? parseMoneyDollars(entry.balance) : 0;
+    }
+    return b.balance_dollars ? parseMoneyDollars(b.balance_dollars) : centsToMicros(b.balance);
+  });
 }
 
 const PositionSchema = z.object({

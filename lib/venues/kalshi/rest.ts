@@ -207,6 +207,8 @@ export interface RestCounters {
   timeouts: number;
   unknownOutcomes: number;
   parseErrors: number;
+  /** Discovery scans that stopped at limit × maxPages with a cursor left (markets may be missing). */
+  discoveryCapHits: number;
 }
 
 /** Body of DELETE/POST V2 endpoints that take the market for routing. */
@@ -239,6 +241,7 @@ export class KalshiRestClient {
     timeouts: 0,
     unknownOutcomes: 0,
     parseErrors: 0,
+    discoveryCapHits: 0,
   };
   private readonly base: string;
   private readonly log: Logger;
@@ -412,7 +415,7 @@ export class KalshiRestClient {
     seriesTicker?: string;
     eventTicker?: string;
     tickers?: readonly string[];
-  }): Promise<{ markets: MarketInfo[]; cursor: string | null; rejected: number }> {
+  }): Promise<{ markets: MarketInfo[]; cursor: string | null; rejected: number; shards: Map<string, number> }> {
     const q = new URLSearchParams();
     if (params.limit) q.set("limit", String(params.limit));
     if (params.cursor) q.set("cursor", params.cursor);
@@ -424,10 +427,14 @@ export class KalshiRestClient {
     const page = this.parseRead(() => parseMarketsPage(body));
     const tsRecv = nowUs();
     const markets: MarketInfo[] = [];
+    const shards = new Map<string, number>();
     let rejected = 0;
     for (const raw of page.rawMarkets) {
       try {
-        markets.push(toMarketInfo(raw, tsRecv));
+        const info = toMarketInfo(raw, tsRecv);
+        markets.push(info);
+        // The shard is authoritative on the Market object (reference §4.7); collateral is per shard.
+        if (typeof raw.exchange_index === "number" && Number.isInteger(raw.exchange_index)) shards.set(info.market, raw.exchange_index);
       } catch (e) {
         // One odd market (custom strike, combo) must not sink discovery of the others.
         rejected++;
@@ -435,7 +442,7 @@ export class KalshiRestClient {
         this.log.warn("market skipped", { ticker: typeof raw.ticker === "string" ? raw.ticker : "?", reason: (e as Error).message });
       }
     }
-    return { markets, cursor: page.cursor, rejected };
+    return { markets, cursor: page.cursor, rejected, shards };
   }
 
   /**
@@ -444,16 +451,37 @@ export class KalshiRestClient {
    * and, by default, carry their series' fee type and multiplier.
    */
   async discoverMarkets(o: DiscoverOptions = {}): Promise<MarketInfo[]> {
+    return (await this.discover(o)).markets;
+  }
+
+  /** Discovery with the shard of each market and whether a scan hit its page cap. */
+  async discover(o: DiscoverOptions = {}): Promise<{ markets: MarketInfo[]; shards: Map<string, number>; capHit: boolean }> {
     const limit = Math.max(1, Math.min(1000, o.limit ?? 100));
     const maxPages = Math.max(1, o.maxPages ?? 1);
     const found = new Map<string, MarketInfo>();
+    const shards = new Map<string, number>();
+    let capHit = false;
     const scan = async (filter: { status?: string; seriesTicker?: string; eventTicker?: string; tickers?: readonly string[] }) => {
       let cursor: string | null = null;
       for (let page = 0; page < maxPages; page++) {
         const r = await this.getMarketsPage({ ...filter, limit, cursor });
         for (const m of r.markets) if (!found.has(m.market)) found.set(m.market, m);
+        for (const [k, v] of r.shards) shards.set(k, v);
         cursor = r.cursor;
         if (!cursor) break;
+      }
+      if (cursor) {
+        // The venue has more: markets beyond the cap are silently unfollowed unless someone is told.
+        capHit = true;
+        this.counters.discoveryCapHits++;
+        this.log.warn("discovery stopped at the page cap (KALSHI_MARKET_LIMIT × KALSHI_MARKET_MAX_PAGES); more markets exist", {
+          series: filter.seriesTicker ?? null,
+          event: filter.eventTicker ?? null,
+          status: filter.status ?? null,
+          limit,
+          maxPages,
+          found: found.size,
+        });
       }
     };
     if (o.tickers && o.tickers.length > 0) {
@@ -469,7 +497,7 @@ export class KalshiRestClient {
     let markets = [...found.values()];
     if (o.withSeriesFees !== false) markets = await this.withSeriesFees(markets);
     this.log.info("markets discovered", { count: markets.length });
-    return markets;
+    return { markets, shards, capHit };
   }
 
   /** Overlay each market's series fee schedule (GET /series/{ticker}, once per series). */
@@ -509,9 +537,12 @@ export class KalshiRestClient {
 
   // ---- portfolio reads ----
 
-  async getBalance(): Promise<number> {
-    const body = await this.read("GET /portfolio/balance", "/portfolio/balance");
-    return this.parseRead(() => parseBalance(body));
+  /** All-shard cash, or with `exchangeIndex` ≥ 0 the collateral of that shard (what orders there can use). */
+  async getBalance(exchangeIndex?: number): Promise<number> {
+    const shard = exchangeIndex !== undefined && exchangeIndex >= 0 ? exchangeIndex : undefined;
+    const path = shard !== undefined ? `/portfolio/balance?exchange_index=${shard}` : "/portfolio/balance";
+    const body = await this.read("GET /portfolio/balance", path);
+    return this.parseRead(() => parseBalance(body, shard));
   }
 
   private async paged<T>(route: string, path: string, q: URLSearchParams, parse: (b: unknown) => { items: T[]; cursor: string | null }, maxPages: number): Promise<T[]> {
