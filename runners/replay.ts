@@ -3,6 +3,7 @@
  *                       [--json] [--from-raw] [--db PATH | --no-store] [--run-id ID] [--grace SECONDS]
  *                       [--latency-ms ENTRY[,RESPONSE]] [--latency-samples FILE] [--seed N] [--workers N]
  *                       [--models LIST|none]
+ *                       [--allow-empty]
  *
  * Replays captured days through the engine and the simulated venue, in receipt-time order, and
  * prints a summary (one JSON object with --json). With no arguments it replays the bundled sample
@@ -10,6 +11,8 @@
  * the models of --models (default: every built-in of lib/core/models.ts) are scored side by side on
  * the first config's evaluations into the `forecasts` table; trades still come from cfg.model.name.
  * --workers N splits a --sweep's configs over N threads (same output as one thread).
+ * Exit codes: 0 replayed; 2 bad arguments (impossible or inverted dates, --tape not a tape directory,
+ * a non-numeric --grace, …) or a failed read; 3 the selection held no events (0 with --allow-empty).
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -24,6 +27,7 @@ import type { AuditRecord } from "../lib/core/records.ts";
 import { AuditWriter, beginRun, ForecastWriter, openStore, resolveDbPath, type Store } from "../lib/store/db.ts";
 import { defaultModelRegistry } from "../lib/core/models.ts";
 import { readTapeRaw } from "../lib/tape/reader.ts";
+import { checkReplayArgs } from "../lib/run/replay-args.ts";
 
 const SAMPLE_TAPE = "fixtures/tapes/sample";
 
@@ -46,6 +50,7 @@ async function main(): Promise<number> {
       seed: { type: "string", default: "1" },
       workers: { type: "string", default: "1" },
       models: { type: "string", default: "diffusion,student-t,jump-robust,market-implied,ewma-lognormal" },
+      "allow-empty": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -55,11 +60,9 @@ async function main(): Promise<number> {
     process.stdout.write(doc.replace(/^\/\*\*?\n?/, "").replace(/^ \* ?/gm, "").trim() + "\n");
     return 0;
   }
-  for (const d of [values.from, values.to]) {
-    if (d !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new ConfigError([`--from/--to: expected YYYY-MM-DD, got ${JSON.stringify(d)}`]);
-  }
   const tape = resolve(values.tape ?? SAMPLE_TAPE);
-  if (!existsSync(tape)) throw new ConfigError([`--tape: no such directory ${tape}`]);
+  const checked = await checkReplayArgs({ tape, from: values.from, to: values.to, grace: values.grace, seed: values.seed });
+  if (checked.problems.length > 0) throw new ConfigError(checked.problems);
 
   const overrides = values.config ? parseEngineOverrides(JSON.parse(readFileSync(values.config, "utf8")), values.config) : undefined;
   const base = loadConfig(process.env, overrides).engine;
@@ -129,6 +132,11 @@ async function main(): Promise<number> {
       (stats.outOfOrder > 0 ? ` · WARNING ${stats.outOfOrder} events out of order` : "") +
       "\n",
   );
+  if (stats.events === 0 && !values["allow-empty"]) {
+    // Nothing replayed is a failed run (a wrong --from/--to, an unrolled journal), not a result.
+    process.stderr.write(`replay: the selection holds no events (tape ${tape}${values.from || values.to ? `, days ${values.from ?? "…"}..${values.to ?? "…"}` : ""}; tape days ${checked.days[0]}..${checked.days.at(-1)}). Pass --allow-empty to accept an empty replay. Exit 3.\n`);
+    return 3;
+  }
   return 0;
 }
 
