@@ -1,81 +1,9 @@
-/**
- * A Redis for tests that need one: $REDIS_URL when set (.ci/run starts redis-server and sets it),
- * else a private redis-server on 127.0.0.1 and a free port, when the binary is installed. In CI
- * (CI=true) a missing Redis is an error, never a silent skip.
- */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { Redis } from "ioredis";
+/** Redis for tests: see lib/run/local-redis.ts. In CI (CI=true) a missing Redis fails, never skips. */
+import { redisAvailable } from "../../lib/run/local-redis.ts";
 
-export interface TestRedis {
-  readonly url: string;
-  stop(): Promise<void>;
-}
+export { startRedis, type LocalRedis as TestRedis } from "../../lib/run/local-redis.ts";
 
-export function redisAvailable(): boolean {
-  if (process.env.REDIS_URL) return true;
-  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
-}
-
-/** Whether Redis tests must run: in CI they must (and fail without Redis). */
+/** Whether Redis tests must run: in CI always (and they fail without Redis), elsewhere when available. */
 export function requireRedis(): boolean {
   return process.env.CI === "true" || redisAvailable();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-async function ping(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on("error", () => {}); // a refused connection while redis-server starts is expected
-  try {
-    await r.connect();
-    return (await r.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
-
-export async function startRedis(): Promise<TestRedis> {
-  const env = process.env.REDIS_URL;
-  if (env) {
-    if (!(await ping(env))) throw new Error(`REDIS_URL=${env} does not answer PING`);
-    return { url: env, stop: async () => {} };
-  }
-  if (spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status !== 0) {
-    throw new Error("redis-server is not installed (apt-get install redis-server) and REDIS_URL is not set");
-  }
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    });
-    const url = `redis://127.0.0.1:${port}`;
-    for (let i = 0; i < 50 && child.exitCode === null; i++) {
-      if (await ping(url)) {
-        return {
-          url,
-          stop: async () => {
-            if (child.exitCode !== null) return;
-            const gone = new Promise((r) => child.once("exit", r));
-            child.kill("SIGTERM");
-            await gone;
-          },
-        };
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    child.kill("SIGKILL");
-  }
-  throw new Error("could not start redis-server");
 }
