@@ -41,6 +41,11 @@ export interface TapeWriterOptions {
   segmentSeconds?: number;
   /** Journal hand-off to the OS at least this often. Default 200. */
   flushIntervalMs?: number;
+  /**
+   * The journal write (default fs.writeSync). Tests inject a failing one where no size-limited
+   * filesystem is available; it must behave like writeSync (return bytes written, or throw).
+   */
+  writeSync?: (fd: number, data: Buffer, offset: number, length: number) => number;
 }
 
 export interface TapeWriterStats {
@@ -58,6 +63,12 @@ export interface TapeWriterStats {
   rollFailures: number;
   /** Journal writes the OS refused (e.g. disk full); those lines are lost. */
   journalWriteFailures: number;
+  /** Lines lost to failed journal writes (the journal is cut back to its last whole line). */
+  lostLines: number;
+  /** Malformed lines found in journals during recovery (set aside in journal/quarantine/). */
+  quarantinedLines: number;
+  /** Journals recovered on open that held malformed lines. */
+  quarantinedJournals: number;
 }
 
 export type TapeWriter = TapeSink & { stats(): TapeWriterStats };
@@ -67,6 +78,10 @@ interface OpenSegment {
   readonly journalPath: string;
   readonly fd: number;
   readonly endUs: number;
+  /** Bytes of whole lines in the journal: after a failed write the file is cut back to this. */
+  committed: number;
+  /** A write to this journal failed: check it line by line before rolling. */
+  failed: boolean;
 }
 
 const MAX_BUFFERED_BYTES = 1 << 20;
@@ -93,6 +108,9 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     droppedPartialLines: 0,
     rollFailures: 0,
     journalWriteFailures: 0,
+    lostLines: 0,
+    quarantinedLines: 0,
+    quarantinedJournals: 0,
   };
 
   let instance: DuckDBInstance | null = null;
@@ -106,6 +124,11 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     for (const file of fs.readdirSync(journalDir).filter((f) => f.endsWith(JOURNAL_EXT)).sort()) {
       const p = path.join(journalDir, file);
       stats.droppedPartialLines += dropPartialTail(p);
+      const q = quarantineMalformed(p);
+      if (q > 0) {
+        stats.quarantinedLines += q;
+        stats.quarantinedJournals++;
+      }
       recoveredMaxOrd = Math.max(recoveredMaxOrd, await rollJournal(conn, root, p, file.slice(0, -JOURNAL_EXT.length)));
       stats.recoveredSegments++;
     }
@@ -129,25 +152,69 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   let rolls: Promise<void> = Promise.resolve();
   const rollErrors: unknown[] = [];
   let unreportedWriteError: unknown = null;
+  let openFailedAt: number | null = null;
 
-  /** Hand buffered lines to the OS. Never throws into a producer's loop: failures are recorded. */
+  const doWrite = opts.writeSync ?? ((fd: number, data: Buffer, offset: number, length: number) => fs.writeSync(fd, data, offset, length));
+
+  /**
+   * Hand buffered lines to the OS. Never throws into a producer's loop: failures are recorded. Every
+   * write is checked: a short or failed write (disk full) cuts the journal back to its last whole line,
+   * so a half line is never glued to a later one; the lines of that batch are counted as lost.
+   */
   const writeBuffered = (): void => {
     if (seg === null || buf.length === 0) return;
-    const text = buf.join("");
+    const lines = buf.length;
+    const data = Buffer.from(buf.join(""), "utf8");
     buf = [];
     bufBytes = 0;
+    let done = 0;
     try {
-      fs.writeSync(seg.fd, text);
+      while (done < data.length) {
+        const n = doWrite(seg.fd, data, done, data.length - done);
+        if (!(n > 0)) throw Object.assign(new Error("journal write made no progress"), { code: "ENOSPC" });
+        done += n;
+      }
+      seg.committed += data.length;
     } catch (err) {
       stats.journalWriteFailures++;
+      stats.lostLines += lines;
+      seg.failed = true;
       rollErrors.push(err);
       unreportedWriteError = err;
+      // Cut back even when no byte was reported written: a failing write may still have left some.
+      try {
+        fs.ftruncateSync(seg.fd, seg.committed);
+      } catch (e2) {
+        // Cannot cut back: close this journal and roll it (its partial tail is dropped first).
+        rollErrors.push(e2);
+        abandonSegment();
+      }
     }
+  };
+
+  /** Close the current journal and roll it (its partial tail is dropped first); the next line opens a new one. */
+  const abandonSegment = (): void => {
+    if (seg === null) return;
+    try {
+      fs.closeSync(seg.fd);
+    } catch {
+      // already counted
+    }
+    scheduleRoll({ ...seg, failed: true });
+    seg = null;
   };
 
   const scheduleRoll = (s: OpenSegment): void => {
     rolls = rolls.then(async () => {
       try {
+        if (s.failed) {
+          dropPartialTail(s.journalPath);
+          const q = quarantineMalformed(s.journalPath);
+          if (q > 0) {
+            stats.quarantinedLines += q;
+            stats.quarantinedJournals++;
+          }
+        }
         await rollJournal(db, root, s.journalPath, s.name);
         stats.segments++;
       } catch (err) {
@@ -173,13 +240,32 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   const append = (tsRecv: number, line: string): void => {
     if (seg !== null && tsRecv >= seg.endUs) finishSegment();
     if (seg === null) {
+      if (openFailedAt !== null && Date.now() - openFailedAt < 1000) {
+        stats.journalWriteFailures++;
+        stats.lostLines++;
+        return;
+      }
       const name = segmentName(tsRecv, randomUUID().slice(0, 8));
       const journalPath = path.join(journalDir, name + JOURNAL_EXT);
+      let fd: number;
+      try {
+        fd = fs.openSync(journalPath, "a");
+        openFailedAt = null;
+      } catch (err) {
+        openFailedAt = Date.now();
+        stats.journalWriteFailures++;
+        stats.lostLines++;
+        rollErrors.push(err);
+        unreportedWriteError = err;
+        return;
+      }
       seg = {
         name,
         journalPath,
-        fd: fs.openSync(journalPath, "a"),
+        fd,
         endUs: (Math.floor(tsRecv / segmentUs) + 1) * segmentUs,
+        committed: 0,
+        failed: false,
       };
     }
     buf.push(line);
@@ -249,7 +335,13 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
       checkOpen();
       if (seg !== null) {
         writeBuffered();
-        fs.fdatasyncSync(seg.fd);
+        try {
+          if (seg !== null) fs.fdatasyncSync(seg.fd);
+        } catch (err) {
+          stats.journalWriteFailures++;
+          rollErrors.push(err);
+          unreportedWriteError ??= err;
+        }
       }
       if (unreportedWriteError !== null) {
         const err = unreportedWriteError;
@@ -357,6 +449,76 @@ export function dropPartialTail(journalPath: string): number {
     }
     fs.ftruncateSync(fd, 0);
     return 1;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Set aside the lines of a journal that are not whole JSON objects (a journal written by an older
+ * version after a failed write could hold a half line glued to the next). They go, verbatim, to
+ * `journal/quarantine/<name>.bad` with a note on stderr; the journal keeps only its good lines, so
+ * it rolls. Returns the number of lines set aside (0 = nothing done, the journal untouched).
+ */
+export function quarantineMalformed(journalPath: string): number {
+  if (fs.statSync(journalPath).size === 0) return 0;
+  const isGood = (l: string): boolean => {
+    try {
+      const v = JSON.parse(l) as { ts_recv?: unknown; layer?: unknown } | null;
+      return typeof v === "object" && v !== null && !Array.isArray(v) && typeof v.ts_recv === "number" && (v.layer === "r" || v.layer === "e");
+    } catch {
+      return false;
+    }
+  };
+  // First pass: count bad lines without keeping anything (journals can be large).
+  let bad = 0;
+  forEachLine(journalPath, (l) => {
+    if (!isGood(l)) bad++;
+  });
+  if (bad === 0) return 0;
+  const qDir = path.join(path.dirname(journalPath), "quarantine");
+  fs.mkdirSync(qDir, { recursive: true });
+  const qPath = path.join(qDir, path.basename(journalPath, JOURNAL_EXT) + ".bad");
+  const tmp = journalPath + ".clean";
+  const goodFd = fs.openSync(tmp, "w");
+  const badFd = fs.openSync(qPath, "a");
+  let good = 0;
+  try {
+    forEachLine(journalPath, (l) => {
+      if (isGood(l)) {
+        fs.writeSync(goodFd, l + "\n");
+        good++;
+      } else fs.writeSync(badFd, l + "\n");
+    });
+    fs.fsyncSync(goodFd);
+  } finally {
+    fs.closeSync(goodFd);
+    fs.closeSync(badFd);
+  }
+  fs.renameSync(tmp, journalPath);
+  process.stderr.write(`tape: journal ${journalPath} held ${bad} malformed line(s); set aside in ${qPath}, the other ${good} recovered\n`);
+  return bad;
+}
+
+/** Call `f` with every line of a file (without its newline), reading in chunks. */
+function forEachLine(file: string, f: (line: string) => void): void {
+  const fd = fs.openSync(file, "r");
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    let carry: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n <= 0) break;
+      let data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let i = data.indexOf(0x0a, start); i >= 0; i = data.indexOf(0x0a, start)) {
+        if (i > start) f(data.toString("utf8", start, i));
+        start = i + 1;
+      }
+      carry = Buffer.from(data.subarray(start));
+      data = Buffer.alloc(0);
+    }
+    if (carry.length > 0) f(carry.toString("utf8"));
   } finally {
     fs.closeSync(fd);
   }
