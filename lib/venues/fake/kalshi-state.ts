@@ -38,7 +38,8 @@ export interface FakeMarket {
   readonly eventTicker: string;
   readonly seriesTicker: string;
   readonly strikeType: "greater" | "greater_or_equal" | "between" | "less";
-  readonly floorStrike: number | null;
+  /** null until announced (rolling KXBTC15M-style windows get it by metadata_updated). */
+  floorStrike: number | null;
   readonly capStrike: number | null;
   readonly openMs: number;
   closeMs: number;
@@ -46,6 +47,38 @@ export interface FakeMarket {
   result: "" | "yes" | "no";
   /** Grid: one cent everywhere (linear_cent). */
   readonly tick: PriceE4;
+  /** Rolling mode's record of what happened when (ms), for tests to check against. */
+  readonly history?: RollingHistory;
+}
+
+/** What the rolling fake did with one market: the oracle of the rolling tests. */
+export interface RollingHistory {
+  createdMs: number;
+  strikeMs: number;
+  closedMs: number;
+  determinedMs: number;
+  settledMs: number;
+  /** The index value at close that decided the result. */
+  closeIndex: number;
+  /** The book at the instant trading stopped. */
+  closeBook: { yes: [PriceE4, CountE2][]; no: [PriceE4, CountE2][] } | null;
+}
+
+/** Rolling mode: a series whose markets open, get their strike, close, are determined and settle. */
+export interface RollingOptions {
+  /** Series ticker (default KXBTC15M). */
+  readonly series?: string;
+  /** Window length in seconds: one market per window, back to back. */
+  readonly windowSeconds: number;
+  /** metadata_updated (the strike) this long after open (default 150 ms). */
+  readonly strikeDelayMs?: number;
+  /** determined this long after close (default 300 ms); settled this long after that (default 200 ms). */
+  readonly determineDelayMs?: number;
+  readonly settleDelayMs?: number;
+  /** Stop opening new windows after this many (default unlimited). */
+  readonly maxWindows?: number;
+  /** Keep the static markets as well (default false: only the rolling series). */
+  readonly keepStatic?: boolean;
 }
 
 export interface FakeOrder {
@@ -109,7 +142,8 @@ export interface FakeKalshiListener {
   userOrder(o: FakeOrder): void;
   fill(f: FakeFill): void;
   position(ticker: string): void;
-  lifecycle(msg: Record<string, unknown>): void;
+  /** A market_lifecycle_v2 channel frame: type market_lifecycle_v2 (default), event_lifecycle or event_fee_update. */
+  lifecycle(msg: Record<string, unknown>, type?: string): void;
 }
 
 /** A rejected request in the venue's error vocabulary. */
@@ -168,6 +202,10 @@ export interface FakeStateOptions {
   readonly spot?: number;
   /** Wall-clock origin (ms) for market times. */
   readonly nowMs?: number;
+  /** Rolling mode (see RollingOptions); the static market set otherwise. */
+  readonly rolling?: RollingOptions;
+  /** Series fee_type the venue reports (default quadratic). */
+  readonly seriesFeeType?: "quadratic" | "quadratic_with_maker_fees" | "quadratic_with_combo_maker_fees" | "flat";
 }
 
 export class FakeKalshiState {
@@ -190,15 +228,31 @@ export class FakeKalshiState {
   private listeners: FakeKalshiListener[] = [];
   /** Fee multiplier of every series in the fake. */
   feeMultiplier = 1;
+  /** Series fee_type reported by GET /series (fills are charged the taker fee either way). */
+  seriesFeeType: NonNullable<FakeStateOptions["seriesFeeType"]> = "quadratic";
+  /** The index value (BRTI) the venue sees: rolling strikes and results are read off it. */
+  indexValue: number;
+  readonly rolling: RollingOptions | null;
+  /** Rolling windows opened so far. */
+  windowsOpened = 0;
+  private nextWindowMs = 0;
 
   constructor(opts: FakeStateOptions = {}) {
     this.rng = new Prng(opts.seed ?? 12345);
+    this.indexValue = opts.spot ?? 100_000;
+    this.rolling = opts.rolling ?? null;
+    if (opts.seriesFeeType) this.seriesFeeType = opts.seriesFeeType;
     this.cash = opts.balance ?? 1_000 * 1_000_000;
     this.otherShards = new Map(Object.entries(opts.shardBalances ?? {}).map(([k, v]) => [Number(k), v]));
     const now = opts.nowMs ?? Date.now();
     const spot = opts.spot ?? 100_000;
     const hourMs = 3_600_000;
     const close = Math.ceil(now / hourMs) * hourMs + hourMs;
+    if (this.rolling) {
+      if (!(this.rolling.windowSeconds > 0)) throw new Error("rolling.windowSeconds must be > 0");
+      this.nextWindowMs = now;
+      if (!this.rolling.keepStatic) return;
+    }
     const dEvent = `KXBTCD-${etCode(close)}`;
     for (const k of [-2, -1, 0, 1, 2]) {
       const strike = Math.round(spot / 250) * 250 + k * 250 - 0.01;
@@ -244,6 +298,11 @@ export class FakeKalshiState {
 
   tickers(): string[] {
     return [...this.markets.keys()].sort();
+  }
+
+  /** Markets open for trading now. */
+  activeTickers(): string[] {
+    return this.tickers().filter((t) => this.markets.get(t)!.status === "active");
   }
 
   // ---- oracle reads --------------------------------------------------------------------------
@@ -332,7 +391,8 @@ export class FakeKalshiState {
    * never crossing the book and never touching our own resting size. Returns false if nothing moved.
    */
   randomDelta(ticker?: string): boolean {
-    const t = ticker ?? this.rng.pick(this.tickers());
+    const t = ticker ?? this.rng.pick(this.activeTickers());
+    if (t === undefined) return false;
     const m = this.markets.get(t);
     if (!m || m.status !== "active") return false;
     const book = this.bookOf(t);
@@ -510,7 +570,7 @@ export class FakeKalshiState {
     this.emit("position", order.ticker);
   }
 
-  cancelOrder(orderId: string, nowMs = Date.now()): { order: FakeOrder; reducedBy: CountE2 } {
+  cancelOrder(orderId: string, nowMs = Date.now(), reason = "Cancel"): { order: FakeOrder; reducedBy: CountE2 } {
     const o = this.orderMap.get(orderId);
     if (!o) throw new FakeRejection(404, "not_found", "order not found");
     if (o.status !== "resting") throw new FakeRejection(400, "order_not_resting", "order is not resting");
@@ -519,7 +579,7 @@ export class FakeKalshiState {
     o.remaining = 0;
     o.status = "canceled";
     o.lastUpdateMs = nowMs;
-    o.lastUpdateReason = "Cancel";
+    o.lastUpdateReason = reason;
     this.emit("userOrder", o);
     return { order: o, reducedBy };
   }
@@ -600,6 +660,128 @@ export class FakeKalshiState {
 
   lifecycle(ticker: string, eventType: string, extra: Record<string, unknown> = {}): void {
     this.emit("lifecycle", { market_ticker: ticker, event_type: eventType, ...extra });
+  }
+
+  /** An event-level frame on the lifecycle channel (event_lifecycle, event_fee_update). */
+  eventFrame(type: "event_lifecycle" | "event_fee_update", msg: Record<string, unknown>): void {
+    this.emit("lifecycle", msg, type);
+  }
+
+  // ---- rolling mode ------------------------------------------------------------------------------
+
+  /**
+   * Advance the rolling schedule to `nowMs` (the server calls this on a short timer). Per window:
+   * `event_lifecycle` + `created` at open (strike unknown), `metadata_updated` with the strike (the
+   * index then) shortly after, close at open + window (no frame: Kalshi emits none; resting orders are
+   * cancelled, the book freezes and is kept as the oracle), `determined` (index at close ≥ strike →
+   * yes) and `settled` (payout) after their delays. The next window opens as the last one closes.
+   */
+  tickRolling(nowMs = Date.now()): void {
+    const r = this.rolling;
+    if (!r) return;
+    const windowMs = r.windowSeconds * 1000;
+    while (nowMs >= this.nextWindowMs && (r.maxWindows === undefined || this.windowsOpened < r.maxWindows)) {
+      this.openWindow(this.nextWindowMs, windowMs, nowMs);
+      this.nextWindowMs += windowMs;
+    }
+    const strikeDelay = r.strikeDelayMs ?? 150;
+    const detDelay = r.determineDelayMs ?? 300;
+    const setDelay = r.settleDelayMs ?? 200;
+    for (const m of this.markets.values()) {
+      const h = m.history;
+      if (!h) continue;
+      if (h.strikeMs < 0 && nowMs >= m.openMs + strikeDelay) {
+        h.strikeMs = nowMs;
+        m.floorStrike = Math.round(this.indexValue * 100) / 100;
+        this.lifecycle(m.ticker, "metadata_updated", { strike_type: m.strikeType, floor_strike: m.floorStrike, yes_sub_title: `Target price: $${m.floorStrike.toFixed(2)}` });
+      }
+      if (h.closedMs < 0 && nowMs >= m.closeMs) {
+        h.closedMs = nowMs;
+        h.closeIndex = this.indexValue;
+        for (const o of this.orders()) if (o.ticker === m.ticker && o.status === "resting") this.cancelOrder(o.orderId, nowMs, "CloseCancel");
+        m.status = "closed";
+        h.closeBook = this.book(m.ticker);
+      }
+      if (h.closedMs >= 0 && h.determinedMs < 0 && nowMs >= m.closeMs + detDelay) {
+        h.determinedMs = nowMs;
+        const result = h.closeIndex >= (m.floorStrike ?? Number.POSITIVE_INFINITY) ? "yes" : "no";
+        this.determine(m.ticker, result, nowMs);
+      }
+      if (h.determinedMs >= 0 && h.settledMs < 0 && nowMs >= m.closeMs + detDelay + setDelay) {
+        h.settledMs = nowMs;
+        this.finalize(m.ticker, nowMs);
+      }
+    }
+  }
+
+  private openWindow(openMs: number, windowMs: number, nowMs: number): void {
+    const series = this.rolling!.series ?? "KXBTC15M";
+    const closeMs = openMs + windowMs;
+    const d = new Date(closeMs - 4 * 3_600_000);
+    const p2 = (n: number) => String(n).padStart(2, "0");
+    const eventTicker = `${series}-${etCode(closeMs)}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}`;
+    const ticker = `${eventTicker}-${p2(d.getUTCSeconds())}`;
+    if (this.markets.has(ticker)) return;
+    const history: RollingHistory = { createdMs: nowMs, strikeMs: -1, closedMs: -1, determinedMs: -1, settledMs: -1, closeIndex: Number.NaN, closeBook: null };
+    const m = this.addMarket({ ticker, eventTicker, seriesTicker: series, strikeType: "greater_or_equal", floorStrike: null, capStrike: null, openMs, closeMs, history });
+    this.windowsOpened++;
+    this.eventFrame("event_lifecycle", {
+      event_ticker: eventTicker,
+      exchange_index: 2,
+      title: `BTC price up in the window ending ${new Date(closeMs).toISOString()}?`,
+      subtitle: "",
+      collateral_return_type: "",
+      series_ticker: series,
+      strike_date: Math.floor(closeMs / 1000),
+    });
+    this.lifecycle(ticker, "created", {
+      exchange_index: 2,
+      open_ts: Math.floor(openMs / 1000),
+      close_ts: Math.floor(closeMs / 1000),
+      price_level_structure: "linear_cent",
+      price_ranges: [{ start: "0.0000", end: "1.0000", step: "0.0100" }],
+      additional_metadata: {
+        name: ticker,
+        title: "BTC up or down",
+        yes_sub_title: "Target price: TBD",
+        no_sub_title: "",
+        rules_primary: "If the simple average of the sixty seconds of BRTI before close is at least the target, Yes.",
+        rules_secondary: "",
+        can_close_early: false,
+        event_ticker: eventTicker,
+        expected_expiration_ts: Math.floor(closeMs / 1000),
+        strike_type: "greater_or_equal",
+      },
+    });
+    void m;
+  }
+
+  /** Determination: the result is fixed (payout comes with `finalize`). */
+  determine(ticker: string, result: "yes" | "no", nowMs = Date.now()): void {
+    const m = this.markets.get(ticker);
+    if (!m) throw new FakeRejection(404, "market_not_found", "market not found");
+    for (const o of this.orders()) if (o.ticker === ticker && o.status === "resting") this.cancelOrder(o.orderId, nowMs, "CloseCancel");
+    m.status = "determined";
+    m.result = result;
+    this.lifecycle(ticker, "determined", { result, settlement_value: result === "yes" ? "1.0000" : "0.0000", determination_ts: Math.floor(nowMs / 1000) });
+  }
+
+  /** Settlement: positions pay out at the determined result. */
+  finalize(ticker: string, nowMs = Date.now()): FakeSettlement {
+    const m = this.markets.get(ticker);
+    if (!m || (m.result !== "yes" && m.result !== "no")) throw new FakeRejection(400, "not_determined", "market not determined");
+    const result = m.result;
+    m.status = "finalized";
+    const pos = this.position(ticker);
+    const yesCount = Math.max(0, pos);
+    const noCount = Math.max(0, -pos);
+    const revenue = (result === "yes" ? yesCount : noCount) * DOLLAR_PER_E2;
+    this.cash += revenue;
+    this.positionMap.set(ticker, 0);
+    const s: FakeSettlement = { ticker, eventTicker: m.eventTicker, result, yesCount, noCount, revenue, tsMs: nowMs };
+    this.settlementList.push(s);
+    this.lifecycle(ticker, "settled", { settled_ts: Math.floor(nowMs / 1000) });
+    return s;
   }
 
   /** Determine and settle a market: positions pay out, resting orders are cancelled. */

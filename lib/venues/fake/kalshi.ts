@@ -51,6 +51,8 @@ export interface FakeKalshiOptions extends FakeStateOptions {
   readonly wsQueryNames?: WsQueryNames;
   /** Key type written for the client: PKCS#8 ("pkcs8", default) or PKCS#1 ("pkcs1"). */
   readonly keyFormat?: "pkcs8" | "pkcs1";
+  /** Rolling mode: how often the schedule is advanced (default 20 ms). */
+  readonly rollingTickMs?: number;
 }
 
 export type RestFaultKind = 429 | 500 | 502 | 503 | "timeout" | "garbage" | "delay";
@@ -117,6 +119,8 @@ export interface FakeKalshi {
   /** Request log (route keys, in arrival order) and WS commands received, for assertions. */
   readonly requests: string[];
   readonly wsCommands: Record<string, unknown>[];
+  /** Wall-clock receipt time (ms) of each entry of `wsCommands`. */
+  readonly wsCommandTimes: number[];
   readonly stats: { upgrades: number; rejectedUpgrades: number; rejectedRest: number; connections: number };
   /** Currently open WS connections. */
   connectionCount(): number;
@@ -159,6 +163,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
 
   const requests: string[] = [];
   const wsCommands: Record<string, unknown>[] = [];
+  const wsCommandTimes: number[] = [];
   const stats = { upgrades: 0, rejectedUpgrades: 0, rejectedRest: 0, connections: 0 };
   const restFaults = new Map<string, RestFault>();
   let skipSeqCount = 0;
@@ -347,8 +352,8 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
         });
       }
     },
-    lifecycle(msg: Record<string, unknown>) {
-      for (const [c, s] of subsFor("market_lifecycle_v2", null)) send(c, { type: "market_lifecycle_v2", sid: s.sid, seq: ++s.seq, msg });
+    lifecycle(msg: Record<string, unknown>, type = "market_lifecycle_v2") {
+      for (const [c, s] of subsFor("market_lifecycle_v2", null)) send(c, { type, sid: s.sid, seq: ++s.seq, msg });
     },
   });
 
@@ -418,6 +423,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       return;
     }
     wsCommands.push(cmd);
+    wsCommandTimes.push(Date.now());
     const id = cmd.id;
     const params = (cmd.params ?? null) as Record<string, unknown> | null;
     switch (cmd.cmd) {
@@ -703,10 +709,10 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   });
   route("GET", "/series/{series}", (m) => {
     const t = decodeURIComponent(m[1]!);
-    if (!["KXBTCD", "KXBTC", "KXBTC15M"].includes(t)) throw new FakeRejection(404, "not_found", "series not found");
+    if (!["KXBTCD", "KXBTC", "KXBTC15M", state.rolling?.series ?? "KXBTC15M"].includes(t)) throw new FakeRejection(404, "not_found", "series not found");
     return {
       status: 200,
-      body: { series: { ticker: t, frequency: t === "KXBTC15M" ? "fifteen_min" : "hourly", title: t, category: "Crypto", tags: [], settlement_sources: [], fee_type: "quadratic", fee_multiplier: state.feeMultiplier, exchange_index: 2 } },
+      body: { series: { ticker: t, frequency: t === "KXBTC15M" ? "fifteen_min" : "hourly", title: t, category: "Crypto", tags: [], settlement_sources: [], fee_type: state.seriesFeeType, fee_multiplier: state.feeMultiplier, exchange_index: 2 } },
     };
   });
   route("GET", "/portfolio/balance", (_m, q) => {
@@ -992,14 +998,22 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   const tradeShare = opts.tradeShare ?? 0.1;
   every(opts.flowIntervalMs ?? 50, () => {
     if (state.rng.chance(tradeShare)) {
-      const t = state.rng.pick(state.tickers());
+      const active = state.activeTickers();
+      if (active.length === 0) return;
+      const t = state.rng.pick(active);
       state.takerTrade(t, state.rng.chance(0.5) ? "bid" : "ask", state.rng.int(1, 5) * 100);
     } else state.randomDelta();
   });
+  // Rolling mode: the market schedule (open, strike, close, determination, settlement).
+  if (state.rolling) {
+    state.tickRolling();
+    every(opts.rollingTickMs ?? 20, () => state.tickRolling());
+  }
   let brti = opts.spot ?? 100_000;
   const brtiHistory: { ms: number; v: number }[] = [];
   every(opts.brtiIntervalMs ?? 1000, () => {
     brti = Math.round((brti + (state.rng.next() - 0.5) * 40) * 100) / 100;
+    state.indexValue = brti;
     const nowMs = Date.now();
     const prior = brtiHistory.filter((h) => h.ms >= nowMs - 60_000);
     const avg = prior.length > 0 ? prior.reduce((a, h) => a + h.v, 0) / prior.length : brti;
@@ -1097,6 +1111,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     faults,
     requests,
     wsCommands,
+    wsCommandTimes,
     stats,
     connectionCount: () => conns.size,
     subscriptions: () =>
