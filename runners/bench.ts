@@ -9,6 +9,9 @@
  *   peak_rss_mb_1day, peak_rss_mb_4days, sweep32_over_1, plus the machine. Reads use the tape's
  *   read cache (lib/tape/cache.ts), warmed by the first run.
  * Each measurement runs in a fresh child process so peak RSS is that of the measured job alone.
+ * sweep_jobs (runners/bench-sweep.ts): wall time of a research sweep (--sweep-configs configs × the
+ * first two days, one job per config and day) in-process and on BullMQ with 1 and 2 local workers;
+ * --sweep-jobs-only measures just that, --no-sweep-jobs skips it (it needs redis-server).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -21,6 +24,7 @@ import { AuditWriter, openStore } from "../lib/store/db.ts";
 import { synthesize } from "../lib/tape/synth.ts";
 import { readTapeEvents } from "../lib/tape/reader.ts";
 import { openTapeWriter } from "../lib/tape/writer.ts";
+import { benchSweep, type SweepBench } from "./bench-sweep.ts";
 import { BINANCE_BTCUSD_1M_CSV } from "../fixtures/data/paths.ts";
 
 const CSV = BINANCE_BTCUSD_1M_CSV;
@@ -38,6 +42,9 @@ const { values } = parseArgs({
     to: { type: "string" },
     configs: { type: "string", default: "1" },
     audit: { type: "boolean", default: false },
+    "sweep-configs": { type: "string", default: "4" },
+    "sweep-jobs-only": { type: "boolean", default: false },
+    "no-sweep-jobs": { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -51,10 +58,20 @@ if (values.child) {
   await main();
 }
 
+/** The research-sweep scaling figures (in-process vs 1 and 2 BullMQ workers) on the first two days. */
+function sweepJobs(days: readonly string[]): Promise<SweepBench> {
+  return benchSweep({ tape: tapeDir, from: days[0], to: days[Math.min(1, days.length - 1)], configs: Number(values["sweep-configs"]) });
+}
+
 async function main(): Promise<void> {
   const hours = values.quick ? 2 : Number(values.hours);
   const days = values.quick ? DAYS.slice(0, 2) : DAYS;
   await ensureTapes(days, hours);
+  if (values["sweep-jobs-only"]) {
+    const sj = { sweep_jobs: await sweepJobs(days) };
+    process.stdout.write((values.json ? JSON.stringify(sj) : JSON.stringify(sj, null, 1)) + "\n");
+    return;
+  }
   const first = days[0]!;
   const last = days[days.length - 1]!;
   const read = runChild(["read", "--from", first, "--to", first]);
@@ -78,6 +95,7 @@ async function main(): Promise<void> {
     sweep32_over_1: round(sweep32.seconds / sweep1.seconds, 3),
     sweep1_seconds: round(sweep1.seconds, 3),
     sweep32_seconds: round(sweep32.seconds, 3),
+    sweep_jobs: values["no-sweep-jobs"] ? null : await sweepJobs(days),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", mem_gb: round(totalmem() / 2 ** 30, 1), node: process.version },
   };
   if (values.json) process.stdout.write(JSON.stringify(out) + "\n");
