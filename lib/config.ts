@@ -314,6 +314,7 @@ export const engineOverridesSchema = z
       minSamples: z.number().int().min(2),
       maxGapSeconds: z.number().positive(),
       outlierSigmas: z.number().positive(),
+      spikeRevertSteps: z.number().int().min(0).max(1000),
       sigmaFloor: z.number().min(0),
       sigmaCap: z.number().positive(),
     }),

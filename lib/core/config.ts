@@ -17,8 +17,13 @@ export interface VolConfig {
   readonly minSamples: number;
   /** A gap longer than this restarts the return chain (no return is taken across it). */
   readonly maxGapSeconds: number;
-  /** A return beyond this many current sigmas is clipped to it (outlier ticks). */
+  /**
+   * A return beyond this many current sigmas is held back for `spikeRevertSteps` grid steps: if the
+   * price comes back it was a bad tick (only the net move counts), else a real jump (used unclipped).
+   * spikeRevertSteps 0 turns the filter off.
+   */
   readonly outlierSigmas: number;
+  readonly spikeRevertSteps: number;
   /** Annualized floor and cap applied to the estimate. */
   readonly sigmaFloor: number;
   readonly sigmaCap: number;
@@ -140,6 +145,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
     minSamples: 300,
     maxGapSeconds: 30,
     outlierSigmas: 8,
+    spikeRevertSteps: 3,
     sigmaFloor: 0.1,
     sigmaCap: 5,
   },
