@@ -28,6 +28,7 @@ export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 export const ENV_RANGES = {
   KALSHI_MARKET_LIMIT: [1, 1000, "int"],
   KALSHI_MARKET_MAX_PAGES: [1, 1000, "int"],
+  KALSHI_DISCOVERY_SECONDS: [1, 86_400],
   KALSHI_STALE_SECONDS: [1, 3600],
   KALSHI_READ_TOKENS_PER_SECOND: [1, 100_000],
   KALSHI_WRITE_TOKENS_PER_SECOND: [1, 100_000],
@@ -121,8 +122,10 @@ const ENV_SCHEMA = {
   KALSHI_WS_USE_YES_PRICE: bool01.default(false),
   KALSHI_MARKET_TICKERS: csv.default([]),
   KALSHI_MARKET_STATUS: z.enum(["unopened", "open", "paused", "closed", "settled"]).default("open"),
-  KALSHI_MARKET_LIMIT: ranged("KALSHI_MARKET_LIMIT").default(100),
-  KALSHI_MARKET_MAX_PAGES: ranged("KALSHI_MARKET_MAX_PAGES").default(1),
+  KALSHI_MARKET_LIMIT: ranged("KALSHI_MARKET_LIMIT").default(1000),
+  KALSHI_MARKET_MAX_PAGES: ranged("KALSHI_MARKET_MAX_PAGES").default(10),
+  // REST re-discovery period: the backstop behind lifecycle `created` frames (lib/live/market-feed.ts).
+  KALSHI_DISCOVERY_SECONDS: ranged("KALSHI_DISCOVERY_SECONDS").default(60),
   KALSHI_EVENT_TICKER: z.string().min(1).optional(),
   KALSHI_SERIES_TICKER: z.string().min(1).optional(),
   KALSHI_SERIES: csv.default(["KXBTCD", "KXBTC", "KXBTC15M"]),

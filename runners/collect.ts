@@ -12,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import type { EngineEvent, MarketInfo, Source } from "../lib/core/events.ts";
+import type { EngineEvent, Source } from "../lib/core/events.ts";
 import { ConfigError, MAX_TIMER_SECONDS, loadConfig, type AppConfig } from "../lib/config.ts";
 import { nowUs, sleep } from "../lib/live/clock.ts";
 import { createLogger, type Logger } from "../lib/live/logger.ts";
@@ -22,7 +22,8 @@ import { openTapeWriter } from "../lib/tape/writer.ts";
 import { CoinbaseWsClient } from "../lib/venues/coinbase/ws.ts";
 import { KalshiSigner } from "../lib/venues/kalshi/auth.ts";
 import { KalshiRestClient } from "../lib/venues/kalshi/rest.ts";
-import { KalshiWsClient, PUBLIC_CHANNELS } from "../lib/venues/kalshi/ws.ts";
+import { PUBLIC_CHANNELS } from "../lib/venues/kalshi/ws.ts";
+import { KalshiMarketFeed, marketSelection } from "../lib/live/market-feed.ts";
 
 export interface CollectOptions {
   readonly coinbase: boolean;
@@ -46,7 +47,9 @@ export interface CollectOptions {
 export interface CollectSummary {
   readonly runId: string;
   readonly seconds: number;
+  /** Markets of the selection seen (REST or lifecycle) over the run, and those released after close. */
   readonly kalshiMarkets: number;
+  readonly kalshiMarketsReleased: number;
   readonly kalshiFrames: number;
   readonly coinbaseFrames: number;
   readonly events: number;
@@ -156,10 +159,9 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
     }
   };
 
-  let kalshiWs: KalshiWsClient | null = null;
+  let feed: KalshiMarketFeed | null = null;
   let rest: KalshiRestClient | null = null;
   let coinbaseWs: CoinbaseWsClient | null = null;
-  let markets: MarketInfo[] = [];
 
   if (useKalshi) {
     const { apiKeyId, privateKeyPath } = cfg.kalshi;
@@ -169,33 +171,29 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
       try {
         const signer = KalshiSigner.fromFile(apiKeyId, privateKeyPath);
         rest = new KalshiRestClient({ restUrl: cfg.kalshi.restUrl, signer, logger: log, readTokensPerSecond: env.KALSHI_READ_TOKENS_PER_SECOND });
-        try {
-          markets = await rest.discoverMarkets({
-            tickers: env.KALSHI_MARKET_TICKERS,
-            status: env.KALSHI_MARKET_STATUS,
-            seriesTickers: env.KALSHI_SERIES_TICKER ? [env.KALSHI_SERIES_TICKER] : env.KALSHI_SERIES,
-            ...(env.KALSHI_EVENT_TICKER ? { eventTicker: env.KALSHI_EVENT_TICKER } : {}),
-            limit: env.KALSHI_MARKET_LIMIT,
-            maxPages: env.KALSHI_MARKET_MAX_PAGES,
-          });
-        } catch (err) {
-          log.error("market discovery failed", { reason: (err as Error).message });
-        }
-        for (const m of markets) sink("kalshi")(m);
-        const tickers = markets.length > 0 ? markets.map((m) => m.market) : [...env.KALSHI_MARKET_TICKERS];
-        kalshiWs = new KalshiWsClient({
-          wsUrl: cfg.kalshi.wsUrl,
-          signer,
-          authMode: env.KALSHI_WS_AUTH_MODE,
-          queryNames: { key: env.KALSHI_WS_AUTH_QUERY_KEY, signature: env.KALSHI_WS_AUTH_QUERY_SIGNATURE, timestamp: env.KALSHI_WS_AUTH_QUERY_TIMESTAMP },
-          markets: tickers,
-          channels: PUBLIC_CHANNELS,
-          useYesPrice: env.KALSHI_WS_USE_YES_PRICE,
-          onFrame: raw,
+        // Markets roll: the feed follows lifecycle `created` at once and re-discovers over REST.
+        feed = new KalshiMarketFeed({
+          rest,
+          ws: {
+            wsUrl: cfg.kalshi.wsUrl,
+            signer,
+            authMode: env.KALSHI_WS_AUTH_MODE,
+            queryNames: { key: env.KALSHI_WS_AUTH_QUERY_KEY, signature: env.KALSHI_WS_AUTH_QUERY_SIGNATURE, timestamp: env.KALSHI_WS_AUTH_QUERY_TIMESTAMP },
+            channels: PUBLIC_CHANNELS,
+            useYesPrice: env.KALSHI_WS_USE_YES_PRICE,
+            onFrame: raw,
+            logger: log,
+          },
+          selection: marketSelection(env),
+          discoverySeconds: env.KALSHI_DISCOVERY_SECONDS,
           onEvent: sink("kalshi"),
           logger: log,
         });
-        kalshiWs.start();
+        try {
+          await feed.start();
+        } catch (err) {
+          log.error("market discovery failed (lifecycle frames and re-discovery continue)", { reason: (err as Error).message });
+        }
       } catch (err) {
         log.error("kalshi feed not started", { reason: (err as Error).message });
       }
@@ -219,10 +217,12 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
   let bookMismatches = 0;
   let checkCursor = 0;
   const checkBooks = async () => {
-    if (!rest || !kalshiWs || markets.length === 0) return;
+    const ws = feed?.client ?? null;
+    const markets = feed?.followedMarkets() ?? [];
+    if (!rest || !ws || markets.length === 0) return;
     for (let i = 0; i < Math.min(3, markets.length); i++) {
       const m = markets[checkCursor++ % markets.length]!.market;
-      const local = kalshiWs.books.get(m);
+      const local = ws.books.get(m);
       if (!local || local.stale) continue;
       try {
         const venue = await rest.getOrderbook(m);
@@ -258,17 +258,19 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
 
   clearInterval(checkTimer);
   clearInterval(flushTimer);
-  await Promise.all([kalshiWs?.close(), coinbaseWs?.close()]);
+  await Promise.all([feed?.close(), coinbaseWs?.close()]);
   while (checking) await sleep(20);
   rest?.close();
   await writer.close();
   await tape.close();
   await store.close();
 
+  const kalshiWs = feed?.client ?? null;
   const summary: CollectSummary = {
     runId,
     seconds,
-    kalshiMarkets: markets.length,
+    kalshiMarkets: feed?.stats.marketsSeen ?? 0,
+    kalshiMarketsReleased: feed?.stats.released ?? 0,
     kalshiFrames: kalshiWs?.stats.framesIn ?? 0,
     coinbaseFrames: coinbaseWs?.stats.framesIn ?? 0,
     events,
@@ -282,7 +284,7 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
   };
   log.info("collector finished", { ...summary });
   const line =
-    `collect run=${runId} seconds=${seconds} kalshi_markets=${summary.kalshiMarkets} kalshi_frames=${summary.kalshiFrames} ` +
+    `collect run=${runId} seconds=${seconds} kalshi_markets=${summary.kalshiMarkets} released=${summary.kalshiMarketsReleased} kalshi_frames=${summary.kalshiFrames} ` +
     `coinbase_frames=${summary.coinbaseFrames} events=${events} rejected=${summary.rejected} gaps=${summary.gaps} ` +
     `reconnects=${summary.reconnects} book_checks=${bookChecks} book_mismatches=${bookMismatches} sink_errors=${sinkErrors}`;
   (o.print ?? ((s: string) => process.stdout.write(s + "\n")))(line);

@@ -183,6 +183,18 @@ export class MarketDirectory {
   upsert(info: MarketInfo, exchangeIndex = -1): MarketInfo | null {
     if (exchangeIndex >= 0) this.shards.set(info.market, exchangeIndex);
     const prior = this.records.get(info.market);
+    if (!prior && isPartialMarketInfo(info)) {
+      // A strike announced before we know the market: keep it until the record arrives.
+      this.patch({
+        market: info.market,
+        tsRecv: info.tsRecv,
+        tsExchange: info.tsExchange,
+        strikeType: info.strikeType,
+        ...(Number.isNaN(info.floorStrike) ? {} : { floorStrike: info.floorStrike }),
+        ...(Number.isNaN(info.capStrike) ? {} : { capStrike: info.capStrike }),
+      });
+      return null;
+    }
     let next: MarketInfo;
     if (!prior) next = info;
     else {

@@ -31,7 +31,8 @@ import { CoinbaseWsClient } from "../venues/coinbase/ws.ts";
 import { KalshiSigner } from "../venues/kalshi/auth.ts";
 import { restFillToOwnFill, toPositionSnapshot } from "../venues/kalshi/rest-parse.ts";
 import { KalshiRestClient } from "../venues/kalshi/rest.ts";
-import { KalshiWsClient, PUBLIC_CHANNELS, type KalshiChannel } from "../venues/kalshi/ws.ts";
+import { PUBLIC_CHANNELS, type KalshiChannel, type KalshiWsClient } from "../venues/kalshi/ws.ts";
+import { KalshiMarketFeed, marketSelection } from "./market-feed.ts";
 import { nowUs, sleep } from "./clock.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 
@@ -95,10 +96,11 @@ export class LiveRuntime {
   private readonly out: (line: string) => void;
   private readonly env: AppConfig["env"];
   private readonly signer: KalshiSigner;
+  /** Kalshi market data for rolling markets (lib/live/market-feed.ts): discovery, lifecycle, subscriptions. */
+  private feed: KalshiMarketFeed | null = null;
   private kalshiWs: KalshiWsClient | null = null;
   private coinbaseWs: CoinbaseWsClient | null = null;
   private markets: MarketInfo[] = [];
-  private marketSet = new Set<string>();
   private lastTs: TsUs = 0;
   private lastSource: Source | null = null;
   private readonly seenTrades = new Set<string>();
@@ -179,9 +181,14 @@ export class LiveRuntime {
     void this.stop(`kill switch: ${reason}`);
   }
 
-  /** Markets the session follows. */
+  /** Markets the session follows now (they change as markets open and close). */
   followedMarkets(): readonly MarketInfo[] {
-    return this.markets;
+    return this.feed ? this.feed.followedMarkets() : this.markets;
+  }
+
+  /** The shared market feed (null before run). */
+  marketFeed(): KalshiMarketFeed | null {
+    return this.feed;
   }
 
   /** Run until the bounded time passes or a kill; resolves with the outcome. */
@@ -224,45 +231,41 @@ export class LiveRuntime {
 
   private async discover(): Promise<void> {
     const env = this.env;
-    const found = await this.rest.discoverMarkets({
-      ...(env.KALSHI_MARKET_TICKERS.length > 0 ? { tickers: env.KALSHI_MARKET_TICKERS } : {}),
-      ...(env.KALSHI_EVENT_TICKER ? { eventTicker: env.KALSHI_EVENT_TICKER } : {}),
-      seriesTickers: env.KALSHI_SERIES_TICKER ? [env.KALSHI_SERIES_TICKER] : env.KALSHI_SERIES,
-      status: env.KALSHI_MARKET_STATUS,
-      limit: env.KALSHI_MARKET_LIMIT,
-      maxPages: env.KALSHI_MARKET_MAX_PAGES,
+    const tape = this.opts.tape ?? null;
+    const onFrame = tape ? (f: Parameters<TapeSink["raw"]>[0]) => tape.raw(f) : undefined;
+    const channels: KalshiChannel[] = [...PUBLIC_CHANNELS];
+    if (this.opts.mode === "live") channels.push("fill", "user_orders");
+    this.feed = new KalshiMarketFeed({
+      rest: this.rest,
+      ws: {
+        wsUrl: this.opts.app.kalshi.wsUrl,
+        signer: this.signer,
+        authMode: env.KALSHI_WS_AUTH_MODE,
+        queryNames: { key: env.KALSHI_WS_AUTH_QUERY_KEY, signature: env.KALSHI_WS_AUTH_QUERY_SIGNATURE, timestamp: env.KALSHI_WS_AUTH_QUERY_TIMESTAMP },
+        channels,
+        useYesPrice: env.KALSHI_WS_USE_YES_PRICE,
+        staleAfterMs: env.KALSHI_STALE_SECONDS * 1000,
+        logger: this.opts.logger,
+        ...(onFrame ? { onFrame } : {}),
+      },
+      selection: marketSelection(env),
+      discoverySeconds: env.KALSHI_DISCOVERY_SECONDS,
+      withWebSocket: this.opts.feeds?.kalshi !== false,
+      logger: this.opts.logger,
+      onEvent: (e) => {
+        if (e.kind === "order_update" || e.kind === "fill") this.ingestAccount(e);
+        else this.ingest(e, "kalshi");
+      },
     });
-    this.markets = found.sort((a, b) => (a.market < b.market ? -1 : a.market > b.market ? 1 : 0));
-    this.marketSet = new Set(this.markets.map((m) => m.market));
-    for (const m of this.markets) this.ingest(m, "kalshi");
-    this.out(`following ${this.markets.length} markets${this.markets.length > 0 ? `: ${this.markets.slice(0, 4).map((m) => m.market).join(", ")}${this.markets.length > 4 ? ", …" : ""}` : ""}`);
+    this.markets = await this.feed.start();
+    this.kalshiWs = this.feed.client;
+    this.out(`following ${this.markets.length} markets${this.markets.length > 0 ? `: ${this.markets.slice(0, 4).map((m) => m.market).join(", ")}${this.markets.length > 4 ? ", …" : ""}` : ""} (new ones as they open)`);
   }
 
   private startFeeds(): void {
     const env = this.env;
     const tape = this.opts.tape ?? null;
     const onFrame = tape ? (f: Parameters<TapeSink["raw"]>[0]) => tape.raw(f) : undefined;
-    if (this.opts.feeds?.kalshi !== false) {
-      const channels: KalshiChannel[] = [...PUBLIC_CHANNELS];
-      if (this.opts.mode === "live") channels.push("fill", "user_orders");
-      this.kalshiWs = new KalshiWsClient({
-        wsUrl: this.opts.app.kalshi.wsUrl,
-        signer: this.signer,
-        authMode: env.KALSHI_WS_AUTH_MODE,
-        queryNames: { key: env.KALSHI_WS_AUTH_QUERY_KEY, signature: env.KALSHI_WS_AUTH_QUERY_SIGNATURE, timestamp: env.KALSHI_WS_AUTH_QUERY_TIMESTAMP },
-        markets: this.markets.map((m) => m.market),
-        channels,
-        useYesPrice: env.KALSHI_WS_USE_YES_PRICE,
-        staleAfterMs: env.KALSHI_STALE_SECONDS * 1000,
-        logger: this.opts.logger,
-        ...(onFrame ? { onFrame } : {}),
-        onEvent: (e) => {
-          if (e.kind === "order_update" || e.kind === "fill") this.ingestAccount(e);
-          else this.ingest(e, "kalshi");
-        },
-      });
-      this.kalshiWs.start();
-    }
     if (this.opts.feeds?.coinbase !== false) {
       this.coinbaseWs = new CoinbaseWsClient({
         wsUrl: env.COINBASE_WS_URL,
@@ -501,16 +504,27 @@ export class LiveRuntime {
       if (f.ts >= 0 && f.ts < this.startMs * 1000) continue; // before this run
       this.ingestAccount(restFillToOwnFill(f, nowUs(), t.clientIdOf(f.orderId)));
     }
-    const [positions, resting, balance] = await Promise.all([this.rest.getPositions(), this.rest.getRestingOrders(), this.rest.getBalance()]);
+    const [positions, resting, balance] = await Promise.all([this.rest.getPositions(), this.rest.getRestingOrders(), this.rest.getBalance(this.balanceShard())]);
     if (!t.quiet(quietMs) || this.stopping) {
       this.counts.reconcileSkips++;
       return false;
     }
-    const ours = positions.filter((p) => this.marketSet.has(p.market));
+    // Positions in markets of our selection (followed now, or closed and awaiting settlement).
+    const ours = positions.filter((p) => this.feed?.directory.get(p.market) !== undefined || this.markets.some((m) => m.market === p.market));
     const snap = toPositionSnapshot(ours, resting, balance, nowUs());
     this.counts.reconciliations++;
     this.ingest(snap, "kalshi");
     return true;
+  }
+
+  /**
+   * The shard whose collateral sizes our orders (reference §4.7): KALSHI_EXCHANGE_INDEX when set ≥ 0,
+   * else the shard the followed markets live on; -1 (all shards) only when neither is known.
+   */
+  private balanceShard(): number {
+    const fixed = this.env.KALSHI_EXCHANGE_INDEX;
+    if (fixed !== undefined && fixed >= 0) return fixed;
+    return this.feed?.primaryShard() ?? -1;
   }
 
   // ---- status ------------------------------------------------------------------------------------
@@ -589,7 +603,7 @@ export class LiveRuntime {
       this.log.error("shutdown cancel/confirm failed", { error: e });
       this.out(`shutdown: could not confirm that no orders rest: ${(e as Error).message}`);
     }
-    await Promise.allSettled([this.kalshiWs?.close(), this.coinbaseWs?.close()]);
+    await Promise.allSettled([this.feed?.close(), this.coinbaseWs?.close()]);
     if (this.session.sim) {
       try {
         this.session.finish();

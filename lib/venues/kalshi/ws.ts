@@ -19,6 +19,7 @@ import WebSocket from "ws";
 import { closeSocket } from "../socket.ts";
 import { BookRegistry } from "../../core/book.ts";
 import { SeqTracker } from "../../core/seq.ts";
+import type { EventPatch, MarketPatch } from "../../core/markets.ts";
 import type { EngineEvent, FeedHealth } from "../../core/events.ts";
 import type { TsUs } from "../../core/units.ts";
 import type { RawFrame } from "../../tape/types.ts";
@@ -63,6 +64,8 @@ export interface KalshiWsOptions {
   readonly onEvent?: (event: EngineEvent) => void;
   /** `market_position` pushes (not engine events, see parse.ts). */
   readonly onPosition?: (p: KalshiPositionUpdate) => void;
+  /** Lifecycle pieces that are not events (grid change, shard, event fee override): for MarketDirectory. */
+  readonly onPatch?: (patch: MarketPatch | null, eventPatch: EventPatch | null) => void;
   readonly logger?: Logger;
   /** Wait for requested snapshots before asking again. Default 5000. */
   readonly snapshotTimeoutMs?: number;
@@ -211,6 +214,8 @@ export class KalshiWsClient {
       this.markets.delete(t);
       this.awaiting.delete(t);
       this.snapshotMisses.delete(t);
+      // Its book is released: nothing trades there any more.
+      this.books.remove(t);
     }
     if (!this.isOpen) return;
     for (const ch of this.channels) {
@@ -459,6 +464,7 @@ export class KalshiWsClient {
       if (gap) this.onGap(r.sid, gap.expected, gap.got, tsRecv);
     }
     if (r.position) this.opts.onPosition?.(r.position);
+    if (r.patch || r.eventPatch) this.opts.onPatch?.(r.patch ?? null, r.eventPatch ?? null);
     for (const e of r.events) {
       if ((e.kind === "book_delta" || e.kind === "book_snapshot") && !this.sids.has(e.sid)) {
         // A late frame of a subscription we already dropped: applying it could corrupt a fresh book.
