@@ -35,7 +35,7 @@ import type {
   RiskStateChanged,
 } from "./records.ts";
 import { RiskManager } from "./risk.ts";
-import { IndexWindow } from "./settlement.ts";
+import { IndexWindow, settlementSecond } from "./settlement.ts";
 import { PRICE_ONE, US_PER_S, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
 import { createVolEstimator, type VolEstimator } from "./volatility.ts";
 
@@ -101,7 +101,8 @@ export class Engine {
   readonly risk: RiskManager;
   readonly orders: OrderManager;
   readonly vol: VolEstimator;
-  readonly index = new IndexWindow();
+  /** Settlement-window samples, on the model's window length (the same rule as the sim's fallback). */
+  readonly index: IndexWindow;
   readonly counters: EngineCounters = {
     events: 0,
     evaluations: 0,
@@ -143,6 +144,7 @@ export class Engine {
     this.risk = new RiskManager(cfg.risk, startTs);
     this.orders = new OrderManager(cfg.orders, startTs);
     this.vol = createVolEstimator(cfg.vol);
+    this.index = new IndexWindow(cfg.model.settlementWindowSeconds);
     this.evalUs = Math.max(1, Math.round(cfg.strategy.evalIntervalSeconds * US_PER_S));
     const registry = shared.registry ?? defaultModelRegistry();
     const spec = { name: cfg.model.name ?? "diffusion", params: cfg.model.params };
@@ -663,7 +665,13 @@ export class Engine {
   private modelProbability(ts: TsUs, info: MarketInfo, spot: number, sigma: number): number {
     const obs = this.index.observed(info.settleTime, ts);
     // Basis buffers only when the input is a spot proxy rather than the index markets settle on.
-    const model = this.indexIsFresh(ts) && obs.source !== "spot" && obs.source !== "mixed" ? this.modelOnIndex : this.modelOnSpot;
+    const onIndex = this.indexIsFresh(ts) && obs.source !== "spot" && obs.source !== "mixed";
+    const model = onIndex ? this.modelOnIndex : this.modelOnSpot;
+    // Past window slots that are Coinbase proxies: observed spot mids, plus (when the spot input is
+    // itself a proxy) the past slots without a sample, which the model fills with that input.
+    const n = Math.max(1, Math.round(this.cfg.model.settlementWindowSeconds));
+    const elapsed = Math.min(n, Math.max(0, settlementSecond(ts) - (settlementSecond(info.settleTime) - n)));
+    const proxied = obs.proxyCount + (this.indexIsFresh(ts) ? 0 : Math.max(0, elapsed - obs.count));
     return model.probability({
       spot,
       sigma,
@@ -674,6 +682,7 @@ export class Engine {
       capStrike: info.capStrike,
       observedSum: obs.sum,
       observedCount: obs.count,
+      observedProxyCount: proxied,
     });
   }
 

@@ -66,6 +66,13 @@ export interface ProbabilityInput {
   /** Sum and count of index values already observed inside the window (settleTime−60s, now]; 0/0 when none. */
   readonly observedSum: number;
   readonly observedCount: number;
+  /**
+   * How many of the window's already-past samples are Coinbase proxies rather than BRTI prints
+   * (observed spot mids, and past slots with no sample, which are filled with the spot input when it
+   * is a proxy). Their basis to the index is still unknown, so the basis buffer keeps covering them
+   * inside the last minute instead of vanishing with the unobserved time. Absent/0 = none.
+   */
+  readonly observedProxyCount?: number;
 }
 
 // ---- normal distribution ---------------------------------------------------------------------
@@ -174,6 +181,8 @@ interface Setup {
 function zAbove(st: Setup, strike: number, inclusive: boolean): number {
   if (st.m === 0) {
     const avg = st.pastSum / st.n;
+    // Fully observed, but on proxies: only the basis (a relative std s on the average) is uncertain.
+    if (st.s > 0 && avg > 0 && strike > 0) return (Math.log(avg / strike) - st.s2 / 2) / st.s;
     return (inclusive ? avg >= strike : avg > strike) ? Infinity : -Infinity;
   }
   const required = st.n * strike - st.pastSum;
@@ -208,16 +217,23 @@ export function probabilityYes(input: ProbabilityInput, cfg: ModelConfig, cdf: (
   }
 
   let s2 = 0;
+  const basisVol = cfg.basisVol > 0 ? cfg.basisVol : 0;
+  const basisRel = cfg.basisUsd > 0 ? cfg.basisUsd / spot : 0;
+  // Past samples that are spot proxies (their basis to BRTI is as unknown as the future's).
+  const proxied = Math.min(Math.max(input.observedProxyCount ?? 0, 0), pastSlots);
   if (m > 0) {
     s2 = averageLogVariance(sigma, secondsToSettle, n);
-    // Basis (spot source vs BRTI), as a std on the average's level scaled by the unobserved fraction of
-    // the window u = min(d, n)/n — measured in time so it is continuous (m/n would step at each sample).
-    // On F (= n·avg − A, mean m·S0) a std of u·x on the average is a relative std of w·x with
-    // w = n·u/m = min(d, n)/m ∈ (0, 1].
-    const w = Math.min(secondsToSettle, n) / m;
-    const basisVol = cfg.basisVol > 0 ? cfg.basisVol : 0;
-    const basisRel = cfg.basisUsd > 0 ? cfg.basisUsd / spot : 0;
+    // Basis (spot source vs BRTI), as a std on the average's level scaled by the proxied fraction of
+    // the window: the unobserved time u = min(d, n)/n — measured in time so it is continuous (m/n
+    // would step at each sample) — plus the past samples that are proxies, q = proxied/n.
+    // On F (= n·avg − A, mean m·S0) a std of (u + q)·x on the average is a relative std of w·x with
+    // w = n·(u + q)/m = (min(d, n) + proxied)/m.
+    const w = (Math.min(secondsToSettle, n) + proxied) / m;
     s2 += w * w * ((basisVol * basisVol * secondsToSettle) / SECONDS_PER_YEAR + basisRel * basisRel);
+  } else if (proxied > 0) {
+    // The whole window is past: the average is known up to the basis of its proxied part.
+    const q = proxied / n;
+    s2 = q * q * basisRel * basisRel;
   }
   const st: Setup = { m, n, pastSum, meanF: m * spot, s2, s: Math.sqrt(s2) };
 

@@ -5,9 +5,23 @@
  *
  * Each whole second keeps the last BRTI print seen in it and, separately, the last spot mid. A
  * second with no BRTI print falls back to the spot mid, and the caller is told which source it got.
- * Window convention: the seconds in (settle − window, settle], as Kalshi's running average uses.
+ * Window convention — one rule, `settlementSecond`, for the model, the simulated venue's fallback
+ * settlement and the studies: Kalshi averages the prints in (close − 60 s, close]. A print at time t
+ * belongs to the one-second slot s = ⌈t⌉ covering (s − 1 s, s]; the window is the slots
+ * close − 59 … close. So a print exactly at close counts, one a moment after close does not, and one
+ * a moment after close − 60 s does (flooring to the second got both of these wrong).
  */
 import { US_PER_S, type TsUs } from "./units.ts";
+
+/** The one-second slot (s − 1 s, s] holding an observation at `ts`, as an integer second. */
+export function settlementSecond(ts: TsUs): number {
+  return Math.ceil(ts / US_PER_S);
+}
+
+/** True when an observation at `ts` is inside the settlement window (close − window, close]. */
+export function inSettlementWindow(ts: TsUs, close: TsUs, windowSeconds = 60): boolean {
+  return ts > close - windowSeconds * US_PER_S && ts <= close;
+}
 
 export type IndexSource = "brti" | "spot" | "mixed" | "none";
 
@@ -15,6 +29,8 @@ export interface WindowSample {
   readonly sum: number;
   readonly count: number;
   readonly source: IndexSource;
+  /** How many of `count` are spot-mid proxies (no BRTI print in that second). */
+  readonly proxyCount: number;
 }
 
 export class IndexWindow {
@@ -36,7 +52,7 @@ export class IndexWindow {
 
   onIndex(ts: TsUs, value: number): void {
     if (!(value > 0)) return;
-    const sec = Math.floor(ts / US_PER_S);
+    const sec = settlementSecond(ts);
     const i = sec % this.keepSeconds;
     this.indexVal[i] = value;
     this.indexSec[i] = sec;
@@ -44,7 +60,7 @@ export class IndexWindow {
 
   onSpotMid(ts: TsUs, mid: number): void {
     if (!(mid > 0)) return;
-    const sec = Math.floor(ts / US_PER_S);
+    const sec = settlementSecond(ts);
     const i = sec % this.keepSeconds;
     this.spotVal[i] = mid;
     this.spotSec[i] = sec;
@@ -52,8 +68,9 @@ export class IndexWindow {
 
   /** Samples of the window ending at `settle` that are already in the past at `now`. */
   observed(settle: TsUs, now: TsUs): WindowSample {
-    const settleSec = Math.floor(settle / US_PER_S);
-    const nowSec = Math.floor(now / US_PER_S);
+    // Slots are (s − 1, s]: the window's last slot is the close's, and a slot is observed once begun.
+    const settleSec = settlementSecond(settle);
+    const nowSec = settlementSecond(now);
     const first = settleSec - this.windowSeconds + 1;
     const last = Math.min(nowSec, settleSec);
     let sum = 0;
@@ -74,6 +91,6 @@ export class IndexWindow {
     }
     const source: IndexSource =
       count === 0 ? "none" : fromSpot === 0 ? "brti" : fromIndex === 0 ? "spot" : "mixed";
-    return { sum, count, source };
+    return { sum, count, source, proxyCount: fromSpot };
   }
 }

@@ -182,3 +182,39 @@ describe("repricing and exits (replay)", () => {
   });
 
 });
+
+describe("settlement window (close − 60 s, close] (issue 10)", () => {
+  test("a print just after close − 60 s counts, one exactly at close counts, one just after close does not", async () => {
+    const { IndexWindow, inSettlementWindow, settlementSecond } = await import("../../lib/core/settlement.ts");
+    const close = T0 + 600 * S;
+    const w = new IndexWindow(60);
+    // 60 one-per-second prints at close − 59.5 s … close + 0.5 s, valued 1 … 61. The window holds the
+    // 60 prints in (close − 60, close], i.e. those at close − 59.5 … close − 0.5 (values 1 … 60); the
+    // one at close + 0.5 s (61) is after the close. Flooring to seconds took 2 … 61 instead.
+    for (let k = 0; k <= 60; k++) w.onIndex(close - 59 * S - 500_000 + k * S, k + 1);
+    const o = w.observed(close, close + 2 * S);
+    expect([o.count, o.sum / o.count, o.source]).toEqual([60, 30.5, "brti"]);
+    // Edges, with the one shared predicate.
+    expect(inSettlementWindow(close - 60 * S, close)).toBe(false);
+    expect(inSettlementWindow(close - 60 * S + 1, close)).toBe(true);
+    expect(inSettlementWindow(close, close)).toBe(true);
+    expect(inSettlementWindow(close + 1, close)).toBe(false);
+    expect(settlementSecond(close)).toBe(close / S);
+    expect(settlementSecond(close + 1)).toBe(close / S + 1);
+  });
+
+  test("the simulated venue's fallback settlement uses the same window", async () => {
+    const { SettlementFallback } = await import("../../lib/sim/settlement.ts");
+    const close = T0 + 600 * S;
+    // The BRTI prints 1 … 61 as above, strike 30.9: the window's average 30.5 settles NO; the floored
+    // slots (2 … 61, average 31.5) would have settled YES.
+    const g = new SettlementFallback(0, 60);
+    g.onEvent(marketInfo(A, 30.9, close));
+    for (let k = 0; k <= 60; k++) {
+      const ts = close - 59 * S - 500_000 + k * S;
+      g.onEvent({ kind: "index_value", tsRecv: ts, tsExchange: ts, indexId: "BRTI", value: k + 1, avg60s: Number.NaN, sid: 9, seq: k + 1 });
+    }
+    const out = g.finish(close + 5 * S);
+    expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 30.5]]);
+  });
+});
