@@ -2,6 +2,8 @@
  * Tape tools.
  *   tsx runners/tape.ts verify <dir> [--json] [--stale-spot S] [--stale-kalshi S]   health check; exit 1 on problems
  *   tsx runners/tape.ts info <dir>                                                  days and counts
+ *   tsx runners/tape.ts recover <dir>                                               roll journals a crashed run left
+ *                                                      (in <dir> and each run tape under it); exit 1 if one fails
  *   tsx runners/tape.ts bench [--events N] [--dir D]                                write then read N synthetic events
  */
 import fs from "node:fs";
@@ -10,12 +12,13 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { formatVerifyReport, verifyTape } from "../lib/tape/verify.ts";
 import { listTapeDays, readTapeEvents } from "../lib/tape/reader.ts";
-import { openTapeWriter } from "../lib/tape/writer.ts";
+import { openTapeWriter, recoverTapes } from "../lib/tape/writer.ts";
 import type { EngineEvent, Source } from "../lib/core/events.ts";
 
 const USAGE = `usage:
   tape verify <dir> [--json] [--stale-spot SECONDS] [--stale-kalshi SECONDS]
   tape info <dir>
+  tape recover <dir>
   tape bench [--events N] [--dir DIR]`;
 
 function positiveNumber(v: string | undefined, name: string): number | undefined {
@@ -51,6 +54,18 @@ async function main(argv: string[]): Promise<number> {
     console.log(`days: ${(await listTapeDays(dir)).join(", ") || "(none)"}`);
     for (const c of report.days) console.log(`${c.day} ${c.source}: ${c.rawFrames} raw, ${c.events} events, ${c.files} files`);
     return 0;
+  }
+  if (cmd === "recover" && dir) {
+    const results = await recoverTapes(dir);
+    if (results.length === 0) console.log(`${dir}: no journals to recover`);
+    for (const r of results) {
+      console.log(
+        r.problem
+          ? `${r.dir}: NOT recovered (${r.problem})`
+          : `${r.dir}: recovered ${r.journals} journal(s); ${r.droppedPartialLines} torn line(s) dropped, ${r.quarantinedLines} malformed line(s) quarantined`,
+      );
+    }
+    return results.some((r) => r.problem) ? 1 : 0;
   }
   if (cmd === "bench") {
     const n = positiveNumber(values.events, "events") ?? 2_000_000;

@@ -118,7 +118,7 @@ export class LiveRuntime {
   private readonly stopped: Promise<void>;
   private reconciling = false;
   private startMs = 0;
-  private readonly counts = { events: 0, opportunities: 0, trades: 0, errors: 0, refused: 0, reconciliations: 0, reconcileSkips: 0 };
+  private readonly counts = { tapeErrors: 0, events: 0, opportunities: 0, trades: 0, errors: 0, refused: 0, reconciliations: 0, reconcileSkips: 0 };
   private signalHandler: ((sig: NodeJS.Signals) => void) | null = null;
 
   constructor(private readonly opts: RuntimeOptions) {
@@ -334,6 +334,7 @@ export class LiveRuntime {
         tape.event(ev, source);
       } catch (err) {
         this.counts.errors++;
+        this.counts.tapeErrors++;
         this.log.error("tape write failed", { error: err });
       }
     }
@@ -616,11 +617,12 @@ export class LiveRuntime {
     this.out(this.statusLine());
     const res = this.result(report, noneResting);
     this.finalResult = res;
-    this.out(`stopped (${reason}); ${res.events} events, ${res.opportunities} opportunities, ${res.trades} trade decisions, ${res.errors} errors. Exit ${res.exitCode}.`);
+    this.out(`stopped (${reason}); ${res.events} events, ${res.opportunities} opportunities, ${res.trades} trade decisions, ${res.errors} errors.`);
     this.log.info("stopped", { reason, ...res });
     try {
       await this.opts.tape?.flush();
     } catch (e) {
+      // Counted by the writer itself (its stats); the runner reports them at exit.
       this.log.error("tape flush failed", { error: e });
     }
     this.finished = true;
@@ -655,6 +657,11 @@ export class LiveRuntime {
       this.ingest({ kind: "timer", tsRecv: nowUs(), tsExchange: null }, "control");
     }
     return sim.restingOrders().length === 0;
+  }
+
+  /** Tape writes that threw (the writer's own failure counts come from its stats). */
+  tapeErrors(): number {
+    return this.counts.tapeErrors;
   }
 
   /** Seconds since start (status / tests). */
@@ -720,7 +727,7 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
   const { ConfigError, MAX_TIMER_SECONDS, checkRuntimeFiles, loadConfig } = await import("../config.ts");
   const { mergeEngineConfig } = await import("../core/config.ts");
   const { createLogger } = await import("./logger.ts");
-  const { openTapeWriter } = await import("../tape/writer.ts");
+  const { openTapeWriter, recoverTapes } = await import("../tape/writer.ts");
   const { AuditWriter, beginRun, openStore, resolveDbPath } = await import("../store/db.ts");
   const say = (line: string) => process.stdout.write(line + "\n");
 
@@ -780,6 +787,19 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
   app = { ...app, engine: mergeEngineConfig(app.engine, { orders: { clientOrderIdPrefix: runId } }) };
   const logger = createLogger({ path: app.env.LOG_PATH, stdout: values.debug === true, level: values.debug ? "debug" : "info" }).child({ runId });
   const tapeDir = values["no-tape"] ? null : resolve(join(app.env.TAPE_DIR, runId));
+  if (tapeDir) {
+    // Tapes of earlier runs that died without closing (kill -9, power loss): roll their journals now,
+    // so they read back (and replay/parity/rebuild-store can use them).
+    for (const r of await recoverTapes(resolve(app.env.TAPE_DIR))) {
+      if (r.problem) say(`tape ${r.dir}: left alone (${r.problem})`);
+      else
+        say(
+          `tape ${r.dir}: recovered ${r.journals} journal(s) left by an earlier run` +
+            `${r.droppedPartialLines > 0 ? `, dropped ${r.droppedPartialLines} torn last line(s)` : ""}` +
+            `${r.quarantinedLines > 0 ? `, quarantined ${r.quarantinedLines} malformed line(s)` : ""}`,
+        );
+    }
+  }
   const tape = tapeDir ? await openTapeWriter({ dir: tapeDir }) : null;
   const dbPath = values["no-store"] ? null : resolveDbPath(values.db, env);
   const store = dbPath ? await openStore(dbPath) : null;
@@ -788,13 +808,18 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
     await beginRun(store, { runId, mode, startedTs: nowUs(), configJson: JSON.stringify(app.engine), ...(tapeDir ? { tape: tapeDir } : {}) });
     writer = new AuditWriter(store, runId, mode, { batchRows: 5000 });
   }
+  let storeFailures = 0;
   const flushTimer = writer
     ? setInterval(() => {
-        writer!.flush().catch((e: unknown) => logger.error("store flush failed", { error: e }));
+        writer!.flush().catch((e: unknown) => {
+          storeFailures++;
+          logger.error("store flush failed", { error: e });
+        });
       }, 5000)
     : null;
 
   let exitCode = 1;
+  let tapeSinkErrors = 0;
   // This process owns SIGINT/SIGTERM from here to the end: the first one is the kill switch, every
   // later one (also while the store and tape close) only prints progress — never Node's default exit.
   let runtime: LiveRuntime | null = null;
@@ -821,6 +846,7 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
     if (pendingSignal !== null) runtime.kill(pendingSignal);
     const result = await running;
     exitCode = result.exitCode;
+    tapeSinkErrors = runtime.tapeErrors();
   } catch (e) {
     process.stderr.write(`${mode} failed: ${(e as Error).message}\n`);
     logger.error(`${mode} failed`, { error: e });
@@ -830,6 +856,7 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
     try {
       await writer?.close();
     } catch (e) {
+      storeFailures++;
       process.stderr.write(`store write failed: ${(e as Error).message}\n`);
     }
     await store?.close();
@@ -839,10 +866,23 @@ export async function runCli(mode: RuntimeMode, argv: readonly string[], env: Re
       process.stderr.write(`tape close failed: ${(e as Error).message}\n`);
     }
   }
+  // Any lost write (tape, store, log) fails the run: the record of what happened is incomplete.
+  const ts = tape?.stats();
+  const tapeFailures = (ts?.journalWriteFailures ?? 0) + (ts?.rollFailures ?? 0) + tapeSinkErrors;
+  const logFailures = logger.writeFailures?.() ?? 0;
+  const writeFailures = tapeFailures + storeFailures + logFailures;
+  if (writeFailures > 0) {
+    say(
+      `WRITE FAILURES: ${writeFailures} (tape ${tapeFailures}${ts && ts.lostLines > 0 ? `, ${ts.lostLines} line(s) lost` : ""}, store ${storeFailures}, log ${logFailures}).` +
+        ` The run's record is incomplete.`,
+    );
+    if (exitCode === 0) exitCode = 3;
+  }
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   if (tapeDir) say(`tape: ${tapeDir}`);
   if (dbPath) say(`store: ${dbPath} (run ${runId})`);
   if (tapeDir && dbPath) say(`parity check: tsx runners/parity.ts --tape ${tapeDir} --run ${runId} --db ${dbPath}`);
+  say(`exit ${exitCode}${exitCode === 0 ? "" : exitCode === 1 ? ": could not confirm that no order rests — look now" : exitCode === 3 ? ": writes failed (see above)" : ": failed"}`);
   return { exitCode, runId, tapeDir, dbPath };
 }

@@ -95,6 +95,7 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
     const days = await listTapeDays(root);
     const counts = new Map<string, DayCount>();
     const unreadable: string[] = [];
+    const unreadableWhy = new Map<string, string>();
     const readable: Record<Layer, string[]> = { raw: [], events: [] };
     for (const day of days) {
       for (const layer of ["raw", "events"] as const) {
@@ -102,10 +103,13 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
           const source = /source=([^/\\]+)/.exec(file)![1] as Source;
           let n: number;
           try {
-            const r = await db.runAndReadAll(`SELECT count(*)::DOUBLE FROM read_parquet(${sqlString(file)})`);
+            // Decode every value of every row group (count(*) alone answers from the footer and
+            // would pass a file whose data pages are damaged).
+            const r = await db.runAndReadAll(`SELECT count(*)::DOUBLE, max(hash(COLUMNS(*))) FROM read_parquet(${sqlString(file)})`);
             n = Number(r.getRowsJS()[0]![0]);
-          } catch {
+          } catch (e) {
             unreadable.push(file);
+            unreadableWhy.set(file, (e as Error).message.split("\n")[0]!.replace(/^.*?: (?=[^:]*$)/, ""));
             continue;
           }
           readable[layer].push(file);
@@ -239,9 +243,11 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
     const writerAlive = lockHeld(journalDir);
 
     const problems: string[] = [];
-    if (unreadable.length > 0) problems.push(`${unreadable.length} unreadable Parquet file(s): ${unreadable.join(", ")}`);
+    if (unreadable.length > 0) {
+      problems.push(`${unreadable.length} unreadable Parquet file(s): ${unreadable.map((f) => `${f} (${unreadableWhy.get(f) ?? "error"})`).join(", ")}`);
+    }
     if (journals.length > 0 && !writerAlive) {
-      problems.push(`${journals.length} journal(s) not rolled and no writer running: open a writer to recover them`);
+      problems.push(`${journals.length} journal(s) not rolled and no writer running: run \`npm run tape -- recover ${root}\` (paper/live do it on start)`);
     }
     if (unreadable.length > 0) problems.push("ordering, sequence and duplicate checks skipped (unreadable files)");
     if (unparseable > 0) problems.push(`${unparseable} received frame(s) are not JSON objects`);
@@ -249,7 +255,7 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
     if (gapCount > 0) problems.push(`${gapCount} sequence gap(s), ${missingTotal} message(s) missing`);
     if (dupCount > 0) problems.push(`${dupCount} duplicate frame(s)`);
     if (stale.length > 0) problems.push(`${stale.length} stale period(s)`);
-    if (days.length === 0) problems.push("tape is empty");
+    if (days.length === 0) problems.push(journals.length > 0 ? "no Parquet yet: everything is still in journals (see above)" : "tape is empty");
 
     return {
       dir: root,

@@ -589,3 +589,47 @@ function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+// ---- recovering tapes left by crashed runs ------------------------------------------------------
+
+export interface RecoveredTape {
+  readonly dir: string;
+  /** Journals rolled into Parquet. */
+  readonly journals: number;
+  readonly droppedPartialLines: number;
+  readonly quarantinedLines: number;
+  /** Why it was left alone (another live process holds it) or failed. */
+  readonly problem?: string;
+}
+
+/** True when `dir` holds journals that were never rolled (a run that did not close its tape). */
+export function hasPendingJournals(dir: string): boolean {
+  const j = path.join(dir, JOURNAL_DIR);
+  if (!fs.existsSync(j)) return false;
+  return fs.readdirSync(j).some((f) => f.endsWith(JOURNAL_EXT) && fs.statSync(path.join(j, f)).size > 0);
+}
+
+/**
+ * Roll every journal a crashed run left under `root` — in `root` itself (collector tapes) and in each
+ * direct subdirectory (paper/live write `TAPE_DIR/<run id>`). A tape whose lock is held by a live
+ * process is left alone. Opening a writer does the work (recovery happens on open), closing it
+ * releases the lock. Returns one entry per tape that had journals.
+ */
+export async function recoverTapes(root: string, o: { skip?: string } = {}): Promise<RecoveredTape[]> {
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) return [];
+  const candidates = [root, ...fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(root, d.name))];
+  const out: RecoveredTape[] = [];
+  for (const dir of candidates) {
+    if (o.skip && path.resolve(dir) === path.resolve(o.skip)) continue;
+    if (!hasPendingJournals(dir)) continue;
+    try {
+      const w = await openTapeWriter({ dir });
+      const s = w.stats();
+      await w.close();
+      out.push({ dir, journals: s.recoveredSegments, droppedPartialLines: s.droppedPartialLines, quarantinedLines: s.quarantinedLines });
+    } catch (e) {
+      out.push({ dir, journals: 0, droppedPartialLines: 0, quarantinedLines: 0, problem: (e as Error).message });
+    }
+  }
+  return out;
+}
