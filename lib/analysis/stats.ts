@@ -4,6 +4,8 @@
  * [0,1] and binary outcomes (0/1). Pure functions, no IO; randomness only through a seeded PRNG.
  */
 import { mulberry32 } from "../core/prng.ts";
+import * as ss from "simple-statistics";
+import { normalCdf as coreNormalCdf } from "../core/probability.ts";
 import { incompleteBeta, studentTCdf } from "../core/special.ts";
 
 // ---- small helpers -------------------------------------------------------------------------------
@@ -935,4 +937,267 @@ export function logisticRecalibration(p: readonly number[], y: readonly number[]
     n: fit.n, clusters: fit.clusters, intercept: a, slope: b, seIntercept: fit.se[0]!, seSlope: fit.se[1]!, f,
     pValue: Number.isFinite(f) ? 1 - fCdf(f, 2, df2) : NaN, converged: fit.converged,
   };
+}
+
+// ---- multiple testing, data snooping, power ---------------------------------------------------------
+
+/**
+ * Holm (1979) step-down adjusted p-values: sort ascending, p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) p_(j)).
+ * Controls the family-wise error rate under any dependence. NaN p-values are treated as 1.
+ */
+export function holmAdjust(p: readonly number[]): number[] {
+  const m = p.length;
+  const order = p.map((_, i) => i).sort((a, b) => (Number.isNaN(p[a]!) ? 1 : p[a]!) - (Number.isNaN(p[b]!) ? 1 : p[b]!));
+  const out = new Array<number>(m);
+  let run = 0;
+  order.forEach((idx, j) => {
+    const v = Number.isNaN(p[idx]!) ? 1 : p[idx]!;
+    run = Math.max(run, Math.min(1, (m - j) * v));
+    out[idx] = run;
+  });
+  return out;
+}
+
+export interface SpaResult {
+  /** Number of candidates (models / configs). */
+  readonly m: number;
+  readonly clusters: number;
+  /** Index of the candidate with the largest studentized mean advantage. */
+  readonly best: number;
+  readonly stat: number;
+  /** Hansen's consistent SPA p-value. */
+  readonly pSpa: number;
+  /** White's Reality Check p-value (non-studentized, no recentring). */
+  readonly pRealityCheck: number;
+  readonly reps: number;
+}
+
+/**
+ * Tests whether the best of m candidates beats a benchmark after accounting for the search over all
+ * of them: White (2000) Reality Check and Hansen (2005) SPA (consistent version). d[k][i] is the
+ * benchmark's loss minus candidate k's loss on observation i (positive = candidate better). The
+ * bootstrap resamples whole clusters (settlement times) with replacement — the cluster version of the
+ * stationary bootstrap, appropriate when dependence is within clusters.
+ *   stat = max(0, max_k √n d̄_k/ω_k);  recentring μ̂_k = d̄_k · 1{√n d̄_k/ω_k ≥ −√(2 ln ln n)}.
+ */
+export function spaTest(d: readonly (readonly number[])[], clusters: readonly string[], opts: { reps?: number; seed?: number } = {}): SpaResult {
+  const m = d.length;
+  const n = clusters.length;
+  if (m === 0 || n < 3) throw new Error("spaTest needs at least one candidate and three observations");
+  const idx = new Map<string, number>();
+  const gOf = clusters.map((c) => {
+    let g = idx.get(c);
+    if (g === undefined) idx.set(c, (g = idx.size));
+    return g;
+  });
+  const K = idx.size;
+  // cluster sums and sizes per candidate
+  const sums = d.map((row) => {
+    const s = new Float64Array(K);
+    row.forEach((v, i) => { s[gOf[i]!] = s[gOf[i]!]! + v; });
+    return s;
+  });
+  const size = new Float64Array(K);
+  gOf.forEach((g) => size[g]!++);
+  const dbar = d.map((row) => mean(row));
+  // cluster-robust ω_k² = n · Var(d̄_k)
+  const omega = d.map((_, k) => {
+    let ss = 0;
+    for (let g = 0; g < K; g++) {
+      const u = sums[k]![g]! - dbar[k]! * size[g]!;
+      ss += u * u;
+    }
+    return Math.sqrt((K / Math.max(1, K - 1)) * ss / n);
+  });
+  const sq = Math.sqrt(n);
+  const tk = dbar.map((x, k) => (omega[k]! > 0 ? (sq * x) / omega[k]! : 0));
+  let best = 0;
+  for (let k = 1; k < m; k++) if (tk[k]! > tk[best]!) best = k;
+  const stat = Math.max(0, tk[best]!);
+  const statRc = Math.max(0, Math.max(...dbar.map((x) => sq * x)));
+  const thr = -Math.sqrt(2 * Math.log(Math.log(Math.max(n, 16))));
+  const mu = dbar.map((x, k) => (tk[k]! >= thr ? x : 0));
+  const reps = opts.reps ?? 999;
+  const rng = createRng(opts.seed ?? 2024);
+  let geSpa = 0;
+  let geRc = 0;
+  const pick = new Int32Array(K);
+  for (let r = 0; r < reps; r++) {
+    let nb = 0;
+    for (let j = 0; j < K; j++) {
+      pick[j] = Math.floor(rng() * K);
+      nb += size[pick[j]!]!;
+    }
+    let maxSpa = 0;
+    let maxRc = 0;
+    for (let k = 0; k < m; k++) {
+      let s = 0;
+      for (let j = 0; j < K; j++) s += sums[k]![pick[j]!]!;
+      const mb = s / nb;
+      if (omega[k]! > 0) maxSpa = Math.max(maxSpa, (Math.sqrt(nb) * (mb - mu[k]!)) / omega[k]!);
+      maxRc = Math.max(maxRc, Math.sqrt(nb) * (mb - dbar[k]!));
+    }
+    if (maxSpa >= stat) geSpa++;
+    if (maxRc >= statRc) geRc++;
+  }
+  return { m, clusters: K, best, stat, pSpa: (geSpa + 1) / (reps + 1), pRealityCheck: (geRc + 1) / (reps + 1), reps };
+}
+
+/** Standard normal quantile by bisection on the accurate Φ of lib/core (|error| < 1e-12). */
+export function normalQuantile(q: number): number {
+  if (q <= 0) return -Infinity;
+  if (q >= 1) return Infinity;
+  let lo = -40;
+  let hi = 40;
+  for (let i = 0; i < 200 && hi - lo > 1e-13; i++) {
+    const mid = (lo + hi) / 2;
+    if (coreNormalCdf(mid) < q) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+const EULER_GAMMA = 0.5772156649015329;
+
+/** Approximate E[max of N iid standard normals] (Bailey & López de Prado 2014, eq. for SR₀). */
+export function expectedMaxNormal(N: number): number {
+  if (N <= 1) return 0;
+  return (1 - EULER_GAMMA) * normalQuantile(1 - 1 / N) + EULER_GAMMA * normalQuantile(1 - 1 / (N * Math.E));
+}
+
+export interface DeflatedSharpe {
+  readonly n: number;
+  /** Per-observation Sharpe ratio mean/sd (not annualized). */
+  readonly sharpe: number;
+  readonly skew: number;
+  /** Non-excess kurtosis (3 for a normal). */
+  readonly kurtosis: number;
+  /** Benchmark SR₀ = √V · E[max of N normals]: the best Sharpe expected from N skill-less trials. */
+  readonly sr0: number;
+  /** Probability that the true Sharpe exceeds SR₀ (DSR); with trials = 1 it is the PSR against 0. */
+  readonly dsr: number;
+  readonly trials: number;
+}
+
+/**
+ * Deflated Sharpe ratio (Bailey & López de Prado 2014): the probabilistic Sharpe ratio of the chosen
+ * strategy against the maximum Sharpe that `trials` skill-less strategies would show,
+ *   DSR = Φ( (SR − SR₀)·√(n − 1) / √(1 − γ₃·SR + (γ₄ − 1)/4 · SR²) ),
+ * with SR₀ = √(varTrialSharpe)·E[max of N standard normals]. Without a measured variance across the
+ * trials, the sampling variance of one Sharpe under the null, 1/(n − 1), is used.
+ * Skewness and kurtosis come from simple-statistics.
+ */
+export function deflatedSharpe(returns: readonly number[], trials = 1, varTrialSharpe?: number): DeflatedSharpe {
+  const n = returns.length;
+  if (n < 4) return { n, sharpe: NaN, skew: NaN, kurtosis: NaN, sr0: NaN, dsr: NaN, trials };
+  const sd = Math.sqrt(variance(returns));
+  const sr = sd > 0 ? mean(returns) / sd : NaN;
+  const skew = sd > 0 ? ss.sampleSkewness([...returns]) : 0;
+  const kurt = sd > 0 ? ss.sampleKurtosis([...returns]) + 3 : 3;
+  const v = varTrialSharpe ?? 1 / (n - 1);
+  const sr0 = Math.sqrt(v) * expectedMaxNormal(trials);
+  const den = Math.sqrt(Math.max(1e-12, 1 - skew * sr + ((kurt - 1) / 4) * sr * sr));
+  const dsr = Number.isFinite(sr) ? coreNormalCdf(((sr - sr0) * Math.sqrt(n - 1)) / den) : NaN;
+  return { n, sharpe: sr, skew, kurtosis: kurt, sr0, dsr, trials };
+}
+
+/**
+ * Minimum detectable effect of a one-sided level-α test whose estimate has standard error `se` on
+ * `df` degrees of freedom, at the given power: (t_{1−α,df} + t_{power,df})·se.
+ */
+export function minimumDetectableEffect(se: number, df: number, alpha = 0.05, power = 0.8): number {
+  if (!(se > 0) || !(df >= 1)) return NaN;
+  return (tQuantile(1 - alpha, df) + tQuantile(power, df)) * se;
+}
+
+export interface EncompassingTest {
+  readonly n: number;
+  readonly clusters: number;
+  /** λ in y − p_market = λ (p_model − p_market) + e: the weight the combination puts on the model. */
+  readonly lambda: number;
+  readonly se: number;
+  readonly t: number;
+  readonly df: number;
+  /** One-sided p-value for H1: λ > 0 (the model carries information the market lacks). */
+  readonly pValue: number;
+}
+
+/**
+ * Forecast-encompassing test (Harvey, Leybourne & Newbold 1998 / Fair & Shiller 1990): does the model
+ * add information to the market's price? Regress the market's forecast error on the forecast
+ * difference without intercept; λ = 0 means the market encompasses the model. Cluster-robust (CR1)
+ * standard error by settlement time, t(K − 1) reference.
+ */
+export function encompassingTest(pModel: readonly number[], pMarket: readonly number[], y: readonly number[], clusters: readonly string[]): EncompassingTest {
+  const n = y.length;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    const x = pModel[i]! - pMarket[i]!;
+    sxx += x * x;
+    sxy += x * (y[i]! - pMarket[i]!);
+  }
+  const lambda = sxx > 0 ? sxy / sxx : NaN;
+  const g = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const x = pModel[i]! - pMarket[i]!;
+    const u = y[i]! - pMarket[i]! - lambda * x;
+    g.set(clusters[i]!, (g.get(clusters[i]!) ?? 0) + x * u);
+  }
+  const K = g.size;
+  let meat = 0;
+  for (const s of g.values()) meat += s * s;
+  const se = K > 1 && sxx > 0 ? Math.sqrt(((K / (K - 1)) * ((n - 1) / Math.max(1, n - 1)) * meat) / (sxx * sxx)) : NaN;
+  const t = se > 0 ? lambda / se : NaN;
+  const df = Math.max(1, K - 1);
+  return { n, clusters: K, lambda, se, t, df, pValue: Number.isFinite(t) ? 1 - studentTCdf(t, df) : NaN };
+}
+
+/**
+ * Pairs cluster bootstrap-t p-value for H1: mean(x) > 0. Whole clusters are resampled; each resample's
+ * CR1 t statistic is centred at the sample mean, t* = (x̄* − x̄)/se*, and p = P*(t* ≥ t). Studentizing
+ * makes it second-order accurate under skewness, which the symmetric (Rademacher) wild bootstrap and
+ * the plain t(K − 1) are not: trade PnL per settlement cluster is strongly skewed.
+ */
+export function clusterBootstrapT(x: readonly number[], clusters: readonly string[], opts: { reps?: number; seed?: number } = {}): { t: number; pGreater: number; reps: number; clusters: number } {
+  const sums = new Map<string, { s: number; n: number; s2: number }>();
+  x.forEach((v, i) => {
+    const c = sums.get(clusters[i]!) ?? { s: 0, n: 0, s2: 0 };
+    c.s += v;
+    c.n++;
+    sums.set(clusters[i]!, c);
+  });
+  const cs = [...sums.values()];
+  const K = cs.length;
+  if (K < 2) return { t: NaN, pGreater: NaN, reps: 0, clusters: K };
+  const stat = (pick: (j: number) => { s: number; n: number }): { m: number; se: number } => {
+    let tot = 0;
+    let n = 0;
+    for (let j = 0; j < K; j++) {
+      const c = pick(j);
+      tot += c.s;
+      n += c.n;
+    }
+    const m = tot / n;
+    let ss2 = 0;
+    for (let j = 0; j < K; j++) {
+      const c = pick(j);
+      const u = c.s - m * c.n;
+      ss2 += u * u;
+    }
+    return { m, se: Math.sqrt(((K / (K - 1)) * ss2) / (n * n)) };
+  };
+  const base = stat((j) => cs[j]!);
+  const t0 = base.se > 0 ? base.m / base.se : NaN;
+  const reps = opts.reps ?? 999;
+  const rng = createRng(opts.seed ?? 31);
+  const idx = new Int32Array(K);
+  let ge = 0;
+  for (let r = 0; r < reps; r++) {
+    for (let j = 0; j < K; j++) idx[j] = Math.floor(rng() * K);
+    const b = stat((j) => cs[idx[j]!]!);
+    const tb = b.se > 0 ? (b.m - base.m) / b.se : 0;
+    if (tb >= t0) ge++;
+  }
+  return { t: t0, pGreater: (ge + 1) / (reps + 1), reps, clusters: K };
 }

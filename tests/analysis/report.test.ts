@@ -1,13 +1,14 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Opportunity } from "../../lib/core/records.ts";
 import { evaluateEdge, stageOf } from "../../lib/analysis/edge.ts";
-import type { ForecastObs } from "../../lib/analysis/edge.ts";
-import { loadForecasts } from "../../lib/analysis/load.ts";
+import type { ForecastObs, TradeObs } from "../../lib/analysis/edge.ts";
+import { loadForecasts, loadFreeze, loadTrades } from "../../lib/analysis/load.ts";
 import { createRng } from "../../lib/analysis/stats.ts";
-import { AuditWriter, MarketDataWriter, openStore } from "../../lib/store/db.ts";
+import { AuditWriter, beginRun, freezeRun, MarketDataWriter, openStore } from "../../lib/store/db.ts";
 import { runReport } from "../../runners/report.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "report-"));
@@ -75,33 +76,52 @@ function synthObs(n: number, modelNoise: number, marketNoise: number, seed: numb
     const pModel = clip(truth + (rng() - 0.5) * modelNoise);
     const pMarket = clip(truth + (rng() - 0.5) * marketNoise);
     out.push({
-      market: `M${i}`, cluster: `E${Math.floor(i / 2)}`, ts: T0 + i * 60 * MIN - 10 * MIN, settleTs: T0 + i * 60 * MIN, pModel, pMarket, y,
+      market: `M${i}`, cluster: String(T0 + Math.floor(i / 2) * 60 * MIN), ts: T0 + Math.floor(i / 2) * 60 * MIN - 10 * MIN, settleTs: T0 + Math.floor(i / 2) * 60 * MIN, pModel, pMarket, y,
       ev: Math.abs(pModel - pMarket) - 0.01, pnl: (pModel > pMarket ? y - pMarket : pMarket - y) - 0.01,
     });
   }
   return out;
 }
 
+function tradesOf(obs: readonly ForecastObs[], evMin = 0.03): TradeObs[] {
+  return obs.filter((o) => o.ev >= evMin).map((o) => ({ market: o.market, settleTs: o.settleTs, pnl: o.pnl, contracts: 1 }));
+}
+
 describe("evaluateEdge", () => {
-  it("maps sample sizes to stages", () => {
-    expect([99, 100, 299, 300, 399, 400].map(stageOf)).toEqual([
+  it("maps independent settlement clusters (not markets) to stages", () => {
+    expect([9, 10, 19, 20, 29, 30].map(stageOf)).toEqual([
       "noise", "kill-bad-models", "kill-bad-models", "calibration-tests", "calibration-tests", "oos-confirmation",
     ]);
-  });
-
-  it("says the sample is too small below 100 even when the model is better", () => {
-    const r = evaluateEdge(synthObs(60, 0.05, 0.6, 1));
+    // 600 markets but only 5 settlement times: still noise
+    const obs = synthObs(600, 0.05, 0.7, 4).map((o, i) => ({ ...o, settleTs: T0 + (i % 5) * 60 * MIN, cluster: String(T0 + (i % 5) * 60 * MIN) }));
+    const r = evaluateEdge(obs, tradesOf(obs), { freezeTs: T0 - 1 });
+    expect(r.stage).toBe("noise");
     expect(r.verdict).toBe("no edge shown");
     expect(r.verdictLine).toMatch(/sample too small/);
   });
 
-  it("finds out-of-sample edge for a much sharper model, none for the same forecasts", () => {
-    const good = evaluateEdge(synthObs(800, 0.05, 0.7, 2));
-    expect(good.outOfSample!.n).toBeGreaterThanOrEqual(100);
-    expect(good.all!.beatsMarket).toBe(true);
-    expect(good.verdict).toBe("edge out-of-sample");
-    const same = synthObs(500, 0.3, 0.3, 3).map((o) => ({ ...o, pModel: o.pMarket, ev: -0.01, pnl: o.pnl }));
-    expect(evaluateEdge(same).verdict).toBe("no edge shown");
+  it("finds out-of-sample edge for a much sharper model only after a freeze, none for the market's own forecasts", () => {
+    const good = synthObs(800, 0.05, 0.7, 2);
+    const unfrozen = evaluateEdge(good, tradesOf(good));
+    expect(unfrozen.outOfSample).toBeNull();
+    expect(unfrozen.verdict).toBe("edge in-sample only");
+    expect(unfrozen.notes.join(" ")).toMatch(/not frozen/);
+    const freezeTs = good[400]!.settleTs;
+    const frozen = evaluateEdge(good, tradesOf(good), { freezeTs });
+    expect(frozen.verdict).toBe("edge out-of-sample");
+    // only settlements strictly after the freeze are out of sample
+    expect(frozen.outOfSample!.forecasts!.n).toBe(good.filter((o) => o.settleTs > freezeTs).length);
+    expect(frozen.powerLine).toMatch(/detectable mean PnL ≥ \$/);
+    const same = synthObs(500, 0.3, 0.3, 3).map((o) => ({ ...o, pModel: o.pMarket, ev: -0.01 }));
+    expect(evaluateEdge(same, tradesOf(same), { freezeTs: T0 }).verdict).toBe("no edge shown");
+  });
+
+  it("constant forecasts are never 'calibrated' (Spiegelhalter's NaN used to count as a pass)", () => {
+    const obs = synthObs(300, 0.1, 0.5, 5).map((o) => ({ ...o, pModel: 0.5 }));
+    const r = evaluateEdge(obs, tradesOf(obs));
+    expect(r.inSample.forecasts!.calibration.pValue).toBeNaN();
+    expect(r.inSample.forecasts!.calibrated).toBe(false);
+    expect(r.inSample.edge).toBe(false);
   });
 });
 
@@ -141,8 +161,66 @@ describe("runners/report.ts", () => {
     const out = join(dir, "empty-report");
     const { report } = await runReport(["--db", join(dir, "empty.duckdb"), "--out", out, "--from", "2026-01-01", "--to", "2026-01-02"]);
     expect(report.n).toBe(0);
-    expect(readFileSync(join(out, "index.html"), "utf8")).toMatch(/n = 0 &lt; 100|n = 0 < 100/);
+    expect(readFileSync(join(out, "index.html"), "utf8")).toMatch(/sample too small/);
     await expect(runReport(["--db", join(dir, "empty.duckdb"), "--run", "x", "--from", "2026-01-01"])).rejects.toThrow(/either/);
     await expect(runReport(["--db", join(dir, "empty.duckdb"), "--from", "01/02/2026"])).rejects.toThrow();
   });
+});
+
+describe("trades, freezes and the report on a replay", () => {
+  it("loadTrades nets fills, exact fees and the settlement payout per market (hand arithmetic)", async () => {
+    const s = await openStore(":memory:");
+    const w = new AuditWriter(s, "r1", "replay");
+    const settle = T0 + 60 * MIN;
+    w.write(opp({ market: "A", settleTime: settle }));
+    w.write(opp({ market: "B", settleTime: settle }));
+    const fill = (market: string, action: "buy" | "sell", price: number, count: number, fee: number) => ({
+      kind: "fill_record" as const, ts: settle - MIN, tradeId: `${market}${action}${price}`, clientOrderId: null, orderId: "o", market, outcome: "yes" as const,
+      action, price, count, fee, isTaker: true, positionAfter: 0,
+    });
+    // A: buy 10 YES at $0.40 (fee $0.0175 per the rounding of the day: 1750 µ$), settles YES → payout $10
+    w.write(fill("A", "buy", 4000, 1000, 1750));
+    w.write({ kind: "settlement", ts: settle, market: "A", result: "yes", source: "venue", settleValue: 2, position: 1000, payout: 10_000_000, pnl: 6_000_000 });
+    // B: buy 5 at $0.55, sell 5 at $0.60 before settlement (fees 100 + 90 µ$), payout 0
+    w.write(fill("B", "buy", 5500, 500, 100));
+    w.write(fill("B", "sell", 6000, 500, 90));
+    w.write({ kind: "settlement", ts: settle, market: "B", result: "no", source: "venue", settleValue: 2, position: 0, payout: 0, pnl: 0 });
+    // C: bought, never settled → not counted
+    w.write(fill("C", "buy", 5000, 100, 10));
+    await w.close();
+    const { trades, unsettled } = await loadTrades(s, { runId: "r1" });
+    expect(unsettled).toBe(1);
+    expect(trades.map((t) => [t.market, t.settleTs, t.contracts])).toEqual([["A", settle, 10], ["B", settle, 5]]);
+    expect(trades[0]!.pnl).toBeCloseTo(10 - 4 - 0.00175, 12);
+    expect(trades[1]!.pnl).toBeCloseTo(-2.75 + 3 - 0.0001 - 0.00009, 12);
+    await s.close();
+  });
+
+  it("a freeze is keyed by the config hash, and the first freeze date wins", async () => {
+    const s = await openStore(":memory:");
+    await beginRun(s, { runId: "a", mode: "replay", startedTs: 1, configJson: '{"x":1,"y":{"b":2,"a":1}}' });
+    await beginRun(s, { runId: "b", mode: "replay", startedTs: 2, configJson: '{"y":{"a":1,"b":2},"x":1}' }); // same config, other key order
+    const f1 = await freezeRun(s, "a", 1000);
+    const f2 = await freezeRun(s, "b", 5000);
+    expect(f2.configHash).toBe(f1.configHash);
+    expect(f2.frozenUs).toBe(1000);
+    expect((await loadFreeze(s, "b")).frozenUs).toBe(1000);
+    expect((await loadFreeze(s, "nope")).frozenUs).toBeNaN();
+    await expect(freezeRun(s, "nope", 1)).rejects.toThrow(/no run/);
+    await s.close();
+  });
+
+  it("npm run report on a replay of the bundled tape prints the verdict, the power line and the model tournament", () => {
+    const db = join(dir, "replay.duckdb");
+    execFileSync("npx", ["tsx", "runners/replay.ts", "--db", db, "--run-id", "rep1"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const frozen = execFileSync("npx", ["tsx", "runners/report.ts", "--db", db, "--freeze", "rep1"], { encoding: "utf8" });
+    expect(frozen).toMatch(/frozen config/);
+    const out = execFileSync("npx", ["tsx", "runners/report.ts", "--db", db, "--run", "rep1", "--out", join(dir, "rep1")], { encoding: "utf8" });
+    expect(out).toMatch(/^Verdict: /m);
+    expect(out).toMatch(/^Power: .*detectable mean PnL/m);
+    // frozen just now: the recorded settlements all lie before the freeze → judged in-sample, no OOS claim
+    expect(out).not.toMatch(/edge out-of-sample \(/);
+    expect(out).toMatch(/tournament \(\d+ settled markets/);
+    for (const m of ["diffusion", "student-t", "jump-robust", "market-implied", "ewma-lognormal", "market"]) expect(out).toContain(m);
+  }, 120_000);
 });
