@@ -82,7 +82,13 @@ export async function benchSweep(o: { tape: string; from?: string; to?: string; 
     const s = JSON.parse(inProcess.summary) as { jobs: { planned: number }; configs_tried: number };
     const r = (x: number) => Math.round(x * 1000) / 1000;
     const identical = one.summary === inProcess.summary && two.summary === inProcess.summary;
-    if (!identical) throw new Error("bench-sweep: the BullMQ runs did not reproduce the in-process summary");
+    if (!identical) {
+      const a = inProcess.summary.split("\n");
+      const b = (one.summary === inProcess.summary ? two : one).summary.split("\n");
+      const i = a.findIndex((l, k) => l !== b[k]);
+      // (A changed lib/ between the runs changes code_version: do not edit the code while it runs.)
+      throw new Error(`bench-sweep: the BullMQ runs did not reproduce the in-process summary; first difference, line ${i + 1}: ${a[i]} vs ${b[i]}`);
+    }
     return {
       configs: s.configs_tried,
       jobs: s.jobs.planned,

@@ -1,14 +1,15 @@
 /**
  * npm run sweep -- [--tape DIR] [--from DATE --to DATE] [--config FILE] --sweep FILE [--models FILE]
  *                  [--out DIR] [--days-per-job N] [--variants-per-job N] [--grace SECONDS]
- *                  [--queue redis://HOST:PORT [--queue-name NAME] [--local-workers N]] [--json]
+ *                  [--workers N | --queue redis://HOST:PORT [--queue-name NAME] [--local-workers N]] [--json]
  *
  * A research sweep: every config of --sweep (a JSON array of engine overrides, as for `npm run replay
  * --sweep`) crossed with every model of --models (a JSON array of {"name", "overrides"}), replayed
  * over the tape's days. The work is split into jobs (--days-per-job days × --variants-per-job
  * configs; default one day × one config), each a pure function of its inputs with a content-hash id.
  *
- * Without --queue the jobs run here, one after another. With --queue this process only coordinates:
+ * Without --queue the jobs run here, one after another, or N at a time on worker threads with
+ * --workers N (same results). With --queue this process only coordinates:
  * it enqueues the jobs on BullMQ (same id = same job, so enqueuing twice is harmless), waits while
  * workers (`npm run sweep-worker`, on any machines sharing the Redis, the lake and --out) run them,
  * and shows progress. --local-workers N also starts N workers here.
@@ -23,9 +24,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, parseEngineOverrides } from "../lib/config.ts";
 import type { EngineConfigOverrides } from "../lib/core/config.ts";
-import { planSweep, runJob, type JobSpec } from "../lib/run/jobs.ts";
+import { planSweep, type JobSpec } from "../lib/run/jobs.ts";
 import { DEFAULT_QUEUE, enqueueJobs, openQueue, queuedState } from "../lib/run/queue.ts";
-import { finishedJobIds, manifestOf, mergeSweep, writeJobResult, writeManifest } from "../lib/run/results.ts";
+import { finishedJobIds, manifestOf, mergeSweep, runJobsHere, writeManifest } from "../lib/run/results.ts";
 
 const SAMPLE_TAPE = "fixtures/tapes/sample";
 
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
       queue: { type: "string" },
       "queue-name": { type: "string", default: DEFAULT_QUEUE },
       "local-workers": { type: "string", default: "0" },
+      workers: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -68,6 +70,8 @@ async function main(): Promise<number> {
   const out = resolve(values.out!);
   const localWorkers = int("local-workers", values["local-workers"]!, 0);
   if (localWorkers > 0 && !values.queue) throw new ConfigError(["--local-workers needs --queue"]);
+  const workers = int("workers", values.workers!, 1);
+  if (workers > 1 && values.queue) throw new ConfigError(["--workers (threads of an in-process sweep) does not apply with --queue; start workers with --local-workers or npm run sweep-worker"]);
 
   const overrides = values.config ? parseEngineOverrides(readJson(values.config), values.config) : undefined;
   const base = loadConfig(process.env, overrides).engine;
@@ -93,16 +97,7 @@ async function main(): Promise<number> {
   const progress = new Progress(plan.jobs.length, plan.jobs.length - todo.length);
   const t0 = performance.now();
   if (!values.queue) {
-    for (const job of todo) {
-      const started = performance.now();
-      const outcome = await runJob(job, tape, { codeVersion: plan.codeVersion });
-      try {
-        await writeJobResult(out, outcome, { worker: "in-process", seconds: round((performance.now() - started) / 1000) });
-      } finally {
-        await outcome.store.close();
-      }
-      progress.update(progress.done + 1);
-    }
+    await runJobsHere(todo, tape, out, { threads: workers, codeVersion: plan.codeVersion, onDone: () => progress.update(progress.done + 1) });
   } else {
     await coordinate(values.queue, values["queue-name"]!, plan.jobs, todo, tape, out, localWorkers, progress);
   }
@@ -243,7 +238,6 @@ function modelList(file: string): { name: string; overrides: EngineConfigOverrid
 }
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
-const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 main().then(
   (code) => process.exit(code),

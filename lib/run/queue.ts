@@ -13,8 +13,8 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { Queue, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
-import { codeVersion, runJob, type JobSpec } from "./jobs.ts";
-import { hasResult, writeJobResult } from "./results.ts";
+import { codeVersion, type JobSpec } from "./jobs.ts";
+import { hasResult, runAndStore } from "./results.ts";
 
 export const DEFAULT_QUEUE = "kbe-sweep";
 
@@ -116,21 +116,14 @@ export function startSweepWorker(o: WorkerOptions): Worker<SweepJobData, SweepJo
       const { spec } = job.data;
       const tape = o.tape ?? job.data.tape;
       const out = o.out ?? job.data.out;
-      const t0 = performance.now();
       if (hasResult(out, spec.id)) {
         log(`skip ${spec.id} (result exists)`);
         return { status: "exists", seconds: 0, worker: name };
       }
       log(`start ${spec.id} ${spec.from}..${spec.to} ×${spec.variants.length} attempt ${job.attemptsMade + 1}`);
-      const outcome = await runJob(spec, tape, { codeVersion: mine });
-      try {
-        const seconds = (performance.now() - t0) / 1000;
-        const status = await writeJobResult(out, outcome, { worker: name, seconds: Math.round(seconds * 1000) / 1000, attempt: job.attemptsMade + 1 });
-        log(`${status === "written" ? "done" : "duplicate"} ${spec.id} ${seconds.toFixed(2)} s`);
-        return { status, seconds, worker: name };
-      } finally {
-        await outcome.store.close();
-      }
+      const r = await runAndStore(spec, tape, out, { worker: name, attempt: job.attemptsMade + 1, codeVersion: mine });
+      log(`${r.status === "written" ? "done" : "duplicate"} ${spec.id} ${r.seconds.toFixed(2)} s`);
+      return { ...r, worker: name };
     },
     {
       connection: redisConnection(o.url),

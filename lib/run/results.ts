@@ -18,7 +18,8 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { openStore, queryObjects, type Store } from "../store/db.ts";
-import { canonicalJson, type JobOutcome, type JobSpec, type SweepPlan, type Variant } from "./jobs.ts";
+import { canonicalJson, runJob, type JobOutcome, type JobSpec, type SweepPlan, type Variant } from "./jobs.ts";
+import { startThread } from "./sweep.ts";
 
 /** Store tables a job's replay fills (the audit tables, `runs` and `sweep_results`). */
 export const RESULT_TABLES = [
@@ -139,6 +140,78 @@ async function insertSweepResult(store: Store, job: JobSpec, v: Variant, runId: 
       s.realized_pnl_usd as number, BigInt(scores.n), scores.brier_model, scores.brier_market, canonicalJson(v.config), JSON.stringify(s),
     ],
   );
+}
+
+/** Run a job and store its result (unless one exists already). */
+export async function runAndStore(
+  job: JobSpec,
+  tapeDir: string,
+  out: string,
+  o: { worker: string; attempt?: number; codeVersion?: string },
+): Promise<{ status: "written" | "exists"; seconds: number }> {
+  const t0 = performance.now();
+  if (hasResult(out, job.id)) return { status: "exists", seconds: 0 };
+  const outcome = await runJob(job, tapeDir, { codeVersion: o.codeVersion });
+  try {
+    const seconds = Math.round(performance.now() - t0) / 1000;
+    const status = await writeJobResult(out, outcome, { worker: o.worker, seconds, attempt: o.attempt });
+    return { status, seconds };
+  } finally {
+    await outcome.store.close();
+  }
+}
+
+const JOB_THREAD = new URL("./job-thread.ts", import.meta.url).href;
+
+/**
+ * Run jobs on this machine without a queue: one after another in this thread, or up to `threads` at
+ * a time in worker threads. `onDone` is called after each job.
+ */
+export async function runJobsHere(
+  jobs: readonly JobSpec[],
+  tapeDir: string,
+  out: string,
+  o: { threads?: number; codeVersion?: string; onDone?: () => void } = {},
+): Promise<void> {
+  const threads = Math.max(1, Math.floor(o.threads ?? 1));
+  if (threads === 1) {
+    for (const j of jobs) {
+      await runAndStore(j, tapeDir, out, { worker: "in-process", codeVersion: o.codeVersion });
+      o.onDone?.();
+    }
+    return;
+  }
+  // One long-lived thread per lane (loading the library once), fed one job at a time.
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    const w = startThread(JOB_THREAD);
+    const failed = new Promise<never>((_, reject) => {
+      w.once("error", reject);
+      w.once("exit", (code) => reject(new Error(`sweep thread exited (${code}) with jobs left`)));
+    });
+    try {
+      while (next < jobs.length) {
+        const job = jobs[next++]!;
+        const answer = new Promise<{ ok: boolean; error?: string }>((resolve) => w.once("message", resolve));
+        w.postMessage({ job, tapeDir, out, codeVersion: o.codeVersion } satisfies JobThreadInput);
+        const m = await Promise.race([answer, failed]);
+        if (!m.ok) throw new Error(`job ${job.id}: ${m.error}`);
+        o.onDone?.();
+      }
+    } finally {
+      w.removeAllListeners("exit");
+      void failed.catch(() => {});
+      await w.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(threads, jobs.length) }, lane));
+}
+
+export interface JobThreadInput {
+  readonly job: JobSpec;
+  readonly tapeDir: string;
+  readonly out: string;
+  readonly codeVersion?: string;
 }
 
 // ---- The sweep manifest ----------------------------------------------------------------------------------

@@ -161,18 +161,31 @@ export async function runSweep(job: SweepJob, workers: number, hooks: RunJobHook
  */
 const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/index\.cjs$/, "index.mjs")).href;
 const WORKER_ENTRY = new URL("./sweep-worker.ts", import.meta.url).href;
-const WORKER_BOOT = `
+const bootOf = (entry: string): string => `
 import(${JSON.stringify(TSX_API)})
-  .then((api) => { api.register(); return import(${JSON.stringify(WORKER_ENTRY)}); })
+  .then((api) => { api.register(); return import(${JSON.stringify(entry)}); })
   .catch((e) => require("node:worker_threads").parentPort.postMessage({ ok: false, error: String((e && e.stack) || e) }));
 `;
 
 /** Run one job in a worker thread (TypeScript loaded through tsx, as in the parent). */
 export function runInWorker(job: SweepJob): Promise<SweepJobResult> {
+  return runInThread<SweepJobResult>(WORKER_ENTRY, job);
+}
+
+/** Start a worker thread running the module at `entryUrl` (through tsx) with `workerData = data`. */
+export function startThread(entryUrl: string, data?: unknown): Worker {
+  return new Worker(bootOf(entryUrl), { eval: true, workerData: data });
+}
+
+/**
+ * Run a module in a worker thread with `workerData = data`; it answers with one message
+ * {ok: true, result} or {ok: false, error}. Shared by sweep shards and research jobs (jobs.ts).
+ */
+export function runInThread<T>(entryUrl: string, data: unknown): Promise<T> {
   return new Promise((resolvePromise, reject) => {
-    const w = new Worker(WORKER_BOOT, { eval: true, workerData: job });
+    const w = startThread(entryUrl, data);
     let done = false;
-    w.once("message", (m: { ok: true; result: SweepJobResult } | { ok: false; error: string }) => {
+    w.once("message", (m: { ok: true; result: T } | { ok: false; error: string }) => {
       done = true;
       if (m.ok) resolvePromise(m.result);
       else reject(new Error(`sweep worker: ${m.error}`));

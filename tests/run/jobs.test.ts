@@ -3,6 +3,7 @@
  * the same config replayed on its own (the plain Replay path is the oracle); results are written
  * once, atomically, and the merge reads each planned job exactly once.
  */
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,7 @@ import { Replay } from "../../lib/run/replay.ts";
 import { configsTried, finishedJobIds, jobDir, manifestOf, mergeSweep, writeJobResult, writeManifest } from "../../lib/run/results.ts";
 import { queryObjects, openStore } from "../../lib/store/db.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
-import { BASE, SWEEP_CONFIGS, synthSweepTape } from "../helpers/sweep-tape.ts";
+import { BASE, ROOT, SWEEP_CONFIGS, synthSweepTape } from "../helpers/sweep-tape.ts";
 
 let dir = "";
 let tape = "";
@@ -159,4 +160,26 @@ describe("results and merge", () => {
     expect(() => writeManifest(out, other)).toThrow(/another sweep/);
     expect(existsSync(join(out, "manifest.json"))).toBe(true);
   });
+});
+
+describe("npm run sweep in-process", () => {
+  test("--workers 2 (worker threads) gives the same bytes as one thread", () => {
+    const sweepFile = join(dir, "sweep3.json");
+    writeFileSync(sweepFile, JSON.stringify(SWEEP_CONFIGS.slice(0, 3)));
+    const run = (out: string, extra: string[]) => {
+      const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "runners/sweep.ts"), "--tape", tape, "--sweep", sweepFile, "--out", out, "--json", ...extra], {
+        cwd: ROOT,
+        encoding: "utf8",
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const files = ["summary.json", ...readdirSync(join(out, "tables")).sort().map((t) => `tables/${t}`)];
+      return new Map(files.map((f) => [f, readFileSync(join(out, f))]));
+    };
+    const one = run(join(dir, "cli-1"), []);
+    const two = run(join(dir, "cli-2"), ["--workers", "2"]);
+    expect([...two.keys()]).toEqual([...one.keys()]);
+    for (const [k, v] of one) expect(two.get(k)!.equals(v), k).toBe(true);
+    const writers = new Set(readdirSync(join(dir, "cli-2", "results")).map((d) => JSON.parse(readFileSync(join(dir, "cli-2", "results", d, "job.json"), "utf8")).written_by.worker));
+    expect(writers.size).toBe(2);
+  }, 240_000);
 });

@@ -1,0 +1,13 @@
+/**
+ * Worker-thread entry of runJobsHere (results.ts): for each job posted to it, run the job, store its
+ * result and answer {ok} or {ok: false, error}. The thread lives for many jobs (the library loads once).
+ */
+import { parentPort, threadId } from "node:worker_threads";
+import { runAndStore, type JobThreadInput } from "./results.ts";
+
+parentPort!.on("message", (d: JobThreadInput) => {
+  runAndStore(d.job, d.tapeDir, d.out, { worker: `in-process:thread-${threadId}`, codeVersion: d.codeVersion }).then(
+    (result) => parentPort!.postMessage({ ok: true, result }),
+    (err: unknown) => parentPort!.postMessage({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+});
