@@ -283,7 +283,7 @@ class Cursor<T> {
   async load(): Promise<boolean> {
     for (;;) {
       let block = this.src.next();
-      if (block instanceof Promise) block = await block;
+      if (block instanceof Promise) block = await block.catch((err: unknown) => Promise.reject(namingFile(this.run.file, err)));
       if (block === null) {
         this.block = null;
         this.headTs = Number.POSITIVE_INFINITY;
@@ -372,6 +372,12 @@ class DuckBlockSource<T> implements BlockSource<T> {
   }
 }
 
+/** A read error that names the tape file it came from (DuckDB's message does not always). */
+function namingFile(file: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err.message.includes(file) || err instanceof TapeOrderError) return err;
+  return new Error(`${file}: ${err.message}`, { cause: err });
+}
+
 /** a sorts before b by (ts, rank, ord). */
 function before<T>(a: Cursor<T>, b: Cursor<T>): boolean {
   return (
@@ -403,7 +409,7 @@ async function* mergeRuns<T>(
         for (const c of active) if (c.headTs < headTs) headTs = c.headTs;
         if (run.minTs > headTs) break;
         next++;
-        const cursor = await Cursor.open(run, await openSource(run));
+        const cursor = await Cursor.open(run, await openSource(run).catch((err: unknown) => Promise.reject(namingFile(run.file, err))));
         if (cursor) active.push(cursor);
       }
       if (active.length === 0) {

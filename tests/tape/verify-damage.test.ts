@@ -28,7 +28,7 @@ describe("tape verify on a damaged segment", () => {
     expect((await verifyTape(dir)).healthy).toBe(true);
     const b = fs.readFileSync(file);
     // Flip bytes in the middle of the file: data pages, not the footer the row counts come from.
-    for (let i = Math.floor(b.length * 0.4); i < Math.floor(b.length * 0.4) + 256; i++) b[i] = b[i]! ^ 0xff;
+    for (let i = Math.floor(b.length / 3); i < Math.floor(b.length / 3) + 4096; i++) b[i] = b[i]! ^ 0xff;
     fs.writeFileSync(file, b);
     const r = await verifyTape(dir);
     expect(r.healthy).toBe(false);
@@ -37,5 +37,18 @@ describe("tape verify on a damaged segment", () => {
     const cli = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "runners/tape.ts"), "verify", dir], { cwd: ROOT, encoding: "utf8" });
     expect(cli.status).toBe(1);
     expect(cli.stdout).toContain(path.basename(file));
+  }, 60_000);
+
+  it("replay of a tape with a damaged events segment exits 2 naming the file", () => {
+    const dir = path.join(tmp, "sample");
+    fs.cpSync(path.join(ROOT, "fixtures/tapes/sample"), dir, { recursive: true });
+    const file = (fs.readdirSync(path.join(dir, "events"), { recursive: true }) as string[]).filter((f) => f.endsWith(".parquet")).map((f) => path.join(dir, "events", f)).sort()[0]!;
+    const b = fs.readFileSync(file);
+    for (let i = Math.floor(b.length / 3); i < Math.floor(b.length / 3) + 4096; i++) b[i] = b[i]! ^ 0xff;
+    fs.writeFileSync(file, b);
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "runners/replay.ts"), "--no-store", "--json", "--tape", dir], { cwd: ROOT, encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(path.basename(file));
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/Exit 0/);
   }, 60_000);
 });
