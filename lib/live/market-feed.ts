@@ -63,7 +63,7 @@ export function marketSelection(env: {
 export interface KalshiMarketFeedOptions {
   readonly rest: KalshiRestClient;
   /** WebSocket settings; markets and callbacks are the feed's. */
-  readonly ws: Omit<KalshiWsOptions, "markets" | "onEvent" | "onPatch" | "onMarketAbandoned">;
+  readonly ws: Omit<KalshiWsOptions, "markets" | "onEvent" | "onPatch" | "onMarketAbandoned" | "onSubscribed">;
   readonly selection: MarketSelection;
   /** REST re-discovery period (KALSHI_DISCOVERY_SECONDS); 0 = start-up only. */
   readonly discoverySeconds: number;
@@ -163,6 +163,10 @@ export class KalshiMarketFeed {
       markets: [...this.followed].sort(),
       onEvent: (e) => this.onWsEvent(e),
       onPatch: (p, ep) => this.onPatch(p, ep),
+      // Lifecycle frames sent before we were subscribed (start-up, a reconnect) are lost: catch up over REST.
+      onSubscribed: (channel) => {
+        if (channel === "market_lifecycle_v2") void this.rediscover();
+      },
       onMarketAbandoned: (m, why) => {
         this.stats.abandoned++;
         this.followed.delete(m);

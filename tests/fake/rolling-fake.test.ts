@@ -22,7 +22,7 @@ afterEach(async () => {
 
 describe("rolling fake", () => {
   test("windows open, get their strike, close, are determined and settle, in that order", async () => {
-    fake = await startFakeKalshi({ flowIntervalMs: 20, brtiIntervalMs: 100, tickerIntervalMs: 0, rolling: { windowSeconds: 0.6, maxWindows: 4 } });
+    fake = await startFakeKalshi({ flowIntervalMs: 20, brtiIntervalMs: 100, tickerIntervalMs: 0, rolling: { windowSeconds: 1, maxWindows: 4 } });
     const f = fake;
     const signer = KalshiSigner.fromFile(f.keyId, f.privateKeyPath);
     const frames: Record<string, unknown>[] = [];

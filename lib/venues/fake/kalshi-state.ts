@@ -249,8 +249,9 @@ export class FakeKalshiState {
     const hourMs = 3_600_000;
     const close = Math.ceil(now / hourMs) * hourMs + hourMs;
     if (this.rolling) {
-      if (!(this.rolling.windowSeconds > 0)) throw new Error("rolling.windowSeconds must be > 0");
-      this.nextWindowMs = now;
+      // Kalshi announces times in whole seconds (open_ts / close_ts): windows are whole seconds too.
+      if (!Number.isInteger(this.rolling.windowSeconds) || this.rolling.windowSeconds < 1) throw new Error("rolling.windowSeconds must be a whole number ≥ 1");
+      this.nextWindowMs = Math.floor(now / 1000) * 1000;
       if (!this.rolling.keepStatic) return;
     }
     const dEvent = `KXBTCD-${etCode(close)}`;

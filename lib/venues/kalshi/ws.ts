@@ -71,6 +71,8 @@ export interface KalshiWsOptions {
   readonly snapshotTimeoutMs?: number;
   /** Timeouts without a snapshot after which the client gives up on that one market. Default 2. */
   readonly maxSnapshotMisses?: number;
+  /** A subscription was confirmed (after every connect too): e.g. catch up on what was missed meanwhile. */
+  readonly onSubscribed?: (channel: string, sid: number) => void;
   /** A market given up on (snapshot never came, or the venue said it does not exist). */
   readonly onMarketAbandoned?: (market: string, reason: string) => void;
   /** No frame and no ping for this long → stale, reconnect. Default 30 000 (Kalshi pings every 10 s). */
@@ -105,7 +107,7 @@ interface SidInfo {
 }
 
 type Pending =
-  | { cmd: "subscribe"; channel: KalshiChannel }
+  | { cmd: "subscribe"; channel: KalshiChannel; tickers: readonly string[] }
   | { cmd: "unsubscribe"; sids: number[] }
   | { cmd: "update_subscription"; sid: number; action: string };
 
@@ -201,10 +203,16 @@ export class KalshiWsClient {
     for (const ch of this.channels) {
       if (!MARKET_SCOPED.has(ch)) continue;
       const sid = this.channelSid.get(ch);
-      if (sid === undefined) continue;
       if (ch === "orderbook_delta") for (const t of fresh) this.awaiting.add(t);
+      if (sid === undefined) {
+        // No subscription yet (we started with no market): make one; while one is on its way, the
+        // markets it lacks are added when it is confirmed.
+        if (!this.subscribePending(ch)) this.subscribe(ch);
+        continue;
+      }
       this.send({ id: this.takeId({ cmd: "update_subscription", sid, action: "add_markets" }), cmd: "update_subscription", params: { sid, action: "add_markets", market_tickers: fresh } });
     }
+    if (this.awaiting.size > 0) this.armSnapshotTimer();
   }
 
   removeMarkets(tickers: readonly string[]): void {
@@ -358,7 +366,13 @@ export class KalshiWsClient {
     // Current state for each market now, instead of waiting for its next change.
     if (channel === "ticker") params.send_initial_snapshot = true;
     if (channel === "cfbenchmarks_value") params.index_ids = [...(this.opts.indexIds ?? ["BRTI"])];
-    this.send({ id: this.takeId({ cmd: "subscribe", channel }), cmd: "subscribe", params });
+    this.send({ id: this.takeId({ cmd: "subscribe", channel, tickers: MARKET_SCOPED.has(channel) ? [...tickers] : [] }), cmd: "subscribe", params });
+  }
+
+  /** A subscribe for this channel sent and not answered yet. */
+  private subscribePending(channel: KalshiChannel): boolean {
+    for (const p of this.pending.values()) if (p.cmd === "subscribe" && p.channel === channel) return true;
+    return false;
   }
 
   /** Drop a subscription and make it anew (new sid, fresh snapshots for books). */
@@ -494,10 +508,21 @@ export class KalshiWsClient {
       case "subscribed": {
         if (pending?.cmd === "subscribe") this.pending.delete(c.id);
         const channel = pending?.cmd === "subscribe" ? pending.channel : c.channel;
-        this.sids.set(c.sid, { channel, tickers: new Set(MARKET_SCOPED.has(channel as KalshiChannel) ? this.markets : []) });
+        const scoped = MARKET_SCOPED.has(channel as KalshiChannel);
+        const sent = pending?.cmd === "subscribe" ? pending.tickers : [...this.markets];
+        this.sids.set(c.sid, { channel, tickers: new Set(scoped ? sent : []) });
         this.channelSid.set(channel, c.sid);
         this.attempt = 0; // the venue accepted us: next disconnect starts backoff afresh
         this.log.debug("subscribed", { connId: this.connId, channel, sid: c.sid });
+        if (scoped) {
+          // Markets added while the subscribe was on its way.
+          const have = new Set(sent);
+          const missing = [...this.markets].filter((m) => !have.has(m)).sort();
+          if (missing.length > 0) {
+            this.send({ id: this.takeId({ cmd: "update_subscription", sid: c.sid, action: "add_markets" }), cmd: "update_subscription", params: { sid: c.sid, action: "add_markets", market_tickers: missing } });
+          }
+        }
+        this.opts.onSubscribed?.(channel, c.sid);
         return;
       }
       case "unsubscribed":
