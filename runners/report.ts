@@ -3,12 +3,13 @@
  * writes DIR/index.html with inline SVG charts plus the same charts as PNG files.
  *
  *   tsx runners/report.ts [--db PATH] [--run ID | --from YYYY-MM-DD --to YYYY-MM-DD] [--out DIR]
- *                         [--forecast last|all] [--cutoff-min M] [--trials N]
+ *                         [--forecast last|all] [--cutoff-min M] [--trials N] [--sweep DIR]
  *   tsx runners/report.ts --freeze RUN [--note TEXT]     freeze RUN's model + config as of now
  *
  * Out of sample = settlements after the freeze of the run's config hash (table model_freezes); without
  * a freeze the report can only say "in-sample". --trials: how many configs/models were tried before
- * this one (deflates the Sharpe ratio).
+ * this one (deflates the Sharpe ratio). --sweep DIR: a research sweep's output (npm run sweep): the
+ * store defaults to DIR/sweep.duckdb and trials to at least the configs the sweep tried on any machine.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +25,7 @@ import type { SpaResult } from "../lib/analysis/stats.ts";
 import { brierLosses, evBinMonotonicity, spaTest } from "../lib/analysis/stats.ts";
 import type { TournamentResult } from "../lib/analysis/tournament.ts";
 import { runTournament } from "../lib/analysis/tournament.ts";
+import { configsTried } from "../lib/run/results.ts";
 import { freezeRun, openStore, resolveDbPath } from "../lib/store/db.ts";
 
 const Args = z.object({
@@ -35,6 +37,7 @@ const Args = z.object({
   forecast: z.enum(["last", "all"]).default("last"),
   "cutoff-min": z.coerce.number().min(0).default(0),
   trials: z.coerce.number().int().min(1).default(1),
+  sweep: z.string().min(1).optional(),
 });
 
 export function svgToPng(svg: string): Buffer {
@@ -214,11 +217,14 @@ export async function runReport(argv: string[]): Promise<{ out: string; report: 
       forecast: { type: "string" },
       "cutoff-min": { type: "string" },
       trials: { type: "string" },
+      sweep: { type: "string" },
     },
   });
   const a = Args.parse(values);
   if (a.run && (a.from || a.to)) throw new Error("use either --run or --from/--to, not both");
-  const dbPath = resolveDbPath(a.db);
+  const dbPath = resolveDbPath(a.db ?? (a.sweep ? join(a.sweep, "sweep.duckdb") : undefined));
+  // A sweep's multiple-testing count: every config it tried, wherever it ran (lib/run/results.ts).
+  const trials = a.sweep ? Math.max(a.trials, configsTried(a.sweep)) : a.trials;
   const store = await openStore(dbPath);
   try {
     const filter: ForecastFilter = { forecast: a.forecast, cutoffMinutes: a["cutoff-min"] };
@@ -229,7 +235,7 @@ export async function runReport(argv: string[]): Promise<{ out: string; report: 
     const realized = await loadRealizedPnl(store, filter);
     const { trades } = await loadTrades(store, filter);
     const freeze = await loadFreeze(store, a.run);
-    const rep = evaluateEdge(loaded.obs, trades, { freezeTs: freeze.frozenUs, trials: a.trials });
+    const rep = evaluateEdge(loaded.obs, trades, { freezeTs: freeze.frozenUs, trials });
     const tournament = tournamentOf(await loadTournamentRows(store, filter));
     const charts = buildCharts(loaded.obs, rep, realized);
     mkdirSync(a.out, { recursive: true });

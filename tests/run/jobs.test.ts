@@ -14,6 +14,7 @@ import { Replay } from "../../lib/run/replay.ts";
 import { configsTried, finishedJobIds, jobDir, manifestOf, mergeSweep, writeJobResult, writeManifest } from "../../lib/run/results.ts";
 import { queryObjects, openStore } from "../../lib/store/db.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
+import { runReport } from "../../runners/report.ts";
 import { BASE, ROOT, SWEEP_CONFIGS, synthSweepTape } from "../helpers/sweep-tape.ts";
 
 let dir = "";
@@ -139,6 +140,11 @@ describe("results and merge", () => {
     const expected = (s.runs as { summary: { fills: number } }[]).reduce((a, r) => a + r.summary.fills, 0);
     expect(f!.n).toBe(expected);
     expect(perJob.length).toBeGreaterThan(0);
+
+    // The edge report on a sweep counts every config the sweep tried (deflated Sharpe).
+    const run = (s.runs as { run_id: string }[])[0]!.run_id;
+    const rep = await runReport(["--sweep", out, "--run", run, "--out", join(dir, "report")]);
+    expect(rep.report.inSample.pnl.sharpe.trials).toBe(2);
 
     // Merging again gives the same bytes.
     await mergeSweep(out);
