@@ -1,7 +1,10 @@
 /**
  * Statistics for proving (or refuting) edge: proper scores, calibration, forecast-comparison tests.
- * Hand-written so every formula is visible and testable; inputs are plain arrays of probabilities in
- * [0,1] and binary outcomes (0/1). Pure functions, no IO; randomness only through a seeded PRNG.
+ * Standard pieces (mean, variance, correlation, regression line, skewness, kurtosis) come from
+ * simple-statistics; what it lacks is written here — DM with HAC, Murphy, cluster-robust tests and
+ * bootstraps, logistic recalibration, SPA, deflated Sharpe — each checked against a reference in
+ * tests/analysis. Inputs are plain arrays of probabilities in [0,1] and binary outcomes (0/1). Pure
+ * functions, no IO; randomness only through a seeded PRNG.
  */
 import { mulberry32 } from "../core/prng.ts";
 import * as ss from "simple-statistics";
@@ -15,18 +18,14 @@ function checkPair(p: readonly number[], y: readonly number[]): void {
   if (p.length === 0) throw new Error("no observations");
 }
 
+/** Arithmetic mean (simple-statistics, compensated summation); NaN for no values. */
 export function mean(xs: readonly number[]): number {
-  let s = 0;
-  for (const x of xs) s += x;
-  return s / xs.length;
+  return xs.length === 0 ? NaN : ss.mean(xs as number[]);
 }
 
-/** Sample variance (n − 1 denominator). */
+/** Sample variance, n − 1 denominator (simple-statistics); NaN below two values. */
 export function variance(xs: readonly number[]): number {
-  const m = mean(xs);
-  let s = 0;
-  for (const x of xs) s += (x - m) * (x - m);
-  return s / (xs.length - 1);
+  return xs.length < 2 ? NaN : ss.sampleVariance(xs as number[]);
 }
 
 /** Linear-interpolated quantile of sorted data (type 7, as R's default). */
@@ -497,18 +496,9 @@ export function ranks(xs: readonly number[]): number[] {
   return r;
 }
 
+/** Pearson correlation (simple-statistics' sampleCorrelation). */
 export function pearson(x: readonly number[], y: readonly number[]): number {
-  const mx = mean(x);
-  const my = mean(y);
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < x.length; i++) {
-    sxy += (x[i]! - mx) * (y[i]! - my);
-    sxx += (x[i]! - mx) ** 2;
-    syy += (y[i]! - my) ** 2;
-  }
-  return sxy / Math.sqrt(sxx * syy);
+  return ss.sampleCorrelation(x as number[], y as number[]);
 }
 
 export interface CorrelationTest {
@@ -540,15 +530,10 @@ export interface SlopeTest {
 export function olsSlope(x: readonly number[], y: readonly number[]): SlopeTest {
   const n = x.length;
   const mx = mean(x);
-  const my = mean(y);
   let sxx = 0;
-  let sxy = 0;
-  for (let i = 0; i < n; i++) {
-    sxx += (x[i]! - mx) ** 2;
-    sxy += (x[i]! - mx) * (y[i]! - my);
-  }
-  const slope = sxy / sxx;
-  const intercept = my - slope * mx;
+  for (let i = 0; i < n; i++) sxx += (x[i]! - mx) ** 2;
+  // The line from simple-statistics; the standard error (which it does not give) here.
+  const { m: slope, b: intercept } = ss.linearRegression(x.map((xi, i) => [xi, y[i]!]));
   let sse = 0;
   for (let i = 0; i < n; i++) sse += (y[i]! - intercept - slope * x[i]!) ** 2;
   const se = Math.sqrt(sse / (n - 2) / sxx);

@@ -5,8 +5,8 @@
 import * as ss from "simple-statistics";
 import { describe, expect, it } from "vitest";
 import {
-  binIndex, clusterMeanTest, createRng, fCdf, logisticRecalibration, logisticRegression, reliabilityCurve, studentTCdf,
-  wildClusterBootstrapMean,
+  binIndex, clusterBootstrapT, clusterMeanTest, createRng, deflatedSharpe, encompassingTest, expectedMaxNormal, fCdf, holmAdjust, logisticRecalibration,
+  logisticRegression, minimumDetectableEffect, normalQuantile, reliabilityCurve, spaTest, studentTCdf, wildClusterBootstrapMean,
 } from "../../lib/analysis/stats.ts";
 
 describe("reliability bins are (lo, hi]", () => {
@@ -123,3 +123,88 @@ describe("logistic regression and recalibration", () => {
     expect(r.pValue).toBeNaN();
   });
 });
+
+describe("multiple testing, data snooping, deflated Sharpe, power", () => {
+  it("Holm adjusts like R's p.adjust(method = 'holm')", () => {
+    // hand: sorted .005·4 = .02, .01·3 = .03, .03·2 = .06, .04·1 = .04 → running max .06
+    expect(holmAdjust([0.01, 0.04, 0.03, 0.005])).toEqual([0.03, 0.06, 0.06, 0.02]);
+    expect(holmAdjust([0.5, NaN])).toEqual([1, 1]);
+  });
+
+  it("normal quantile matches published values; E[max of N normals] is close to the exact expectation", () => {
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959963984540054, 10);
+    expect(normalQuantile(0.8)).toBeCloseTo(0.8416212335729143, 10);
+    // exact E[max] of N iid N(0,1): N = 10 → 1.538752, N = 100 → 2.507594 (tables of order statistics)
+    expect(Math.abs(expectedMaxNormal(10) / 1.538752 - 1)).toBeLessThan(0.03);
+    expect(Math.abs(expectedMaxNormal(100) / 2.507594 - 1)).toBeLessThan(0.03);
+    expect(expectedMaxNormal(1)).toBe(0);
+  });
+
+  it("deflated Sharpe with one trial is the probabilistic Sharpe ratio (moments from simple-statistics)", () => {
+    const rng = createRng(5);
+    const r = Array.from({ length: 250 }, () => 0.001 + 0.01 * (rng() - 0.5) + 0.004 * (rng() - 0.5) ** 3);
+    const d = deflatedSharpe(r, 1);
+    const sr = ss.mean(r) / ss.sampleStandardDeviation(r);
+    const g3 = ss.sampleSkewness(r);
+    const g4 = ss.sampleKurtosis(r) + 3;
+    const psr = 0.5 * (1 + erfApprox((sr * Math.sqrt(249)) / Math.sqrt(1 - g3 * sr + ((g4 - 1) / 4) * sr * sr) / Math.SQRT2));
+    expect(d.sharpe).toBeCloseTo(sr, 12);
+    expect(d.sr0).toBe(0);
+    expect(Math.abs(d.dsr - psr)).toBeLessThan(1e-6);
+    // more trials → a higher bar → a lower DSR
+    expect(deflatedSharpe(r, 50).dsr).toBeLessThan(d.dsr);
+  });
+
+  it("SPA and the Reality Check: one clearly better candidate is found, a worse one is not", () => {
+    const rng = createRng(8);
+    const cl = Array.from({ length: 600 }, (_, i) => `c${i % 60}`);
+    const good = cl.map(() => 0.02 + 0.1 * (rng() - 0.5));
+    const bad = cl.map(() => -0.02 + 0.1 * (rng() - 0.5));
+    const r = spaTest([bad, good], cl, { reps: 499, seed: 1 });
+    expect(r.best).toBe(1);
+    expect(r.pSpa).toBeLessThan(0.01);
+    expect(r.pRealityCheck).toBeLessThan(0.01);
+    expect(spaTest([bad], cl, { reps: 499, seed: 1 }).pSpa).toBeGreaterThan(0.5);
+  });
+
+  it("encompassing λ is the no-intercept OLS slope; with singleton clusters its SE is the HC sandwich", () => {
+    const rng = createRng(9);
+    const n = 400;
+    const pk = Array.from({ length: n }, () => 0.2 + 0.6 * rng());
+    const pm = pk.map((q) => Math.min(0.99, Math.max(0.01, q + 0.2 * (rng() - 0.5))));
+    const y = pm.map((q) => (rng() < q ? 1 : 0));
+    const e = encompassingTest(pm, pk, y, y.map((_, i) => `i${i}`));
+    const x = pm.map((q, i) => q - pk[i]!);
+    const u = y.map((v, i) => v - pk[i]!);
+    const sxx = x.reduce((s, v) => s + v * v, 0);
+    const lam = x.reduce((s, v, i) => s + v * u[i]!, 0) / sxx;
+    const hc = x.reduce((s, v, i) => s + (v * (u[i]! - lam * v)) ** 2, 0) / (sxx * sxx);
+    expect(e.lambda).toBeCloseTo(lam, 12);
+    expect(e.se).toBeCloseTo(Math.sqrt((n / (n - 1)) * hc), 12);
+    expect(e.lambda).toBeGreaterThan(0.5); // the model's forecasts are the truth here
+    expect(e.pValue).toBeLessThan(0.05);
+  });
+
+  it("cluster bootstrap-t: a clear positive mean is significant, a symmetric null is not", () => {
+    const rng = createRng(10);
+    const cl = Array.from({ length: 300 }, (_, i) => `c${i % 30}`);
+    expect(clusterBootstrapT(cl.map(() => 0.5 + rng()), cl, { reps: 499 }).pGreater).toBeLessThan(0.01);
+    expect(clusterBootstrapT(cl.map(() => rng() - 0.5), cl, { reps: 499 }).pGreater).toBeGreaterThan(0.05);
+  });
+
+  it("minimum detectable effect = (z_.95 + z_.80)·se for many degrees of freedom", () => {
+    expect(minimumDetectableEffect(0.01, 1e6)).toBeCloseTo((normalQuantile(0.95) + normalQuantile(0.8)) * 0.01, 6);
+    expect(minimumDetectableEffect(0.01, 9)).toBeGreaterThan(minimumDetectableEffect(0.01, 1e6));
+  });
+});
+
+/** erf by its Maclaurin series (independent of the library's erfc), fine for |x| < 3. */
+function erfApprox(x: number): number {
+  let sum = 0;
+  let term = x;
+  for (let k = 0; k < 80; k++) {
+    sum += term / (2 * k + 1);
+    term *= (-x * x) / (k + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
