@@ -2,6 +2,8 @@
  * Tape tools.
  *   tsx runners/tape.ts verify <dir> [--json] [--stale-spot S] [--stale-kalshi S]   health check; exit 1 on problems
  *   tsx runners/tape.ts info <dir>                                                  days and counts
+ *   tsx runners/tape.ts rebuild-store <dir> [--run ID] [--db PATH]                  append the audit rows a crash lost
+ *                                                      (paper runs; ID defaults to the tape folder's name)
  *   tsx runners/tape.ts recover <dir>                                               roll journals a crashed run left
  *                                                      (in <dir> and each run tape under it); exit 1 if one fails
  *   tsx runners/tape.ts bench [--events N] [--dir D]                                write then read N synthetic events
@@ -13,12 +15,15 @@ import { parseArgs } from "node:util";
 import { formatVerifyReport, verifyTape } from "../lib/tape/verify.ts";
 import { listTapeDays, readTapeEvents } from "../lib/tape/reader.ts";
 import { openTapeWriter, recoverTapes } from "../lib/tape/writer.ts";
+import { rebuildStore } from "../lib/run/rebuild.ts";
+import { resolveDbPath } from "../lib/store/db.ts";
 import type { EngineEvent, Source } from "../lib/core/events.ts";
 
 const USAGE = `usage:
   tape verify <dir> [--json] [--stale-spot SECONDS] [--stale-kalshi SECONDS]
   tape info <dir>
   tape recover <dir>
+  tape rebuild-store <dir> [--run ID] [--db PATH]
   tape bench [--events N] [--dir DIR]`;
 
 function positiveNumber(v: string | undefined, name: string): number | undefined {
@@ -38,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       "stale-kalshi": { type: "string" },
       events: { type: "string" },
       dir: { type: "string" },
+      run: { type: "string" },
+      db: { type: "string" },
     },
   });
   const [cmd, dir] = positionals;
@@ -53,6 +60,15 @@ async function main(argv: string[]): Promise<number> {
     const report = await verifyTape(dir);
     console.log(`days: ${(await listTapeDays(dir)).join(", ") || "(none)"}`);
     for (const c of report.days) console.log(`${c.day} ${c.source}: ${c.rawFrames} raw, ${c.events} events, ${c.files} files`);
+    return 0;
+  }
+  if (cmd === "rebuild-store" && dir) {
+    // A crashed run's journal must be Parquet first.
+    for (const r of await recoverTapes(dir)) if (r.problem) throw new Error(`${r.dir}: ${r.problem}`);
+    const runId = values.run ?? path.basename(path.resolve(dir));
+    const r = await rebuildStore({ tapeDir: dir, runId, dbPath: resolveDbPath(values.db) });
+    for (const [t, c] of Object.entries(r.tables)) console.log(`${t}: ${c.stored} stored, ${c.derived} from the tape, ${c.added} added`);
+    console.log(`run ${r.runId} (${r.mode}): ${r.added} row(s) added from ${r.events} tape events`);
     return 0;
   }
   if (cmd === "recover" && dir) {

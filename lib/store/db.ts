@@ -416,7 +416,7 @@ const SETTLEMENTS: AuditSpec = {
   },
 };
 
-const AUDIT_SPECS: Record<AuditRecord["kind"], AuditSpec> = {
+export const AUDIT_SPECS: Record<AuditRecord["kind"], AuditSpec> = {
   opportunity: OPPORTUNITIES,
   features: FEATURES,
   risk_state_changed: RISK_EVENTS,
