@@ -62,11 +62,11 @@ describe("rebuild-store", () => {
     expect(full.opportunities).toBeGreaterThan(10);
     // The crash: the last batch of every table never reached the store.
     const s = await openStore(dbPath);
-    const cut = h.records[Math.floor(h.records.length / 2)]!.ts;
+    const cut: number = h.records[Math.floor(h.records.length / 2)]!.ts;
     for (const t of TABLES) await s.connection.run(`DELETE FROM ${t} WHERE run_id = $1 AND ts_us > $2`, [runId, cut]);
     await s.close();
     const lost = await counts(dbPath, runId);
-    expect(lost.opportunities).toBeLessThan(full.opportunities);
+    expect(lost.opportunities).toBeLessThan(full.opportunities!);
     expect((await checkParity({ tapeDir, runId, dbPath })).identical).toBe(false);
 
     const cli = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "runners/tape.ts"), "rebuild-store", tapeDir, "--db", dbPath], { cwd: ROOT, encoding: "utf8" });
