@@ -1,7 +1,8 @@
 /**
  * HALTED in live goes through the one gateway to the venue: a reconciliation mismatch halts the
  * engine, its cancel-all reaches the fake Kalshi, and the fake's own order book (the oracle) shows
- * the resting order cancelled. Nothing new is placed afterwards.
+ * the resting order cancelled. Nothing new is placed afterwards. The engine's reprice intent (V2
+ * amend) goes through the same gateway and moves the order at the fake venue in place.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_ENGINE_CONFIG } from "../../lib/core/config.ts";
@@ -49,6 +50,27 @@ describe("HALTED in live", () => {
     await transport.idle();
     expect(fakes.kalshi.state.orderByClientId("halt-1")?.status).toBe("canceled");
     expect(records.some((r) => r.kind === "risk_state_changed" && r.to === "HALTED")).toBe(true);
+    transport.close();
+  });
+});
+
+describe("reprice in live", () => {
+  it("an amend_order intent amends the resting order at the venue (same order id, new price and size)", async () => {
+    const events: EngineEvent[] = [];
+    const transport = new KalshiTransport({ rest, emit: (e) => events.push(e) });
+    const market = fakes.kalshi.state.tickers()[0]!;
+    transport.place({ kind: "place_order", ts: 1, clientOrderId: "amend-1", market, outcome: "yes", action: "buy", price: 200, count: 500, tif: "good_till_canceled", postOnly: true, reduceOnly: false, evalId: "e" });
+    await transport.idle();
+    const before = fakes.kalshi.state.orderByClientId("amend-1")!;
+    expect(before).toMatchObject({ status: "resting", yesPrice: 200, remaining: 500 });
+    transport.amend({ kind: "amend_order", ts: 2, clientOrderId: "amend-1", orderId: before.orderId, market, outcome: "yes", action: "buy", price: 300, remaining: 300, reason: "test" });
+    await transport.idle();
+    const after = fakes.kalshi.state.orderByClientId("amend-1")!;
+    expect(after).toMatchObject({ orderId: before.orderId, status: "resting", yesPrice: 300, remaining: 300 });
+    expect(fakes.kalshi.requests.filter((r) => r.endsWith("/amend")).length).toBeGreaterThan(0);
+    // The engine hears the venue's view of the amended order.
+    const last = events.filter((e) => e.kind === "order_update" && e.clientOrderId === "amend-1").at(-1);
+    expect(last).toMatchObject({ status: "resting", yesPrice: 300 });
     transport.close();
   });
 });
