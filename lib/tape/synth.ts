@@ -432,6 +432,8 @@ export class Synthesizer {
   private readonly brtiHistory: number[] = [];
   /** BRTI 60-s average by print second, kept for the settlement of markets closing at that second. */
   private readonly avgAtSecond = new Map<number, number>();
+  /** Kalshi's settlement average at second s: the prints in (s − 60 s, s], i.e. s − 59 … s (core/settlement.ts). */
+  private readonly settleAvgAtSecond = new Map<number, number>();
   private seqGapPending: boolean;
   private crossedPending: boolean;
   private marketCount = 0;
@@ -961,7 +963,9 @@ export class Synthesizer {
     });
     t = m.closeUs + this.rngK.int(60, 150) * US_PER_S;
     this.schedule(t, () => {
-      const avg = this.avgAtSecond.get(Math.floor(m.closeUs / US_PER_S));
+      // Settled on Kalshi's window (close − 60 s, close] — the print at close counts — not on the CF
+      // frame's trailing [t − 60 s, t) average.
+      const avg = this.settleAvgAtSecond.get(Math.ceil(m.closeUs / US_PER_S));
       if (avg === undefined) return; // the tape did not cover the settlement window
       const result = avg > m.floorStrike ? "yes" : "no";
       this.settlements.push({ market: m.ticker, floorStrike: m.floorStrike, closeTime: m.closeUs, avg60: avg, result });
@@ -1003,6 +1007,15 @@ export class Synthesizer {
     }
     h.push(value);
     if (h.length > 60) h.shift();
+    let inclusive = 0;
+    for (const v of h) inclusive += v;
+    this.settleAvgAtSecond.set(s, inclusive / h.length);
+    if (this.settleAvgAtSecond.size > 7200) {
+      for (const k of this.settleAvgAtSecond.keys()) {
+        if (k < s - 7200) this.settleAvgAtSecond.delete(k);
+        else break;
+      }
+    }
     const recv = this.stamp(recvPlanned);
     const receivedAt = Math.floor((recv - this.rngK.int(1_000, 20_000)) / US_PER_MS);
     const timeMs = s * 1000;

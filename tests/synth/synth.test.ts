@@ -260,13 +260,15 @@ describe("synthesizer: market content", () => {
     for (const d of determined) {
       if (d.kind !== "market_lifecycle") continue;
       const info = infos.get(d.market)!;
-      // Oracle: the simple mean of the 60 prints at close−60 s … close−1 s, read off the tape itself.
-      const window = brti.filter((v) => v.tsExchange! >= info.closeTime - 60_000_000 && v.tsExchange! < info.closeTime);
+      // Oracle: Kalshi's rule, the simple mean of the 60 prints in (close − 60 s, close] (close−59 s …
+      // close), read off the tape itself.
+      const window = brti.filter((v) => v.tsExchange! > info.closeTime - 60_000_000 && v.tsExchange! <= info.closeTime);
       expect(window).toHaveLength(60);
       const mean = window.reduce((s, v) => s + v.value, 0) / 60;
-      // The venue's own published average at the close print agrees.
+      // The CF frame's own trailing average [t − 60 s, t) at the close print is a different window.
       const closePrint = brti.find((v) => v.tsExchange === info.closeTime)!;
-      expect(closePrint.avg60s).toBeCloseTo(mean, 6);
+      const cf = brti.filter((v) => v.tsExchange! >= info.closeTime - 60_000_000 && v.tsExchange! < info.closeTime);
+      expect(closePrint.avg60s).toBeCloseTo(cf.reduce((s, v) => s + v.value, 0) / 60, 6);
       expect(d.result).toBe(mean > info.floorStrike ? "yes" : "no");
       expect(d.settlementValue).toBe(d.result === "yes" ? 10_000 : 0);
       expect(d.tsRecv).toBeGreaterThan(info.closeTime);
