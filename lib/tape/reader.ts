@@ -7,12 +7,12 @@
  * a time, so memory stays at a few chunks whatever the day's size, and no sort runs at all — a
  * per-day ORDER BY was measured 2–4× slower than streaming files unsorted on this machine.
  *
- * An events segment is read from its read-cache file when one is current (cache.ts: typed arrays
- * straight from disk, no DuckDB, no per-value conversion); otherwise it is streamed through DuckDB as
- * columnar chunks and the cache file is written on the way. Numeric cells of a row are packed in SQL
- * into one DOUBLE[] column (codes for kind/source/market/side), which crosses into JS as a single
- * Float64Array; only per-row strings (trade ids, extra JSON, raw text) are decoded one by one. Both
- * paths produce the same events in the same order; the merge does not know which one a file used.
+ * Events come straight from the Parquet segments, streamed through DuckDB as columnar chunks: each
+ * column crosses into JS as the vector's own typed array (BIGINT halves, INTEGER, DOUBLE, NULLs from
+ * the validity bits), kind/market/side arrive as ENUM codes (one market dictionary per day), and the
+ * cells are laid row-major for the codec. Strings are decoded only for the rows whose kind carries
+ * one (trade ids, the extra JSON of rare kinds). There is no second, derived copy of the data to
+ * build or keep in sync: the first read of a tape is as fast as every later one.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -26,22 +26,7 @@ import {
 } from "@duckdb/node-api";
 import type { Source } from "../core/events.ts";
 import type { RawFrame, TapeEvent } from "./types.ts";
-import {
-  decodeCompactRows,
-  decodeEventBatch,
-  packCompactColumns,
-  type CompactEventPage,
-  type CompactPosition,
-  type EventBatch,
-} from "./codec.ts";
-import {
-  EventCacheReader,
-  EventCacheWriter,
-  discard,
-  eventCachePath,
-  sourceKey,
-  type SourceKey,
-} from "./cache.ts";
+import { decodeEventBatch, type EventBatch } from "./codec.ts";
 import {
   DIR_CODES,
   EVENT_CELLS,
@@ -72,11 +57,6 @@ export interface ReadOptions {
   sources?: Source[];
   /** DuckDB memory limit (default "1GB"). */
   memoryLimit?: string;
-  /**
-   * Use and build the read cache under `<dir>/.cache` (default true; see cache.ts). The cache is
-   * derived and optional: false reads every segment from Parquet and writes nothing.
-   */
-  cache?: boolean;
 }
 
 /** A segment file whose rows are not in (ts_recv, ord) order: not written by the tape writer. */
@@ -226,10 +206,6 @@ function packedCells(v: DuckDBVector, rows: number, stride: number): Float64Arra
     }
   }
   return out;
-}
-
-function stringAt(v: DuckDBVector): (i: number) => string | null {
-  return (i) => v.getItem(i) as string | null;
 }
 
 // ---- k-way merge of sorted runs -------------------------------------------------------------------
@@ -457,103 +433,132 @@ const KIND_ENUM = sqlEnum(KIND_CODES);
 const SIDE_ENUM = sqlEnum(SIDE_CODES);
 const CELL_TS = EVENT_CELLS.indexOf("ts_recv");
 const CELL_ORD = EVENT_CELLS.indexOf("ord");
+const CELL_SOURCE = EVENT_CELLS.indexOf("source");
+const CELL_HAS_REF = EVENT_CELLS.indexOf("has_ref");
 
-/** SQL for one packed cell (see EVENT_CELLS): codes via the enums, NULL → NaN. */
-function cellSql(cell: (typeof EVENT_CELLS)[number], rank: number, marketType: string): string {
+/**
+ * The SQL expression of one selected column per cell (EVENT_CELLS order, `source` and `has_ref`
+ * excepted: the source is constant per file and has_ref is the ref column's validity). Columns keep
+ * their Parquet types — no per-row cast to DOUBLE — and the three strings arrive as ENUM codes.
+ */
+function cellSelect(cell: (typeof EVENT_CELLS)[number], marketType: string): string | null {
   switch (cell) {
     case "kind":
-      return `enum_code(CAST(kind AS ${KIND_ENUM}))::DOUBLE`;
-    case "source":
-      return `${rank}::DOUBLE`;
+      return `CAST(kind AS ${KIND_ENUM})`;
     case "market":
-      return `enum_code(CAST(coalesce(market, '') AS ${marketType}))::DOUBLE`;
+      return `CAST(coalesce(market, '') AS ${marketType})`;
     case "side":
-      return `enum_code(CAST(coalesce(side, '') AS ${SIDE_ENUM}))::DOUBLE`;
+      return `CAST(coalesce(side, '') AS ${SIDE_ENUM})`;
+    case "source":
     case "has_ref":
-      return `(ref IS NOT NULL)::DOUBLE`;
+      return null;
     default:
-      return `coalesce(${cell}::DOUBLE, 'NaN'::DOUBLE)`;
+      return cell;
   }
 }
 
-/** Rows of one segment in file order (= (ts_recv, ord) order), from row `offset` on. */
-function eventsSql(run: FileRun, marketType: string, offset: number): string {
-  const cells = EVENT_CELLS.map((c) => cellSql(c, run.rank, marketType)).join(", ");
-  // NULLs are coalesced away so the string vectors carry no validity mask (per-row mask checks in
-  // @duckdb/node-api allocate BigInts); has_ref keeps ref's NULL-ness, extra is never NULL where read.
-  // A single-file scan keeps file order (DuckDB preserves insertion order), so OFFSET resumes exactly.
-  return `SELECT [${cells}]::DOUBLE[${EVENT_STRIDE}], coalesce(ref, ''), coalesce(extra, '')
-    FROM read_parquet(${sqlString(run.file)})${offset > 0 ? ` OFFSET ${offset}` : ""}`;
+/** Cells filled from selected columns: [cell index, column index]. */
+const SELECTED: readonly (readonly [number, number])[] = (() => {
+  const out: [number, number][] = [];
+  for (const [i, c] of EVENT_CELLS.entries()) if (cellSelect(c, "x") !== null) out.push([i, out.length]);
+  return out;
+})();
+const COL_REF = SELECTED.length;
+const COL_EXTRA = SELECTED.length + 1;
+
+/** Rows of one segment in file order (= (ts_recv, ord) order). */
+function eventsSql(run: FileRun, marketType: string): string {
+  const cols = EVENT_CELLS.map((c) => cellSelect(c, marketType)).filter((s) => s !== null);
+  return `SELECT ${cols.join(", ")}, ref, extra FROM read_parquet(${sqlString(run.file)})`;
 }
 
-/** Feeds decoded DuckDB chunks of one segment into its cache file. */
-interface CacheFeed {
-  readonly writer: EventCacheWriter;
-  /** Dictionary code (this read's) → cache file code; -1 = not yet assigned. */
-  readonly remap: Int32Array;
+/** A bit per row, 1 = valid, as DuckDB lays it out (little-endian 64-bit words); null = all valid. */
+function validityBits(v: DuckDBVector): Uint8Array | null {
+  const data = (v as unknown as { validity?: { data?: BigUint64Array | null } }).validity?.data;
+  return data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
 }
 
-function eventBlock(chunk: DuckDBDataChunk, marketDict: readonly string[], feed: CacheFeed | null): Block<TapeEvent> {
+/**
+ * Copy one column vector into cell `c` of every row of `cells` (stride EVENT_STRIDE), NULL → NaN.
+ * The vector's typed array is read directly (@duckdb/node-api keeps it in `items`); a BIGINT is
+ * assembled from its two 32-bit halves, exact below 2^53 like every value the tape stores. Should a
+ * future version of the package move these fields, the element-wise path gives the same numbers.
+ */
+function fillCell(cells: Float64Array, c: number, v: DuckDBVector, n: number): void {
+  const items = (v as unknown as { items?: unknown }).items;
+  const valid = validityBits(v);
+  const S = EVENT_STRIDE;
+  if (items instanceof BigInt64Array && items.length >= n) {
+    const w = new Int32Array(items.buffer, items.byteOffset, n * 2);
+    for (let i = 0, r = c; i < n; i++, r += S) {
+      cells[r] = valid !== null && ((valid[i >> 3]! >> (i & 7)) & 1) === 0 ? Number.NaN : w[2 * i + 1]! * 4294967296 + (w[2 * i]! >>> 0);
+    }
+  } else if (
+    (items instanceof Float64Array || items instanceof Int32Array || items instanceof Uint8Array || items instanceof Uint16Array || items instanceof Uint32Array) &&
+    items.length >= n
+  ) {
+    if (valid === null) for (let i = 0, r = c; i < n; i++, r += S) cells[r] = items[i]!;
+    else for (let i = 0, r = c; i < n; i++, r += S) cells[r] = ((valid[i >> 3]! >> (i & 7)) & 1) === 0 ? Number.NaN : items[i]!;
+  } else {
+    const codes = (v.type as unknown as { values?: readonly string[] }).values;
+    for (let i = 0, r = c; i < n; i++, r += S) {
+      const x = v.getItem(i);
+      if (x === null) cells[r] = Number.NaN;
+      else if (typeof x === "string" && codes) cells[r] = codes.indexOf(x);
+      else cells[r] = Number(x);
+    }
+  }
+}
+
+function eventBlock(chunk: DuckDBDataChunk, rank: number, marketDict: readonly string[]): Block<TapeEvent> {
   const n = chunk.rowCount;
-  const cells = packedCells(chunk.getColumnVector(0), n, EVENT_STRIDE);
+  const cells = new Float64Array(n * EVENT_STRIDE);
+  for (const [cell, col] of SELECTED) fillCell(cells, cell, chunk.getColumnVector(col), n);
+  const refVec = chunk.getColumnVector(COL_REF);
+  const refValid = validityBits(refVec);
+  const ts = new Float64Array(n);
+  const ord = new Float64Array(n);
+  for (let i = 0, r = 0; i < n; i++, r += EVENT_STRIDE) {
+    cells[r + CELL_SOURCE] = rank;
+    cells[r + CELL_HAS_REF] = refValid === null || ((refValid[i >> 3]! >> (i & 7)) & 1) === 1 ? 1 : 0;
+    ts[i] = cells[r + CELL_TS]!;
+    ord[i] = cells[r + CELL_ORD]!;
+  }
+  const extraVec = chunk.getColumnVector(COL_EXTRA);
   const batch: EventBatch = {
     length: n,
     cells,
     marketDict,
-    ref: stringAt(chunk.getColumnVector(1)),
-    extra: stringAt(chunk.getColumnVector(2)),
+    ref: (i) => refVec.getItem(i) as string | null,
+    extra: (i) => extraVec.getItem(i) as string | null,
   };
   const items: TapeEvent[] = [];
   decodeEventBatch(batch, items);
-  if (feed !== null && feed.writer.active) {
-    // Decoding succeeded, so every code and string is valid: pack the same rows for the cache.
-    try {
-      const { writer, remap } = feed;
-      const cols = packCompactColumns(batch, (code) => {
-        let c = remap[code]!;
-        if (c < 0) c = remap[code] = writer.marketCode(marketDict[code]!);
-        return c;
-      });
-      writer.append(cols);
-      return { items, ts: cols.tsRecv, ord: cols.ord };
-    } catch {
-      feed.writer.abort();
-    }
-  }
-  const ts = new Float64Array(n);
-  const ord = new Float64Array(n);
-  for (let i = 0, r = 0; i < n; i++, r += EVENT_STRIDE) {
-    ts[i] = cells[r + CELL_TS]!;
-    ord[i] = cells[r + CELL_ORD]!;
-  }
   return { items, ts, ord };
 }
 
-/** One events read: the DuckDB session is opened only if some segment has to come from Parquet. */
+/** One events read: a DuckDB session and, per day, one market dictionary over the day's segments. */
 class EventReadContext {
   private session: Promise<Session> | null = null;
+  private day: { type: string; dict: Promise<string[]> } | null = null;
 
-  constructor(
-    readonly dir: string,
-    readonly opts: ReadOptions,
-  ) {}
+  constructor(readonly opts: ReadOptions) {}
+
+  db(): Promise<Session> {
+    this.session ??= openSession(this.opts);
+    return this.session;
+  }
 
   /**
-   * The market dictionary of the day being read, over its segments that are not cached: one ENUM per
-   * day (built on first use) instead of one per file, which costs a query per file.
+   * The day's market ENUM (one per day rather than per file: a dictionary costs a query). Built
+   * before the first segment is opened, so every segment of the day shares its codes.
    */
-  private day: { files: Set<string>; type: string; dict: () => Promise<string[]> } | null = null;
-
-  async startDay(uncached: readonly string[]): Promise<void> {
+  async startDay(files: readonly string[]): Promise<void> {
     await this.endDay();
-    if (uncached.length === 0) return;
     const type = `tape_market_${++typeCounter}`;
-    let dict: Promise<string[]> | null = null;
-    this.day = {
-      files: new Set(uncached),
-      type,
-      dict: () => (dict ??= this.db().then((s) => createDictionary(s.db, type, uncached, "market"))),
-    };
+    const { db } = await this.db();
+    this.day = { type, dict: createDictionary(db, type, files, "market") };
+    await this.day.dict;
   }
 
   async endDay(): Promise<void> {
@@ -562,144 +567,35 @@ class EventReadContext {
     if (day !== null && this.session !== null) await (await this.session).db.run(`DROP TYPE IF EXISTS ${day.type}`);
   }
 
-  get useCache(): boolean {
-    return this.opts.cache !== false;
-  }
-
-  db(): Promise<Session> {
-    this.session ??= openSession(this.opts);
-    return this.session;
-  }
-
   async close(): Promise<void> {
     if (this.session) (await this.session).close();
   }
 
-  /**
-   * Rows of a segment from Parquet, from row `offset` on; with `key`, also (re)build its cache file
-   * (only a read from row 0 can produce a complete one).
-   */
-  async duckSource(run: FileRun, offset: number, key: SourceKey | null): Promise<BlockSource<TapeEvent>> {
-    const { db, instance } = await this.db();
-    const shared = this.day?.files.has(run.file) ? this.day : null;
-    const own = shared === null ? `tape_market_${++typeCounter}` : null;
-    const marketType = shared?.type ?? own!;
-    const marketDict = shared !== null ? await shared.dict() : await createDictionary(db, own!, [run.file], "market");
-    const cachePath = this.useCache && offset === 0 && key !== null ? eventCachePath(this.dir, run.file) : null;
-    const writer = cachePath !== null ? EventCacheWriter.create(cachePath, run.file, key!) : null;
-    const feed: CacheFeed | null = writer ? { writer, remap: new Int32Array(marketDict.length).fill(-1) } : null;
-    return DuckBlockSource.open(instance, eventsSql(run, marketType, offset), (chunk) => eventBlock(chunk, marketDict, feed), {
-      end: () => writer?.finish(),
-      close: async () => {
-        writer?.abort();
-        if (own !== null) await db.run(`DROP TYPE IF EXISTS ${own}`);
-      },
-    });
+  async source(run: FileRun): Promise<BlockSource<TapeEvent>> {
+    const { instance } = await this.db();
+    const day = this.day!;
+    const marketDict = await day.dict;
+    return DuckBlockSource.open(instance, eventsSql(run, day.type), (chunk) => eventBlock(chunk, run.rank, marketDict));
   }
-}
-
-/** Rows decoded at a time from a cache page (measured: smaller slices mean cheaper young-generation GCs). */
-const SLICE_ROWS = 256;
-
-/** Pages of a segment's cache file; on any trouble with the cache, the rest comes from Parquet. */
-class CachedEventSource implements BlockSource<TapeEvent> {
-  private fallback: BlockSource<TapeEvent> | null = null;
-  /** Rows handed out so far (where a fallback resumes). */
-  private rows = 0;
-  private page: CompactEventPage | null = null;
-  private readonly at: CompactPosition = { row: 0, val: 0, str: 0 };
-
-  constructor(
-    private readonly reader: EventCacheReader,
-    private readonly run: FileRun,
-    private readonly ctx: EventReadContext,
-    private readonly key: SourceKey,
-  ) {}
-
-  next(): Block<TapeEvent> | null | Promise<Block<TapeEvent> | null> {
-    if (this.fallback !== null) return this.fallback.next();
-    try {
-      let page = this.page;
-      if (page === null || this.at.row === page.length) {
-        page = this.page = this.reader.nextPage();
-        if (page === null) return null;
-        this.at.row = this.at.val = this.at.str = 0;
-      }
-      const from = this.at.row;
-      const items: TapeEvent[] = [];
-      decodeCompactRows(page, this.run.source, this.at, SLICE_ROWS, items);
-      this.rows += items.length;
-      const to = this.at.row;
-      return { items, ts: page.tsRecv.subarray(from, to), ord: page.ord.subarray(from, to) };
-    } catch {
-      // Corrupt, truncated or unreadable: Parquet is the source of truth. Rebuild only from the start.
-      this.reader.close();
-      discard(this.reader.file);
-      return this.switchToParquet();
-    }
-  }
-
-  private async switchToParquet(): Promise<Block<TapeEvent> | null> {
-    this.fallback = await this.ctx.duckSource(this.run, this.rows, this.rows === 0 ? this.key : null);
-    return this.fallback.next();
-  }
-
-  async close(): Promise<void> {
-    this.reader.close();
-    await this.fallback?.close();
-  }
-}
-
-interface EventRun extends FileRun {
-  key: SourceKey | null;
-  cached: boolean;
-}
-
-/** Cache state and first receipt time of each segment (from the cache header, else Parquet stats). */
-async function prepareEventRuns(ctx: EventReadContext, runs: FileRun[]): Promise<EventRun[]> {
-  const out: EventRun[] = [];
-  const uncached: EventRun[] = [];
-  for (const run of runs) {
-    const er: EventRun = { ...run, key: sourceKey(run.file), cached: false };
-    const cachePath = ctx.useCache && er.key !== null ? eventCachePath(ctx.dir, run.file) : null;
-    const reader = cachePath !== null ? EventCacheReader.open(cachePath, er.key!) : null;
-    if (reader !== null) {
-      er.minTs = reader.minTs;
-      er.cached = true;
-      reader.close();
-    } else uncached.push(er);
-    out.push(er);
-  }
-  if (uncached.length > 0) await loadMinTs((await ctx.db()).db, uncached);
-  await ctx.startDay(uncached.map((r) => r.file));
-  return out;
-}
-
-async function openEventSource(ctx: EventReadContext, run: EventRun): Promise<BlockSource<TapeEvent>> {
-  if (run.cached && run.key !== null) {
-    const path = eventCachePath(ctx.dir, run.file);
-    const reader = path !== null ? EventCacheReader.open(path, run.key) : null;
-    if (reader !== null) return new CachedEventSource(reader, run, ctx, run.key);
-  }
-  return ctx.duckSource(run, 0, run.key);
 }
 
 /**
  * Normalized events in receipt-time order (tie-break: ts_recv, then source rank, then ord), streamed in
- * batches; memory stays flat however many days. Segments are read from the read cache when it holds
- * a current copy, else from Parquet (building the cache on the way, unless `cache: false`).
+ * batches; memory stays flat however many days. Straight from the Parquet segments: typed column
+ * vectors, integer codes for kind/market/side, strings decoded only where a kind carries one.
  */
 export async function* readTapeEvents(dir: string, opts: ReadOptions = {}): AsyncGenerator<readonly TapeEvent[]> {
   const batchRows = Math.max(1, opts.batchRows ?? 2048);
   const days = wantedDays(listDays(dir, "events"), opts);
   if (days.length === 0) return;
-  const ctx = new EventReadContext(dir, opts);
+  const ctx = new EventReadContext(opts);
   try {
     for (const day of days) {
-      const files = dayFileRuns(dir, "events", day, opts.sources);
-      if (files.length === 0) continue;
-      const runs = await prepareEventRuns(ctx, files);
-      yield* mergeRuns(runs, (run) => openEventSource(ctx, run as EventRun), batchRows);
+      const runs = dayFileRuns(dir, "events", day, opts.sources);
+      if (runs.length === 0) continue;
+      await loadMinTs((await ctx.db()).db, runs);
+      await ctx.startDay(runs.map((r) => r.file));
+      yield* mergeRuns(runs, (run) => ctx.source(run), batchRows);
       await ctx.endDay();
     }
   } finally {

@@ -75,9 +75,9 @@ export const EVENT_COLUMNS = {
 } as const;
 
 /**
- * The reader packs every numeric cell of an event row (codes for kind/source/market/side) into one
- * DOUBLE[] column, row-major, in this order; NaN stands for NULL. One wide array column crosses from
- * DuckDB to JS several times faster than twenty narrow ones.
+ * The in-memory layout the codec decodes: every numeric cell of an event row (codes for
+ * kind/source/market/side), row-major, in this order; NaN stands for NULL. The reader fills it from
+ * DuckDB's typed column vectors.
  */
 export const EVENT_CELLS = [
   "ts_recv",

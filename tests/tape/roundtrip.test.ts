@@ -32,6 +32,32 @@ describe("tape round trip through Parquet", () => {
     expect(back).toEqual(expectedOrder(written));
   });
 
+  it("reads a many-chunk segment exactly: NULLs, negative and > 2^32 integers, refs present or not", async () => {
+    // Typed vectors cross as they are (BIGINT from its 32-bit halves, NULL from the validity bits), so
+    // values on both sides of 2^31 / 2^32, negatives and NULLs must all come back unchanged.
+    const dir = freshDir();
+    const written: TapeEvent[] = [];
+    for (let i = 0; i < 9000; i++) {
+      const tsRecv = DAY0 + 1_000_000 + Math.floor(i / 3) * 1000;
+      written.push({
+        source: "kalshi",
+        event: {
+          kind: "book_delta", tsRecv, tsExchange: i % 5 === 0 ? null : tsRecv - 7, market: `KXBTCD-26FEB1217-T${70_000 + (i % 7) * 250}`,
+          sid: 3, seq: i % 11 === 0 ? 2 ** 33 + i : i + 1, side: i % 2 === 0 ? "yes" : "no", price: 100 + (i % 97) * 100,
+          delta: i % 3 === 0 ? -(2 ** 40) - i : (i % 11) * 100 - 500, clientOrderId: i % 13 === 0 ? `ord-${i}` : null,
+        },
+      });
+      if (i % 4 === 0) {
+        written.push({
+          source: "coinbase",
+          event: { kind: "spot_trade", tsRecv, tsExchange: tsRecv - 3, productId: "BTC-USD", price: 97_000 + i / 8, size: 0.001 * (i % 9), takerSide: i % 8 === 0 ? "buy" : "sell", tradeId: `t-${i}-é` },
+        });
+      }
+    }
+    await writeEvents(dir, written);
+    expect(await readAll(dir, { batchRows: 777 })).toEqual(expectedOrder(written));
+  });
+
   it("property: any event sequence reads back in (ts, source rank, write order)", async () => {
     await fc.assert(
       fc.asyncProperty(
