@@ -218,3 +218,53 @@ describe("settlement window (close − 60 s, close] (issue 10)", () => {
     expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 30.5]]);
   });
 });
+
+describe("sizing, EV fee at the capped size, MARKET_NOT_OPEN (issue 10)", () => {
+  const book = () => [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])];
+  const firstTrade = (records: AuditRecord[]) => records.find((r): r is Opportunity => r.kind === "opportunity" && r.decision === "trade")!;
+
+  test("the EV fee is the fee of the risk-capped order: 100 asked, 10 allowed → $0.18 / 10, not $1.75 / 100", () => {
+    // $250 × 2 % = $5 of room at $0.50 = 10 contracts. Fee of 10 @ 0.50: ceil(0.175) = $0.18 → 0.018 per
+    // contract (+ 1 tick slippage = 0.028); at the configured 100 it would be 1.75 / 100 = 0.0175 (0.0275).
+    const { s, records, intents } = session({ vol: { minSamples: 60 }, strategy: { orderContracts: 100 }, risk: { startingBalanceDollars: 250 } });
+    for (const e of merge([marketInfo(A, 89_999.99, CLOSE)], book(), spotWalk(100, 100_000, 0.0001, 3))) s.push(e);
+    s.finish();
+    const t = firstTrade(records);
+    expect(t.costYes).toBeCloseTo(0.028, 12);
+    expect(places(intents)[0]).toMatchObject({ count: 1000 });
+    expect(t.detail).toMatch(/capped to 10\.00/);
+  });
+
+  test("fractional Kelly: floor(kellyFraction × f* × balance / c) contracts, f* = (q − c)/(1 − c), logged with its inputs", () => {
+    const kf = 0.02;
+    const { s, records, intents } = session({ vol: { minSamples: 60 }, strategy: { sizing: "kelly", kellyFraction: kf } });
+    for (const e of merge([marketInfo(A, 89_999.99, CLOSE)], book(), spotWalk(100, 100_000, 0.0001, 3))) s.push(e);
+    s.finish();
+    const t = firstTrade(records);
+    // c: ask 0.50 + fee/contract at the fixed 10 (0.018) + slippage 0.01 = 0.528.
+    const c = 0.528;
+    const fStar = (t.pModel - c) / (1 - c);
+    const contracts = Math.floor((kf * fStar * 1000) / c);
+    expect(contracts).toBeGreaterThan(30); // p ≈ 0.99: f* ≈ 0.98 → ≈ 37 contracts, inside the $20 (40-contract) cap
+    expect(contracts).toBeLessThan(40);
+    expect(places(intents)[0]).toMatchObject({ outcome: "yes", price: 5000, count: contracts * 100 });
+    // The EV fee is at that size: ceil(0.07 × n × 0.25) to the cent, per contract, + 1 tick.
+    const fee = Math.ceil(0.07 * contracts * 0.25 * 100 - 1e-9) / 100;
+    expect(t.costYes).toBeCloseTo(fee / contracts + 0.01, 12);
+    expect(t.detail).toMatch(/^size kelly q=0\.\d{4} c=0\.5280 f\*=0\.\d{4} × 0\.02 × \$1000\.00 → \d+\.00$/);
+  });
+
+  test("a market before its open time gets MARKET_NOT_OPEN rows and no order", () => {
+    const opens = T0 + 80 * S;
+    const { s, records, intents } = session({ vol: { minSamples: 60 } });
+    for (const e of merge([marketInfo(A, 89_999.99, CLOSE, { openTime: opens })], book(), spotWalk(100, 100_000, 0.0001, 3))) s.push(e);
+    s.finish();
+    const rows = records.filter((r): r is Opportunity => r.kind === "opportunity");
+    const before = rows.filter((r) => r.ts < opens);
+    expect(before.length).toBe(15); // sweeps at 5, 10, …, 75 s (the first boundary after the first event)
+    for (const r of before) expect([r.reason, r.decision, Number.isNaN(r.pModel)]).toEqual(["MARKET_NOT_OPEN", "skip", true]);
+    expect(rows.find((r) => r.ts >= opens)!.reason).not.toBe("MARKET_NOT_OPEN");
+    expect(places(intents).every((i) => i.ts >= opens)).toBe(true);
+    expect(places(intents).length).toBeGreaterThan(0);
+  });
+});
