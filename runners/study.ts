@@ -60,7 +60,7 @@ function spotCalibration(argv: string[]): void {
 const e5 = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? "+" : "") + x.toFixed(5) : "NaN");
 
 function printTournamentPart(title: string, t: TournamentResult): void {
-  console.log(`\n${title}: n ${t.n} forecasts in ${t.clusters} settlement-hour clusters${t.dropped ? ` (${t.dropped} dropped: some model had no probability)` : ""}`);
+  console.log(`\n${title}: n ${t.n} forecasts in ${t.clusters} clusters${t.dropped ? ` (${t.dropped} dropped: some model had no probability)` : ""}`);
   console.log(`  ${"model".padEnd(15)} ${"Brier".padStart(8)} ${"log-loss".padStart(8)} ${"ECE".padStart(7)} ${"slope".padStart(6)} ${"icpt".padStart(6)}  ΔBrier vs ${t.baseline} [95% cluster CI]          Δlog-loss [95% CI]`);
   for (const s of t.scores) {
     const d = s.dBrier;
@@ -83,7 +83,7 @@ function printTournamentPart(title: string, t: TournamentResult): void {
 
 function printTournament(t: SpotTournament): void {
   console.log(`\nmodel tournament (baseline ${t.baseline}; calibration slope/intercept of logit(y) on logit(p); CIs: paired cluster bootstrap over settlement hours, 2000 resamples)`);
-  printTournamentPart("all data", t.all);
+  printTournamentPart("all data (clusters = settlement hours)", t.all);
   printTournamentPart(`selection part (settlements before ${t.split})`, t.selection);
   if (t.holdout) printTournamentPart(`hold-out part (settlements from ${t.split})`, t.holdout);
   const c = t.holdout?.scores.find((s) => s.model === t.chosen);
@@ -149,6 +149,12 @@ function marketCalibration(argv: string[]): void {
   printCal("venue-settled", r.venue);
   printCal("proxy-settled (all polls)", r.proxy);
   for (const [h, c] of Object.entries(r.proxy_at_horizon)) printCal(`proxy-settled, one poll per market ≥ ${h} min before close`, c);
+  if (r.models_vs_market) {
+    printTournamentPart(
+      "the library's models beside the market (proxy-settled polls; strike = the spot proxy at the window's open, an approximation; clusters = markets)",
+      r.models_vs_market,
+    );
+  } else console.log("models vs market: too few polls with a warm σ");
   if (may) console.log(`May-2026 settlements: ${may.yes}/${may.n} yes; strike = previous expiration value in ${may.strike_chain_ok}/${may.strike_chain_checked} back-to-back windows`);
 }
 

@@ -18,8 +18,14 @@
 import { z } from "zod";
 import type { TsUs } from "../core/units.ts";
 import { US_PER_S } from "../core/units.ts";
+import { DEFAULT_ENGINE_CONFIG } from "../core/config.ts";
+import type { ProbabilityModel } from "../core/models.ts";
+import { BipowerVol, defaultModelRegistry } from "../core/models.ts";
+import { createVolEstimator } from "../core/volatility.ts";
 import type { ReliabilityBin } from "./stats.ts";
 import { brier, brierClimatology, ece, logLoss, mean, reliabilityCurve } from "./stats.ts";
+import type { TournamentResult, TournamentRow } from "./tournament.ts";
+import { runTournament } from "./tournament.ts";
 
 export interface QuotePoll {
   readonly ts: TsUs;
@@ -140,6 +146,12 @@ export interface MarketStudyResult {
   readonly proxy: MarketCalibration | null;
   /** One poll per market: the last one at least H minutes before close. */
   readonly proxy_at_horizon: Record<string, MarketCalibration | null>;
+  /**
+   * The library's models beside the market on the proxy-settled polls (every poll with a proxy spot
+   * and a warm σ), baseline = the market mid, clusters = markets (one close time each). Strike = the
+   * proxy at the window's open — the same approximation that settles the outcome.
+   */
+  readonly models_vs_market: TournamentResult | null;
 }
 
 function mid(p: QuotePoll): number {
@@ -229,7 +241,56 @@ export function runMarketCalibration(
     for (const r of proxyRows) if (r.closeTs - r.poll.ts >= h * 60 * US_PER_S) one.set(r.poll.ticker, r); // last such poll wins
     atHorizon[String(h)] = calibrate([...one.values()], opts.bins ?? 10);
   }
+  // Models on the polls: σ from the library's EWMA estimator (and bipower σ) on the proxy stream,
+  // 30-s grid (the polls' spacing), 15-min half-life, 20 returns of warm-up.
+  const cfg = DEFAULT_ENGINE_CONFIG;
+  const reg = defaultModelRegistry();
+  const models: ProbabilityModel[] = [
+    reg.create("diffusion", cfg.model),
+    reg.create({ name: "student-t", params: { nu: 5 } }, cfg.model),
+    reg.create("jump-robust", cfg.model),
+    reg.create("ewma-lognormal", cfg.model),
+  ];
+  const grid = 30;
+  const vol = createVolEstimator({ ...cfg.vol, gridSeconds: grid, maxGapSeconds: 3 * grid, minSamples: 20 });
+  const robust = new BipowerVol(grid, cfg.vol.ewmaHalfLifeSeconds, 20);
+  const strikeOf = new Map<string, { strike: number; closeTs: TsUs; y: 0 | 1 }>();
+  for (const o of outcomes) {
+    if (o.proxy === null) continue;
+    const k = proxyAround(o.closeTs - 15 * 60 * US_PER_S);
+    if (Number.isFinite(k)) strikeOf.set(o.ticker, { strike: k, closeTs: o.closeTs, y: o.proxy ? 1 : 0 });
+  }
+  const rowsM: TournamentRow[] = [];
+  let lastGrid = NaN;
+  let lastGridPx = NaN;
+  for (const p of polls) {
+    if (!(p.proxy > 0)) continue;
+    vol.onMid(p.ts, p.proxy);
+    const cell = Math.floor(p.ts / (grid * US_PER_S));
+    if (cell !== lastGrid) {
+      robust.push(Number.isFinite(lastGrid) && cell - lastGrid <= 3 ? Math.log(p.proxy / lastGridPx) / Math.sqrt(cell - lastGrid) : NaN);
+      lastGrid = cell;
+      lastGridPx = p.proxy;
+    }
+    const m = strikeOf.get(p.ticker);
+    const sigma = vol.sigma();
+    if (!m || p.ts >= m.closeTs || !Number.isFinite(sigma)) continue;
+    const input = {
+      spot: p.proxy, sigma, sigmaRobust: robust.sigma(), now: p.ts, settleTime: m.closeTs, strikeType: "greater_or_equal" as const,
+      floorStrike: m.strike, capStrike: NaN, observedSum: 0, observedCount: 0,
+    };
+    const pr: Record<string, number> = { market: mid(p) };
+    for (const mo of models) pr[mo.name] = mo.probability(input);
+    rowsM.push({ cluster: p.ticker, y: m.y, p: pr });
+  }
+  let modelsVsMarket: TournamentResult | null = null;
+  try {
+    modelsVsMarket = runTournament(rowsM, ["market", ...models.map((m) => m.name)], "market", { reps: 2000, bins: opts.bins ?? 10 });
+  } catch {
+    modelsVsMarket = null;
+  }
   return {
+    models_vs_market: modelsVsMarket,
     polls: polls.length,
     rejected_rows: rejected,
     markets_polled: byTicker.size,

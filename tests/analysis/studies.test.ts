@@ -149,6 +149,17 @@ describe("market calibration study", () => {
     expect(r.venue!.n).toBe(3);
   });
 
+  it("runs the library's models beside the market on the bundled KXBTC15M polls (paired, clustered by market)", () => {
+    const j = JSON.parse(execFileSync("npx", ["tsx", "runners/study.ts", "market-calibration", "--json"], { encoding: "utf8" }));
+    const t = j.models_vs_market;
+    expect(t.baseline).toBe("market");
+    expect(t.clusters).toBe(61);
+    expect(t.n).toBeGreaterThan(1500);
+    const market = t.scores.find((s: { model: string }) => s.model === "market");
+    expect(market.brier).toBeCloseTo(j.proxy.at.mid.brier, 1); // the same polls, minus the cold-σ start
+    for (const s of t.scores.filter((x: { model: string }) => x.model !== "market")) expect(s.dBrier.mean).toBeCloseTo(s.brier - market.brier, 12);
+  }, 60_000);
+
   it("parses polls defensively and checks the strike chain", () => {
     expect(parsePolls('{"t":"2026-02-02T00:00:00","brti":1,"kalshi":{"ticker":"X","yes_bid":0.6,"yes_ask":0.5}}').rejected).toBe(1);
     const jsonl = [
