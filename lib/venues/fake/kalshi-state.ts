@@ -425,8 +425,12 @@ export class FakeKalshiState {
 
   // ---- orders -----------------------------------------------------------------------------------
 
+  /** Every create the venue received (accepted or not), for tests: ticker, time, market status then. */
+  readonly createAttempts: { ticker: string; ms: number; status: string }[] = [];
+
   createOrder(req: CreateOrderRequest, nowMs = Date.now()): CreateOrderOutcome {
     const m = this.markets.get(req.ticker);
+    this.createAttempts.push({ ticker: req.ticker, ms: nowMs, status: m?.status ?? "unknown" });
     if (!m) throw new FakeRejection(404, "market_not_found", "market not found");
     if (m.status !== "active") throw new FakeRejection(400, "MARKET_INACTIVE", "market is not open");
     if (req.count <= 0) throw new FakeRejection(400, "invalid_parameters", "count must be positive");
