@@ -18,6 +18,30 @@ export interface VerifyOptions {
   staleKalshiSeconds?: number;
   /** At most this many gaps/duplicates/examples are listed (all are counted). Default 50. */
   maxListed?: number;
+  /** A market's first book frame this long after it opened (or the capture began) is "late". Default 10 s. */
+  lateBookSeconds?: number;
+}
+
+/**
+ * One market's recording against its trading window (from its last recorded market_info): the first
+ * and last book frame vs open and close. Markets whose window lies outside the capture are listed
+ * with `expected: false`. `recorded` false while open during the capture = a problem.
+ */
+export interface MarketCoverage {
+  market: string;
+  openUs: number;
+  closeUs: number;
+  /** The window overlaps the capture span: a book should be on the tape. */
+  expected: boolean;
+  bookFrames: number;
+  firstBookUs: number | null;
+  lastBookUs: number | null;
+  /** First book frame − max(open, capture start), seconds (null without book frames). */
+  startLagSeconds: number | null;
+  /** min(close, capture end) − last book frame, seconds: quiet books end early, so only reported. */
+  endLeadSeconds: number | null;
+  recorded: boolean;
+  late: boolean;
 }
 
 export interface DayCount {
@@ -78,6 +102,8 @@ export interface VerifyReport {
   gaps: { count: number; missing: number; listed: SeqGap[] };
   duplicates: { count: number; listed: Duplicate[] };
   stale: StalePeriod[];
+  /** Per-market book coverage (markets known from market_info events). */
+  markets: MarketCoverage[];
   problems: string[];
 }
 
@@ -235,6 +261,9 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
       }
     }
 
+    // ---- per-market coverage ----
+    const markets = span !== null && readable.events.length > 0 ? await marketCoverage(db, readable.events, span, (opts.lateBookSeconds ?? 10) * 1e6) : [];
+
     // ---- journals ----
     const journalDir = path.join(root, JOURNAL_DIR);
     const journals = fs.existsSync(journalDir)
@@ -255,6 +284,10 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
     if (gapCount > 0) problems.push(`${gapCount} sequence gap(s), ${missingTotal} message(s) missing`);
     if (dupCount > 0) problems.push(`${dupCount} duplicate frame(s)`);
     if (stale.length > 0) problems.push(`${stale.length} stale period(s)`);
+    const unrecorded = markets.filter((m) => m.expected && !m.recorded);
+    if (unrecorded.length > 0) problems.push(`${unrecorded.length} market(s) open during the capture but not recorded: ${unrecorded.slice(0, 10).map((m) => m.market).join(", ")}${unrecorded.length > 10 ? ", …" : ""}`);
+    const late = markets.filter((m) => m.expected && m.recorded && m.late);
+    if (late.length > 0) problems.push(`${late.length} market(s) recorded late (first book frame > ${opts.lateBookSeconds ?? 10} s after open): ${late.slice(0, 10).map((m) => m.market).join(", ")}`);
     if (days.length === 0) problems.push(journals.length > 0 ? "no Parquet yet: everything is still in journals (see above)" : "tape is empty");
 
     return {
@@ -274,6 +307,7 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
       gaps: { count: gapCount, missing: missingTotal, listed: gaps },
       duplicates: { count: dupCount, listed: dups },
       stale,
+      markets,
       problems,
     };
   } finally {
@@ -327,6 +361,46 @@ async function stalePeriods(
   return rows.map(([a, b]) => mk(a, b));
 }
 
+async function marketCoverage(
+  db: DuckDBConnection,
+  files: readonly string[],
+  span: { fromUs: number; toUs: number },
+  lateUs: number,
+): Promise<MarketCoverage[]> {
+  const r = await db.runAndReadAll(`
+    WITH ev AS (SELECT ts_recv, kind, market, extra FROM ${fileList(files)} WHERE market IS NOT NULL),
+    info AS (SELECT market, arg_max(extra, ts_recv) AS extra FROM ev WHERE kind = 'market_info' GROUP BY market),
+    books AS (SELECT market, min(ts_recv) AS first, max(ts_recv) AS last, count(*) AS n FROM ev
+              WHERE kind IN ('book_snapshot', 'book_delta') GROUP BY market)
+    SELECT info.market, CAST(json_extract(info.extra, '$.openTime') AS DOUBLE), CAST(json_extract(info.extra, '$.closeTime') AS DOUBLE),
+           books.first::DOUBLE, books.last::DOUBLE, coalesce(books.n, 0)::DOUBLE
+    FROM info LEFT JOIN books USING (market) ORDER BY info.market`);
+  const out: MarketCoverage[] = [];
+  for (const row of r.getRowsJS() as [string, number | null, number | null, number | null, number | null, number][]) {
+    const [market, open, close, first, last, n] = row;
+    const openUs = open ?? -1;
+    const closeUs = close ?? -1;
+    const from = Math.max(openUs, span.fromUs);
+    const to = closeUs >= 0 ? Math.min(closeUs, span.toUs) : span.toUs;
+    const expected = openUs >= 0 && to > from;
+    const startLag = first !== null ? (first - from) / 1e6 : null;
+    out.push({
+      market,
+      openUs,
+      closeUs,
+      expected,
+      bookFrames: n,
+      firstBookUs: first,
+      lastBookUs: last,
+      startLagSeconds: startLag,
+      endLeadSeconds: last !== null ? (to - last) / 1e6 : null,
+      recorded: n > 0,
+      late: first !== null && expected && first - from > lateUs,
+    });
+  }
+  return out;
+}
+
 function lockHeld(journalDir: string): boolean {
   const lock = path.join(journalDir, "LOCK");
   if (!fs.existsSync(lock)) return false;
@@ -371,6 +445,19 @@ export function formatVerifyReport(r: VerifyReport): string {
   }
   for (const s of r.stale) {
     lines.push(`stale ${s.stream}: ${iso(s.fromUs)} → ${iso(s.toUs)} (${s.seconds.toFixed(1)} s)`);
+  }
+  const expected = r.markets.filter((m) => m.expected);
+  if (r.markets.length > 0) {
+    lines.push(`markets: ${r.markets.length} known, ${expected.length} open during the capture, ${expected.filter((m) => m.recorded).length} recorded`);
+    lines.push("market                                   open                 close                first_book  last_book  frames");
+    const rel = (us: number | null, base: number) => (us === null ? "-" : `${((us - base) / 1e6).toFixed(1)}s`);
+    for (const m of r.markets) {
+      const flag = !m.expected ? " (outside capture)" : !m.recorded ? " NOT RECORDED" : m.late ? " LATE" : "";
+      lines.push(
+        `${m.market.padEnd(40)} ${m.openUs >= 0 ? iso(m.openUs).slice(0, 19) : "?".padEnd(19)}  ${m.closeUs >= 0 ? iso(m.closeUs).slice(0, 19) : "?".padEnd(19)}  ` +
+          `${("open+" + rel(m.firstBookUs, m.openUs)).padStart(10)} ${("close" + (m.lastBookUs === null ? "" : (m.lastBookUs - m.closeUs >= 0 ? "+" : "")) + rel(m.lastBookUs, m.closeUs)).padStart(10)} ${String(m.bookFrames).padStart(7)}${flag}`,
+      );
+    }
   }
   for (const p of r.problems) lines.push(`PROBLEM: ${p}`);
   return lines.join("\n");

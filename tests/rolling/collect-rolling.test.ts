@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BookRegistry } from "../../lib/core/book.ts";
 import { openStore, queryObjects } from "../../lib/store/db.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
+import { verifyTape } from "../../lib/tape/verify.ts";
 import { startFakeKalshi, type FakeKalshi } from "../../lib/venues/fake/index.ts";
 import { runCollector, type CollectSummary } from "../../runners/collect.ts";
 
@@ -150,5 +151,13 @@ describe("collector on rolling markets", () => {
     }
     expect(compared).toBeGreaterThanOrEqual(WINDOWS - 1);
     expect(summary.gaps).toBe(0);
+  });
+
+  test("tape verify: every market open during the capture was recorded from its open", async () => {
+    const r = await verifyTape(join(dir, "tapes"));
+    const expected = r.markets.filter((m) => m.expected);
+    expect(expected.length).toBeGreaterThanOrEqual(knowable().length - 1);
+    expect(expected.filter((m) => !m.recorded || m.late)).toEqual([]);
+    expect(r.gaps.count).toBe(0);
   });
 });
