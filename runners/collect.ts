@@ -9,6 +9,7 @@
  * event / series filters), then followed on the WebSocket; a periodic REST book check compares the
  * venue's book with the streamed one and logs the mismatch count. Exits 0 with a one-line summary.
  */
+import { derivedFrame, restAnswerFrame } from "../lib/tape/rest-frames.ts";
 import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
@@ -141,6 +142,8 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
   const sink = (source: Source) => (e: EngineEvent) => {
     events++;
     try {
+      // The feed's market records merge REST and WS answers: the raw layer keeps them as derived.
+      if (e.kind === "market_info") tape.raw(derivedFrame(e, source));
       tape.event(e, source);
       writer.write(e);
     } catch (err) {
@@ -170,7 +173,14 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
     } else {
       try {
         const signer = KalshiSigner.fromFile(apiKeyId, privateKeyPath);
-        rest = new KalshiRestClient({ restUrl: cfg.kalshi.restUrl, signer, logger: log, readTokensPerSecond: env.KALSHI_READ_TOKENS_PER_SECOND });
+        rest = new KalshiRestClient({
+          restUrl: cfg.kalshi.restUrl,
+          signer,
+          logger: log,
+          readTokensPerSecond: env.KALSHI_READ_TOKENS_PER_SECOND,
+          // REST answers go to the raw layer too, so --from-raw has the discovered markets.
+          onAnswer: (a) => raw(restAnswerFrame(a, nowUs())),
+        });
         // Markets roll: the feed follows lifecycle `created` at once and re-discovers over REST.
         feed = new KalshiMarketFeed({
           rest,

@@ -26,6 +26,7 @@ import type { AuditRecord, OrderIntent } from "../core/records.ts";
 import { formatCountFp, formatIsoUs, formatMoneyDollars, US_PER_S, type TsUs } from "../core/units.ts";
 import { KalshiTransport, type CancelAllReport } from "../exec/kalshi-transport.ts";
 import { TradingSession } from "../run/session.ts";
+import { derivedFrame, restAnswerFrame } from "../tape/rest-frames.ts";
 import type { TapeSink } from "../tape/types.ts";
 import { CoinbaseWsClient } from "../venues/coinbase/ws.ts";
 import { KalshiSigner } from "../venues/kalshi/auth.ts";
@@ -37,6 +38,7 @@ import { nowUs, sleep } from "./clock.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 
 export type RuntimeMode = "paper" | "live";
+
 
 export interface RuntimeOptions {
   readonly mode: RuntimeMode;
@@ -140,6 +142,12 @@ export class LiveRuntime {
       writeTokensPerSecond: this.env.KALSHI_WRITE_TOKENS_PER_SECOND,
       writeBucketCapacity: this.env.KALSHI_WRITE_BUCKET_CAPACITY,
       timeoutMs: opts.restTimeoutMs ?? 10_000,
+      // The raw layer keeps every REST answer the run used (discovery, series, snapshots, positions).
+      ...(opts.tape
+        ? {
+            onAnswer: (a: { method: string; route: string; path: string; body: unknown }) => opts.tape!.raw(restAnswerFrame(a, nowUs())),
+          }
+        : {}),
       ...(this.env.KALSHI_EXCHANGE_INDEX !== undefined && this.env.KALSHI_EXCHANGE_INDEX >= 0 ? { exchangeIndex: this.env.KALSHI_EXCHANGE_INDEX } : {}),
     });
     this.transport =
@@ -147,7 +155,7 @@ export class LiveRuntime {
         ? new KalshiTransport({
             rest: this.rest,
             logger: opts.logger,
-            emit: (e) => this.ingestAccount(e),
+            emit: (e) => this.ingestAccount(e, true),
             ...(opts.transportTimings ?? {}),
           })
         : null;
@@ -232,7 +240,13 @@ export class LiveRuntime {
   private async discover(): Promise<void> {
     const env = this.env;
     const tape = this.opts.tape ?? null;
-    const onFrame = tape ? (f: Parameters<TapeSink["raw"]>[0]) => tape.raw(f) : undefined;
+    // Market frames that arrive once shutdown began are not consumed (see ingest), so they are not
+    // recorded either: the raw layer stays exactly what the session used.
+    const onFrame = tape
+      ? (f: Parameters<TapeSink["raw"]>[0]) => {
+          if (!this.stopping || f.dir === "send") tape.raw(f);
+        }
+      : undefined;
     const channels: KalshiChannel[] = [...PUBLIC_CHANNELS];
     if (this.opts.mode === "live") channels.push("fill", "user_orders");
     this.feed = new KalshiMarketFeed({
@@ -253,8 +267,9 @@ export class LiveRuntime {
       withWebSocket: this.opts.feeds?.kalshi !== false,
       logger: this.opts.logger,
       onEvent: (e) => {
-        if (e.kind === "order_update" || e.kind === "fill") this.ingestAccount(e);
-        else this.ingest(e, "kalshi");
+        if (e.kind === "order_update" || e.kind === "fill") this.ingestAccount(e, false);
+        // A market record is the feed's merge of REST and WS answers: recorded as derived (see ingest).
+        else this.ingest(e, "kalshi", e.kind === "market_info");
       },
     });
     this.markets = await this.feed.start();
@@ -265,7 +280,13 @@ export class LiveRuntime {
   private startFeeds(): void {
     const env = this.env;
     const tape = this.opts.tape ?? null;
-    const onFrame = tape ? (f: Parameters<TapeSink["raw"]>[0]) => tape.raw(f) : undefined;
+    // Market frames that arrive once shutdown began are not consumed (see ingest), so they are not
+    // recorded either: the raw layer stays exactly what the session used.
+    const onFrame = tape
+      ? (f: Parameters<TapeSink["raw"]>[0]) => {
+          if (!this.stopping || f.dir === "send") tape.raw(f);
+        }
+      : undefined;
     if (this.opts.feeds?.coinbase !== false) {
       this.coinbaseWs = new CoinbaseWsClient({
         wsUrl: env.COINBASE_WS_URL,
@@ -314,7 +335,7 @@ export class LiveRuntime {
   // ---- the event path ------------------------------------------------------------------------------
 
   /** Every event the session consumes passes here: ordered, recorded, then pushed. */
-  private ingest(e: EngineEvent, source: Source): void {
+  private ingest(e: EngineEvent, source: Source, derived = false): void {
     if (this.finished) return;
     if (this.stopping && e.kind !== "kill_switch" && e.kind !== "timer" && e.kind !== "order_update" && e.kind !== "fill") return;
     let ev = e;
@@ -331,6 +352,10 @@ export class LiveRuntime {
     if (tape) {
       try {
         if (source === "control") tape.raw({ source: "control", connId: this.opts.runId, tsRecv: ev.tsRecv, dir: "recv", text: JSON.stringify(ev) });
+        // An event built from REST answers (or merged from several frames) has no one raw frame that
+        // re-parses into it: the raw layer gets the event itself next to the answers, so --from-raw
+        // reproduces the session (lib/run/replay.ts RawReparser).
+        else if (derived) tape.raw(derivedFrame(ev, source));
         tape.event(ev, source);
       } catch (err) {
         this.counts.errors++;
@@ -349,14 +374,14 @@ export class LiveRuntime {
   }
 
   /** Venue reports about our own orders (transport, WS private channels, REST catch-up). */
-  private ingestAccount(e: OrderUpdate | OwnFill): void {
+  private ingestAccount(e: OrderUpdate | OwnFill, viaRest: boolean): void {
     if (e.kind === "fill") {
       if (this.seenTrades.has(e.tradeId)) return; // WS and REST may both report a trade
       this.seenTrades.add(e.tradeId);
       const cid = e.clientOrderId ?? (this.transport?.clientIdOf(e.orderId) ?? null);
       if (cid !== e.clientOrderId) e = { ...e, clientOrderId: cid };
     }
-    this.ingest({ ...e, tsRecv: nowUs() } as EngineEvent, "kalshi");
+    this.ingest({ ...e, tsRecv: nowUs() } as EngineEvent, "kalshi", viaRest);
   }
 
   private observe(e: EngineEvent): void {
@@ -503,7 +528,7 @@ export class LiveRuntime {
     for (const f of fills) {
       if (this.seenTrades.has(f.tradeId) || t.hasEmittedTrade(f.tradeId)) continue;
       if (f.ts >= 0 && f.ts < this.startMs * 1000) continue; // before this run
-      this.ingestAccount(restFillToOwnFill(f, nowUs(), t.clientIdOf(f.orderId)));
+      this.ingestAccount(restFillToOwnFill(f, nowUs(), t.clientIdOf(f.orderId)), true);
     }
     const [positions, resting, balance] = await Promise.all([this.rest.getPositions(), this.rest.getRestingOrders(), this.rest.getBalance(this.balanceShard())]);
     if (!t.quiet(quietMs) || this.stopping) {
@@ -514,7 +539,7 @@ export class LiveRuntime {
     const ours = positions.filter((p) => this.feed?.directory.get(p.market) !== undefined || this.markets.some((m) => m.market === p.market));
     const snap = toPositionSnapshot(ours, resting, balance, nowUs());
     this.counts.reconciliations++;
-    this.ingest(snap, "kalshi");
+    this.ingest(snap, "kalshi", true);
     return true;
   }
 

@@ -3,6 +3,7 @@
  * receipt-time order, decoding each event once. Used by runners/replay.ts, the benchmark, the
  * golden-tape tests and the parity check.
  */
+import { REST_CONN } from "../tape/rest-frames.ts";
 import type { EngineConfig } from "../core/config.ts";
 import type { EngineEvent } from "../core/events.ts";
 import type { ProbabilityModel } from "../core/models.ts";
@@ -128,6 +129,24 @@ export class Replay {
  */
 export class RawReparser {
   private readonly useYesPrice = new Map<string, boolean>();
+  private sawDerived = false;
+
+  private parseJsonEvent(text: string, tsRecv: number): readonly EngineEvent[] {
+    try {
+      return this.checkedEvent(JSON.parse(text), tsRecv);
+    } catch {
+      this.rejects++;
+      return NONE;
+    }
+  }
+
+  private checkedEvent(v: unknown, tsRecv: number): readonly EngineEvent[] {
+    if (typeof v !== "object" || v === null || typeof (v as { kind?: unknown }).kind !== "string" || (v as { tsRecv?: unknown }).tsRecv !== tsRecv) {
+      this.rejects++;
+      return NONE;
+    }
+    return [v as EngineEvent];
+  }
   rejects = 0;
   frames = 0;
 
@@ -140,13 +159,32 @@ export class RawReparser {
       }
       return NONE;
     }
+    if (f.source === "control") {
+      // Timers, kill switches, paper reconciliation snapshots: the frame is the event's JSON.
+      return this.parseJsonEvent(f.text, f.tsRecv);
+    }
+    if (f.source === "kalshi" && f.connId === REST_CONN) {
+      // REST answers are kept for the record; the events the session built from them (and the feed's
+      // merged market records) are stored beside them as {"derived": event}.
+      if (!f.text.startsWith('{"derived":')) return NONE;
+      this.sawDerived = true;
+      let inner: unknown;
+      try {
+        inner = (JSON.parse(f.text) as { derived?: unknown }).derived;
+      } catch {
+        this.rejects++;
+        return NONE;
+      }
+      return this.checkedEvent(inner, f.tsRecv);
+    }
     if (f.source === "kalshi") {
       const r = parseKalshiFrame(f.text, f.tsRecv, { useYesPrice: this.useYesPrice.get(f.connId) ?? false });
       if (!r.ok) {
         this.rejects++;
         return NONE;
       }
-      return r.events;
+      // With derived market records on the tape, the session consumed those, not the per-frame ones.
+      return this.sawDerived ? r.events.filter((e) => e.kind !== "market_info") : r.events;
     }
     if (f.source === "coinbase") {
       const r = parseCoinbaseFrame(f.text, f.tsRecv);

@@ -178,6 +178,11 @@ export interface KalshiRestOptions {
   readonly backoffMaxMs?: number;
   /** Subaccount/shard routing on writes; omitted by default (Kalshi auto-routes by ticker). */
   readonly exchangeIndex?: number;
+  /**
+   * Every 2xx answer (reads and writes) as received: route, path and parsed body. The runtime records
+   * them in the tape's raw layer, so a capture holds the REST answers the run used.
+   */
+  readonly onAnswer?: (a: { readonly method: string; readonly route: string; readonly path: string; readonly body: unknown }) => void;
 }
 
 export const BTC_SERIES: readonly string[] = ["KXBTCD", "KXBTC", "KXBTC15M"];
@@ -302,6 +307,15 @@ export class KalshiRestClient {
     return { status: res.status, body: parsed === undefined && text.length > 0 ? { __unparseable: true } : parsed };
   }
 
+  private answered(method: string, route: string, path: string, body: unknown): void {
+    if (!this.opts.onAnswer) return;
+    try {
+      this.opts.onAnswer({ method, route, path, body });
+    } catch (e) {
+      this.log.error("REST answer hook failed", { route, error: e });
+    }
+  }
+
   private backoff(attempt: number): number {
     const exp = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** attempt);
     // Full jitter in [exp/2, exp): many clients backing off together do not retry in lockstep.
@@ -331,6 +345,7 @@ export class KalshiRestClient {
           this.counters.parseErrors++;
           throw new RestParseError(route, "body is not JSON");
         }
+        this.answered("GET", route, path, res.body);
         return res.body;
       }
       const retryable = res.status === 429 || res.status >= 500;
@@ -366,6 +381,7 @@ export class KalshiRestClient {
     };
     if (res.status >= 200 && res.status < 300) {
       if (res.body && typeof res.body === "object" && "__unparseable" in res.body) return unknown("unparseable");
+      this.answered(method, route, path, res.body);
       return res.body;
     }
     if (res.status === 429) {
