@@ -186,6 +186,8 @@ function printHuman(s: Record<string, unknown>, first: TsUs, last: TsUs): void {
   const f = (x: number | null | undefined) => (x === null || x === undefined ? "n/a" : x.toFixed(4));
   lines.push(`  forecasts scored ${sc.n} on ${sc.markets} settled markets: Brier model ${f(sc.brier_model)} vs market ${f(sc.brier_market)} · log-loss model ${f(sc.log_loss_model)} vs market ${f(sc.log_loss_market)}`);
   lines.push(`  risk ${n("risk_state")} · inconsistencies ${n("inconsistencies")}`);
+  const w = s.venue_writes as { tokens: number; amends: number; cancels: number; rate_limited: number } | undefined;
+  if (w) lines.push(`  venue writes: ${w.tokens} tokens · amends ${w.amends} · cancels ${w.cancels} · rate-limited (429) ${w.rate_limited}`);
   process.stdout.write(lines.join("\n") + "\n");
 }
 

@@ -119,7 +119,12 @@ export class Replay {
 
   summaryJSON(index = 0, extra: Record<string, unknown> = {}): Record<string, unknown> {
     const r = this.results[index]!;
-    return r.summary.toJSON(r.session.engine, this.stats.events, extra);
+    const sim = r.session.sim;
+    // What the simulated venue's write bucket saw: the rate limits live would have hit.
+    const venue = sim
+      ? { venue_writes: { tokens: sim.stats.writeTokens, amends: sim.stats.amends, cancels: sim.stats.cancels, rate_limited: sim.stats.rateLimited } }
+      : {};
+    return r.summary.toJSON(r.session.engine, this.stats.events, { ...extra, ...venue });
   }
 }
 
