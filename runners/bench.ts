@@ -1,34 +1,43 @@
 /**
- * npm run bench -- [--json] [--days N] [--markets N] [--dir DIR] [--quick]
+ * npm run bench -- [--json] [--hours H] [--markets N] [--dir DIR] [--quick] [--no-sweep-jobs]
  *
- * Replay throughput and memory on a synthesized reference day (~5 M events: Coinbase ticks, book
- * deltas over ~40 markets, BRTI once a second, trades). The tapes are synthesized once and cached
- * under data/bench/ (the first run takes a few minutes per day). Prints one JSON object with --json:
- *   events, read_events_per_s, replay_events_per_s (read → engine → simulated venue → audit rows in
- *   an in-memory DuckDB store), replay_over_read, the same two without the audit store,
- *   peak_rss_mb_1day, peak_rss_mb_4days, sweep32_over_1, plus the machine. Reads use the tape's
- *   read cache (lib/tape/cache.ts), warmed by the first run.
- * Each measurement runs in a fresh child process so peak RSS is that of the measured job alone.
+ * Replay throughput and memory on four synthesized reference days (24 h each by default, ~5.7 M
+ * events a day: Coinbase ticks at 12/s, 30 KXBTCD-like strikes per hour with a book delta per market
+ * per second, BRTI once a second, trades, tickers). The bench tapes are built once under data/bench/
+ * by the synthesizer writing the events layer in bulk (lib/tape/bulk.ts: same Parquet files as the
+ * tape writer, no raw layer, no journal), one day per core in parallel. Then each measurement runs
+ * in a fresh child process, so peak RSS is that of the measured job alone. Prints (one JSON object
+ * with --json):
+ *   read_cold_events_per_s   first read of day 1 in a fresh process after the tape was built (no
+ *                            derived cache exists; the OS page cache is not dropped)
+ *   read_warm_events_per_s   the same read again
+ *   replay_events_per_s      read → engine → simulated venue → every audit row into an in-memory store
+ *   replay_over_read         replay seconds / warm read seconds (same day)
+ *   replay_no_audit_*        the same replay without the audit store; audit_share = the audit's part
+ *   peak_rss_mb_1day / _4days (and their ratio), sweep32_over_1 with --workers 1 and --workers 2,
+ *   bytes_per_event (events layer on disk), synthesis time and rate, load average before and after.
  * sweep_jobs (runners/bench-sweep.ts): wall time of a research sweep (--sweep-configs configs × the
  * first two days, one job per config and day) in-process and on BullMQ with 1 and 2 local workers;
  * --sweep-jobs-only measures just that, --no-sweep-jobs skips it (it needs redis-server).
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_ENGINE_CONFIG, mergeEngineConfig, type EngineConfig } from "../lib/core/config.ts";
-import { Replay } from "../lib/run/replay.ts";
+import { runSweep } from "../lib/run/sweep.ts";
 import { AuditWriter, openStore } from "../lib/store/db.ts";
+import { openBulkEventWriter } from "../lib/tape/bulk.ts";
 import { synthesize } from "../lib/tape/synth.ts";
 import { readTapeEvents } from "../lib/tape/reader.ts";
-import { openTapeWriter } from "../lib/tape/writer.ts";
 import { benchSweep, type SweepBench } from "./bench-sweep.ts";
 import { BINANCE_BTCUSD_1M_CSV } from "../fixtures/data/paths.ts";
 
 const CSV = BINANCE_BTCUSD_1M_CSV;
 const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"];
+/** Bump when the bench tape's content or format changes, so stale tapes are rebuilt. */
+const TAPE_VERSION = "bulk-1";
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +49,10 @@ const { values } = parseArgs({
     child: { type: "string" },
     from: { type: "string" },
     to: { type: "string" },
+    day: { type: "string" },
+    index: { type: "string" },
     configs: { type: "string", default: "1" },
+    workers: { type: "string", default: "1" },
     audit: { type: "boolean", default: false },
     "sweep-configs": { type: "string", default: "4" },
     "sweep-jobs-only": { type: "boolean", default: false },
@@ -50,7 +62,8 @@ const { values } = parseArgs({
 });
 
 const dir = resolve(values.dir!);
-const tapeDir = join(dir, values.quick ? "tape-quick" : "tape");
+const hours = values.quick ? 2 : Number(values.hours);
+const tapeDir = join(dir, values.quick ? "tape-quick" : `tape-${hours}h-${values.markets}m-${TAPE_VERSION}`);
 
 if (values.child) {
   await child(values.child);
@@ -64,9 +77,10 @@ function sweepJobs(days: readonly string[]): Promise<SweepBench> {
 }
 
 async function main(): Promise<void> {
-  const hours = values.quick ? 2 : Number(values.hours);
+  const started = performance.now();
+  const load0 = loadavg();
   const days = values.quick ? DAYS.slice(0, 2) : DAYS;
-  await ensureTapes(days, hours);
+  const synth = await ensureTapes(days);
   if (values["sweep-jobs-only"]) {
     const sj = { sweep_jobs: await sweepJobs(days) };
     process.stdout.write((values.json ? JSON.stringify(sj) : JSON.stringify(sj, null, 1)) + "\n");
@@ -74,46 +88,63 @@ async function main(): Promise<void> {
   }
   const first = days[0]!;
   const last = days[days.length - 1]!;
-  const read = runChild(["read", "--from", first, "--to", first]);
-  const replay = runChild(["replay", "--from", first, "--to", first, "--audit"]);
-  const rss1 = runChild(["replay", "--from", first, "--to", first]);
+  const one = ["--from", first, "--to", first];
+  const readCold = runChild(["read", ...one]);
+  const readWarm = runChild(["read", ...one]);
+  const replay = runChild(["replay", ...one, "--audit"]);
+  const noAudit = runChild(["replay", ...one]);
   const rss4 = runChild(["replay", "--from", first, "--to", last]);
-  const sweep1 = runChild(["replay", "--from", first, "--to", first, "--configs", "1"]);
-  const sweep32 = runChild(["replay", "--from", first, "--to", first, "--configs", "32"]);
+  const sweep1 = runChild(["replay", ...one, "--configs", "1"]);
+  const sweep32w1 = runChild(["replay", ...one, "--configs", "32", "--workers", "1"]);
+  const sweep32w2 = runChild(["replay", ...one, "--configs", "32", "--workers", "2"]);
+  const eventsBytes = dirBytes(join(tapeDir, "events"));
   const out = {
-    events: read.events,
-    read_events_per_s: Math.round(read.events / read.seconds),
+    events: readWarm.events,
+    read_cold_events_per_s: Math.round(readCold.events / readCold.seconds),
+    read_warm_events_per_s: Math.round(readWarm.events / readWarm.seconds),
     replay_events_per_s: Math.round(replay.events / replay.seconds),
-    replay_over_read: round(replay.seconds / read.seconds, 3),
-    // The same replay without writing audit rows to DuckDB: the engine + venue path alone.
-    replay_no_audit_events_per_s: Math.round(rss1.events / rss1.seconds),
-    replay_no_audit_over_read: round(rss1.seconds / read.seconds, 3),
-    peak_rss_mb_1day: round(rss1.rssMb, 1),
+    replay_over_read: round(replay.seconds / readWarm.seconds, 3),
+    replay_no_audit_events_per_s: Math.round(noAudit.events / noAudit.seconds),
+    replay_no_audit_over_read: round(noAudit.seconds / readWarm.seconds, 3),
+    // Share of the replay's time that recording every audit row costs.
+    audit_share: round(Math.max(0, replay.seconds - noAudit.seconds) / replay.seconds, 3),
+    audit_rows: replay.auditRows ?? 0,
+    peak_rss_mb_1day: round(noAudit.rssMb, 1),
     peak_rss_mb_4days: round(rss4.rssMb, 1),
+    rss_4days_over_1day: round(rss4.rssMb / noAudit.rssMb, 3),
     days_in_4day_run: days.length,
     events_4days: rss4.events,
-    sweep32_over_1: round(sweep32.seconds / sweep1.seconds, 3),
     sweep1_seconds: round(sweep1.seconds, 3),
-    sweep32_seconds: round(sweep32.seconds, 3),
+    sweep32_workers1_seconds: round(sweep32w1.seconds, 3),
+    sweep32_workers2_seconds: round(sweep32w2.seconds, 3),
+    sweep32_over_1_workers1: round(sweep32w1.seconds / sweep1.seconds, 3),
+    sweep32_over_1_workers2: round(sweep32w2.seconds / sweep1.seconds, 3),
+    bytes_per_event: round(eventsBytes / rss4.events, 1),
+    tape_events_mb: round(eventsBytes / 2 ** 20, 1),
+    synth: synth,
     sweep_jobs: values["no-sweep-jobs"] ? null : await sweepJobs(days),
+    bench_seconds: round((performance.now() - started) / 1000, 1),
+    load_avg_before: load0.map((x) => round(x, 2)),
+    load_avg_after: loadavg().map((x) => round(x, 2)),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", mem_gb: round(totalmem() / 2 ** 30, 1), node: process.version },
   };
   if (values.json) process.stdout.write(JSON.stringify(out) + "\n");
-  else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(22)} ${typeof v === "object" ? JSON.stringify(v) : v}\n`);
+  else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(28)} ${typeof v === "object" ? JSON.stringify(v) : v}\n`);
 }
 
 interface ChildResult {
   events: number;
   seconds: number;
   rssMb: number;
+  auditRows?: number;
+}
+
+function childArgs(args: string[]): string[] {
+  return ["--import", "tsx", import.meta.filename, "--child", ...args, "--dir", dir, "--hours", String(hours), "--markets", values.markets!, ...(values.quick ? ["--quick"] : [])];
 }
 
 function runChild(args: string[]): ChildResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", import.meta.filename, "--child", ...args, "--dir", dir, ...(values.quick ? ["--quick"] : [])], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 1 << 24,
-  });
+  const r = spawnSync(process.execPath, childArgs(args), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`bench child ${args.join(" ")} failed (${r.status})`);
   const line = r.stdout.trim().split("\n").pop()!;
   return JSON.parse(line) as ChildResult;
@@ -124,6 +155,7 @@ async function child(job: string): Promise<void> {
   const opts = { from: values.from, to: values.to };
   const t0 = performance.now();
   let events = 0;
+  let auditRows: number | undefined;
   if (job === "read") {
     for await (const batch of readTapeEvents(tapeDir, opts)) events += batch.length;
   } else if (job === "replay") {
@@ -136,16 +168,38 @@ async function child(job: string): Promise<void> {
       store = await openStore(":memory:");
       writer = new AuditWriter(store, "bench", "replay");
     }
-    const replay = new Replay(configs.map((config, i) => ({ config, onRecord: i === 0 && writer ? (r) => writer!.write(r) : undefined })));
-    for await (const batch of readTapeEvents(tapeDir, opts)) replay.feedBatch(batch);
-    replay.finish();
-    if (writer) await writer.close();
+    const r = await runSweep({ tape: tapeDir, ...opts, configs }, Number(values.workers), { onRecord: writer ? (rec) => writer!.write(rec) : undefined });
+    if (writer) {
+      await writer.close();
+      auditRows = Object.entries(writer.counts()).reduce((s, [k, v]) => (k === "rejected" || k === "unknown" ? s : s + v), 0);
+    }
     if (store) await store.close();
-    events = replay.stats.events;
+    events = r.events;
+  } else if (job === "synth") {
+    const day = values.day!;
+    const i = Number(values.index);
+    const w = await openBulkEventWriter({ dir: tapeDir, segmentSeconds: 3600 });
+    const s = await synthesize(
+      {
+        seed: 1000 + i,
+        startDay: day,
+        hours,
+        candleCsvPath: CSV,
+        marketsPerHour: Number(values.markets),
+        spotTicksPerSecond: 12,
+        deltasPerSecondPerMarket: 1,
+        candleDay: `2023-03-0${(i % 9) + 1}`,
+        level2PerSecond: 0,
+      },
+      w,
+    );
+    await w.close();
+    writeFileSync(join(tapeDir, `.done-${day}`), JSON.stringify(s.eventsByKind));
+    events = s.events;
   } else throw new Error(`unknown bench job ${job}`);
   const seconds = (performance.now() - t0) / 1000;
   const rssMb = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ events, seconds, rssMb }) + "\n");
+  process.stdout.write(JSON.stringify({ events, seconds, rssMb, ...(auditRows !== undefined ? { auditRows } : {}) }) + "\n");
 }
 
 /** The i-th config of the reference sweep: a grid over EV threshold and spread filter. */
@@ -158,31 +212,47 @@ function sweepConfig(i: number): EngineConfig {
   });
 }
 
-async function ensureTapes(days: readonly string[], hours: number): Promise<void> {
+/** Build the missing days, one child process per day, as many at once as there are cores. */
+async function ensureTapes(days: readonly string[]): Promise<{ seconds: number; events: number; events_per_s: number; days_built: number } | null> {
   mkdirSync(tapeDir, { recursive: true });
-  for (const [i, day] of days.entries()) {
-    const marker = join(tapeDir, `.done-${day}`);
-    if (existsSync(marker)) continue;
-    process.stderr.write(`bench: synthesizing ${day} (${hours} h, ${values.markets} markets per hour) into ${tapeDir} …\n`);
-    const t0 = performance.now();
-    const w = await openTapeWriter({ dir: tapeDir, segmentSeconds: 3600 });
-    const s = await synthesize(
-      {
-        seed: 1000 + i,
-        startDay: day,
-        hours,
-        candleCsvPath: CSV,
-        marketsPerHour: Number(values.markets),
-        spotTicksPerSecond: 12,
-        deltasPerSecondPerMarket: 1,
-        candleDay: `2023-03-0${(i % 9) + 1}`,
-      },
-      w,
-    );
-    await w.close();
-    writeFileSync(marker, JSON.stringify(s.eventsByKind));
-    process.stderr.write(`bench: ${day}: ${s.events} events in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-  }
+  const todo = days.map((day, i) => ({ day, i })).filter(({ day }) => !existsSync(join(tapeDir, `.done-${day}`)));
+  if (todo.length === 0) return null;
+  // A half-written day (killed build) is removed before it is rebuilt.
+  for (const { day } of todo) rmSync(join(tapeDir, "events", `date=${day}`), { recursive: true, force: true });
+  process.stderr.write(`bench: synthesizing ${todo.length} day(s) (${hours} h, ${values.markets} markets per hour) into ${tapeDir} …\n`);
+  const t0 = performance.now();
+  let events = 0;
+  const queue = [...todo];
+  const run = async (): Promise<void> => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const r = await runChildAsync(["synth", "--day", next.day, "--index", String(next.i)]);
+      events += r.events;
+      process.stderr.write(`bench: ${next.day}: ${r.events} events in ${r.seconds.toFixed(0)} s\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(cpus().length, todo.length)) }, run));
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds: round(seconds, 1), events, events_per_s: Math.round(events / seconds), days_built: todo.length };
+}
+
+function runChildAsync(args: string[]): Promise<ChildResult> {
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(process.execPath, childArgs(args), { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("error", reject);
+    p.on("close", (code) => {
+      if (code !== 0) reject(new Error(`bench child ${args.join(" ")} failed (${code})`));
+      else resolvePromise(JSON.parse(out.trim().split("\n").pop()!) as ChildResult);
+    });
+  });
+}
+
+function dirBytes(d: string): number {
+  if (!existsSync(d)) return 0;
+  let n = 0;
+  for (const e of readdirSync(d, { recursive: true, withFileTypes: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
+  return n;
 }
 
 function round(x: number, d: number): number {
