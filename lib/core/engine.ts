@@ -742,7 +742,8 @@ export class Engine {
       // All-in cost per contract at the fixed size (fees are nearly linear in size).
       const c = priceToProb(price) + this.costPerContract(info, fixed, price, maker, schedule);
       const fStar = c < 1 ? (pOutcome - c) / (1 - c) : 0;
-      const bankroll = (this.portfolio.cash() + this.portfolio.exposure()) / 1_000_000;
+      // The balance the risk limits use (the venue's cash when reconciliation reported one).
+      const bankroll = (this.portfolio.cash() + this.venueCashOffset + this.portfolio.exposure()) / 1_000_000;
       const contracts = fStar > 0 ? Math.floor((s.kellyFraction * fStar * bankroll) / c) : 0;
       wanted = contracts * 100;
       how = `kelly q=${pOutcome.toFixed(4)} c=${c.toFixed(4)} f*=${fStar.toFixed(4)} × ${s.kellyFraction} × $${bankroll.toFixed(2)} → ${formatCount(wanted)}`;

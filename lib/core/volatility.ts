@@ -23,7 +23,7 @@
  * most `SPIKE_REVERT_FRACTION` of the first one — it was a bad tick (a spike that reverts): the held
  * returns are replaced by their net move and zeros (same count, so the sample clock is unchanged). If
  * the price stays away, it was a real jump and every held return is used unclipped. A clip would
- * understate σ exactly when a jump makes it matter (2023-03-12 17:26: +1.06 % in a minute, σ 0.89 with
+ * understate σ exactly when a jump makes it matter (2023-03-12 17:26: +1.06 % in a minute; issue 10 measured σ 0.89 with
  * an 8σ clip vs 1.72 unclipped; tests/core-models/volatility.test.ts). The cost is a lag: σ sees a
  * real jump `spikeRevertSteps` grid steps late. A gap that restarts the chain counts as "stayed away".
  *

@@ -313,7 +313,7 @@ export class SimVenue {
       if (wasResting) this.unrest(order);
       order.status = "canceled";
       this.update(at, order, "canceled", "PostOnlyCrossCancel");
-      if (!wasResting) this.stats.ordersRejected++;
+      if (!wasResting && restReason === "") this.stats.ordersRejected++;
       return;
     }
     if (tif === "fill_or_kill" && this.crossableSize(order) < order.remaining) {
@@ -358,7 +358,7 @@ export class SimVenue {
     }
     if (!o) return; // already executed or canceled: the venue refuses, the final report was already sent
     this.stats.amends++;
-    const book = yesBookPrice(o.outcome, o.action, intent.price);
+    const newYesPrice = yesBookPrice(o.outcome, o.action, intent.price);
     if (intent.remaining <= 0) {
       this.cancelResting(o.clientOrderId, at, "Amend");
       return;
@@ -371,7 +371,7 @@ export class SimVenue {
     }
     this.unrest(o);
     o.price = newBidPrice;
-    o.yesPrice = book;
+    o.yesPrice = newYesPrice;
     o.remaining = intent.remaining;
     o.queueAhead = 0;
     this.enter(o, at, "good_till_canceled", "Amend");
@@ -568,7 +568,7 @@ export class SimVenue {
     if (!ids || ids.size === 0) return;
     const book = this.books.get(market);
     if (!book || book.stale) return;
-    // Best-priced resting orders first, then by arrival (price-time priority among our own orders).
+    // Our own resting orders in arrival order (each takes what is left of the crossing levels).
     const mine = [...ids].map((id) => this.resting.get(id)!);
     for (const o of mine) {
       if (o.remaining <= 0 || !this.resting.has(o.clientOrderId)) continue;
