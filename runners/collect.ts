@@ -142,8 +142,8 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
   const sink = (source: Source) => (e: EngineEvent) => {
     events++;
     try {
-      // The feed's market records merge REST and WS answers: the raw layer keeps them as derived.
-      if (e.kind === "market_info") tape.raw(derivedFrame(e, source));
+      // Market records (merged from REST and WS) and feed health (synthesized) have no one raw frame: kept as derived.
+      if (e.kind === "market_info" || e.kind === "feed_health") tape.raw(derivedFrame(e, source));
       tape.event(e, source);
       writer.write(e);
     } catch (err) {

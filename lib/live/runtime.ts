@@ -355,7 +355,8 @@ export class LiveRuntime {
         // An event built from REST answers (or merged from several frames) has no one raw frame that
         // re-parses into it: the raw layer gets the event itself next to the answers, so --from-raw
         // reproduces the session (lib/run/replay.ts RawReparser).
-        else if (derived) tape.raw(derivedFrame(ev, source));
+        // Feed health is synthesized by the WS clients (connect, stale, gap), not parsed from a frame.
+        else if (derived || ev.kind === "feed_health") tape.raw(derivedFrame(ev, source));
         tape.event(ev, source);
       } catch (err) {
         this.counts.errors++;

@@ -2,7 +2,8 @@
  * REST in the raw layer. Kalshi's WebSocket frames alone do not rebuild a run: market discovery,
  * series fees and position snapshots come over REST. Runners record each 2xx REST answer as a raw
  * frame on conn_id "rest" — {"rest": "GET /markets", "path": …, "body": …} — and every event they
- * built from REST (or merged from several answers and frames) as {"derived": event} on the same
+ * built from REST (or merged from several answers and frames, or synthesized like feed health) as
+ * {"derived": event} on the same
  * conn_id, at the event's own receipt time. `RawReparser` (lib/run/replay.ts) turns the derived
  * frames back into those events, so `--from-raw` replays what the run consumed.
  */
