@@ -4,7 +4,7 @@
  * Replays a recorded paper (or live) tape through the replayer with the configuration the session
  * stored, and compares the decision and order-intent sequence (paper: also every order change and
  * fill) with what the session recorded in the store under run ID. Prints IDENTICAL or the first
- * difference; exit 0 when identical, 1 when not, 2 on bad input.
+ * difference; exit 0 when identical, 1 when not, 2 on bad input or a tape without events.
  */
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -36,6 +36,11 @@ async function main(): Promise<number> {
     return 2;
   }
   const report = await checkParity({ tapeDir: values.tape, runId: values.run, dbPath });
+  if (report.eventsReplayed === 0) {
+    // An empty tape (an unrolled journal, a wrong folder) proves nothing: never "identical".
+    process.stderr.write(`parity: the tape ${values.tape} holds no events (run \`npm run tape -- recover ${values.tape}\` if a run crashed). Exit 2.\n`);
+    return 2;
+  }
   process.stdout.write((values.json ? JSON.stringify(report) : formatParity(report)) + "\n");
   return report.identical ? 0 : 1;
 }

@@ -78,9 +78,13 @@ export async function migrate(connection: DuckDBConnection, migrations: Migratio
   return applied;
 }
 
-export async function openStore(path: string = resolveDbPath()): Promise<Store> {
+export async function openStore(path: string = resolveDbPath(), o: { memoryLimit?: string; threads?: number } = {}): Promise<Store> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const instance = await DuckDBInstance.create(path);
+  // A long-running writer (the collector) caps DuckDB's buffer pool; analysis keeps the default.
+  const instance = await DuckDBInstance.create(path, {
+    ...(o.memoryLimit ? { memory_limit: o.memoryLimit } : {}),
+    ...(o.threads ? { threads: String(o.threads) } : {}),
+  });
   const connection = await instance.connect();
   try {
     await migrate(connection);

@@ -41,6 +41,8 @@ export interface TapeWriterOptions {
   segmentSeconds?: number;
   /** Journal hand-off to the OS at least this often. Default 200. */
   flushIntervalMs?: number;
+  /** A segment is also rolled once its journal holds this many bytes (default 32 MB), so a roll stays small. */
+  maxJournalBytes?: number;
   /**
    * The journal write (default fs.writeSync). Tests inject a failing one where no size-limited
    * filesystem is available; it must behave like writeSync (return bytes written, or throw).
@@ -91,6 +93,7 @@ const MAX_LINE_CHARS = 5 << 20;
 export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWriter> {
   const segmentUs = Math.round((opts.segmentSeconds ?? 300) * 1_000_000);
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
+  const maxJournalBytes = opts.maxJournalBytes ?? 32 << 20;
   if (!(segmentUs > 0)) throw new Error("segmentSeconds must be positive");
   if (!(flushIntervalMs > 0)) throw new Error("flushIntervalMs must be positive");
 
@@ -118,7 +121,16 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   let recoveredMaxOrd = -1;
   let firstOrd = 0;
   try {
-    instance = await DuckDBInstance.create(":memory:", { threads: "1", memory_limit: "512MB" });
+    // Rolling a journal must not cost the process hundreds of MB (a 5-min segment at 20 k msg/s is
+    // ~6 M lines): DuckDB gets a small budget and spills the journal table and the sorts to disk.
+    const spill = path.join(journalDir, ".duckdb-tmp");
+    fs.rmSync(spill, { recursive: true, force: true });
+    instance = await DuckDBInstance.create(":memory:", {
+      threads: "1",
+      memory_limit: "128MB",
+      temp_directory: spill,
+      preserve_insertion_order: "false",
+    });
     conn = await instance.connect();
     removeStaleTemps(root);
     for (const file of fs.readdirSync(journalDir).filter((f) => f.endsWith(JOURNAL_EXT)).sort()) {
@@ -238,7 +250,8 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   };
 
   const append = (tsRecv: number, line: string): void => {
-    if (seg !== null && tsRecv >= seg.endUs) finishSegment();
+    // A segment also ends when its journal is large: rolling it then needs little memory.
+    if (seg !== null && (tsRecv >= seg.endUs || seg.committed + bufBytes >= maxJournalBytes)) finishSegment();
     if (seg === null) {
       if (openFailedAt !== null && Date.now() - openFailedAt < 1000) {
         stats.journalWriteFailures++;
@@ -359,6 +372,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
       } finally {
         db.closeSync();
         dbInstance.closeSync();
+        fs.rmSync(path.join(journalDir, ".duckdb-tmp"), { recursive: true, force: true });
         fs.rmSync(lockPath, { force: true });
       }
       if (rollErrors.length > 0) {
@@ -390,8 +404,10 @@ export async function rollJournal(db: DuckDBConnection, root: string, journalPat
   }
   let maxOrdRolled = -1;
   const table = `tape_journal_${++tableCounter}`;
+  // A view, not a table: each pass streams the journal from disk, so a large journal never sits in
+  // memory (only the per-file sort does, and that spills to the temp directory).
   await db.run(
-    `CREATE TEMP TABLE ${table} AS SELECT * FROM read_json(${sqlString(journalPath)}, ` +
+    `CREATE TEMP VIEW ${table} AS SELECT * FROM read_json(${sqlString(journalPath)}, ` +
       `format = 'newline_delimited', columns = ${JOURNAL_COLUMNS_SQL})`,
   );
   try {
@@ -414,12 +430,12 @@ export async function rollJournal(db: DuckDBConnection, root: string, journalPat
       );
       renames.push([tmp, final]);
     }
-    for (const [tmp, final] of renames) fs.renameSync(tmp, final);
-    fs.rmSync(journalPath);
     const m = await db.runAndReadAll(`SELECT coalesce(max(ord), -1)::DOUBLE FROM ${table}`);
     maxOrdRolled = Number(m.getRowsJS()[0]?.[0] ?? -1);
+    for (const [tmp, final] of renames) fs.renameSync(tmp, final);
+    fs.rmSync(journalPath);
   } finally {
-    await db.run(`DROP TABLE IF EXISTS ${table}`);
+    await db.run(`DROP VIEW IF EXISTS ${table}`);
   }
   return maxOrdRolled;
 }

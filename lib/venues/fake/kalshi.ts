@@ -37,6 +37,8 @@ import {
 export interface FakeKalshiOptions extends FakeStateOptions {
   /** Random book activity: one step every N ms (0 = off; drive it with `state.randomDelta()`). */
   readonly flowIntervalMs?: number;
+  /** Book changes per flow tick (default 1): with flowIntervalMs 1, a load generator (soak/bench). */
+  readonly flowPerTick?: number;
   /** Share of flow steps that are public trades instead of resting-size changes. */
   readonly tradeShare?: number;
   /** BRTI cfbenchmarks_value cadence (default 1000; 0 = off). */
@@ -997,12 +999,14 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   };
   const tradeShare = opts.tradeShare ?? 0.1;
   every(opts.flowIntervalMs ?? 50, () => {
-    if (state.rng.chance(tradeShare)) {
-      const active = state.activeTickers();
-      if (active.length === 0) return;
-      const t = state.rng.pick(active);
-      state.takerTrade(t, state.rng.chance(0.5) ? "bid" : "ask", state.rng.int(1, 5) * 100);
-    } else state.randomDelta();
+    for (let k = opts.flowPerTick ?? 1; k > 0; k--) {
+      if (state.rng.chance(tradeShare)) {
+        const active = state.activeTickers();
+        if (active.length === 0) return;
+        const t = state.rng.pick(active);
+        state.takerTrade(t, state.rng.chance(0.5) ? "bid" : "ask", state.rng.int(1, 5) * 100);
+      } else state.randomDelta();
+    }
   });
   // Rolling mode: the market schedule (open, strike, close, determination, settlement).
   if (state.rolling) {
