@@ -248,7 +248,12 @@ describe("fault matrix", () => {
     await waitFor("cancelled at venue", () => fakes!.kalshi.state.orderByClientId(o.clientOrderId)!.status === "canceled", 6000);
     expect(fakes.kalshi.state.orderByClientId(o.clientOrderId)!.lastUpdateReason).toBe("Cancel");
     const cancel = ordersOf(h, o.clientOrderId).find((r) => r.reason === "cancel_submitted")!;
-    expect(cancel.ts).toBeGreaterThanOrEqual(closedAt);
+    // A close one second away puts the market inside NO_NEW_ENTRIES_LAST_SECONDS: the resting entry is
+    // cancelled as soon as the engine sees the new close (order management), and at the latest when
+    // the close passes — never before the venue moved it.
+    const closeSeen = h.events.find(({ e }) => e.kind === "market_lifecycle" && e.phase === "close_date_updated")!.e.tsRecv;
+    expect(cancel.ts).toBeGreaterThanOrEqual(closeSeen);
+    expect(cancel.ts).toBeLessThanOrEqual(closedAt + 5_000_000);
     fakes.kalshi.state.markets.get(market)!.status = "closed";
     await sleep(500);
     fakes.kalshi.state.settle(market, "no");
