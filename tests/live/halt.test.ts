@@ -74,3 +74,34 @@ describe("reprice in live", () => {
     transport.close();
   });
 });
+
+describe("the gateway guards an amend like a new order", () => {
+  it("HALTED or the kill switch: the amend never reaches the venue; all guards passing: it does", async () => {
+    const { OrderGateway } = await import("../../lib/exec/gateway.ts");
+    const transport = new KalshiTransport({ rest, emit: () => {} });
+    const market = fakes.kalshi.state.tickers()[0]!;
+    transport.place({ kind: "place_order", ts: 1, clientOrderId: "guard-1", market, outcome: "yes", action: "buy", price: 200, count: 100, tif: "good_till_canceled", postOnly: true, reduceOnly: false, evalId: "e" });
+    await transport.idle();
+    const id = fakes.kalshi.state.orderByClientId("guard-1")!.orderId;
+    const amendRequests = () => fakes.kalshi.requests.filter((r) => r.endsWith("/amend")).length;
+    const costs = { writeTokensPerSecond: 100, writeBucketCapacity: 100, createCost: 10, cancelCost: 2, amendCost: 10 };
+    const guards = (state: "ACTIVE" | "HALTED", kill = false) => ({
+      tradingEnabled: true, killSwitchEngaged: () => kill, riskState: () => state, isReducing: () => false,
+      dataProblem: () => null, reconciliationProblem: () => null,
+    });
+    const amend = { kind: "amend_order" as const, ts: 5_000_000, clientOrderId: "guard-1", orderId: id, market, outcome: "yes" as const, action: "buy" as const, price: 300, remaining: 100, reason: "t" };
+    for (const g of [guards("HALTED"), guards("ACTIVE", true)]) {
+      const before = amendRequests();
+      const r = new OrderGateway(transport, g, costs, () => {}, 0).submit(amend);
+      await transport.idle();
+      expect(r.sent).toBe(false);
+      expect(amendRequests()).toBe(before);
+      expect(fakes.kalshi.state.orderByClientId("guard-1")!.yesPrice).toBe(200);
+    }
+    const ok = new OrderGateway(transport, guards("ACTIVE"), costs, () => {}, 0).submit(amend);
+    await transport.idle();
+    expect(ok.sent).toBe(true);
+    expect(fakes.kalshi.state.orderByClientId("guard-1")!.yesPrice).toBe(300);
+    transport.close();
+  });
+});
