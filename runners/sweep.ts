@@ -133,21 +133,37 @@ async function coordinate(
       workers.push(w);
     }
     let lastCheck = 0;
+    let lastDone = -1;
+    let lastChange = performance.now();
+    let lastWarn = 0;
     for (;;) {
       const done = finishedJobIds(out);
       const left = all.filter((j) => !done.has(j.id));
       progress.update(all.length - left.length);
       if (left.length === 0) return;
-      if (performance.now() - lastCheck > 2000) {
+      if (left.length !== lastDone) {
+        lastDone = left.length;
+        lastChange = performance.now();
+      }
+      if (performance.now() - lastChange > 60_000 && performance.now() - lastWarn > 60_000) {
+        // Nothing finished for a minute: say what the queue holds (no worker running is the usual cause).
+        lastWarn = performance.now();
+        const c = await queue.getJobCounts("waiting", "active", "delayed", "failed");
+        log(`sweep: no job finished for ${((performance.now() - lastChange) / 1000).toFixed(0)} s; queue ${queueName}: ${JSON.stringify(c)} — are workers running (npm run sweep-worker -- --queue ${url})?`);
+      }
+      if (performance.now() - lastCheck > 5000) {
         lastCheck = performance.now();
         // Redis is not the record of completion: a job that is neither queued nor done (Redis was
         // flushed or restarted without persistence) is enqueued again; one that failed for good stops the sweep.
-        const lost: JobSpec[] = [];
+        const unknown: JobSpec[] = [];
         for (const j of left) {
           const s = await queuedState(queue, j, out);
           if (s.state === "failed") throw new Error(`job ${j.id} (${j.from}..${j.to}) failed: ${s.reason}; fix the cause and re-run to resume`);
-          if (s.state === "unknown" && !finishedJobIds(out).has(j.id)) lost.push(j);
+          if (s.state === "unknown") unknown.push(j);
         }
+        // A job that finished (and left Redis) while we looked is not lost.
+        const finished = finishedJobIds(out);
+        const lost = unknown.filter((j) => !finished.has(j.id));
         if (lost.length > 0) {
           const r = await enqueueJobs(queue, lost, tape, out);
           if (r.added > 0) log(`sweep: re-enqueued ${r.added} jobs missing from the queue`);
