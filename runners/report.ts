@@ -20,11 +20,11 @@ import { COLORS, evBinChart, messageChart, reliabilityChart, sampleCountChart, t
 import type { EdgeReport, ForecastObs, PartVerdict } from "../lib/analysis/edge.ts";
 import { ALPHA, CLUSTER_STAGES, evaluateEdge } from "../lib/analysis/edge.ts";
 import type { ForecastFilter } from "../lib/analysis/load.ts";
-import { loadForecasts, loadFreeze, loadRealizedPnl, loadTournamentRows, loadTrades } from "../lib/analysis/load.ts";
+import { loadForecasts, loadFreeze, loadRealizedPnl, loadSweepPnl, loadTournamentRows, loadTrades } from "../lib/analysis/load.ts";
 import type { SpaResult } from "../lib/analysis/stats.ts";
 import { brierLosses, evBinMonotonicity, spaTest } from "../lib/analysis/stats.ts";
-import type { TournamentResult } from "../lib/analysis/tournament.ts";
-import { runTournament } from "../lib/analysis/tournament.ts";
+import type { SweepSpa, TournamentResult } from "../lib/analysis/tournament.ts";
+import { runTournament, sweepSpa } from "../lib/analysis/tournament.ts";
 import { configsTried } from "../lib/run/results.ts";
 import { freezeRun, openStore, resolveDbPath } from "../lib/store/db.ts";
 
@@ -165,12 +165,27 @@ function tournamentHtml(t: ModelTournament): string {
   if (!t.result) return `<p>${esc(t.note)}</p>`;
   const r = t.result;
   const rows = r.scores.map((s) => `<tr><td>${esc(s.model)}</td><td>${p4(s.brier)}</td><td>${p4(s.logLoss)}</td><td>${p4(s.ece)}</td><td>${p4(s.recalibration.slope)}</td><td>${s.dBrier ? `${p4(s.dBrier.mean)} [${p4(s.dBrier.lo)}, ${p4(s.dBrier.hi)}] ${s.dBrier.verdict}` : "(baseline)"}</td></tr>`);
-  const spa = t.spa ? `Hansen SPA over the ${t.spa.m} models vs the market mid (Brier): best ${esc(r.scores[t.spa.best + 1]?.model ?? "?")}, p ${p4(t.spa.pSpa)} (White's Reality Check p ${p4(t.spa.pRealityCheck)}; ${t.spa.clusters} clusters).` : "";
+  const spa = t.spa ? `Hansen SPA over the ${t.spa.m} models vs the market mid (Brier): best ${esc(r.scores[t.spa.best + 1]?.model ?? "?")}, SPA_c p ${p4(t.spa.pSpa)}, SPA_u p ${p4(t.spa.pSpaUpper)} (White's Reality Check p ${p4(t.spa.pRealityCheck)}; ${t.spa.clusters} clusters; wild cluster bootstrap, re-studentized).` : "";
   return `<p>${r.n} settled markets in ${r.clusters} settlement clusters; baseline ${esc(r.baseline)}; 95 % paired cluster-bootstrap CIs.</p>
 <table><tr><th>model</th><th>Brier</th><th>log-loss</th><th>ECE</th><th>calibration slope</th><th>ΔBrier vs baseline</th></tr>${rows.join("\n")}</table><p>${spa}</p>`;
 }
 
-export function renderHtml(rep: EdgeReport, charts: ReportCharts, meta: { filter: string; db: string; evaluations: number; unresolved: number; tournament: ModelTournament }): string {
+/** One line on the sweep's data-snooping test (also printed by the CLI). */
+export function sweepSpaLine(s: SweepSpa): string {
+  if (!s.spa) return `sweep SPA: ${s.note}`;
+  const best = s.configs.find((c) => c.variantId === s.best);
+  return `sweep SPA over ${s.spa.m} configs, ${s.times} settlement times (benchmark: no trade): best ${best?.name ?? "?"} ` +
+    `($${p4(best?.totalPnl)} total, t ${p4(best?.t)}), SPA_c p ${p4(s.spa.pSpa)}, SPA_u p ${p4(s.spa.pSpaUpper)}, Reality Check p ${p4(s.spa.pRealityCheck)}`;
+}
+
+function sweepHtml(s: SweepSpa | null): string {
+  if (!s) return "";
+  const rows = s.configs.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.tradedTimes}</td><td>${p4(c.totalPnl)}</td><td>${p4(c.meanPerTime)}</td><td>${p4(c.t)}</td></tr>`);
+  return `<h2>Configs of the sweep (data snooping)</h2><p>${esc(sweepSpaLine(s))}. Edge for the best config needs SPA p &lt; ${ALPHA}; the per-config t ignores the search and is not a test.</p>
+<table><tr><th>config</th><th>settlement times traded</th><th>PnL $</th><th>mean $ per settlement time</th><th>t</th></tr>${rows.join("\n")}</table>`;
+}
+
+export function renderHtml(rep: EdgeReport, charts: ReportCharts, meta: { filter: string; db: string; evaluations: number; unresolved: number; tournament: ModelTournament; sweep?: SweepSpa | null }): string {
   const img = (file: string, alt: string) =>
     `<figure>${charts[file]}<figcaption>${esc(alt)} — <a href="${file.replace(".svg", ".png")}">PNG</a></figcaption></figure>`;
   const wf = rep.walkForward.length
@@ -193,6 +208,7 @@ ${partHtml(rep.outOfSample, "Out of sample (settlements after the freeze)")}
 ${partHtml(rep.inSample, Number.isFinite(rep.freezeTs) ? "In sample (settlements up to the freeze)" : "All data (not frozen: in-sample)")}
 <h2>Model tournament (forecasts table)</h2>
 ${tournamentHtml(meta.tournament)}
+${sweepHtml(meta.sweep ?? null)}
 <h2>Walk-forward (one UTC day at a time)</h2>
 ${wf}
 <h2>Charts</h2>
@@ -205,7 +221,7 @@ ${img("sample_counts.svg", "Clusters vs stage thresholds")}
 `;
 }
 
-export async function runReport(argv: string[]): Promise<{ out: string; report: EdgeReport; tournament: ModelTournament }> {
+export async function runReport(argv: string[]): Promise<{ out: string; report: EdgeReport; tournament: ModelTournament; sweep: SweepSpa | null }> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -237,6 +253,9 @@ export async function runReport(argv: string[]): Promise<{ out: string; report: 
     const freeze = await loadFreeze(store, a.run);
     const rep = evaluateEdge(loaded.obs, trades, { freezeTs: freeze.frozenUs, trials });
     const tournament = tournamentOf(await loadTournamentRows(store, filter));
+    // SPA / Reality Check across every config of the sweep (the whole merged store, not the selection)
+    const sweepPnl = a.sweep ? await loadSweepPnl(store) : null;
+    const sweep = sweepPnl ? sweepSpa(sweepPnl.configs, sweepPnl.times, sweepPnl.rows) : null;
     const charts = buildCharts(loaded.obs, rep, realized);
     mkdirSync(a.out, { recursive: true });
     for (const [file, svg] of Object.entries(charts)) {
@@ -244,11 +263,11 @@ export async function runReport(argv: string[]): Promise<{ out: string; report: 
       writeFileSync(join(a.out, file.replace(/\.svg$/, ".png")), svgToPng(svg));
     }
     const filterText = `${a.run ? `run ${a.run}` : a.from || a.to ? `${a.from ?? "…"} → ${a.to ?? "…"}` : "all runs"}; forecast = ${a.forecast} evaluation per market${a.forecast === "last" ? ` ≥ ${a["cutoff-min"]} min before settlement` : " (clustered by settlement time)"}`;
-    writeFileSync(join(a.out, "index.html"), renderHtml(rep, charts, { filter: filterText, db: dbPath, evaluations: loaded.evaluations, unresolved: loaded.unresolved, tournament }));
+    writeFileSync(join(a.out, "index.html"), renderHtml(rep, charts, { filter: filterText, db: dbPath, evaluations: loaded.evaluations, unresolved: loaded.unresolved, tournament, sweep }));
     const { reliabilityModel: _m, reliabilityMarket: _k, ...summary } = rep;
     const t = tournament.result ? { ...tournament.result, scores: tournament.result.scores.map(({ reliability: _r, ...x }) => x) } : null;
-    writeFileSync(join(a.out, "summary.json"), JSON.stringify({ ...summary, tournament: t, spa: tournament.spa }, null, 2));
-    return { out: a.out, report: rep, tournament };
+    writeFileSync(join(a.out, "summary.json"), JSON.stringify({ ...summary, tournament: t, spa: tournament.spa, sweep }, null, 2));
+    return { out: a.out, report: rep, tournament, sweep };
   } finally {
     await store.close();
   }
@@ -279,7 +298,7 @@ function printSummary(rep: EdgeReport, t: ModelTournament): void {
   if (t.result) {
     console.log(`  tournament (${t.result.n} settled markets, ${t.result.clusters} clusters, baseline ${t.result.baseline}):`);
     for (const s of t.result.scores) console.log(`    ${s.model.padEnd(15)} Brier ${p4(s.brier)}  ΔBrier ${s.dBrier ? `${p4(s.dBrier.mean)} [${p4(s.dBrier.lo)}, ${p4(s.dBrier.hi)}] ${s.dBrier.verdict}` : "(baseline)"}`);
-    if (t.spa) console.log(`    SPA vs market mid: p ${p4(t.spa.pSpa)} (Reality Check ${p4(t.spa.pRealityCheck)})`);
+    if (t.spa) console.log(`    SPA vs market mid: SPA_c p ${p4(t.spa.pSpa)}, SPA_u p ${p4(t.spa.pSpaUpper)} (Reality Check ${p4(t.spa.pRealityCheck)})`);
   } else console.log(`  tournament: ${t.note}`);
 }
 
@@ -288,8 +307,9 @@ if (isMain) {
   const argv = process.argv.slice(2);
   (argv.includes("--freeze")
     ? runFreeze(argv).then((f) => console.log(`frozen config ${f.configHash.slice(0, 12)}… at ${new Date(f.frozenUs / 1000).toISOString()}: only later settlements count as out of sample`))
-    : runReport(argv).then(({ out, report, tournament }) => {
+    : runReport(argv).then(({ out, report, tournament, sweep }) => {
         printSummary(report, tournament);
+        if (sweep) console.log(`  ${sweepSpaLine(sweep)}`);
         console.log(`report written to ${join(out, "index.html")}`);
       }))
     .catch((err: unknown) => {

@@ -202,3 +202,50 @@ export async function loadTournamentRows(store: Store, f: ForecastFilter = {}): 
   }
   return { rows: [...byKey.values()], models: [...models].sort() };
 }
+
+/** Net PnL of one sweep config at one settlement time (the sum over the markets it traded there). */
+export interface SweepPnlRow {
+  readonly variantId: string;
+  readonly settleTs: number;
+  readonly pnl: number;
+  readonly markets: number;
+}
+
+/**
+ * A merged sweep store (lib/run/results.ts) as the SPA needs it: every config the sweep ran, every
+ * settlement time at which some run of the sweep saw a market settle (the common sample; a config
+ * that did not trade at a time made $0 there), and each config's net trade PnL per settlement time —
+ * fills, exact fees and payout, as `loadTrades` computes it, summed over the config's runs (days).
+ */
+export async function loadSweepPnl(store: Store): Promise<{ configs: { variantId: string; name: string; runs: number }[]; times: number[]; rows: SweepPnlRow[] }> {
+  const configs = (
+    await queryObjects(store, `SELECT variant_id, any_value(variant_name) AS name, count(DISTINCT run_id) AS runs FROM sweep_results GROUP BY variant_id ORDER BY variant_id`)
+  ).map((r) => ({ variantId: String(r.variant_id), name: String(r.name), runs: Number(r.runs) }));
+  const common = `sr AS (SELECT DISTINCT run_id, variant_id FROM sweep_results),
+     tm AS (SELECT run_id, market, max(settle_time_us) AS settle_time_us FROM opportunities GROUP BY run_id, market),
+     st AS (SELECT run_id, market, sum(payout_micros)::BIGINT AS payout_micros FROM settlements GROUP BY run_id, market)`;
+  const times = (
+    await queryObjects(
+      store,
+      `WITH ${common}
+       SELECT DISTINCT tm.settle_time_us FROM tm JOIN st USING (run_id, market) JOIN sr USING (run_id)
+       WHERE tm.settle_time_us IS NOT NULL ORDER BY 1`,
+    )
+  ).map((r) => Number(r.settle_time_us));
+  const rows = (
+    await queryObjects(
+      store,
+      `WITH ${common},
+       fl AS (
+         SELECT run_id, market,
+                sum(CASE WHEN action = 'sell' THEN price_e4 * count_e2 ELSE -price_e4 * count_e2 END - fee_micros)::BIGINT AS cash_micros
+         FROM fills GROUP BY run_id, market
+       )
+       SELECT sr.variant_id, tm.settle_time_us, sum(fl.cash_micros + st.payout_micros)::BIGINT AS pnl_micros, count(*) AS markets
+       FROM fl JOIN st USING (run_id, market) JOIN tm USING (run_id, market) JOIN sr USING (run_id)
+       WHERE tm.settle_time_us IS NOT NULL
+       GROUP BY sr.variant_id, tm.settle_time_us ORDER BY 1, 2`,
+    )
+  ).map((r) => ({ variantId: String(r.variant_id), settleTs: Number(r.settle_time_us), pnl: Number(r.pnl_micros) / 1e6, markets: Number(r.markets) }));
+  return { configs, times, rows };
+}

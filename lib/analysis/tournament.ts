@@ -6,8 +6,8 @@
  * Only observations where every model produced a finite probability are scored, so the comparison is
  * paired. Differences are model − baseline: negative ΔBrier / Δlog-loss means the model is better.
  */
-import type { BootstrapResult, Recalibration, ReliabilityBin } from "./stats.ts";
-import { brier, brierLosses, ece, logisticRecalibration, logLoss, logLosses, pairedClusterBootstrap, reliabilityCurve } from "./stats.ts";
+import type { BootstrapResult, Recalibration, ReliabilityBin, SpaResult } from "./stats.ts";
+import { brier, brierLosses, ece, logisticRecalibration, logLoss, logLosses, pairedClusterBootstrap, reliabilityCurve, spaTest } from "./stats.ts";
 
 export interface TournamentRow {
   readonly cluster: string;
@@ -120,4 +120,69 @@ export function chooseModel(t: TournamentResult): string {
     }
   }
   return best;
+}
+
+// ---- Configs of a sweep -------------------------------------------------------------------------------
+
+export interface SweepConfigScore {
+  readonly variantId: string;
+  readonly name: string;
+  /** Settlement times at which the config traded, and its net PnL summed over them (dollars). */
+  readonly tradedTimes: number;
+  readonly totalPnl: number;
+  /** Mean PnL per settlement time of the common sample, and its clustered t (one cluster per time). */
+  readonly meanPerTime: number;
+  readonly t: number;
+}
+
+export interface SweepSpa {
+  readonly times: number;
+  readonly configs: readonly SweepConfigScore[];
+  /** Best config by studentized mean PnL; null when nothing can be tested. */
+  readonly best: string | null;
+  readonly spa: SpaResult | null;
+  readonly note: string;
+}
+
+/**
+ * Data snooping across the configs of a sweep: does the best config make money after accounting for
+ * every config tried? Each config's observation at a settlement time is its net PnL there ($0 when it
+ * did not trade); the benchmark is not trading (PnL 0), so d_k = PnL_k. Settlement times are the
+ * independent units (every market settling together shares one BTC path), so each time is its own
+ * cluster for Hansen's SPA / White's Reality Check (spaTest).
+ */
+export function sweepSpa(
+  configs: readonly { variantId: string; name: string }[],
+  times: readonly number[],
+  rows: readonly { variantId: string; settleTs: number; pnl: number }[],
+  opts: { reps?: number; seed?: number } = {},
+): SweepSpa {
+  const at = new Map(times.map((t, i) => [t, i]));
+  const col = new Map(configs.map((c, k) => [c.variantId, k]));
+  const d = configs.map(() => new Array<number>(times.length).fill(0));
+  for (const r of rows) {
+    const i = at.get(r.settleTs);
+    const k = col.get(r.variantId);
+    if (i === undefined || k === undefined) throw new Error(`sweep PnL row outside the sample (${r.variantId} at ${r.settleTs})`);
+    d[k]![i]! += r.pnl;
+  }
+  const cl = times.map(String);
+  const traded = configs.map(() => new Set<number>());
+  for (const r of rows) traded[col.get(r.variantId)!]!.add(r.settleTs);
+  let spa: SpaResult | null = null;
+  let note = "";
+  if (configs.length === 0) note = "no configs in the sweep store";
+  else if (times.length < 3) note = `only ${times.length} settlement times: SPA needs at least 3`;
+  else spa = spaTest(d, cl, { reps: opts.reps ?? 999, seed: opts.seed ?? 2025 });
+  const scores = configs.map((c, k) => {
+    const row = d[k]!;
+    const n = row.length;
+    const m = n ? row.reduce((a, b) => a + b, 0) / n : NaN;
+    const sd = n > 1 ? Math.sqrt(row.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1)) : NaN;
+    return {
+      variantId: c.variantId, name: c.name, tradedTimes: traded[k]!.size, totalPnl: row.reduce((a, b) => a + b, 0),
+      meanPerTime: m, t: sd > 0 ? (m / sd) * Math.sqrt(n) : NaN,
+    };
+  });
+  return { times: times.length, configs: scores, best: spa ? configs[spa.best]!.variantId : null, spa, note };
 }

@@ -4,9 +4,10 @@
  */
 import * as ss from "simple-statistics";
 import { describe, expect, it } from "vitest";
+import { sweepSpa } from "../../lib/analysis/tournament.ts";
 import {
   binIndex, clusterBootstrapT, clusterMeanTest, createRng, deflatedSharpe, encompassingTest, expectedMaxNormal, fCdf, holmAdjust, logisticRecalibration,
-  logisticRegression, minimumDetectableEffect, normalQuantile, reliabilityCurve, spaTest, studentTCdf, wildClusterBootstrapMean,
+  logisticRegression, minimumDetectableEffect, normalQuantile, reliabilityCurve, spaTest, studentTCdf, WEBB_WEIGHTS, wildClusterBootstrapMean,
 } from "../../lib/analysis/stats.ts";
 
 describe("reliability bins are (lo, hi]", () => {
@@ -56,12 +57,38 @@ describe("cluster-robust mean test", () => {
     // Every cluster sum positive: the observed t is the largest of the 32 patterns → p = 1/32.
     const x = [1, 2, 1.5, 0.5, 3, 2.2, 0.7, 1.1, 0.9, 2.5];
     const cl = ["a", "a", "b", "b", "c", "c", "d", "d", "e", "e"];
-    const w = wildClusterBootstrapMean(x, cl);
+    const w = wildClusterBootstrapMean(x, cl, { weights: "rademacher" });
     expect(w.reps).toBe(32);
     expect(w.pGreater).toBeCloseTo(1 / 32, 12);
     // symmetric around 0 → the p-value is far from significant
     const sym = wildClusterBootstrapMean([1, -1, 2, -2, 0.5, -0.5], ["a", "b", "c", "d", "e", "f"]);
     expect(sym.pGreater).toBeGreaterThan(0.3);
+  });
+
+  it("Webb weights (K ≤ 5): mean 0, variance 1, and the enumerated p-value equals a brute-force count over all 6^K patterns", () => {
+    expect(ss.mean([...WEBB_WEIGHTS])).toBeCloseTo(0, 14);
+    expect(ss.mean(WEBB_WEIGHTS.map((v) => v * v))).toBeCloseTo(1, 14);
+    const x = [0.4, -0.1, 1.3, 0.2, -0.6, 0.9, 0.05, 0.7, -0.2];
+    const cl = ["a", "a", "b", "c", "c", "c", "d", "e", "e"];
+    const w = wildClusterBootstrapMean(x, cl);
+    expect(w.weights).toBe("webb");
+    expect(w.reps).toBe(6 ** 5);
+    // second implementation: cluster sums and sizes by hand, CR1 t of Σ w_g S_g / n for every pattern
+    const S = [0.3, 1.3, 0.5, 0.05, 0.5];
+    const N = [2, 1, 3, 1, 2];
+    const tOf = (wt: number[]) => {
+      const m = wt.reduce((a, v, g) => a + v * S[g]!, 0) / 9;
+      const ssq = wt.reduce((a, v, g) => a + (v * S[g]! - m * N[g]!) ** 2, 0);
+      return m / Math.sqrt(((5 / 4) * ssq) / 81);
+    };
+    const t0 = tOf([1, 1, 1, 1, 1]);
+    expect(w.t).toBeCloseTo(t0, 12);
+    let ge = 0;
+    for (let code = 0; code < 6 ** 5; code++) {
+      const wt = [0, 1, 2, 3, 4].map((g) => WEBB_WEIGHTS[Math.floor(code / 6 ** g) % 6]!);
+      if (tOf(wt) >= t0 - 1e-12) ge++;
+    }
+    expect(w.pGreater).toBeCloseTo(ge / 6 ** 5, 12);
   });
 });
 
@@ -167,6 +194,22 @@ describe("multiple testing, data snooping, deflated Sharpe, power", () => {
     expect(spaTest([bad], cl, { reps: 499, seed: 1 }).pSpa).toBeGreaterThan(0.5);
   });
 
+  it("SPA_c ignores clearly bad candidates (Hansen's point); SPA_u and the Reality Check are diluted by them", () => {
+    const rng = createRng(12);
+    const cl = Array.from({ length: 600 }, (_, i) => `c${i % 40}`);
+    const shock = Array.from({ length: 40 }, () => rng() - 0.5);
+    const mild = cl.map((c, i) => 0.004 + 0.02 * shock[i % 40]! + 0.1 * (rng() - 0.5));
+    const awful = [1, 2, 3].map(() => cl.map((_, i) => -0.3 + 0.02 * shock[i % 40]! + 0.1 * (rng() - 0.5)));
+    const alone = spaTest([mild], cl, { reps: 999, seed: 3 });
+    const crowd = spaTest([mild, ...awful], cl, { reps: 999, seed: 3 });
+    expect(crowd.best).toBe(0);
+    expect(crowd.stat).toBeCloseTo(alone.stat, 12);
+    // the losers sit ~−30 SE below the threshold: recentred away, they cannot raise the bootstrap max
+    expect(crowd.pSpa).toBeCloseTo(alone.pSpa, 12);
+    expect(crowd.pSpaUpper).toBeGreaterThan(crowd.pSpa);
+    expect(alone.pSpaUpper).toBeCloseTo(alone.pSpa, 12);
+  });
+
   it("encompassing λ is the no-intercept OLS slope; with singleton clusters its SE is the HC sandwich", () => {
     const rng = createRng(9);
     const n = 400;
@@ -208,3 +251,54 @@ function erfApprox(x: number): number {
   }
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
+
+describe("SPA across the configs of a sweep", () => {
+  it("builds the config × settlement-time PnL matrix ($0 where a config did not trade) and tests its best config", () => {
+    const times = [100, 200, 300, 400];
+    const configs = [{ variantId: "vA", name: "A" }, { variantId: "vB", name: "B" }, { variantId: "vC", name: "C" }];
+    const rows = [
+      { variantId: "vA", settleTs: 100, pnl: 1 },
+      { variantId: "vA", settleTs: 300, pnl: -0.5 },
+      { variantId: "vB", settleTs: 200, pnl: 1.5 },
+      { variantId: "vB", settleTs: 200, pnl: 0.5 },
+    ];
+    const s = sweepSpa(configs, times, rows, { reps: 199, seed: 1 });
+    expect(s.times).toBe(4);
+    expect(s.configs.map((c) => [c.name, c.tradedTimes, c.totalPnl])).toEqual([["A", 2, 0.5], ["B", 1, 2], ["C", 0, 0]]);
+    // by hand: A = [1, 0, −0.5, 0], mean 1/8; sample variance Σ(x − 1/8)²/3 = (49 + 1 + 25 + 1)/64/3
+    const tA = (1 / 8) / Math.sqrt(76 / 64 / 3 / 4);
+    expect(s.configs[0]!.meanPerTime).toBeCloseTo(0.125, 14);
+    expect(s.configs[0]!.t).toBeCloseTo(tA, 12);
+    // B = [0, 2, 0, 0]: mean 1/2, variance (1/4·3 + 9/4)/3 = 1 → t = 1/2 / (1/2) = 1
+    expect(s.configs[1]!.t).toBeCloseTo(1, 12);
+    expect(Number.isNaN(s.configs[2]!.t)).toBe(true);
+    // each time is its own cluster, so the SPA statistic is the largest of these t's
+    expect(s.spa!.m).toBe(3);
+    expect(s.spa!.stat).toBeCloseTo(Math.max(tA, 1), 12);
+    expect(s.best).toBe(tA > 1 ? "vA" : "vB");
+    expect(s.spa!.pSpaUpper).toBeGreaterThanOrEqual(s.spa!.pSpa);
+    expect(() => sweepSpa(configs, times, [{ variantId: "vA", settleTs: 999, pnl: 1 }])).toThrow(/outside the sample/);
+    expect(sweepSpa(configs, [100, 200], []).spa).toBeNull();
+  });
+
+  it("a sweep of skill-less configs keeps SPA's size; one config with a real edge is found", () => {
+    const times = Array.from({ length: 60 }, (_, i) => i);
+    const configs = Array.from({ length: 6 }, (_, k) => ({ variantId: `v${k}`, name: `c${k}` }));
+    let rej = 0;
+    let found = 0;
+    const R = 300;
+    for (let r = 0; r < R; r++) {
+      const rng = createRng(1000 + 7919 * r);
+      const g = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+      const common = times.map(() => g());
+      const rows = configs.flatMap((c, k) => times.map((t) => ({ variantId: c.variantId, settleTs: t, pnl: 0.7 * common[t]! + 0.7 * g() })));
+      if (sweepSpa(configs, times, rows, { reps: 199, seed: r }).spa!.pSpa < 0.05) rej++;
+      const edge = rows.map((x) => (x.variantId === "v3" ? { ...x, pnl: x.pnl + 0.5 } : x));
+      const e = sweepSpa(configs, times, edge, { reps: 199, seed: r });
+      if (e.spa!.pSpa < 0.05 && e.best === "v3") found++;
+    }
+    // R = 300: MC SE 1.26 % at a 5 % rate
+    expect(rej / R).toBeLessThanOrEqual(0.05 + 2 * Math.sqrt(0.0475 / R));
+    expect(found / R).toBeGreaterThan(0.8);
+  });
+});

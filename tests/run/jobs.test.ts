@@ -14,7 +14,8 @@ import { Replay } from "../../lib/run/replay.ts";
 import { configsTried, finishedJobIds, jobDir, manifestOf, mergeSweep, writeJobResult, writeManifest } from "../../lib/run/results.ts";
 import { queryObjects, openStore } from "../../lib/store/db.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
-import { runReport } from "../../runners/report.ts";
+import { loadTrades } from "../../lib/analysis/load.ts";
+import { runReport, sweepSpaLine } from "../../runners/report.ts";
 import { BASE, ROOT, SWEEP_CONFIGS, synthSweepTape } from "../helpers/sweep-tape.ts";
 
 let dir = "";
@@ -145,6 +146,34 @@ describe("results and merge", () => {
     const run = (s.runs as { run_id: string }[])[0]!.run_id;
     const rep = await runReport(["--sweep", out, "--run", run, "--out", join(dir, "report")]);
     expect(rep.report.inSample.pnl.sharpe.trials).toBe(2);
+    // …and runs SPA / Reality Check across those configs on their PnL per settlement time. Oracle:
+    // each run's own traded markets (loadTrades on that run alone), summed over the config's runs.
+    const sw = rep.sweep!;
+    console.log(`[sweep] ${sweepSpaLine(sw)}; ${sw.configs.map((c) => `${c.name}: ${c.tradedTimes} times, $${c.totalPnl.toFixed(2)}`).join("; ")}`);
+    expect(sw.configs.map((c) => c.variantId).sort()).toEqual([...new Set((s.runs as { variant_id: string }[]).map((r) => r.variant_id))].sort());
+    const check = await openStore(join(out, "sweep.duckdb"));
+    try {
+      for (const c of sw.configs) {
+        let total = 0;
+        const times = new Set<number>();
+        for (const r of (s.runs as { run_id: string; variant_id: string }[]).filter((x) => x.variant_id === c.variantId)) {
+          const { trades } = await loadTrades(check, { runId: r.run_id });
+          for (const t of trades) {
+            total += t.pnl;
+            times.add(t.settleTs);
+          }
+        }
+        expect(c.totalPnl).toBeCloseTo(total, 9);
+        expect(c.tradedTimes).toBe(times.size);
+      }
+    } finally {
+      await check.close();
+    }
+    if (sw.times >= 3) {
+      expect(sw.spa!.m).toBe(2);
+      expect(sw.spa!.pSpaUpper).toBeGreaterThanOrEqual(sw.spa!.pSpa);
+    } else expect(sw.note).toMatch(/settlement times/);
+    expect(JSON.parse(readFileSync(join(dir, "report", "summary.json"), "utf8")).sweep.times).toBe(sw.times);
 
     // Merging again gives the same bytes.
     await mergeSweep(out);
