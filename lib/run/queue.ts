@@ -14,7 +14,7 @@ import { hostname } from "node:os";
 import { Queue, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import { codeVersion, type JobSpec } from "./jobs.ts";
-import { hasResult, runAndStore } from "./results.ts";
+import { hasResult, JobThread } from "./results.ts";
 
 export const DEFAULT_QUEUE = "kbe-sweep";
 
@@ -110,6 +110,10 @@ export function startSweepWorker(o: WorkerOptions): Worker<SweepJobData, SweepJo
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const log = o.log ?? (() => {});
   const mine = codeVersion();
+  // The replay runs on job threads (one per concurrent job), never on this thread: its event loop must
+  // stay free to renew job locks, or a long job would be declared stalled and run again elsewhere.
+  const idle: JobThread[] = [];
+  const threads: JobThread[] = [];
   const w = new Worker<SweepJobData, SweepJobResult>(
     o.queue ?? DEFAULT_QUEUE,
     async (job: Job<SweepJobData, SweepJobResult>) => {
@@ -121,7 +125,14 @@ export function startSweepWorker(o: WorkerOptions): Worker<SweepJobData, SweepJo
         return { status: "exists", seconds: 0, worker: name };
       }
       log(`start ${spec.id} ${spec.from}..${spec.to} ×${spec.variants.length} attempt ${job.attemptsMade + 1}`);
-      const r = await runAndStore(spec, tape, out, { worker: name, attempt: job.attemptsMade + 1, codeVersion: mine });
+      let t = idle.pop();
+      if (!t) threads.push((t = new JobThread()));
+      let r: { status: "written" | "exists"; seconds: number };
+      try {
+        r = await t.run({ job: spec, tapeDir: tape, out, worker: name, attempt: job.attemptsMade + 1, codeVersion: mine });
+      } finally {
+        idle.push(t);
+      }
       log(`${r.status === "written" ? "done" : "duplicate"} ${spec.id} ${r.seconds.toFixed(2)} s`);
       return { ...r, worker: name };
     },
@@ -134,6 +145,7 @@ export function startSweepWorker(o: WorkerOptions): Worker<SweepJobData, SweepJo
       maxStalledCount: 3,
     },
   );
+  w.on("closed", () => void Promise.all(threads.map((t) => t.close())));
   w.on("failed", (job, err) => log(`failed ${job?.data.spec.id ?? "?"}: ${err.message}`));
   w.on("error", (err) => log(`worker error: ${err.message}`));
   return w;

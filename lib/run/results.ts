@@ -164,6 +164,56 @@ export async function runAndStore(
 const JOB_THREAD = new URL("./job-thread.ts", import.meta.url).href;
 
 /**
+ * A long-lived worker thread that runs research jobs one at a time (the library loads once). Used by
+ * in-process `--workers N` and by queue workers: there the replay runs off the main thread, whose
+ * event loop stays free to renew the job's lock however long a job or a DuckDB append takes.
+ */
+export class JobThread {
+  private w: ReturnType<typeof startThread> | null = null;
+  private pending: { resolve: (r: { status: "written" | "exists"; seconds: number }) => void; reject: (e: Error) => void } | null = null;
+
+  private thread(): ReturnType<typeof startThread> {
+    if (this.w) return this.w;
+    const w = startThread(JOB_THREAD);
+    w.on("message", (m: { ok: true; result: { status: "written" | "exists"; seconds: number } } | { ok: false; error: string }) => {
+      const p = this.pending;
+      this.pending = null;
+      if (!p) return;
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(m.error));
+    });
+    const fail = (e: Error) => {
+      // A dead thread (crash, out of memory) fails its job; the next job gets a fresh thread.
+      this.w = null;
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(e);
+    };
+    w.on("error", fail);
+    w.on("exit", (code) => fail(new Error(`job thread exited (${code})`)));
+    return (this.w = w);
+  }
+
+  run(input: JobThreadInput): Promise<{ status: "written" | "exists"; seconds: number }> {
+    if (this.pending) return Promise.reject(new Error("JobThread runs one job at a time"));
+    const w = this.thread();
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      w.postMessage(input);
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.w;
+    this.w = null;
+    if (w) {
+      w.removeAllListeners("exit");
+      await w.terminate();
+    }
+  }
+}
+
+/**
  * Run jobs on this machine without a queue: one after another in this thread, or up to `threads` at
  * a time in worker threads. `onDone` is called after each job.
  */
@@ -181,27 +231,17 @@ export async function runJobsHere(
     }
     return;
   }
-  // One long-lived thread per lane (loading the library once), fed one job at a time.
   let next = 0;
   const lane = async (): Promise<void> => {
-    const w = startThread(JOB_THREAD);
-    const failed = new Promise<never>((_, reject) => {
-      w.once("error", reject);
-      w.once("exit", (code) => reject(new Error(`sweep thread exited (${code}) with jobs left`)));
-    });
+    const t = new JobThread();
     try {
       while (next < jobs.length) {
         const job = jobs[next++]!;
-        const answer = new Promise<{ ok: boolean; error?: string }>((resolve) => w.once("message", resolve));
-        w.postMessage({ job, tapeDir, out, codeVersion: o.codeVersion } satisfies JobThreadInput);
-        const m = await Promise.race([answer, failed]);
-        if (!m.ok) throw new Error(`job ${job.id}: ${m.error}`);
+        await t.run({ job, tapeDir, out, codeVersion: o.codeVersion, worker: "in-process" });
         o.onDone?.();
       }
     } finally {
-      w.removeAllListeners("exit");
-      void failed.catch(() => {});
-      await w.terminate();
+      await t.close();
     }
   };
   await Promise.all(Array.from({ length: Math.min(threads, jobs.length) }, lane));
@@ -212,6 +252,9 @@ export interface JobThreadInput {
   readonly tapeDir: string;
   readonly out: string;
   readonly codeVersion?: string;
+  /** Who writes the result (recorded in job.json). */
+  readonly worker: string;
+  readonly attempt?: number;
 }
 
 // ---- The sweep manifest ----------------------------------------------------------------------------------

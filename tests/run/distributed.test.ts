@@ -204,6 +204,23 @@ describe.runIf(requireRedis())("sweeps on BullMQ over Redis", () => {
     expect(survivor.lines.filter((l) => l.startsWith("done j"))).toHaveLength(16);
   }, 240_000);
 
+  test("a job running longer than its lock is not taken from a live worker (the lock is renewed)", async () => {
+    const q = qname();
+    const out = join(dir, "long-job");
+    const fast = ["--lock-ms", "1000", "--stalled-ms", "500"];
+    const a = worker(q, fast);
+    const b = worker(q, fast);
+    await Promise.all([a.waitFor(/^ready/), b.waitFor(/^ready/)]);
+    // One job: both days × all 8 configs, several seconds — many times the 1 s lock.
+    const coord = await runSweep([...sweepArgs(out), "--queue", redis!.url, "--queue-name", q, "--days-per-job", "2", "--variants-per-job", "8"]);
+    expect(coord.lines.join("\n")).toMatch(/→ 1 jobs/);
+    const lines = [...a.lines, ...b.lines];
+    const took = Number(/^done j[0-9a-f]+ ([\d.]+) s/.exec(lines.find((l) => l.startsWith("done j"))!)![1]);
+    expect(took).toBeGreaterThan(2);
+    expect(lines.filter((l) => l.startsWith("start j"))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith("done j"))).toHaveLength(1);
+  }, 240_000);
+
   test("a coordinator killed mid-sweep resumes: finished jobs are skipped, the result is the same", async () => {
     const q = qname();
     const out = join(dir, "resumed");
