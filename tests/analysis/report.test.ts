@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import * as ss from "simple-statistics";
 import type { Opportunity } from "../../lib/core/records.ts";
 import { evaluateEdge, stageOf } from "../../lib/analysis/edge.ts";
 import type { ForecastObs, TradeObs } from "../../lib/analysis/edge.ts";
@@ -223,4 +224,56 @@ describe("trades, freezes and the report on a replay", () => {
     expect(out).toMatch(/tournament \(\d+ settled markets/);
     for (const m of ["diffusion", "student-t", "jump-robust", "market-implied", "ewma-lognormal", "market"]) expect(out).toContain(m);
   }, 120_000);
+});
+
+describe("report --sweep: SPA across the configs of a merged sweep store", () => {
+  it("per-config PnL by settlement time from the store (hand arithmetic), $0 where a config did not trade, and SPA over the configs", async () => {
+    const sweepDir = join(dir, "sweep-hand");
+    mkdirSync(sweepDir, { recursive: true });
+    writeFileSync(join(sweepDir, "summary.json"), JSON.stringify({ configs_tried: 2 }));
+    const s = await openStore(join(sweepDir, "sweep.duckdb"));
+    const HOUR = 60 * MIN;
+    const times = [6, 12, 18, 24, 30, 36].map((h) => T0 + h * HOUR);
+    const yes = [true, false, true, true, false, true];
+    // config A buys 1 YES at $0.40 (no fee) at every settlement time: +$0.60 or −$0.40; config B never trades
+    for (const [run, variant, day] of [["rA1", "vA", 0], ["rA2", "vA", 1], ["rB1", "vB", 0], ["rB2", "vB", 1]] as const) {
+      await s.connection.run(
+        `INSERT INTO sweep_results VALUES ('j${day}', '${run}', '${variant}', '${variant === "vA" ? "A" : "B"}', 'd', 'd', 't', 'c', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, '{}', '{}')`,
+      );
+      const w = new AuditWriter(s, run, "replay");
+      for (let i = 3 * day; i < 3 * day + 3; i++) {
+        const market = `M${i}`;
+        w.write(opp({ ts: times[i]! - 10 * MIN, market, eventTicker: `E${i}`, settleTime: times[i]! }));
+        const traded = variant === "vA";
+        if (traded) {
+          w.write({ kind: "fill_record", ts: times[i]! - 5 * MIN, tradeId: `${run}${i}`, clientOrderId: null, orderId: "o", market, outcome: "yes", action: "buy", price: 4000, count: 100, fee: 0, isTaker: true, positionAfter: 100 });
+        }
+        w.write({ kind: "settlement", ts: times[i]!, market, result: yes[i] ? "yes" : "no", source: "venue", settleValue: 1, position: traded ? 100 : 0, payout: traded && yes[i] ? 1_000_000 : 0, pnl: 0 });
+      }
+      await w.close();
+    }
+    await s.close();
+    const { sweep, report } = await runReport(["--sweep", sweepDir, "--run", "rA1", "--out", join(dir, "sweep-hand-report")]);
+    expect(report.inSample.pnl.sharpe.trials).toBe(2);
+    const sw = sweep!;
+    expect(sw.times).toBe(6);
+    const a = sw.configs.find((c) => c.name === "A")!;
+    const b = sw.configs.find((c) => c.name === "B")!;
+    const pnlA = yes.map((y) => (y ? 0.6 : -0.4));
+    expect(a.tradedTimes).toBe(6);
+    expect(a.totalPnl).toBeCloseTo(1.6, 9);
+    expect(b.tradedTimes).toBe(0);
+    expect(b.totalPnl).toBe(0);
+    // by hand: mean 4/15, deviations 1/3 (×4) and −2/3 (×2) → sample variance (4/9 + 8/9)/5 = 4/15
+    const tA = (4 / 15) / Math.sqrt(4 / 15 / 6);
+    expect(ss.mean(pnlA)).toBeCloseTo(4 / 15, 12);
+    expect(a.t).toBeCloseTo(tA, 9);
+    expect(sw.spa!.m).toBe(2);
+    expect(sw.best).toBe("vA");
+    expect(sw.spa!.stat).toBeCloseTo(tA, 9);
+    expect(sw.spa!.pSpa).toBeGreaterThan(0.05); // t ≈ 1.26 over 6 times is no evidence
+    const html = readFileSync(join(dir, "sweep-hand-report", "index.html"), "utf8");
+    expect(html).toContain("Configs of the sweep (data snooping)");
+    expect(JSON.parse(readFileSync(join(dir, "sweep-hand-report", "summary.json"), "utf8")).sweep.configs).toHaveLength(2);
+  });
 });
