@@ -8,6 +8,8 @@
  * Prints the rate the collector actually received (its own frame count / seconds), peak and final
  * RSS, and whether the peak stays under the 400 MB target. A measurement, not a test: exit 0 when
  * under the target and the achieved rate is at least 80 % of the asked one, 1 otherwise.
+ * SOAK_NODE_OPTIONS is passed to the collector as NODE_OPTIONS (e.g. a --require that logs
+ * process.memoryUsage()); SOAK_SHOW_OUTPUT=1 prints the collector's output.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -82,7 +84,7 @@ async function main(): Promise<number> {
       `collector at ${summary.achievedRate} msg/s (asked ${rate}) for ${seconds} s: ${frames} frames · peak RSS ${summary.peakRssMb} MB · final ${summary.finalRssMb} MB · ` +
         `target < ${TARGET_MB} MB: ${peak < TARGET_MB ? "MET" : "MISSED"}${achieved < 0.8 * rate ? " (rate below 80 % of the asked one: the load generator could not keep up)" : ""}\n`,
     );
-    if (code !== 0) process.stdout.write(out.slice(-2000));
+    if (code !== 0 || process.env.SOAK_SHOW_OUTPUT) process.stdout.write(out.slice(-4000));
   }
   return ok ? 0 : 1;
 }
