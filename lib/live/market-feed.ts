@@ -290,6 +290,8 @@ export class KalshiMarketFeed {
         if (changed) this.emitInfo(changed);
         if (e.phase === "determined" || e.phase === "settled") this.release(e.market, e.phase);
         else if (e.phase === "created") this.maybeFollow(e.market);
+        // Settled: nothing more will change; the record is dropped so a run of many days stays flat.
+        if (e.phase === "settled") this.directory.forget(e.market);
         return;
       }
       default:
