@@ -33,6 +33,9 @@ describe("rolling fake", () => {
     const open = await rest.discoverMarkets({ seriesTickers: ["KXBTC15M"], withSeriesFees: false });
     expect(open.length).toBeLessThanOrEqual(1);
     await waitFor(() => f.state.settlements().length === 4, 8000, "4 windows settled");
+    // …and their frames have reached us.
+    const lastTicker = [...f.state.markets.values()].sort((a, b) => a.openMs - b.openMs).at(-1)!.ticker;
+    await waitFor(() => frames.some((x) => (x.msg as Record<string, unknown>)?.event_type === "settled" && (x.msg as Record<string, unknown>)?.market_ticker === lastTicker), 5000, "the last settled frame");
     const markets = [...f.state.markets.values()];
     expect(markets).toHaveLength(4);
     for (const m of markets) {

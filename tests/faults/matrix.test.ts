@@ -237,7 +237,9 @@ describe("fault matrix", () => {
   it("market closing with resting orders: our orders cancelled, no new orders, settlement recorded", async () => {
     fakes = await startFakes();
     const market = fakes.kalshi.state.tickers()[0]!;
-    h = await startRuntime("live", liveEnv(fakes, 1));
+    // Repricing off: with one second to close the EV moves and a reprice-cancel could come first; this
+    // case is about the close itself.
+    h = await startRuntime("live", liveEnv(fakes, 1, { REPRICE_ENABLED: "0" }));
     await waitFor("resting", () => fakes!.kalshi.state.orders().some((o) => o.ticker === market && o.status === "resting"));
     const o = fakes.kalshi.state.orders().find((x) => x.ticker === market && x.status === "resting")!;
     // The venue moves the close to one second from now (market_lifecycle_v2 close_date_updated).
