@@ -60,6 +60,8 @@ export interface CollectSummary {
   readonly bookChecks: number;
   readonly bookMismatches: number;
   readonly sinkErrors: number;
+  /** Writes lost (store, tape journal/rolls, log lines, sink errors); the CLI exits 3 when > 0. */
+  readonly writeFailures: number;
   readonly rows: Record<string, number>;
 }
 
@@ -131,7 +133,7 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
   const log: Logger = createLogger({ path: env.LOG_PATH, stdout: o.debug, level: o.debug ? "debug" : "info" }).child({ app: "collector" });
   const runId = `collect-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
 
-  const tape: TapeSink = await openTapeWriter({ dir: o.tapeDir ?? env.TAPE_DIR });
+  const tape = await openTapeWriter({ dir: o.tapeDir ?? env.TAPE_DIR });
   // Memory stays flat over a long capture: the store's buffer pool is capped (rows go to disk).
   const store = await openStore(o.dbPath ?? env.DB_PATH, { memoryLimit: "128MB", threads: 1 });
   await beginRun(store, { runId, mode: "collect", startedTs: nowUs(), configJson: configSummary(cfg, { coinbase: useCoinbase, kalshi: useKalshi, seconds }) });
@@ -272,9 +274,22 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
   await Promise.all([feed?.close(), coinbaseWs?.close()]);
   while (checking) await sleep(20);
   rest?.close();
-  await writer.close();
-  await tape.close();
+  // Every lost write is counted (the CLI exits 3 on any): store, tape (journal writes and rolls), log.
+  let storeFailures = 0;
+  try {
+    await writer.close();
+  } catch (e) {
+    storeFailures++;
+    log.error("store write failed", { error: e });
+  }
+  try {
+    await tape.close();
+  } catch (e) {
+    log.error("tape close failed", { error: e });
+  }
   await store.close();
+  const ts = tape.stats();
+  const writeFailures = storeFailures + ts.journalWriteFailures + ts.rollFailures + (log.writeFailures?.() ?? 0) + sinkErrors;
 
   const kalshiWs = feed?.client ?? null;
   const summary: CollectSummary = {
@@ -291,13 +306,14 @@ export async function runCollector(o: CollectOptions): Promise<CollectSummary> {
     bookChecks,
     bookMismatches,
     sinkErrors,
+    writeFailures,
     rows: writer.counts(),
   };
   log.info("collector finished", { ...summary });
   const line =
     `collect run=${runId} seconds=${seconds} kalshi_markets=${summary.kalshiMarkets} released=${summary.kalshiMarketsReleased} kalshi_frames=${summary.kalshiFrames} ` +
     `coinbase_frames=${summary.coinbaseFrames} events=${events} rejected=${summary.rejected} gaps=${summary.gaps} ` +
-    `reconnects=${summary.reconnects} book_checks=${bookChecks} book_mismatches=${bookMismatches} sink_errors=${sinkErrors}`;
+    `reconnects=${summary.reconnects} book_checks=${bookChecks} book_mismatches=${bookMismatches} sink_errors=${sinkErrors} write_failures=${writeFailures}`;
   (o.print ?? ((s: string) => process.stdout.write(s + "\n")))(line);
   return summary;
 }
@@ -317,7 +333,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => stopNow());
   process.once("SIGTERM", () => stopNow());
   try {
-    await runCollector({
+    const summary = await runCollector({
       coinbase: args.coinbase,
       kalshi: args.kalshi,
       ...(args.seconds !== undefined ? { seconds: args.seconds } : {}),
@@ -327,6 +343,10 @@ async function main(): Promise<void> {
       env: process.env,
       stop,
     });
+    if (summary.writeFailures > 0) {
+      process.stderr.write(`collector: ${summary.writeFailures} write failure(s) (store, tape or log): the capture is incomplete. Exit 3.\n`);
+      process.exit(3);
+    }
     process.exit(0);
   } catch (e) {
     if (e instanceof ConfigError) {
