@@ -521,6 +521,12 @@ export class KalshiWsClient {
           if (missing.length > 0) {
             this.send({ id: this.takeId({ cmd: "update_subscription", sid: c.sid, action: "add_markets" }), cmd: "update_subscription", params: { sid: c.sid, action: "add_markets", market_tickers: missing } });
           }
+          // …and markets released meanwhile (e.g. closed during a reconnect's subscribe).
+          const gone = sent.filter((m) => !this.markets.has(m));
+          if (gone.length > 0) {
+            for (const m of gone) this.sids.get(c.sid)!.tickers.delete(m);
+            this.send({ id: this.takeId({ cmd: "update_subscription", sid: c.sid, action: "delete_markets" }), cmd: "update_subscription", params: { sid: c.sid, action: "delete_markets", market_tickers: gone } });
+          }
         }
         this.opts.onSubscribed?.(channel, c.sid);
         return;
