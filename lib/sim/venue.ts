@@ -152,6 +152,8 @@ export class SimVenue {
 
   /** Feed every recorded market event, in order, before the engine sees it. */
   onMarketEvent(e: EngineEvent): void {
+    // Trading stops at the close time, whether or not the recording has a lifecycle frame for it.
+    if (e.kind === "book_snapshot" || e.kind === "book_delta" || e.kind === "public_trade") this.closeIfDue(e.market, e.tsRecv);
     switch (e.kind) {
       case "book_snapshot": {
         this.feed.apply(e);
@@ -197,7 +199,7 @@ export class SimVenue {
     }
   }
 
-  /** Advance venue time to `ts`: process arrivals due before it (strictly), closing markets whose time passed. */
+  /** Advance venue time to `ts`: process arrivals due strictly before it (one at or after a close is refused). */
   advance(ts: TsUs): void {
     while (this.pending.length > 0 && this.pending[0]!.at < ts) {
       const p = this.pending.shift()!;
@@ -277,7 +279,8 @@ export class SimVenue {
       return;
     }
     const info = this.infos.get(intent.market);
-    if (!info || this.closed.has(intent.market) || at >= info.closeTime) {
+    this.closeIfDue(intent.market, at);
+    if (!info || this.closed.has(intent.market) || at < info.openTime) {
       this.reject(at, intent.clientOrderId, intent.market, "MARKET_INACTIVE");
       return;
     }
@@ -350,6 +353,7 @@ export class SimVenue {
    * increase) is a new entry at the back of the queue, matched first if it now crosses.
    */
   private processAmend(intent: AmendOrder, at: TsUs): void {
+    this.closeIfDue(intent.market, at);
     const o = this.resting.get(intent.clientOrderId);
     if (!this.takeTokens(at, this.opts.amendCost ?? this.opts.createCost)) {
       this.stats.rateLimited++;
@@ -542,18 +546,41 @@ export class SimVenue {
     this.update(at, o, "canceled", reason);
   }
 
+  /** At or after the market's close time: cancel what rests and refuse what comes (once). */
+  private closeIfDue(market: string, at: TsUs): void {
+    if (this.closed.has(market)) return;
+    const info = this.infos.get(market);
+    if (info !== undefined && at >= info.closeTime) this.closeMarket(market, at, "CloseCancel");
+  }
+
+  /**
+   * Our resting orders in a market in the venue's priority: best bid-ladder price first, then
+   * arrival. Liquidity that reaches them (a print, a new crossing bid) is handed out in this order,
+   * each unit once.
+   */
+  private byPriority(market: string): SimOrder[] {
+    const ids = this.restingByMarket.get(market);
+    if (!ids || ids.size === 0) return [];
+    return [...ids].map((id) => this.resting.get(id)!).sort((a, b) => b.price - a.price);
+  }
+
   private closeMarket(market: string, at: TsUs, reason: string): void {
     this.closed.add(market);
     const ids = this.restingByMarket.get(market);
     if (ids) for (const id of [...ids]) this.cancelResting(id, at, reason);
   }
 
+  /**
+   * A print reaches our resting orders in priority order; each sees only the volume the orders
+   * before it left (a print of 8 cannot fill 5 + 5 of ours), and its queue model eats the queue
+   * ahead of it from that.
+   */
   private onPublicTrade(t: PublicTrade): void {
-    const ids = this.restingByMarket.get(t.market);
-    if (!ids) return;
-    for (const id of [...ids]) {
-      const o = this.resting.get(id)!;
-      const q = this.opts.queue.onTrade(o, t);
+    let left = t.count;
+    for (const o of this.byPriority(t.market)) {
+      if (left <= 0) break;
+      const q = this.opts.queue.onTrade(o, left === t.count ? t : { ...t, count: left });
+      left -= q;
       if (q > 0) this.fillResting(o, t.tsRecv, q);
     }
   }
@@ -564,12 +591,11 @@ export class SimVenue {
    * Each crossing level fills us at most once: what we take is netted from it until it is gone.
    */
   private matchRestingAgainstBook(market: string, at: TsUs): void {
-    const ids = this.restingByMarket.get(market);
-    if (!ids || ids.size === 0) return;
+    const mine = this.byPriority(market);
+    if (mine.length === 0) return;
     const book = this.books.get(market);
     if (!book || book.stale) return;
-    // Our own resting orders in arrival order (each takes what is left of the crossing levels).
-    const mine = [...ids].map((id) => this.resting.get(id)!);
+    // Best price first (each takes what is left of the crossing levels).
     for (const o of mine) {
       if (o.remaining <= 0 || !this.resting.has(o.clientOrderId)) continue;
       const other = o.side === "yes" ? "no" : "yes";

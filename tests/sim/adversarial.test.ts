@@ -1,0 +1,341 @@
+/**
+ * Hostile review of the simulated venue: hand-worked books where a careless matcher would hand out
+ * the same liquidity twice, fill at a price the book never offered, or fill after the close. Each
+ * expected fill is derived in the comments from the recorded book alone (the recording never
+ * contains our orders). Events are fed the way lib/run/session.ts does: the venue first finishes
+ * what is due before the event's time, then sees the event.
+ */
+import { describe, expect, test } from "vitest";
+import type { EngineEvent, OrderUpdate, OwnFill, PublicTrade } from "../../lib/core/events.ts";
+import type { AmendOrder, PlaceOrder } from "../../lib/core/records.ts";
+import { ConservativeQueue, ConstantLatency } from "../../lib/sim/models.ts";
+import { SimVenue } from "../../lib/sim/venue.ts";
+import { S, T0, delta, marketInfo, snapshot } from "../helpers/scenario.ts";
+
+const M = "KXBTCD-26NOV2517-T99999.99";
+const M2 = "KXBTCD-26NOV2517-T100249.99";
+const CLOSE = T0 + 3600 * S;
+const LAT = 10_000; // 10 ms entry and response
+
+function venue(): SimVenue {
+  const v = new SimVenue({
+    latency: new ConstantLatency(LAT, LAT),
+    queue: new ConservativeQueue(),
+    fee: () => 0,
+    writeTokensPerSecond: 1000,
+    writeBucketCapacity: 1000,
+    createCost: 10,
+    cancelCost: 2,
+  });
+  v.onMarketEvent(marketInfo(M, 99_999.99, CLOSE));
+  v.onMarketEvent(marketInfo(M2, 100_249.99, CLOSE));
+  return v;
+}
+/** Feed a recorded event as the session does. */
+function feed(v: SimVenue, e: EngineEvent): void {
+  v.advance(e.tsRecv);
+  v.onMarketEvent(e);
+}
+function place(v: SimVenue, ts: number, id: string, o: Partial<PlaceOrder>): void {
+  v.advance(ts);
+  v.place({ kind: "place_order", ts, clientOrderId: id, market: M, outcome: "yes", action: "buy", price: 5000, count: 100, tif: "good_till_canceled", postOnly: false, reduceOnly: false, evalId: "e", ...o });
+}
+function amend(v: SimVenue, ts: number, id: string, o: Partial<AmendOrder>): void {
+  v.advance(ts);
+  v.amend({ kind: "amend_order", ts, clientOrderId: id, orderId: null, market: M, outcome: "yes", action: "buy", price: 5000, remaining: 100, reason: "test", ...o });
+}
+function trade(ts: number, count: number, yesPrice: number, takerSide: "yes" | "no", market = M): PublicTrade {
+  return { kind: "public_trade", tsRecv: ts, tsExchange: null, market, tradeId: `t${ts}`, yesPrice, count, takerSide, sid: 2, seq: ts };
+}
+/** Everything the venue says up to `ts`. */
+function out(v: SimVenue, ts: number): EngineEvent[] {
+  v.advance(ts);
+  return v.drainBefore(ts);
+}
+const fills = (es: EngineEvent[]) => es.filter((e): e is OwnFill => e.kind === "fill");
+const updates = (es: EngineEvent[]) => es.filter((e): e is OrderUpdate => e.kind === "order_update");
+/** [clientOrderId, YES price, count, taker?] of each fill. */
+const fillRows = (es: EngineEvent[]) => fills(es).map((f) => [f.clientOrderId, f.yesPrice, f.count, f.isTaker]);
+const total = (es: EngineEvent[]) => fills(es).reduce((a, f) => a + f.count, 0);
+
+describe("a taker and a resting order of ours on the same level", () => {
+  test("the resting order gets only what the taker left, then only what the recording adds", () => {
+    const v = venue();
+    // NO bids 0.55 × 3 → YES ask 0.45 × 3. YES bids 0.40 × 5.
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5500, 300]]));
+    // IOC buy 2 YES @ 0.45 → 2 @ 0.45 as taker; 1 of the 3 is left.
+    place(v, T0 + S, "ioc", { price: 4500, count: 200, tif: "immediate_or_cancel" });
+    // GTC buy 5 YES @ 0.45 → crosses the 1 left: 1 @ 0.45 taker; 4 rest as a YES bid 0.45.
+    place(v, T0 + 2 * S, "gtc", { price: 4500, count: 500 });
+    // An unrelated delta (YES 0.40 +1): our 0.45 bid still faces NO 0.55 × 3, all 3 ours → nothing.
+    feed(v, delta(T0 + 3 * S, M, 1, 2, "yes", 4000, 100));
+    // The recording adds 2 at NO 0.55 (5 shown, 3 ours): 2 new sellers at 0.45 cross our bid → 2 maker.
+    feed(v, delta(T0 + 4 * S, M, 1, 3, "no", 5500, 200));
+    feed(v, delta(T0 + 5 * S, M, 1, 4, "yes", 4000, -100));
+    const es = out(v, T0 + 6 * S);
+    expect(fillRows(es)).toEqual([
+      ["ioc", 4500, 200, true],
+      ["gtc", 4500, 100, true],
+      ["gtc", 4500, 200, false],
+    ]);
+    // 5 contracts in all = the 3 first displayed + the 2 added; 2 still rest.
+    expect(total(es)).toBe(500);
+    expect(v.restingOrders()).toEqual([expect.objectContaining({ clientOrderId: "gtc", remaining: 200 })]);
+  });
+});
+
+describe("two of our orders competing for the same liquidity", () => {
+  test("two resting bids at one price share one trade print: 8 printed → 2 ahead, 5 to the first, 1 to the second", () => {
+    const v = venue();
+    // YES bids 0.48 × 2 (public), NO bids 0.50 × 10 (YES ask 0.50): a bid at 0.48 does not cross.
+    feed(v, snapshot(T0, M, 1, 1, [[4800, 200]], [[5000, 1000]]));
+    place(v, T0 + S, "a", { price: 4800, count: 500 }); // queue: [public 2, a 5]
+    place(v, T0 + 2 * S, "b", { price: 4800, count: 500 }); // queue: [public 2, a 5, b 5]
+    // A taker sells 8 YES at 0.48 (takerSide "no"): public 2, then a 5, then b 1. The print is 8, so
+    // our orders may get at most 8 − 2 = 6 of it.
+    feed(v, trade(T0 + 3 * S, 800, 4800, "no"));
+    const es = out(v, T0 + 4 * S);
+    expect(fillRows(es)).toEqual([
+      ["a", 4800, 500, false],
+      ["b", 4800, 100, false],
+    ]);
+  });
+
+  test("a print through a better bid of ours goes to that bid first; the worse bid gets only what is left", () => {
+    const v = venue();
+    // YES bids 0.47 × 4 (public), nothing at 0.48. NO bids 0.50 × 10.
+    feed(v, snapshot(T0, M, 1, 1, [[4700, 400]], [[5000, 1000]]));
+    place(v, T0 + S, "low", { price: 4700, count: 500 }); // behind 4 at 0.47
+    place(v, T0 + 2 * S, "high", { price: 4800, count: 500 }); // alone at 0.48
+    // A taker sells 6 YES and it prints at 0.47. With our 0.48 bid in the book the seller would have
+    // met it first: high 5 @ 0.48; the 1 left goes to the 4 public ahead of "low" at 0.47: low 0.
+    feed(v, trade(T0 + 3 * S, 600, 4700, "no"));
+    const es = out(v, T0 + 4 * S);
+    expect(fillRows(es)).toEqual([["high", 4800, 500, false]]);
+    expect(total(es)).toBe(500);
+  });
+
+  test("a YES bid and a NO sell resting in the same ladder: a new crossing bid fills the better price first", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 500]]));
+    // "sellno": sell NO @ 0.56 rests as a YES bid 0.44 (arrives first). "buyyes": buy YES @ 0.45.
+    place(v, T0 + S, "sellno", { outcome: "no", action: "sell", price: 5600, count: 500 });
+    place(v, T0 + 2 * S, "buyyes", { price: 4500, count: 500 });
+    // NO bid 0.56 × 3 appears = someone selling YES at 0.44. It crosses both of ours; price priority
+    // matches it with the best YES bid, 0.45: buyyes 3 @ 0.45 (maker). sellno gets nothing.
+    feed(v, delta(T0 + 3 * S, M, 1, 2, "no", 5600, 300));
+    const es = out(v, T0 + 4 * S);
+    expect(fillRows(es)).toEqual([["buyyes", 4500, 300, false]]);
+  });
+
+  test("a NO buy and a YES sell (both take YES bids) share the displayed level; another market is separate", () => {
+    const v = venue();
+    // YES bids 0.42 × 3 in M and in M2.
+    feed(v, snapshot(T0, M, 1, 1, [[4200, 300]], [[5000, 500]]));
+    feed(v, snapshot(T0, M2, 3, 1, [[4200, 300]], [[5000, 500]]));
+    // Buy NO @ 0.58 takes YES bids ≥ 0.42: 3 @ YES 0.42. Sell YES @ 0.42 then finds nothing.
+    place(v, T0 + S, "nobuy", { outcome: "no", price: 5800, count: 300, tif: "immediate_or_cancel" });
+    place(v, T0 + 2 * S, "yessell", { action: "sell", price: 4200, count: 300, tif: "immediate_or_cancel" });
+    // The same order in M2 has its own 3.
+    place(v, T0 + 3 * S, "m2", { market: M2, action: "sell", price: 4200, count: 300, tif: "immediate_or_cancel" });
+    const es = out(v, T0 + 4 * S);
+    expect(fillRows(es)).toEqual([
+      ["nobuy", 4200, 300, true],
+      ["m2", 4200, 300, true],
+    ]);
+  });
+});
+
+describe("a level that shrinks, then regrows", () => {
+  test("only the regrowth beyond what remained is new", () => {
+    const v = venue();
+    // NO 0.50 × 10 → YES ask 0.50 × 10. We take 4: in reality 6 remain.
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 1000]]));
+    place(v, T0 + S, "t1", { count: 400, tif: "immediate_or_cancel" });
+    // The recording shows −3 (others cancel 3): 7 shown, 4 of them ours → 3 really there.
+    feed(v, delta(T0 + 2 * S, M, 1, 2, "no", 5000, -300));
+    // +2: 9 shown; the 2 are new orders behind → 3 + 2 = 5 offered.
+    feed(v, delta(T0 + 3 * S, M, 1, 3, "no", 5000, 200));
+    place(v, T0 + 4 * S, "t2", { count: 1000, tif: "immediate_or_cancel" });
+    // −8 (9 → 1 shown): what is shown is at most what we took; nothing is offered. +5 → 6 shown,
+    // 1 of them ours: the 5 new ones are offered.
+    feed(v, delta(T0 + 5 * S, M, 1, 4, "no", 5000, -800));
+    place(v, T0 + 6 * S, "t3", { count: 1000, tif: "immediate_or_cancel" });
+    feed(v, delta(T0 + 7 * S, M, 1, 5, "no", 5000, 500));
+    place(v, T0 + 8 * S, "t4", { count: 1000, tif: "immediate_or_cancel" });
+    const es = out(v, T0 + 9 * S);
+    expect(fillRows(es)).toEqual([
+      ["t1", 5000, 400, true],
+      ["t2", 5000, 500, true],
+      ["t4", 5000, 500, true],
+    ]);
+  });
+});
+
+describe("a snapshot (resync) after we took liquidity", () => {
+  test("the snapshot re-states levels: what we took stays taken; a level absent from it is forgotten", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5500, 300]])); // YES ask 0.45 × 3
+    place(v, T0 + S, "t1", { price: 4500, count: 300, tif: "immediate_or_cancel" }); // 3 @ 0.45
+    // Resync (new sid): NO 0.55 × 3 (the same 3 we took — the recording excludes us) and NO 0.54 × 2.
+    feed(v, snapshot(T0 + 2 * S, M, 5, 1, [[4000, 500]], [[5400, 200], [5500, 300]]));
+    // IOC buy 5 @ 0.46: 0.45 has nothing left; 2 @ 0.46.
+    place(v, T0 + 3 * S, "t2", { price: 4600, count: 500, tif: "immediate_or_cancel" });
+    // Resync with NO 0.55 × 5: 2 more than we took → 2 @ 0.45; 0.54 (2 shown, 2 ours) → nothing.
+    feed(v, snapshot(T0 + 4 * S, M, 6, 1, [[4000, 500]], [[5400, 200], [5500, 500]]));
+    place(v, T0 + 5 * S, "t3", { price: 4600, count: 500, tif: "immediate_or_cancel" });
+    // Resync without 0.55: forgotten; a later resync showing 0.55 × 3 offers 3 new.
+    feed(v, snapshot(T0 + 6 * S, M, 7, 1, [[4000, 500]], [[5400, 200]]));
+    feed(v, snapshot(T0 + 7 * S, M, 8, 1, [[4000, 500]], [[5400, 200], [5500, 300]]));
+    place(v, T0 + 8 * S, "t4", { price: 4600, count: 500, tif: "immediate_or_cancel" });
+    const es = out(v, T0 + 9 * S);
+    expect(fillRows(es)).toEqual([
+      ["t1", 4500, 300, true],
+      ["t2", 4600, 200, true],
+      ["t3", 4500, 200, true],
+      ["t4", 4500, 300, true],
+    ]);
+  });
+
+  test("a resync that shows a crossing bid fills a resting order once, not again on the next resync", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 500]]));
+    place(v, T0 + S, "r", { price: 4400, count: 1000 });
+    // Resync shows NO 0.56 × 3 (crosses our 0.44): 3 fill as maker. The same book re-sent: nothing.
+    feed(v, snapshot(T0 + 2 * S, M, 2, 1, [[4000, 500]], [[5000, 500], [5600, 300]]));
+    feed(v, snapshot(T0 + 3 * S, M, 3, 1, [[4000, 500]], [[5000, 500], [5600, 300]]));
+    const es = out(v, T0 + 4 * S);
+    expect(fillRows(es)).toEqual([["r", 4400, 300, false]]);
+  });
+});
+
+describe("trade prints at our resting price", () => {
+  test("the queue ahead takes the print first; once it is gone we are first in line", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 1000]]));
+    place(v, T0 + S, "r", { price: 4800, count: 500 }); // 10 ahead
+    // Print 10 at 0.48: exactly the queue ahead → 0 for us. The recording then removes the 10.
+    feed(v, trade(T0 + 2 * S, 1000, 4800, "no"));
+    feed(v, delta(T0 + 2 * S + 1, M, 1, 2, "yes", 4800, -1000));
+    // A public bid of 4 joins at 0.48 after us: behind us. A print of 3 at 0.48 is ours.
+    feed(v, delta(T0 + 3 * S, M, 1, 3, "yes", 4800, 400));
+    feed(v, trade(T0 + 4 * S, 300, 4800, "no"));
+    // A YES buyer (takerSide "yes") lifts asks: never fills a bid.
+    feed(v, trade(T0 + 5 * S, 900, 4800, "yes"));
+    const es = out(v, T0 + 6 * S);
+    expect(fillRows(es)).toEqual([["r", 4800, 300, false]]);
+    expect(v.restingOrders()[0]).toMatchObject({ remaining: 200, queueAhead: 0 });
+  });
+});
+
+describe("amend through the book (V2 amend may trade)", () => {
+  test("amending a resting bid up through two ask levels takes them as taker at their prices; the rest rests", () => {
+    const v = venue();
+    // NO bids 0.53 × 2, 0.52 × 2, 0.50 × 5 → YES asks 0.47 × 2, 0.48 × 2, 0.50 × 5.
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 500], [5200, 200], [5300, 200]]));
+    place(v, T0 + S, "r", { price: 4400, count: 500 }); // rests at 0.44
+    // Amend to 0.48 × 5: takes 2 @ 0.47 and 2 @ 0.48 (taker), 1 rests at 0.48 (back of an empty queue).
+    amend(v, T0 + 2 * S, "r", { price: 4800, remaining: 500 });
+    // +1 at NO 0.52 (3 shown, 2 ours): a new seller at 0.48 meets our resting 0.48 → 1 @ 0.48 maker.
+    feed(v, delta(T0 + 3 * S, M, 1, 2, "no", 5200, 100));
+    const es = out(v, T0 + 4 * S);
+    expect(fillRows(es)).toEqual([
+      ["r", 4700, 200, true],
+      ["r", 4800, 200, true],
+      ["r", 4800, 100, false],
+    ]);
+    expect(updates(es).map((u) => [u.status, u.reason])).toEqual([
+      ["resting", ""],
+      ["resting", "Amend"],
+      ["executed", "Trade"],
+    ]);
+  });
+
+  test("a post-only order amended through the book is cancelled, not filled", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5300, 200]]));
+    place(v, T0 + S, "r", { price: 4400, count: 500, postOnly: true });
+    amend(v, T0 + 2 * S, "r", { price: 4800, remaining: 500 });
+    const es = out(v, T0 + 3 * S);
+    expect(fills(es)).toEqual([]);
+    expect(updates(es).map((u) => [u.status, u.reason])).toEqual([
+      ["resting", ""],
+      ["canceled", "PostOnlyCrossCancel"],
+    ]);
+  });
+});
+
+describe("partial fill, then cancel", () => {
+  test("fills before the cancel reaches the venue stand; nothing fills after it", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 500]]));
+    place(v, T0 + S, "r", { price: 4400, count: 1000 });
+    feed(v, delta(T0 + 2 * S, M, 1, 2, "no", 5600, 300)); // 3 fill
+    // Cancel sent at t = T0 + 3 s arrives at t + 10 ms. A crossing add at t + 5 ms is before it: 2 fill.
+    const t = T0 + 3 * S;
+    v.advance(t);
+    v.cancel({ kind: "cancel_order", ts: t, clientOrderId: "r", orderId: null, market: M, reason: "test" });
+    feed(v, delta(t + 5_000, M, 1, 3, "no", 5600, 200));
+    // After the cancel: +4 at 0.56 and a print at 0.44 fill nothing.
+    feed(v, delta(t + 20_000, M, 1, 4, "no", 5600, 400));
+    feed(v, trade(t + 30_000, 900, 4400, "no"));
+    const es = out(v, T0 + 5 * S);
+    expect(fillRows(es)).toEqual([
+      ["r", 4400, 300, false],
+      ["r", 4400, 200, false],
+    ]);
+    expect(updates(es).at(-1)).toMatchObject({ status: "canceled", filled: 500, remaining: 0 });
+    expect(v.restingOrders()).toEqual([]);
+  });
+});
+
+describe("a stale book", () => {
+  test("after a seq gap nothing fills from the book until a snapshot, which then fills once", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5500, 300]]));
+    feed(v, delta(T0 + S, M, 1, 3, "no", 5600, 200)); // seq 2 missing → stale (delta not applied)
+    // IOC buy @ 0.46: the book is not trusted → no fill, cancelled.
+    place(v, T0 + 2 * S, "ioc", { price: 4600, count: 300, tif: "immediate_or_cancel" });
+    place(v, T0 + 3 * S, "r", { price: 4500, count: 500 }); // rests, no fill from the stale book
+    feed(v, delta(T0 + 4 * S, M, 1, 4, "no", 5600, 900)); // ignored: still stale
+    // Snapshot: NO 0.56 × 2, 0.55 × 3 → both cross our 0.45: 2 + 3 as maker at 0.45. Re-sent: nothing.
+    feed(v, snapshot(T0 + 5 * S, M, 1, 5, [[4000, 500]], [[5500, 300], [5600, 200]]));
+    feed(v, snapshot(T0 + 6 * S, M, 1, 6, [[4000, 500]], [[5500, 300], [5600, 200]]));
+    const es = out(v, T0 + 7 * S);
+    expect(fillRows(es)).toEqual([
+      ["r", 4500, 200, false],
+      ["r", 4500, 300, false],
+    ]);
+    expect(updates(es).find((u) => u.clientOrderId === "ioc")).toMatchObject({ status: "canceled", filled: 0 });
+  });
+});
+
+describe("market close", () => {
+  test("no fill at or after the close time, even without a lifecycle frame; the order is cancelled", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 500]]));
+    place(v, CLOSE - 10 * S, "r", { price: 4400, count: 1000 });
+    // Before the close: a crossing add fills 1.
+    feed(v, delta(CLOSE - S, M, 1, 2, "no", 5600, 100));
+    // At and after the close (no lifecycle frame recorded): a crossing add and a print at our price
+    // could not have traded — trading has stopped.
+    feed(v, delta(CLOSE, M, 1, 3, "no", 5700, 300));
+    feed(v, trade(CLOSE + S, 900, 4400, "no"));
+    // An amend after the close is refused; the order is gone.
+    amend(v, CLOSE + 2 * S, "r", { price: 4600, remaining: 500 });
+    const es = out(v, CLOSE + 3 * S);
+    expect(fillRows(es)).toEqual([["r", 4400, 100, false]]);
+    expect(updates(es).at(-1)).toMatchObject({ clientOrderId: "r", status: "canceled", reason: "CloseCancel" });
+    expect(v.restingOrders()).toEqual([]);
+  });
+
+  test("an order arriving before the market opens is rejected", () => {
+    const v = venue();
+    v.onMarketEvent(marketInfo(M2, 100_249.99, CLOSE, { openTime: T0 + 10 * S }));
+    feed(v, snapshot(T0, M2, 3, 1, [[4000, 500]], [[5000, 500]]));
+    place(v, T0 + S, "early", { market: M2, price: 5000, count: 100, tif: "immediate_or_cancel" });
+    const es = out(v, T0 + 2 * S);
+    expect(fills(es)).toEqual([]);
+    expect(updates(es)).toEqual([expect.objectContaining({ clientOrderId: "early", status: "rejected", reason: "MARKET_INACTIVE" })]);
+  });
+});
