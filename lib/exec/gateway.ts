@@ -8,7 +8,10 @@
  * reported (and turned into a `rejected` order update so the engine's books stay straight).
  * Cancels are never blocked by trading guards — they only reduce risk — but do pay rate-limit tokens.
  * An amend moves a live order, so it passes the same guards as a new order (at the amend's token
- * cost); a refused amend leaves the order as it rests and is reported like a refused cancel.
+ * cost); a refused amend leaves the order as it rests and comes back to the engine as a `resting`
+ * order update ("gateway: amend refused: …", price and size unchanged), the same answer the venue
+ * gives when its own bucket refuses an amend — so the engine stops waiting and decides again at its
+ * next evaluation.
  */
 import type { OrderUpdate } from "../core/events.ts";
 import { toYesBook } from "../core/orders.ts";
@@ -96,7 +99,7 @@ export class OrderGateway {
           postOnly: false, reduceOnly: false, evalId: "",
         };
         const reason = this.checkPlace(asPlace, this.costs.amendCost ?? this.costs.createCost);
-        if (reason) return this.refuseCancel(reason);
+        if (reason) return this.refuseAmend(intent, reason);
         this.stats.amends++;
         this.transport.amend(intent);
         return { sent: true };
@@ -138,6 +141,31 @@ export class OrderGateway {
         filled: 0,
         remaining: 0,
         reason: `gateway: ${reason}`,
+      },
+      reason,
+    );
+    return { sent: false, reason };
+  }
+
+  private refuseAmend(intent: AmendOrder, reason: string): GatewayResult {
+    this.stats.refused++;
+    this.stats.refusedByReason[reason] = (this.stats.refusedByReason[reason] ?? 0) + 1;
+    const { side } = toYesBook(intent.outcome, intent.action, intent.price);
+    this.onRefused(
+      {
+        kind: "order_update",
+        tsRecv: intent.ts,
+        tsExchange: null,
+        orderId: intent.orderId ?? "",
+        clientOrderId: intent.clientOrderId,
+        market: intent.market,
+        status: "resting",
+        bookSide: side,
+        // Unchanged: no price (0) and no size (−1) — the order keeps what it had.
+        yesPrice: 0,
+        filled: 0,
+        remaining: -1,
+        reason: `gateway: amend refused: ${reason}`,
       },
       reason,
     );

@@ -471,7 +471,7 @@ export class LiveRuntime {
   private onRefused(u: OrderUpdate, reason: string): void {
     this.counts.refused++;
     this.log.warn("order refused by gateway", { clientOrderId: u.clientOrderId, market: u.market, reason });
-    if (this.counts.refused <= 20 || this.counts.refused % 50 === 0) this.out(`order ${u.clientOrderId} on ${u.market} NOT placed: ${reason}`);
+    if (this.counts.refused <= 20 || this.counts.refused % 50 === 0) this.out(`order ${u.clientOrderId} on ${u.market} ${u.status === "resting" ? "NOT amended" : "NOT placed"}: ${reason}`);
   }
 
   // ---- reconciliation ----------------------------------------------------------------------------

@@ -156,6 +156,37 @@ describe("repricing and exits (replay)", () => {
     expect(s.sim!.stats.amends).toBe(1);
   });
 
+  test("an amend the gateway refuses is reported back: the engine retries at the next evaluation, not after the resting TTL", () => {
+    // As above, the best bid moves to 0.43 at 90.2 s and the 95-s sweep amends — but at 95 s the
+    // gateway refuses it (a data guard), so the venue never sees it. The gateway answers with a
+    // `resting` order update ("gateway: amend refused: …"), which ends the amend in flight; the 100-s
+    // sweep amends again and it goes through. Before, the engine waited RESTING_TTL_SECONDS (1000 s here).
+    // EV_MIN 0.01 keeps the EV at 0.43 (≈ 0.03–0.05 on this walk) clear of the minimum at both sweeps.
+    const refuseAt = T0 + 95 * S;
+    const refused: string[] = [];
+    const records: AuditRecord[] = [];
+    const intents: OrderIntent[] = [];
+    const s = new TradingSession({
+      config: mergeEngineConfig(DEFAULT_ENGINE_CONFIG, { ...FAST, strategy: { ...FAST.strategy, evMin: 0.01 } }),
+      executor: "sim",
+      tradingEnabled: true,
+      onRecord: (r) => records.push(r),
+      onIntent: (i) => intents.push(i),
+      onRefused: (u) => refused.push(`${u.tsRecv} ${u.status} ${u.reason}`),
+      extraDataCheck: (_m, ts) => (ts === refuseAt ? "test: spot feed stale" : null),
+    });
+    const move = [snapshot(T0 + 90 * S + 200_000, C, 1, 2, [[4300, 1000]], [[5000, 1000]])];
+    for (const e of merge(start(), spotWalk(110, 100_150, 0.0001, 3), move)) s.push(e);
+    s.finish();
+    const amends = intents.filter((i) => i.kind === "amend_order");
+    expect(amends.map((a) => [a.ts, a.price])).toEqual([[refuseAt, 4300], [refuseAt + 5 * S, 4300]]);
+    expect(refused).toEqual([`${refuseAt} resting gateway: amend refused: stale or inconsistent data: test: spot feed stale`]);
+    // The order record shows the refusal; the venue saw one amend and the order rests at 0.43.
+    expect(records.some((r) => r.kind === "order" && r.ts === refuseAt && /amend refused/.test(r.reason))).toBe(true);
+    expect(s.sim!.stats.amends).toBe(1);
+    expect(s.sim!.restingOrders()).toEqual([expect.objectContaining({ price: 4300, remaining: 1000 })]);
+  });
+
   test("the bid exceeds the model's value plus costs: the position is sold reduce-only at the bid", () => {
     const { s, records, intents } = session({ vol: { minSamples: 60 } });
     // Taker: buy 10 YES at 0.50 (p ≈ 0.99 with spot 100k vs 89,999.99). At 100.3 s spot drops to 85,000:
