@@ -987,7 +987,8 @@ export interface SpaResult {
  * w_g shared by all candidates (their cross-correlation is kept), and T*_b = max(0, max_k √n (Σ_g w_g
  * u_kg / n + d̄_k − μ̂_k)/ω*_k) with ω*_k re-estimated from the draw. Hansen keeps ω̂_k fixed in the
  * draws; with K = 40 clusters that draw distribution is too narrow (normal-like tails and a (K−1)/K
- * variance) and SPA_c rejected 6.5 % of 2 000 null runs at 5 %; re-studentizing gives 5.0 %
+ * variance): on 2 000 null runs SPA_c rejected 6.5 % at 5 % with fixed ω̂ and pairs cluster resampling
+ * (the previous implementation), 7.1 % with fixed ω̂ and wild weights, 4.95 % re-studentized
  * (EDGE_VALIDATION.md §5). The Reality Check uses the same draws without studentizing.
  */
 export function spaTest(d: readonly (readonly number[])[], clusters: readonly string[], opts: { reps?: number; seed?: number } = {}): SpaResult {
