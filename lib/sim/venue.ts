@@ -8,7 +8,8 @@
  * lib/sim/README.md): what we take at a level — as a taker walking the complementary book, or as a
  * resting order that a new opposite bid crosses — is remembered per level and netted from what the
  * recording displays there, until the recording itself shows that level gone (size 0) or shrunk
- * below what we took. An add at the level is new liquidity behind ours, never a refund.
+ * below what we took. An add at the level is new liquidity behind ours, never a refund. Our resting
+ * orders share what reaches them in price-time priority; nothing fills at or after the close time.
  * Resting orders otherwise fill from public trades through a QueueModel, with the queue ahead never
  * larger than what is displayed at our price. Fees are rounded per order (fees.ts `orderFee`).
  */
@@ -50,6 +51,13 @@ interface SimOrder extends RestingView {
   price: PriceE4;
   readonly postOnly: boolean;
   filled: CountE2;
+  /**
+   * Contracts the recording removed from ahead of us (queue capped at the displayed size) in a delta
+   * stamped `cappedAt` (venue ts_ms). A print at our price with that same stamp is the trade that
+   * removed them: it goes to them, not to us.
+   */
+  capped: CountE2;
+  cappedAt: TsUs | null;
   status: "resting" | "canceled" | "executed";
   /** Fills so far as taker / maker, and the fee charged for each (per-order rounding). */
   readonly takerLegs: FeeLeg[];
@@ -173,7 +181,7 @@ export class SimVenue {
         const ids = this.restingByMarket.get(e.market);
         if (ids !== undefined && ids.size > 0) {
           for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);
-          this.capQueues(e.market);
+          this.capQueues(e.market, e.tsExchange);
           this.matchRestingAgainstBook(e.market, e.tsRecv);
         }
         break;
@@ -300,6 +308,8 @@ export class SimVenue {
       remaining: intent.count,
       queueAhead: 0,
       filled: 0,
+      capped: 0,
+      cappedAt: null,
       status: "resting",
       takerLegs: [],
       makerLegs: [],
@@ -378,6 +388,8 @@ export class SimVenue {
     o.yesPrice = newYesPrice;
     o.remaining = intent.remaining;
     o.queueAhead = 0;
+    o.capped = 0;
+    o.cappedAt = null;
     this.enter(o, at, "good_till_canceled", "Amend");
   }
 
@@ -410,14 +422,20 @@ export class SimVenue {
   }
 
   /** Nobody can be ahead of us who is not displayed: queue ahead ≤ displayed size at our price. */
-  private capQueues(market: string): void {
+  private capQueues(market: string, tsExchange: TsUs | null = null): void {
     const ids = this.restingByMarket.get(market);
     const book = this.books.get(market);
     if (!ids || ids.size === 0 || !book) return;
     for (const id of ids) {
       const o = this.resting.get(id)!;
       const shown = this.available(market, book, o.side, o.price);
-      if (o.queueAhead > shown) o.queueAhead = shown;
+      if (o.queueAhead > shown) {
+        if (tsExchange !== null) {
+          o.capped = (o.cappedAt === tsExchange ? o.capped : 0) + (o.queueAhead - shown);
+          o.cappedAt = tsExchange;
+        }
+        o.queueAhead = shown;
+      }
     }
   }
 
@@ -579,7 +597,14 @@ export class SimVenue {
     let left = t.count;
     for (const o of this.byPriority(t.market)) {
       if (left <= 0) break;
-      const q = this.opts.queue.onTrade(o, left === t.count ? t : { ...t, count: left });
+      // The book may show a trade's removal before its print: same venue stamp → those were ahead of us.
+      let seen = left;
+      if (o.cappedAt !== null && t.tsExchange === o.cappedAt && printAtOwnPrice(o, t)) {
+        const explained = Math.min(o.capped, seen);
+        o.capped -= explained;
+        seen -= explained;
+      }
+      const q = this.opts.queue.onTrade(o, seen === t.count ? t : { ...t, count: seen });
       left -= q;
       if (q > 0) this.fillResting(o, t.tsRecv, q);
     }
@@ -626,6 +651,13 @@ export class SimVenue {
 }
 
 const EMPTY: EngineEvent[] = [];
+
+/** A print that hit the bid ladder we rest in, at our own price. */
+function printAtOwnPrice(o: SimOrder, t: PublicTrade): boolean {
+  if (t.market !== o.market) return false;
+  const hitsOurSide = o.side === "yes" ? t.takerSide === "no" : t.takerSide === "yes";
+  return hitsOurSide && (o.side === "yes" ? t.yesPrice : PRICE_ONE - t.yesPrice) === o.price;
+}
 
 /** Map key of a bid-ladder level: YES prices as is, NO prices above PRICE_ONE. */
 function levelKey(side: "yes" | "no", price: PriceE4): number {

@@ -228,6 +228,33 @@ describe("trade prints at our resting price", () => {
   });
 });
 
+describe("the book shows a trade's removal before its print", () => {
+  const stamped = <T extends EngineEvent>(e: T, tsExchange: number): T => ({ ...e, tsExchange });
+
+  test("same venue stamp: the print is the trade that removed the queue ahead — 0 for us, not 5", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 1000]]));
+    place(v, T0 + S, "r", { price: 4800, count: 500 }); // 10 ahead
+    const X = T0 + 2 * S; // the match's ts_ms, on both messages
+    // The delta arrives first: 0.48 drops to 0 (the queue ahead is capped to 0, 10 removed from ahead).
+    feed(v, stamped(delta(T0 + 2 * S + 1_000, M, 1, 2, "yes", 4800, -1000), X));
+    // Then the print of those 10 at 0.48, same stamp: it traded with the 10 ahead, not with us.
+    feed(v, stamped(trade(T0 + 2 * S + 2_000, 1000, 4800, "no"), X));
+    // A later print of 3 (another match): we are first in line now → 3.
+    feed(v, stamped(trade(T0 + 3 * S, 300, 4800, "no"), T0 + 3 * S));
+    expect(fillRows(out(v, T0 + 4 * S))).toEqual([["r", 4800, 300, false]]);
+  });
+
+  test("different stamps: the removal was cancels, the later print reaches us past the 4 still shown", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 1000]]));
+    place(v, T0 + S, "r", { price: 4800, count: 500 });
+    feed(v, stamped(delta(T0 + 2 * S, M, 1, 2, "yes", 4800, -600), T0 + 2 * S)); // 4 shown → 4 ahead
+    feed(v, stamped(trade(T0 + 3 * S, 600, 4800, "no"), T0 + 3 * S)); // 4 to them, 2 to us
+    expect(fillRows(out(v, T0 + 4 * S))).toEqual([["r", 4800, 200, false]]);
+  });
+});
+
 describe("amend through the book (V2 amend may trade)", () => {
   test("amending a resting bid up through two ask levels takes them as taker at their prices; the rest rests", () => {
     const v = venue();
