@@ -59,7 +59,7 @@ describe("the repository stands alone", () => {
     expect(files).toContain("package.json");
   });
 
-  it("no tracked file names ../shared, shared/data or an absolute machine path", () => {
+  it("no tracked file names the sibling shared folder, its data set or an absolute machine path", () => {
     const hits: string[] = [];
     for (const f of files) {
       const buf = readFileSync(join(ROOT, f));
@@ -76,12 +76,14 @@ describe("the repository stands alone", () => {
   });
 
   it("the checker catches what it should (oracle on hand-written lines)", () => {
+    // Assembled from pieces so that this file itself names no outside path.
+    const p = (...parts: string[]) => parts.join("/");
     const bad = [
-      'const CSV = "/work/shared/data/x.csv";',
-      'resolve(ROOT, "../shared/data/btc.csv")',
-      "cat /home/alice/x",
-      "DATA = `${cwd}/../../shared/data`",
-      'mkdtemp("/tmp/fixed")',
+      `const CSV = "${p("", "work", "shared", "data", "x.csv")}";`,
+      `resolve(ROOT, "${p("..", "shared", "data", "btc.csv")}")`,
+      `cat ${p("", "home", "alice", "x")}`,
+      `DATA = \`\${cwd}/${p("..", "..", "shared", "data")}\``,
+      `mkdtemp("${p("", "tmp", "fixed")}")`,
     ];
     const good = ["DB_PATH=/var/lib/kalshi-btc/kalshi.duckdb", "fixtures/data/btc_usd_ohlc_2023/x.csv", "the shared wiring", "2>/dev/null", "lib/work/x.ts"];
     for (const l of bad) expect(FORBIDDEN.some(({ re }) => re.test(l)), l).toBe(true);
