@@ -843,28 +843,7 @@ export class Engine {
   }
 
   private tryExit(ts: TsUs, evalId: string, market: string, held: Outcome, bid: PriceE4, count: CountE2): { ok: true } | { ok: false; reason: ReasonCode; detail: string } {
-    const verdict = this.risk.checkEntry({ ts, market, outcome: held, action: "sell", price: bid, count, reducing: true });
-    this.sink.record({ kind: "risk_verdict", ts, evalId, market, allowed: verdict.allowed, state: this.risk.state(), reason: verdict.reason, count: verdict.count });
-    if (!verdict.allowed || verdict.count <= 0) return { ok: false, reason: "RISK_BLOCKED", detail: verdict.reason };
-    if (!this.orders.canSend(ts, "create")) return { ok: false, reason: "RATE_LIMITED", detail: "write bucket empty" };
-    const intent: PlaceOrder = {
-      kind: "place_order",
-      ts,
-      clientOrderId: this.orders.nextClientOrderId(),
-      market,
-      outcome: held,
-      action: "sell",
-      price: bid,
-      count: verdict.count,
-      tif: "immediate_or_cancel",
-      postOnly: false,
-      reduceOnly: true,
-      evalId,
-    };
-    this.sink.record(this.orders.onSubmit(intent));
-    this.sink.intent(intent);
-    this.counters.intents++;
-    return { ok: true };
+    return this.submitOrder(ts, evalId, market, held, "sell", bid, count, { reducing: true, tif: "immediate_or_cancel", postOnly: false });
   }
 
   private tryEnter(
@@ -879,17 +858,26 @@ export class Engine {
     const market = info.market;
     if (this.orders.inFlight(market)) return { ok: false, reason: "ORDER_IN_FLIGHT", detail: "" };
     if (maker && this.orders.openForMarket(market).length > 0) return { ok: false, reason: "ORDER_IN_FLIGHT", detail: "resting order" };
-    const verdict = this.risk.checkEntry({ ts, market, outcome, action: "buy", price, count, reducing: false });
-    this.sink.record({
-      kind: "risk_verdict",
-      ts,
-      evalId,
-      market,
-      allowed: verdict.allowed,
-      state: this.risk.state(),
-      reason: verdict.reason,
-      count: verdict.count,
+    return this.submitOrder(ts, evalId, market, outcome, "buy", price, count, {
+      reducing: false,
+      tif: maker ? "good_till_canceled" : "immediate_or_cancel",
+      postOnly: maker || this.cfg.orders.postOnly,
     });
+  }
+
+  /** Entries and exits alike: the risk verdict (recorded), the write bucket, then the intent. */
+  private submitOrder(
+    ts: TsUs,
+    evalId: string,
+    market: string,
+    outcome: Outcome,
+    action: "buy" | "sell",
+    price: PriceE4,
+    count: CountE2,
+    how: { readonly reducing: boolean; readonly tif: PlaceOrder["tif"]; readonly postOnly: boolean },
+  ): { ok: true } | { ok: false; reason: ReasonCode; detail: string } {
+    const verdict = this.risk.checkEntry({ ts, market, outcome, action, price, count, reducing: how.reducing });
+    this.sink.record({ kind: "risk_verdict", ts, evalId, market, allowed: verdict.allowed, state: this.risk.state(), reason: verdict.reason, count: verdict.count });
     if (!verdict.allowed || verdict.count <= 0) return { ok: false, reason: "RISK_BLOCKED", detail: verdict.reason };
     if (!this.orders.canSend(ts, "create")) return { ok: false, reason: "RATE_LIMITED", detail: "write bucket empty" };
     const intent: PlaceOrder = {
@@ -898,12 +886,12 @@ export class Engine {
       clientOrderId: this.orders.nextClientOrderId(),
       market,
       outcome,
-      action: "buy",
+      action,
       price,
       count: verdict.count,
-      tif: maker ? "good_till_canceled" : "immediate_or_cancel",
-      postOnly: maker || this.cfg.orders.postOnly,
-      reduceOnly: false,
+      tif: how.tif,
+      postOnly: how.postOnly,
+      reduceOnly: how.reducing,
       evalId,
     };
     this.sink.record(this.orders.onSubmit(intent));
