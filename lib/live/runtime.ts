@@ -237,16 +237,21 @@ export class LiveRuntime {
 
   // ---- setup ---------------------------------------------------------------------------------------
 
+  /**
+   * The raw-frame sink of both feeds. Frames that arrive once shutdown began are not consumed (see
+   * ingest), so they are not recorded either: the raw layer stays exactly what the session used.
+   */
+  private rawRecorder(): ((f: Parameters<TapeSink["raw"]>[0]) => void) | undefined {
+    const tape = this.opts.tape ?? null;
+    if (!tape) return undefined;
+    return (f) => {
+      if (!this.stopping || f.dir === "send") tape.raw(f);
+    };
+  }
+
   private async discover(): Promise<void> {
     const env = this.env;
-    const tape = this.opts.tape ?? null;
-    // Market frames that arrive once shutdown began are not consumed (see ingest), so they are not
-    // recorded either: the raw layer stays exactly what the session used.
-    const onFrame = tape
-      ? (f: Parameters<TapeSink["raw"]>[0]) => {
-          if (!this.stopping || f.dir === "send") tape.raw(f);
-        }
-      : undefined;
+    const onFrame = this.rawRecorder();
     const channels: KalshiChannel[] = [...PUBLIC_CHANNELS];
     if (this.opts.mode === "live") channels.push("fill", "user_orders");
     this.feed = new KalshiMarketFeed({
@@ -279,14 +284,7 @@ export class LiveRuntime {
 
   private startFeeds(): void {
     const env = this.env;
-    const tape = this.opts.tape ?? null;
-    // Market frames that arrive once shutdown began are not consumed (see ingest), so they are not
-    // recorded either: the raw layer stays exactly what the session used.
-    const onFrame = tape
-      ? (f: Parameters<TapeSink["raw"]>[0]) => {
-          if (!this.stopping || f.dir === "send") tape.raw(f);
-        }
-      : undefined;
+    const onFrame = this.rawRecorder();
     if (this.opts.feeds?.coinbase !== false) {
       this.coinbaseWs = new CoinbaseWsClient({
         wsUrl: env.COINBASE_WS_URL,
