@@ -789,24 +789,10 @@ export class FakeKalshiState {
     return s;
   }
 
-  /** Determine and settle a market: positions pay out, resting orders are cancelled. */
+  /** Determine and settle a market at once: resting orders are cancelled, positions pay out. */
   settle(ticker: string, result: "yes" | "no", nowMs = Date.now()): FakeSettlement {
-    const m = this.markets.get(ticker);
-    if (!m) throw new FakeRejection(404, "market_not_found", "market not found");
-    for (const o of this.orders()) if (o.ticker === ticker && o.status === "resting") this.cancelOrder(o.orderId, nowMs);
-    m.status = "finalized";
-    m.result = result;
-    const pos = this.position(ticker);
-    const yesCount = Math.max(0, pos);
-    const noCount = Math.max(0, -pos);
-    const revenue = (result === "yes" ? yesCount : noCount) * DOLLAR_PER_E2;
-    this.cash += revenue;
-    this.positionMap.set(ticker, 0);
-    const s: FakeSettlement = { ticker, eventTicker: m.eventTicker, result, yesCount, noCount, revenue, tsMs: nowMs };
-    this.settlementList.push(s);
-    this.lifecycle(ticker, "determined", { result, settlement_value: result === "yes" ? "1.0000" : "0.0000", determination_ts: Math.floor(nowMs / 1000) });
-    this.lifecycle(ticker, "settled", { settled_ts: Math.floor(nowMs / 1000) });
-    return s;
+    this.determine(ticker, result, nowMs);
+    return this.finalize(ticker, nowMs);
   }
 }
 
