@@ -3,7 +3,7 @@ import { DEFAULT_ENGINE_CONFIG } from "../../lib/core/config.ts";
 import type { ModelInput } from "../../lib/core/models.ts";
 import { BipowerVol, defaultModelRegistry, impliedSigma, NAIVE_MODEL_CONFIG, unitStudentTCdf } from "../../lib/core/models.ts";
 import { probabilityYes } from "../../lib/core/probability.ts";
-import { mulberry32 } from "../../lib/core/prng.ts";
+import { mulberry32, normalStream } from "./prng.ts";
 import { SECONDS_PER_YEAR } from "../../lib/core/volatility.ts";
 
 const T0 = 1_700_000_000_000_000;
@@ -25,21 +25,7 @@ function phiAS(z: number): number {
   return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
-function normals(seed: number): () => number {
-  const u = mulberry32(seed);
-  let spare = NaN;
-  return () => {
-    if (!Number.isNaN(spare)) {
-      const s = spare;
-      spare = NaN;
-      return s;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - u()));
-    const th = 2 * Math.PI * u();
-    spare = r * Math.sin(th);
-    return r * Math.cos(th);
-  };
-}
+const normals = normalStream;
 
 describe("built-in probability models", () => {
   it("the registry knows the five built-ins and refuses unknown names", () => {
