@@ -3,7 +3,7 @@ import { DEFAULT_ENGINE_CONFIG } from "../../lib/core/config.ts";
 import type { ModelInput } from "../../lib/core/models.ts";
 import { BipowerVol, defaultModelRegistry, impliedSigma, NAIVE_MODEL_CONFIG, unitStudentTCdf } from "../../lib/core/models.ts";
 import { probabilityYes } from "../../lib/core/probability.ts";
-import { mulberry32, normalStream } from "./prng.ts";
+import { normalStream } from "./prng.ts";
 import { SECONDS_PER_YEAR } from "../../lib/core/volatility.ts";
 
 const T0 = 1_700_000_000_000_000;
