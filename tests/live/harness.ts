@@ -10,7 +10,7 @@ import { sleep } from "../../lib/live/clock.ts";
 import { LiveRuntime, type RuntimeMode, type RuntimeResult } from "../../lib/live/runtime.ts";
 import { AuditWriter, beginRun, openStore, queryObjects, type Store } from "../../lib/store/db.ts";
 import type { TapeSink } from "../../lib/tape/types.ts";
-import { startFakeCoinbase, startFakeKalshi, type FakeCoinbase, type FakeKalshi } from "../../lib/venues/fake/index.ts";
+import { startFakeCoinbase, startFakeKalshi, type FakeCoinbase, type FakeKalshi, type FakeKalshiOptions } from "../../lib/venues/fake/index.ts";
 
 export interface Fakes {
   kalshi: FakeKalshi;
@@ -18,9 +18,12 @@ export interface Fakes {
   close(): Promise<void>;
 }
 
-/** Fakes with no random book flow (tests move books by hand), fast tickers and BRTI. */
-export async function startFakes(o: { flowIntervalMs?: number } = {}): Promise<Fakes> {
-  const kalshi = await startFakeKalshi({ flowIntervalMs: o.flowIntervalMs ?? 0, brtiIntervalMs: 200, tickerIntervalMs: 0, seed: 4242 });
+/**
+ * Fakes with no random book flow (tests move books by hand), fast tickers and BRTI; `kalshi` overrides
+ * the fake venue's options (the rolling suites' flow, seed and windows).
+ */
+export async function startFakes(o: { flowIntervalMs?: number; kalshi?: FakeKalshiOptions } = {}): Promise<Fakes> {
+  const kalshi = await startFakeKalshi({ flowIntervalMs: o.flowIntervalMs ?? 0, brtiIntervalMs: 200, tickerIntervalMs: 0, seed: 4242, ...o.kalshi });
   const coinbase = await startFakeCoinbase({ tickerIntervalMs: 50 });
   return {
     kalshi,

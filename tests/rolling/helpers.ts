@@ -2,27 +2,16 @@
 import type { Opportunity, PositionRecord, SettlementRecord } from "../../lib/core/records.ts";
 import type { AuditRecord } from "../../lib/core/records.ts";
 import { PRICE_ONE } from "../../lib/core/units.ts";
-import { startFakeCoinbase, startFakeKalshi, type FakeCoinbase, type FakeKalshi } from "../../lib/venues/fake/index.ts";
+import type { FakeKalshi } from "../../lib/venues/fake/index.ts";
+import { startFakes, type Fakes } from "../live/harness.ts";
 
 export const WINDOW_S = 2;
 export const WINDOWS = 11;
 
-export interface RollingFakes {
-  kalshi: FakeKalshi;
-  coinbase: FakeCoinbase;
-  close(): Promise<void>;
-}
+export type RollingFakes = Fakes;
 
-export async function startRollingFakes(seed: number, windows = WINDOWS, windowSeconds = WINDOW_S): Promise<RollingFakes> {
-  const kalshi = await startFakeKalshi({ flowIntervalMs: 15, brtiIntervalMs: 100, tickerIntervalMs: 0, seed, rolling: { windowSeconds, maxWindows: windows } });
-  const coinbase = await startFakeCoinbase({ tickerIntervalMs: 50 });
-  return {
-    kalshi,
-    coinbase,
-    async close() {
-      await Promise.all([kalshi.close(), coinbase.close()]);
-    },
-  };
+export function startRollingFakes(seed: number, windows = WINDOWS, windowSeconds = WINDOW_S): Promise<RollingFakes> {
+  return startFakes({ kalshi: { flowIntervalMs: 15, brtiIntervalMs: 100, seed, rolling: { windowSeconds, maxWindows: windows } } });
 }
 
 /** Trade eagerly on every window (the point is the plumbing, not the edge). */
