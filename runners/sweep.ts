@@ -19,7 +19,7 @@
  * <out>/summary.json. Re-running the same command resumes: jobs with a result are skipped.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, parseEngineOverrides } from "../lib/config.ts";
@@ -27,6 +27,7 @@ import type { EngineConfigOverrides } from "../lib/core/config.ts";
 import { planSweep, type JobSpec } from "../lib/run/jobs.ts";
 import { DEFAULT_QUEUE, enqueueJobs, openQueue, queuedState } from "../lib/run/queue.ts";
 import { finishedJobIds, manifestOf, mergeSweep, runJobsHere, writeManifest } from "../lib/run/results.ts";
+import { checkReplayArgs } from "../lib/run/replay-args.ts";
 
 const SAMPLE_TAPE = "fixtures/tapes/sample";
 
@@ -57,16 +58,15 @@ async function main(): Promise<number> {
     process.stdout.write(doc.replace(/^\/\*\*?\n?/, "").replace(/^ \* ?/gm, "").trim() + "\n");
     return 0;
   }
-  for (const d of [values.from, values.to]) {
-    if (d !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new ConfigError([`--from/--to: expected YYYY-MM-DD, got ${JSON.stringify(d)}`]);
-  }
   const int = (name: string, v: string, min: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new ConfigError([`--${name}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`]);
     return n;
   };
   const tape = resolve(values.tape ?? SAMPLE_TAPE);
-  if (!existsSync(tape)) throw new ConfigError([`--tape: no such directory ${tape}`]);
+  // The same checks as the replay runner: real calendar days in order, a tape folder with days, --grace ≥ 0.
+  const checked = await checkReplayArgs({ tape, from: values.from, to: values.to, grace: values.grace });
+  if (checked.problems.length > 0) throw new ConfigError(checked.problems);
   const out = resolve(values.out!);
   const localWorkers = int("local-workers", values["local-workers"]!, 0);
   if (localWorkers > 0 && !values.queue) throw new ConfigError(["--local-workers needs --queue"]);
