@@ -9,7 +9,7 @@
  * RSS, and whether the peak stays under the 400 MB target. A measurement, not a test: exit 0 when
  * under the target and the achieved rate is at least 80 % of the asked one, 1 otherwise.
  * SOAK_NODE_OPTIONS is passed to the collector as NODE_OPTIONS (e.g. a --require that logs
- * process.memoryUsage()); SOAK_SHOW_OUTPUT=1 prints the collector's output.
+ * process.memoryUsage()); SOAK_SHOW_OUTPUT=1 prints the collector's output; SOAK_KEEP=1 keeps its folder.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -37,9 +37,8 @@ async function main(): Promise<number> {
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   if (!(rate > 0) || !(seconds > 0)) throw new Error("--rate and --seconds must be positive numbers");
-  // setInterval(1 ms) fires ~1000×/s at best: spread the rate over that many ticks.
-  const perTick = Math.max(1, Math.round(rate / 1000));
-  const kalshi = await startFakeKalshi({ flowIntervalMs: 1, flowPerTick: perTick, tradeShare: 0.05, tickerIntervalMs: 0, brtiIntervalMs: 1000, seed: 7 });
+  // The fake sends what the elapsed time owes at each 1-ms tick (setInterval fires < 1000×/s).
+  const kalshi = await startFakeKalshi({ flowIntervalMs: 1, flowPerSecond: rate, tradeShare: 0.05, tickerIntervalMs: 0, brtiIntervalMs: 1000, seed: 7 });
   const dir = mkdtempSync(join(tmpdir(), "soak-collector-"));
   const root = resolve(import.meta.dirname, "..");
   const child = spawn(process.execPath, ["--import", "tsx", "runners/collect.ts", "--kalshi", "--seconds", String(seconds), "--tape", join(dir, "tape"), "--db", join(dir, "db.duckdb")], {
@@ -72,7 +71,8 @@ async function main(): Promise<number> {
   const code: number = await new Promise((res) => child.once("exit", (c) => res(c ?? 1)));
   clearInterval(timer);
   await kalshi.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.SOAK_KEEP) process.stderr.write(`soak:collector: capture, store and log kept in ${dir}\n`);
+  else rmSync(dir, { recursive: true, force: true });
   const frames = Number(/kalshi_frames=(\d+)/.exec(out)?.[1] ?? 0);
   const achieved = frames / seconds;
   const ok = code === 0 && peak < TARGET_MB && achieved >= 0.8 * rate;

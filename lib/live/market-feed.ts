@@ -109,6 +109,8 @@ export class KalshiMarketFeed {
   private readonly seriesFeeAsked = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
   private discovering = false;
+  /** The re-discovery in flight, which close() waits for (its answer must not outlive the feed's sinks). */
+  private discovery: Promise<void> | null = null;
   private closed = false;
 
   constructor(private readonly opts: KalshiMarketFeedOptions) {
@@ -191,7 +193,7 @@ export class KalshiMarketFeed {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.ws?.close();
+    await Promise.all([this.ws?.close(), this.discovery]);
   }
 
   // ---- discovery -----------------------------------------------------------------------------------
@@ -211,18 +213,22 @@ export class KalshiMarketFeed {
     for (const m of r.markets) this.onInfo(m, r.shards.get(m.market) ?? -1, "rest");
   }
 
-  private async rediscover(): Promise<void> {
-    if (this.discovering || this.closed) return;
+  private rediscover(): Promise<void> {
+    if (this.discovering || this.closed) return Promise.resolve();
     this.discovering = true;
-    try {
-      await this.discover();
-      this.stats.rediscoveries++;
-    } catch (e) {
-      this.stats.rediscoveryFailures++;
-      this.log.warn("re-discovery failed; will retry", { reason: (e as Error).message });
-    } finally {
-      this.discovering = false;
-    }
+    this.discovery = (async () => {
+      try {
+        await this.discover();
+        this.stats.rediscoveries++;
+      } catch (e) {
+        this.stats.rediscoveryFailures++;
+        this.log.warn("re-discovery failed; will retry", { reason: (e as Error).message });
+      } finally {
+        this.discovering = false;
+        this.discovery = null;
+      }
+    })();
+    return this.discovery;
   }
 
   private async loadSeriesFees(series: readonly string[]): Promise<void> {

@@ -80,9 +80,10 @@ export async function migrate(connection: DuckDBConnection, migrations: Migratio
 
 export async function openStore(path: string = resolveDbPath(), o: { memoryLimit?: string; threads?: number } = {}): Promise<Store> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  // A long-running writer (the collector) caps DuckDB's buffer pool; analysis keeps the default.
+  // A long-running writer (the collector) caps DuckDB's buffer pool and has freed memory returned to
+  // the OS after each task (by default DuckDB's allocator keeps up to 128 MB); analysis keeps the defaults.
   const instance = await DuckDBInstance.create(path, {
-    ...(o.memoryLimit ? { memory_limit: o.memoryLimit } : {}),
+    ...(o.memoryLimit ? { memory_limit: o.memoryLimit, allocator_flush_threshold: "8MB", allocator_background_threads: "true" } : {}),
     ...(o.threads ? { threads: String(o.threads) } : {}),
   });
   const connection = await instance.connect();

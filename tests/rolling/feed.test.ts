@@ -74,3 +74,32 @@ describe("market feed across a reconnect", () => {
     expect(feed.followedMarkets().every((m) => f.state.markets.get(m.market)!.status === "active")).toBe(true);
   });
 });
+
+describe("market feed close", () => {
+  test("close() waits for an in-flight re-discovery: nothing arrives after it returns", async () => {
+    // Found by the collector soak: a re-discovery still in flight at shutdown delivered its REST answer
+    // (and market records) after the tape was closed — three frames lost, exit 3.
+    fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 3 });
+    const f = fake;
+    const signer = KalshiSigner.fromFile(f.keyId, f.privateKeyPath);
+    let closedAt = 0;
+    const late: string[] = [];
+    rest = new KalshiRestClient({ restUrl: f.restUrl, signer, onAnswer: (a) => closedAt > 0 && late.push(`answer ${a.route}`) });
+    feed = new KalshiMarketFeed({
+      rest,
+      ws: { wsUrl: f.wsUrl, signer, channels: ["orderbook_delta", "market_lifecycle_v2"] },
+      selection: { series: ["KXBTCD"] },
+      discoverySeconds: 0.2,
+      onEvent: (e) => closedAt > 0 && late.push(`event ${e.kind}`),
+    });
+    await feed.start();
+    const before = f.requests.filter((r) => r === "GET /markets").length;
+    // The next re-discovery is held by the venue for 600 ms; close while it is in flight.
+    f.faults.rest("GET /markets", { kind: "delay", ms: 600 });
+    await waitFor(() => f.requests.filter((r) => r === "GET /markets").length > before, 3000, "re-discovery sent");
+    await feed.close();
+    closedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 900));
+    expect(late).toEqual([]);
+  });
+});

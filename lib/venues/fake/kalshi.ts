@@ -39,6 +39,12 @@ export interface FakeKalshiOptions extends FakeStateOptions {
   readonly flowIntervalMs?: number;
   /** Book changes per flow tick (default 1): with flowIntervalMs 1, a load generator (soak/bench). */
   readonly flowPerTick?: number;
+  /**
+   * Load generator: book changes per second, whatever the timer resolution (each tick sends what the
+   * elapsed time owes; ticks missed under load are made up, at most a tenth of a second at once).
+   * Overrides flowPerTick.
+   */
+  readonly flowPerSecond?: number;
   /** Share of flow steps that are public trades instead of resting-size changes. */
   readonly tradeShare?: number;
   /** BRTI cfbenchmarks_value cadence (default 1000; 0 = off). */
@@ -998,8 +1004,18 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     }
   };
   const tradeShare = opts.tradeShare ?? 0.1;
+  const flowStartMs = performance.now();
+  let flowSent = 0;
+  const flowSteps = (): number => {
+    const rate = opts.flowPerSecond;
+    if (rate === undefined) return opts.flowPerTick ?? 1;
+    const owed = Math.floor(((performance.now() - flowStartMs) / 1000) * rate) - flowSent;
+    const n = Math.max(0, Math.min(owed, Math.ceil(rate / 10)));
+    flowSent += owed > n ? owed : n; // a backlog beyond the cap is dropped, not sent later as a burst
+    return n;
+  };
   every(opts.flowIntervalMs ?? 50, () => {
-    for (let k = opts.flowPerTick ?? 1; k > 0; k--) {
+    for (let k = flowSteps(); k > 0; k--) {
       if (state.rng.chance(tradeShare)) {
         const active = state.activeTickers();
         if (active.length === 0) return;
