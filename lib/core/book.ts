@@ -379,7 +379,10 @@ export class BookRegistry {
  */
 export class SharedBookFeed {
   readonly registry = new BookRegistry();
+  // Two memories, not one: a session that retires a market (or resets) while handling an event must
+  // not make the next session's call with that same event look new — it would be applied twice.
   private lastEvent: object | null = null;
+  private lastCause: object | null = null;
   private lastResult: BookUpdateResult | null = null;
   private lastGap: { expected: number; got: number } | null = null;
 
@@ -402,16 +405,16 @@ export class SharedBookFeed {
 
   /** A market was determined or settled: drop its book once, so memory stays flat over many days. */
   retire(cause: { readonly market: string }): void {
-    if (cause !== this.lastEvent) {
-      this.lastEvent = cause;
+    if (cause !== this.lastCause) {
+      this.lastCause = cause;
       this.registry.remove(cause.market);
     }
   }
 
   /** A reconnect (the event that announced it): reset once. */
   resetAll(cause: object): void {
-    if (cause !== this.lastEvent) {
-      this.lastEvent = cause;
+    if (cause !== this.lastCause) {
+      this.lastCause = cause;
       this.registry.resetAll();
     }
   }

@@ -6,7 +6,7 @@
  *
  * Deterministic: no clock but the events' tsRecv, no randomness, no IO. Same events → same output.
  */
-import { SharedBookFeed, type BookIssue, type BookRegistry } from "./book.ts";
+import { SharedBookFeed, type BookIssue, type BookRegistry, type BookUpdateResult } from "./book.ts";
 import type { EngineConfig } from "./config.ts";
 import type {
   BookDelta,
@@ -41,6 +41,34 @@ import { createVolEstimator, type VolEstimator } from "./volatility.ts";
 
 const NO_ORDERS: readonly TrackedOrder[] = [];
 const formatCount = (c: CountE2): string => (c / 100).toFixed(2);
+
+/**
+ * An entry's size and what set it. The opportunity's text is built from it only when the entry is
+ * really sent (sizeDetail): formatting it for every market at every sweep, for every config of a
+ * sweep, cost more than deciding.
+ */
+interface EntrySize {
+  readonly count: CountE2;
+  readonly wanted: CountE2;
+  readonly kelly: { readonly q: number; readonly c: number; readonly fStar: number; readonly fraction: number; readonly bankroll: number } | null;
+  /** The risk check's reason when it cut the size. */
+  readonly capped: string | null;
+  /** The text is the sizing rule alone (no risk verdict applied). */
+  readonly bare?: boolean;
+  /** No text at all. */
+  readonly noDetail?: boolean;
+}
+
+function sizeDetail(z: EntrySize): string {
+  if (z.noDetail) return "";
+  const k = z.kelly;
+  const how =
+    k === null
+      ? `fixed ${formatCount(z.wanted)}`
+      : `kelly q=${k.q.toFixed(4)} c=${k.c.toFixed(4)} f*=${k.fStar.toFixed(4)} × ${k.fraction} × $${k.bankroll.toFixed(2)} → ${formatCount(z.wanted)}`;
+  if (z.bare) return how;
+  return z.capped !== null ? `size ${how}, capped to ${formatCount(z.count)} (${z.capped})` : `size ${how}`;
+}
 
 const SUPPORTED_STRIKES = new Set(["greater", "greater_or_equal", "less", "less_or_equal", "between"]);
 
@@ -155,6 +183,25 @@ export class Engine {
   /** Event time of the last event consumed. */
   time(): TsUs {
     return this.now;
+  }
+
+  /**
+   * Consume an event that changes nothing of this engine's own state, without dispatching it: a
+   * book delta the shared feed has already applied cleanly (`applied` from SharedBookFeed.apply: no
+   * gap, no issue), or a kind the engine ignores (tickers, spot prints). Returns false, having done
+   * nothing, when the event needs onEvent — it is not one of those, or it is the first event, or a
+   * sweep falls due at it. A parameter sweep uses this so 32 configs do not each re-handle every
+   * delta; the result is exactly onEvent's (tests/run/sweep.test.ts compares every audit record).
+   */
+  skimEvent(e: EngineEvent, applied: BookUpdateResult | null): boolean {
+    const ts = e.tsRecv;
+    if (!this.started || ts >= this.nextSweep) return false;
+    if (e.kind === "book_delta") {
+      if (applied === null || applied.gap !== null || applied.issues.length > 0) return false;
+    } else if (e.kind !== "market_ticker" && e.kind !== "spot_trade") return false;
+    if (ts > this.now) this.now = ts;
+    this.counters.events++;
+    return true;
   }
 
   onEvent(e: EngineEvent): void {
@@ -622,7 +669,7 @@ export class Engine {
       const r = this.tryEnter(ts, evalId, info, side, side === "yes" ? entryYes : entryNo, size.count, maker);
       if (r.ok) {
         decision = "trade";
-        detail = size.detail;
+        detail = sizeDetail(size);
       } else {
         reason = r.reason;
         detail = r.detail;
@@ -731,14 +778,14 @@ export class Engine {
     pOutcome: number,
     maker: boolean,
     schedule: FeeSchedule,
-  ): { count: CountE2; detail: string } {
+  ): EntrySize {
     const s = this.cfg.strategy;
     const fixed = this.fixedCount;
-    if (!(price > 0 && price < PRICE_ONE)) return { count: fixed, detail: "" };
+    if (!(price > 0 && price < PRICE_ONE)) return { count: fixed, wanted: fixed, kelly: null, capped: null, noDetail: true };
     let wanted = fixed;
-    let how = `fixed ${formatCount(fixed)}`;
+    let kelly: EntrySize["kelly"] = null;
     if (s.sizing === "kelly") {
-      if (!Number.isFinite(pOutcome)) return { count: fixed, detail: "" };
+      if (!Number.isFinite(pOutcome)) return { count: fixed, wanted: fixed, kelly: null, capped: null, noDetail: true };
       // All-in cost per contract at the fixed size (fees are nearly linear in size).
       const c = priceToProb(price) + this.costPerContract(info, fixed, price, maker, schedule);
       const fStar = c < 1 ? (pOutcome - c) / (1 - c) : 0;
@@ -746,12 +793,12 @@ export class Engine {
       const bankroll = (this.portfolio.cash() + this.venueCashOffset + this.portfolio.exposure()) / 1_000_000;
       const contracts = fStar > 0 ? Math.floor((s.kellyFraction * fStar * bankroll) / c) : 0;
       wanted = contracts * 100;
-      how = `kelly q=${pOutcome.toFixed(4)} c=${c.toFixed(4)} f*=${fStar.toFixed(4)} × ${s.kellyFraction} × $${bankroll.toFixed(2)} → ${formatCount(wanted)}`;
-      if (wanted <= 0) return { count: fixed, detail: how };
+      kelly = { q: pOutcome, c, fStar, fraction: s.kellyFraction, bankroll };
+      if (wanted <= 0) return { count: fixed, wanted, kelly, capped: null, bare: true };
     }
     const v = this.risk.checkEntry({ ts, market: info.market, outcome, action: "buy", price, count: wanted, reducing: false });
-    if (!v.allowed || v.count <= 0) return { count: wanted, detail: how };
-    return { count: v.count, detail: v.count < wanted ? `size ${how}, capped to ${formatCount(v.count)} (${v.reason})` : `size ${how}` };
+    if (!v.allowed || v.count <= 0) return { count: wanted, wanted, kelly, capped: null, bare: true };
+    return { count: v.count, wanted, kelly, capped: v.count < wanted ? v.reason : null };
   }
 
   /**

@@ -46,6 +46,8 @@ export interface ReplayStats {
 export class Replay {
   readonly results: ReplayResult[];
   readonly stats: ReplayStats = { events: 0, firstTs: -1, lastTs: -1, outOfOrder: 0 };
+  /** The one book feed every session reads. */
+  private readonly books = new SharedBookFeed();
 
   constructor(
     targets: readonly ReplayTarget[],
@@ -53,7 +55,7 @@ export class Replay {
   ) {
     // Every session reads the same recorded books; sessions with the same vol and model settings
     // would compute the same probabilities, so they share them.
-    const books = new SharedBookFeed();
+    const books = this.books;
     const caches = new Map<string, ModelCache>();
     this.results = targets.map((t) => {
       const key = JSON.stringify([t.config.vol, t.config.model]);
@@ -103,6 +105,16 @@ export class Replay {
     }
     // All venues catch up to this instant before the shared books move.
     for (let i = 0; i < rs.length; i++) rs[i]!.session.advanceTo(e.tsRecv);
+    if (e.kind === "book_delta" || e.kind === "market_ticker" || e.kind === "spot_trade") {
+      // Most events of a day concern only the shared books: move them once, then hand the event
+      // only to the sessions it concerns (an order resting in that market, a sweep due, a close).
+      const applied = e.kind === "book_delta" ? this.books.apply(e) : null;
+      for (let i = 0; i < rs.length; i++) {
+        const session = rs[i]!.session;
+        if (!session.skim(e, applied)) session.apply(e);
+      }
+      return;
+    }
     for (let i = 0; i < rs.length; i++) rs[i]!.session.apply(e);
   }
 

@@ -11,7 +11,7 @@
  */
 import type { EngineConfig } from "../core/config.ts";
 import { Engine, type EngineShared } from "../core/engine.ts";
-import { SharedBookFeed } from "../core/book.ts";
+import { SharedBookFeed, type BookUpdateResult } from "../core/book.ts";
 import type { EngineEvent, OrderUpdate } from "../core/events.ts";
 import type { AuditRecord, EngineSink, OrderIntent, PlaceOrder } from "../core/records.ts";
 import type { TsUs } from "../core/units.ts";
@@ -147,6 +147,20 @@ export class TradingSession {
       }
     }
     this.lastTs = t;
+  }
+
+  /**
+   * Apply an event that concerns none of this session's own state (see Engine.skimEvent and
+   * SimVenue.isIdleFor), after `advanceTo(e.tsRecv)` and after the shared book feed applied it
+   * (`applied`). Returns false, having done nothing, when the event needs apply(e).
+   */
+  skim(e: EngineEvent, applied: BookUpdateResult | null): boolean {
+    const t = e.tsRecv;
+    if (this.settlement !== null && !this.settlement.isIdleAt(t)) return false;
+    if (this.sim !== null && !this.sim.isIdleFor(e)) return false;
+    if (!this.engine.skimEvent(e, applied)) return false;
+    this.lastTs = t;
+    return true;
   }
 
   /** End of input: let the venue finish, settle what can be settled. */

@@ -46,6 +46,11 @@ export class SettlementFallback {
   }
 
   /** Observe a recorded event; returns fallback results that fell due at its time. */
+  /** onEvent would settle nothing at ts for an event it does not track (tickers, deltas, prints). */
+  isIdleAt(ts: TsUs): boolean {
+    return ts < this.nextCheck;
+  }
+
   onEvent(e: EngineEvent): MarketLifecycle[] {
     switch (e.kind) {
       case "index_value":

@@ -159,6 +159,21 @@ export class SimVenue {
   // ---- the recorded market -----------------------------------------------------------------------
 
   /** Feed every recorded market event, in order, before the engine sees it. */
+  /**
+   * True when skipping onMarketEvent(e) changes nothing we can observe, given that the shared feed
+   * has already applied e: a book delta on a market where we rest no order and took no liquidity,
+   * or a kind the venue ignores (tickers, spot prints). Lets a parameter sweep skip the call for the
+   * sessions it does not concern. A close that falls due meanwhile is not lost: with no order resting
+   * it only marks the market closed, and every later use (an order arriving) runs closeIfDue first.
+   */
+  isIdleFor(e: EngineEvent): boolean {
+    if (e.kind === "market_ticker" || e.kind === "spot_trade") return true;
+    if (e.kind !== "book_delta") return false;
+    if (this.resting.size === 0 && this.consumed.size === 0) return true;
+    const m = e.market;
+    return (this.restingByMarket.get(m)?.size ?? 0) === 0 && (this.consumed.get(m)?.size ?? 0) === 0;
+  }
+
   onMarketEvent(e: EngineEvent): void {
     // Trading stops at the close time, whether or not the recording has a lifecycle frame for it.
     if (e.kind === "book_snapshot" || e.kind === "book_delta" || e.kind === "public_trade") this.closeIfDue(e.market, e.tsRecv);
@@ -169,6 +184,7 @@ export class SimVenue {
         const taken = this.consumed.get(e.market);
         const book = this.books.get(e.market);
         if (taken !== undefined && book) for (const k of [...taken.keys()]) this.capTaken(taken, k, book);
+        if (taken !== undefined && taken.size === 0) this.consumed.delete(e.market);
         this.capQueues(e.market);
         this.matchRestingAgainstBook(e.market, e.tsRecv);
         break;
@@ -178,6 +194,8 @@ export class SimVenue {
         const taken = this.consumed.get(e.market);
         const book = this.books.get(e.market);
         if (taken !== undefined && taken.size > 0 && book) this.capTaken(taken, levelKey(e.side, e.price), book);
+        // Nothing taken here any more: forget the market, so isIdleFor's quick test holds again.
+        if (taken !== undefined && taken.size === 0) this.consumed.delete(e.market);
         const ids = this.restingByMarket.get(e.market);
         if (ids !== undefined && ids.size > 0) {
           for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { BookRegistry, OrderBook, askFromOppositeBid, topOfBook } from "../../lib/core/book.ts";
+import { BookRegistry, OrderBook, SharedBookFeed, askFromOppositeBid, topOfBook } from "../../lib/core/book.ts";
 import type { BookDelta, BookSnapshot } from "../../lib/core/events.ts";
 
 const M = "KXBTCD-26NOV2517-T99999.99";
@@ -118,5 +118,25 @@ describe("registry: seq per subscription", () => {
     r.resetAll();
     expect(r.get("A")!.stale).toBe(true);
     expect(r.applySnapshot(snap(1, [], [], 3, "A")).gap).toBeNull();
+  });
+});
+
+describe("the shared book feed of a sweep", () => {
+  test("one delta moves the books once, even when a session retires another market in between", () => {
+    // Sessions of a sweep each hand the same event to the shared feed. When one of them settles a
+    // market at that event (the settlement fallback) and retires its book, the next session's call
+    // must still see the delta as already applied — not apply it again (a repeated seq → a false gap).
+    const feed = new SharedBookFeed();
+    const other = "KXBTCD-26NOV2517-T100499.99";
+    feed.apply(snap(1, [[4000, 1000]], [[5000, 1000]]));
+    feed.apply(snap(2, [[3000, 500]], [], 1, other));
+    const d = delta(3, "yes", 4000, 200);
+    const first = feed.apply(d);
+    feed.retire({ market: other });
+    const second = feed.apply(d);
+    expect(second).toBe(first);
+    expect(second.gap).toBeNull();
+    expect(feed.registry.get(M)!.top().yesBidSize).toBe(1200);
+    expect(feed.registry.get(M)!.stale).toBe(false);
   });
 });

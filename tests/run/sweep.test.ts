@@ -29,14 +29,20 @@ async function events(): Promise<EngineEvent[]> {
 describe("parameter sweep over one pass", () => {
   test("each session of a sweep equals the same config replayed alone", async () => {
     const evs = await events();
-    const sweep = new Replay(CONFIGS.map((config) => ({ config })));
+    // Every audit record, not only the summary: the sweep hands most book deltas only to the sessions
+    // they concern (Session.skim), and any difference that makes would show in some record.
+    const swept: string[][] = CONFIGS.map(() => []);
+    const sweep = new Replay(CONFIGS.map((config, i) => ({ config, onRecord: (r) => swept[i]!.push(JSON.stringify(r)) })));
     for (const e of evs) sweep.feed(e);
     sweep.finish();
     for (const [i, config] of CONFIGS.entries()) {
-      const alone = new Replay([{ config }]);
+      const records: string[] = [];
+      const alone = new Replay([{ config, onRecord: (r) => records.push(JSON.stringify(r)) }]);
       for (const e of evs) alone.feed(e);
       alone.finish();
       expect(JSON.stringify(sweep.summaryJSON(i)), `config ${i}`).toBe(JSON.stringify(alone.summaryJSON(0)));
+      expect(swept[i]!.length, `config ${i} records`).toBe(records.length);
+      for (let k = 0; k < records.length; k++) if (swept[i]![k] !== records[k]) expect(swept[i]![k], `config ${i} record ${k}`).toBe(records[k]);
     }
     // The configs really differ in outcome (otherwise the comparison proves little).
     const trades = CONFIGS.map((_, i) => sweep.summaryJSON(i).trades);
