@@ -157,6 +157,9 @@ export class Engine {
   /** The model trades are decided on (cfg.model.name, with the basis buffers for a spot input). */
   private readonly modelOnSpot: ProbabilityModel;
   private readonly sweepMarkets: string[] = [];
+  // Made once: the risk book is rebuilt at every sweep and these are asked at every evaluation.
+  private readonly positionCostIn = (m: string): Micros => this.portfolio.costBasisIn(m);
+  private readonly hasPositionIn = (m: string): boolean => this.portfolio.positionIn(m) !== 0;
   private sweepDirty = true;
 
   constructor(
@@ -508,9 +511,9 @@ export class Engine {
         dailyPnl: p.dailyRealized(ts),
         balance: p.cash() + this.venueCashOffset + p.exposure(),
         exposure: p.exposure(),
-        openPositions: p.openMarkets().length,
-        positionCost: (m) => p.position(m).costBasis,
-        hasPosition: (m) => p.position(m).position !== 0,
+        openPositions: p.openMarketCount(),
+        positionCost: this.positionCostIn,
+        hasPosition: this.hasPositionIn,
       }),
     );
   }

@@ -174,6 +174,23 @@ export class Portfolio {
     return { market, position: s.position, costBasis: s.costBasis, realizedPnl: s.realizedPnl, feesPaid: s.feesPaid };
   }
 
+  /** position(market).position without building the record (the risk check asks at every evaluation). */
+  positionIn(market: string): CountE2 {
+    return this.markets.get(market)?.position ?? 0;
+  }
+
+  /** position(market).costBasis, likewise. */
+  costBasisIn(market: string): Micros {
+    return this.markets.get(market)?.costBasis ?? 0;
+  }
+
+  /** Markets with a position ≠ 0 (openMarkets().length without the sorted list). */
+  openMarketCount(): number {
+    let n = 0;
+    for (const s of this.markets.values()) if (s.position !== 0) n++;
+    return n;
+  }
+
   /** Every market ever touched, sorted by ticker. */
   positions(): MarketPosition[] {
     return [...this.markets.keys()].sort().map((m) => this.position(m));

@@ -214,8 +214,10 @@ export class RiskManager {
       return { allowed: true, count: r.count, reason: "OK: reducing" };
     }
 
-    for (const [key, why] of this.blockMap) {
-      if (isEntryBlockKey(key, r.market)) return refuse("BLOCKED", `${key}: ${why}`);
+    if (this.blockMap.size > 0) {
+      for (const [key, why] of this.blockMap) {
+        if (isEntryBlockKey(key, r.market)) return refuse("BLOCKED", `${key}: ${why}`);
+      }
     }
 
     const b = this.book;
