@@ -15,7 +15,8 @@
  *   replay_over_read         replay seconds / warm read seconds (same day)
  *   replay_no_audit_*        the same replay without the audit store; audit_share = the audit's part
  *   peak_rss_mb_1day / _4days (and their ratio), sweep32_over_1 with --workers 1 and --workers 2,
- *   bytes_per_event (events layer on disk), synthesis time and rate, load average before and after.
+ *   bytes_per_event (events layer on disk), synthesis time and rate, load average before and after,
+ *   and `targets`: each goal beside its figure with met true/false (`targets_missed` lists the misses).
  * sweep_jobs (runners/bench-sweep.ts): wall time of a research sweep (--sweep-configs configs × the
  * first two days, one job per config and day) in-process and on BullMQ with 1 and 2 local workers;
  * --sweep-jobs-only measures just that, --no-sweep-jobs skips it (it needs redis-server).
@@ -128,6 +129,21 @@ async function main(): Promise<void> {
     load_avg_after: loadavg().map((x) => round(x, 2)),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", mem_gb: round(totalmem() / 2 ** 30, 1), node: process.version },
   };
+  // Each target of the issue beside its figure, so a figure that misses is printed as missed.
+  const target = (value: number, op: "<=" | ">=", goal: number) => ({ value, target: `${op} ${goal}`, met: op === "<=" ? value <= goal : value >= goal });
+  const targets = {
+    read_cold_events_per_s: target(out.read_cold_events_per_s, ">=", 3_000_000),
+    replay_events_per_s: target(out.replay_events_per_s, ">=", 1_500_000),
+    replay_over_read: target(out.replay_over_read, "<=", 2.5),
+    audit_share: target(out.audit_share, "<=", 0.3),
+    rss_4days_over_1day: target(out.rss_4days_over_1day, "<=", 1.1),
+    peak_rss_mb_4days: target(out.peak_rss_mb_4days, "<=", 400),
+    sweep32_over_1_workers2: target(out.sweep32_over_1_workers2, "<=", 4),
+    sweep32_over_1_workers1: target(out.sweep32_over_1_workers1, "<=", 4),
+    ...(synth ? { synth_events_per_s: target(synth.events_per_s, ">=", 200_000) } : {}),
+    bench_seconds: target(out.bench_seconds, "<=", 300),
+  };
+  Object.assign(out, { targets, targets_missed: Object.entries(targets).filter(([, t]) => !t.met).map(([k]) => k) });
   if (values.json) process.stdout.write(JSON.stringify(out) + "\n");
   else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(28)} ${typeof v === "object" ? JSON.stringify(v) : v}\n`);
 }
