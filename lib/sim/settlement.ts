@@ -45,12 +45,12 @@ export class SettlementFallback {
     this.window = new IndexWindow(windowSeconds, 900);
   }
 
-  /** Observe a recorded event; returns fallback results that fell due at its time. */
   /** onEvent would settle nothing at ts for an event it does not track (tickers, deltas, prints). */
   isIdleAt(ts: TsUs): boolean {
     return ts < this.nextCheck;
   }
 
+  /** Observe a recorded event; returns fallback results that fell due at its time. */
   onEvent(e: EngineEvent): MarketLifecycle[] {
     switch (e.kind) {
       case "index_value":

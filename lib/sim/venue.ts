@@ -158,7 +158,6 @@ export class SimVenue {
 
   // ---- the recorded market -----------------------------------------------------------------------
 
-  /** Feed every recorded market event, in order, before the engine sees it. */
   /**
    * True when skipping onMarketEvent(e) changes nothing we can observe, given that the shared feed
    * has already applied e: a book delta on a market where we rest no order and took no liquidity,
@@ -174,6 +173,7 @@ export class SimVenue {
     return (this.restingByMarket.get(m)?.size ?? 0) === 0 && (this.consumed.get(m)?.size ?? 0) === 0;
   }
 
+  /** Feed every recorded market event, in order, before the engine sees it. */
   onMarketEvent(e: EngineEvent): void {
     // Trading stops at the close time, whether or not the recording has a lifecycle frame for it.
     if (e.kind === "book_snapshot" || e.kind === "book_delta" || e.kind === "public_trade") this.closeIfDue(e.market, e.tsRecv);
