@@ -139,6 +139,10 @@ async function openSession(opts: ReadOptions): Promise<Session> {
   const instance = await DuckDBInstance.create(":memory:", {
     memory_limit: opts.memoryLimit ?? "1GB",
     temp_directory: tmp,
+    // A replay streams each segment once. DuckDB's cache of file blocks (on by default) only kept
+    // the days already read in memory: measured on 24-h bench days, peak RSS 308 → 319 MB from one
+    // day to two with it, 296 → 300 MB without, at the same read speed.
+    enable_external_file_cache: "false",
   });
   const db = await instance.connect();
   return {
