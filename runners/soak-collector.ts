@@ -46,10 +46,7 @@ async function main(): Promise<number> {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      KALSHI_REST_URL: kalshi.restUrl,
-      KALSHI_WS_URL: kalshi.wsUrl,
-      KALSHI_API_KEY_ID: kalshi.keyId,
-      KALSHI_PRIVATE_KEY_PATH: kalshi.privateKeyPath,
+      ...kalshi.clientEnv,
       LOG_PATH: join(dir, "collect.jsonl"),
       ...(process.env.SOAK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SOAK_NODE_OPTIONS } : {}),
     },

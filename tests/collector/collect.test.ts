@@ -31,10 +31,7 @@ beforeAll(async () => {
     print: (l) => printed.push(l),
     env: {
       KALSHI_ENV: "demo",
-      KALSHI_REST_URL: kalshi.restUrl,
-      KALSHI_WS_URL: kalshi.wsUrl,
-      KALSHI_API_KEY_ID: kalshi.keyId,
-      KALSHI_PRIVATE_KEY_PATH: kalshi.privateKeyPath,
+      ...kalshi.clientEnv,
       COINBASE_WS_URL: coinbase.wsUrl,
       DB_PATH: join(dir, "store.duckdb"),
       LOG_PATH: join(dir, "logs", "app.jsonl"),

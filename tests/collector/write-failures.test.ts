@@ -27,10 +27,7 @@ describe("collector write failures", () => {
     const env = {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      KALSHI_REST_URL: kalshi.restUrl,
-      KALSHI_WS_URL: kalshi.wsUrl,
-      KALSHI_API_KEY_ID: kalshi.keyId,
-      KALSHI_PRIVATE_KEY_PATH: kalshi.privateKeyPath,
+      ...kalshi.clientEnv,
       LOG_PATH: "/dev/full",
     };
     // Async spawn: the fake venue lives in this process and must keep answering.

@@ -37,11 +37,8 @@ export async function startFakes(o: { flowIntervalMs?: number; kalshi?: FakeKals
 /** An environment that trades quickly: vol warm after a few ticks, every market evaluated each 0.2 s. */
 export function tradingEnv(f: Fakes, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    KALSHI_REST_URL: f.kalshi.restUrl,
-    KALSHI_WS_URL: f.kalshi.wsUrl,
+    ...f.kalshi.clientEnv,
     COINBASE_WS_URL: f.coinbase.wsUrl,
-    KALSHI_API_KEY_ID: f.kalshi.keyId,
-    KALSHI_PRIVATE_KEY_PATH: f.kalshi.privateKeyPath,
     KILL_FILE: "/nonexistent/kill-file-for-tests",
     VOL_MIN_SAMPLES: "2",
     VOL_GRID_SECONDS: "0.05",

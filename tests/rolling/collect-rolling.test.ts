@@ -34,10 +34,7 @@ beforeAll(async () => {
     print: () => {},
     env: {
       KALSHI_ENV: "demo",
-      KALSHI_REST_URL: fake.restUrl,
-      KALSHI_WS_URL: fake.wsUrl,
-      KALSHI_API_KEY_ID: fake.keyId,
-      KALSHI_PRIVATE_KEY_PATH: fake.privateKeyPath,
+      ...fake.clientEnv,
       KALSHI_SERIES: "KXBTC15M",
       KALSHI_DISCOVERY_SECONDS: "5",
       DB_PATH: join(dir, "store.duckdb"),

@@ -17,11 +17,8 @@ export function startRollingFakes(seed: number, windows = WINDOWS, windowSeconds
 /** Trade eagerly on every window (the point is the plumbing, not the edge). */
 export function rollingEnv(f: RollingFakes, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    KALSHI_REST_URL: f.kalshi.restUrl,
-    KALSHI_WS_URL: f.kalshi.wsUrl,
+    ...f.kalshi.clientEnv,
     COINBASE_WS_URL: f.coinbase.wsUrl,
-    KALSHI_API_KEY_ID: f.kalshi.keyId,
-    KALSHI_PRIVATE_KEY_PATH: f.kalshi.privateKeyPath,
     KALSHI_SERIES: "KXBTC15M",
     KALSHI_DISCOVERY_SECONDS: "5",
     KILL_FILE: "/nonexistent/kill-file-for-tests",

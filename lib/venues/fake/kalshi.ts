@@ -122,6 +122,8 @@ export interface FakeKalshi {
   readonly keyId: string;
   readonly privateKeyPath: string;
   readonly publicKeyPem: string;
+  /** The KALSHI_* settings that point a client (a runner, a child process) at this fake. */
+  readonly clientEnv: Readonly<Record<"KALSHI_REST_URL" | "KALSHI_WS_URL" | "KALSHI_API_KEY_ID" | "KALSHI_PRIVATE_KEY_PATH", string>>;
   readonly state: FakeKalshiState;
   readonly faults: FakeKalshiFaults;
   /** Request log (route keys, in arrival order) and WS commands received, for assertions. */
@@ -1121,12 +1123,15 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   };
 
   let closed = false;
+  const restUrl = `http://127.0.0.1:${port}${REST_PREFIX}`;
+  const wsUrl = `ws://127.0.0.1:${port}${WS_PATH}`;
   return {
-    restUrl: `http://127.0.0.1:${port}${REST_PREFIX}`,
-    wsUrl: `ws://127.0.0.1:${port}${WS_PATH}`,
+    restUrl,
+    wsUrl,
     keyId,
     privateKeyPath,
     publicKeyPem,
+    clientEnv: { KALSHI_REST_URL: restUrl, KALSHI_WS_URL: wsUrl, KALSHI_API_KEY_ID: keyId, KALSHI_PRIVATE_KEY_PATH: privateKeyPath },
     state,
     faults,
     requests,
