@@ -1,11 +1,12 @@
 /**
  * npm run bench -- [--json] [--hours H] [--markets N] [--dir DIR] [--quick] [--no-sweep-jobs]
  *
- * Replay throughput and memory on four synthesized reference days (24 h each by default, ~5.7 M
- * events a day: Coinbase ticks at 12/s, 30 KXBTCD-like strikes per hour with a book delta per market
- * per second, BRTI once a second, trades, tickers). The bench tapes are built once under data/bench/
- * by the synthesizer writing the events layer in bulk (lib/tape/bulk.ts: same Parquet files as the
- * tape writer, no raw layer, no journal), one day per core in parallel. Then each measurement runs
+ * Replay throughput and memory on four synthesized reference days (8 h each by default, ~1.9 M
+ * events a day; `--hours 24` for whole days of ~5.7 M: Coinbase ticks at 12/s, 30 KXBTCD-like strikes
+ * per hour with a book delta per market per second, BRTI once a second, trades, tickers). The bench
+ * tapes are built once under data/bench/ by the synthesizer in direct mode (hot events built, not
+ * parsed back from text) writing the events layer in bulk (lib/tape/bulk.ts: same Parquet files as
+ * the tape writer, no raw layer, no journal), one day per core in parallel. Then each measurement runs
  * in a fresh child process, so peak RSS is that of the measured job alone. Prints (one JSON object
  * with --json):
  *   read_cold_events_per_s   first read of day 1 in a fresh process after the tape was built (no
@@ -18,7 +19,8 @@
  *   bytes_per_event (events layer on disk), synthesis time and rate, load average before and after,
  *   and `targets`: each goal beside its figure with met true/false (`targets_missed` lists the misses).
  * sweep_jobs (runners/bench-sweep.ts): wall time of a research sweep (--sweep-configs configs × the
- * first two days, one job per config and day) in-process and on BullMQ with 1 and 2 local workers;
+ * first day, one job per config; --sweep-days 2 for two days) in-process and on BullMQ with 1 and 2
+ * local workers, one repeat (--sweep-repeats N for best of N);
  * --sweep-jobs-only measures just that, --no-sweep-jobs skips it (it needs redis-server).
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -45,7 +47,9 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     dir: { type: "string", default: "data/bench" },
     markets: { type: "string", default: "30" },
-    hours: { type: "string", default: "24" },
+    // 8-h days keep a fresh clone's first run (build + measure + sweep jobs) within 5 minutes on
+    // 2 cores; the rates are per event, and --hours 24 gives whole days.
+    hours: { type: "string", default: "8" },
     quick: { type: "boolean", default: false },
     child: { type: "string" },
     from: { type: "string" },
@@ -56,6 +60,8 @@ const { values } = parseArgs({
     workers: { type: "string", default: "1" },
     audit: { type: "boolean", default: false },
     "sweep-configs": { type: "string", default: "4" },
+    "sweep-days": { type: "string", default: "1" },
+    "sweep-repeats": { type: "string", default: "1" },
     "sweep-jobs-only": { type: "boolean", default: false },
     "no-sweep-jobs": { type: "boolean", default: false },
   },
@@ -72,9 +78,10 @@ if (values.child) {
   await main();
 }
 
-/** The research-sweep scaling figures (in-process vs 1 and 2 BullMQ workers) on the first two days. */
+/** The research-sweep scaling figures (in-process vs 1 and 2 BullMQ workers) on the first day(s). */
 function sweepJobs(days: readonly string[]): Promise<SweepBench> {
-  return benchSweep({ tape: tapeDir, from: days[0], to: days[Math.min(1, days.length - 1)], configs: Number(values["sweep-configs"]) });
+  const n = Math.max(1, Math.min(days.length, Number(values["sweep-days"])));
+  return benchSweep({ tape: tapeDir, from: days[0], to: days[n - 1], configs: Number(values["sweep-configs"]), repeats: Number(values["sweep-repeats"]) });
 }
 
 async function main(): Promise<void> {
@@ -206,6 +213,9 @@ async function child(job: string): Promise<void> {
         deltasPerSecondPerMarket: 1,
         candleDay: `2023-03-0${(i % 9) + 1}`,
         level2PerSecond: 0,
+        // The bulk writer keeps no raw layer, so the hot events are built directly (same events
+        // as parsing their frames; tests/synth/synth.test.ts).
+        directEvents: true,
       },
       w,
     );

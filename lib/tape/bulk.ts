@@ -7,8 +7,9 @@
  * way has the events layer only (`--from-raw` and `tape verify`'s raw checks do not apply to it).
  *
  * Numbers go into DOUBLE vectors of a staging table with NaN for NULL (one typed-array copy per
- * column chunk, no per-value call), kind/side/market as integer codes; the few rows carrying a ref or
- * extra string go to a side table. One COPY per segment file casts back to the schema's types.
+ * column chunk, no per-value call), kind/side/market as integer codes; ref and extra ride in two
+ * VARCHAR columns of the same chunk (mostly NULL). One COPY per segment file casts back to the
+ * schema's types.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -42,7 +43,7 @@ export interface BulkEventWriter extends TapeSink {
 }
 
 type Col = keyof typeof EVENT_COLUMNS;
-/** Numeric staging columns: every schema column except the strings, which travel as codes or in the side table. */
+/** Numeric staging columns: every schema column except the strings (codes, or the two VARCHAR columns). */
 const NUM_COLS = (Object.keys(EVENT_COLUMNS) as Col[]).filter((c) => EVENT_COLUMNS[c] !== "VARCHAR");
 const STAGE_COLS = [...NUM_COLS, "kind_code", "side_code", "market_code"] as const;
 const CHUNK = 2048;
@@ -54,8 +55,7 @@ export async function openBulkEventWriter(opts: BulkEventWriterOptions): Promise
   if (!(segUs > 0) || US_PER_DAY % segUs !== 0) throw new Error("segmentSeconds must divide a day");
   const instance = await DuckDBInstance.create(":memory:");
   const db = await instance.connect();
-  await db.run(`CREATE TEMP TABLE stage (${STAGE_COLS.map((c) => `${c} DOUBLE`).join(", ")}, src DOUBLE)`);
-  await db.run(`CREATE TEMP TABLE strs (ord DOUBLE, ref VARCHAR, extra VARCHAR)`);
+  await db.run(`CREATE TEMP TABLE stage (${STAGE_COLS.map((c) => `${c} DOUBLE`).join(", ")}, src DOUBLE, ref VARCHAR, extra VARCHAR)`);
 
   const stats = { events: 0, rejected: 0, rawDropped: 0, files: 0 };
   let ord = 0;
@@ -125,14 +125,18 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
   const markets: string[] = [];
   const marketCode = new Map<string, number>();
   const appender = await db.createAppender("stage");
-  const strs = await db.createAppender("strs");
   const numTypes = [...STAGE_COLS, "src"].map(() => DuckDBDoubleType.instance);
+  const types = [...numTypes, DuckDBVarCharType.instance, DuckDBVarCharType.instance];
+  const REF = numTypes.length;
+  const EXTRA = REF + 1;
   try {
     for (let at = 0; at < batch.length; at += CHUNK) {
       const n = Math.min(CHUNK, batch.length - at);
-      const chunk = DuckDBDataChunk.create(numTypes, n);
+      const chunk = DuckDBDataChunk.create(types, n);
       const cols = numTypes.map((_, i) => (chunk.getColumnVector(i) as unknown as { items: Float64Array }).items);
-      const strRows: [number, string | null, string | null][] = [];
+      // Most rows carry neither string: a NULL costs a validity bit, a value one native call.
+      const refVec = chunk.getColumnVector(REF);
+      const extraVec = chunk.getColumnVector(EXTRA);
       for (let i = 0; i < n; i++) {
         const { row, src } = batch[at + i]!;
         let c = 0;
@@ -154,19 +158,14 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
         }
         cols[c++]![i] = mc;
         cols[c++]![i] = src;
-        if ((row.ref ?? null) !== null || (row.extra ?? null) !== null) strRows.push([row.ord, row.ref ?? null, row.extra ?? null]);
+        refVec.setItem(i, row.ref ?? null);
+        extraVec.setItem(i, row.extra ?? null);
       }
-      for (let i = 0; i < numTypes.length; i++) (chunk.getColumnVector(i) as unknown as { flush(): void }).flush();
+      for (let i = 0; i < types.length; i++) (chunk.getColumnVector(i) as unknown as { flush(): void }).flush();
       appender.appendDataChunk(chunk);
-      if (strRows.length > 0) {
-        const sc = DuckDBDataChunk.create([DuckDBDoubleType.instance, DuckDBVarCharType.instance, DuckDBVarCharType.instance], strRows.length);
-        sc.setColumns([strRows.map((r) => r[0]), strRows.map((r) => r[1]), strRows.map((r) => r[2])]);
-        strs.appendDataChunk(sc);
-      }
     }
   } finally {
     appender.closeSync();
-    strs.closeSync();
   }
   const big = (c: string) => `CASE WHEN isnan(s.${c}) THEN NULL ELSE s.${c}::BIGINT END`;
   const sel = (Object.keys(EVENT_COLUMNS) as Col[]).map((c) => {
@@ -180,7 +179,7 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
         return markets.length === 0 ? `NULL::VARCHAR AS market` : `CASE WHEN s.market_code < 0 THEN NULL ELSE ${sqlList(markets)}[s.market_code::INTEGER + 1] END AS market`;
       case "ref":
       case "extra":
-        return `x.${c} AS ${c}`;
+        return `s.${c} AS ${c}`;
       default:
         if (t === "DOUBLE") return `CASE WHEN isnan(s.${c}) THEN NULL ELSE s.${c} END AS ${c}`;
         return `${t === "INTEGER" ? `(${big(c)})::INTEGER` : big(c)} AS ${c}`;
@@ -196,7 +195,7 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
       const final = path.join(dir, name + SEGMENT_EXT);
       const tmp = `${final}.tmp`;
       await db.run(
-        `COPY (SELECT ${sel.join(", ")} FROM stage s LEFT JOIN strs x ON x.ord = s.ord WHERE s.src = ${src} ORDER BY s.ts_recv, s.ord) ` +
+        `COPY (SELECT ${sel.join(", ")} FROM stage s WHERE s.src = ${src} ORDER BY s.ts_recv, s.ord) ` +
           `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       fs.renameSync(tmp, final);
@@ -204,7 +203,6 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
     }
   } finally {
     await db.run(`DELETE FROM stage`);
-    await db.run(`DELETE FROM strs`);
   }
   return files;
 }

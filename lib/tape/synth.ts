@@ -79,6 +79,13 @@ export interface SynthOptions {
   readonly level2PerSecond?: number;
   /** Annualized volatility the makers price with (default 0.5). */
   readonly makerVol?: number;
+  /**
+   * Build the three hottest events (book deltas, Kalshi tickers, Coinbase tickers: ~95 % of a day)
+   * directly instead of formatting their frames and parsing them back; the other frames still go
+   * through the live parsers. Same events, same order (tests/synth/synth.test.ts compares the two
+   * ways), but no raw layer: `synthesize` hands the sink no frames at all. For bulk bench tapes.
+   */
+  readonly directEvents?: boolean;
 }
 
 export interface SynthSettlement {
@@ -105,6 +112,11 @@ export interface SynthSummary {
 }
 
 export type { Candle } from "./candles.ts";
+
+/** A synthesized frame; in direct mode a hot frame carries its events (and no text) instead. */
+export interface SynthFrame extends RawFrame {
+  readonly events?: EngineEvent[];
+}
 import type { Candle } from "./candles.ts";
 import { loadCandleCsv } from "./candles.ts";
 
@@ -413,7 +425,8 @@ export class Synthesizer {
   private readonly rngIdx: Rng;
   private readonly opts: Required<Omit<SynthOptions, "faults" | "candleDay">> & { faults: SynthFaults };
 
-  private out: RawFrame[] = [];
+  private out: SynthFrame[] = [];
+  private readonly direct: boolean;
   private lastRecv: TsUs = 0;
   private agenda: Agenda[] = [];
   private agendaOrder = 0;
@@ -457,6 +470,7 @@ export class Synthesizer {
       level2PerSecond: opts.level2PerSecond ?? 0.5,
       makerVol: opts.makerVol ?? 0.5,
       faults: opts.faults ?? {},
+      directEvents: opts.directEvents === true,
     };
     this.startUs = Date.parse(`${opts.startDay}T00:00:00Z`) * US_PER_MS + Math.round(startHour * 3600 * US_PER_S);
     if (!Number.isFinite(this.startUs)) throw new Error(`bad startDay ${opts.startDay}`);
@@ -467,6 +481,7 @@ export class Synthesizer {
     this.rngCb = new Rng(mixSeed(opts.seed, 11));
     this.rngK = new Rng(mixSeed(opts.seed, 13));
     this.rngIdx = new Rng(mixSeed(opts.seed, 17));
+    this.direct = opts.directEvents === true;
     this.seqGapPending = this.opts.faults.seqGapAt !== undefined;
     this.crossedPending = this.opts.faults.crossedBookAt !== undefined;
   }
@@ -495,6 +510,12 @@ export class Synthesizer {
   private push(source: Source, connId: string, tsRecv: TsUs, text: string, dir: "recv" | "send" = "recv"): void {
     if (tsRecv >= this.endUs) return;
     this.out.push({ source, connId, tsRecv, dir, text });
+  }
+
+  /** Direct mode: a hot frame's events, built here rather than parsed from its text. */
+  private pushEvent(source: Source, connId: string, tsRecv: TsUs, e: EngineEvent): void {
+    if (tsRecv >= this.endUs) return;
+    this.out.push({ source, connId, tsRecv, dir: "recv", text: "", events: [e] });
   }
 
   private nextSeq(sid: number): number {
@@ -565,14 +586,31 @@ export class Synthesizer {
     if (this.cbLast === 0) this.cbLast = this.rngCb.chance(0.5) ? bid : ask;
     const lo = this.path.dayLow;
     const hi = this.path.dayHigh;
-    const chg = (((this.cbLast - lo) / lo) * 100).toFixed(14);
+    const chg = this.direct ? "" : (((this.cbLast - lo) / lo) * 100).toFixed(14);
     const type = this.cbFirstTicker ? "snapshot" : "update";
     this.cbFirstTicker = false;
+    // Random draws in the order the text mode has always made them (same stream either way).
+    const volume24h = 9000 + this.rngCb.range(0, 500);
+    const bidSats = this.rngCb.int(1_000, 90_000_000);
+    const askSats = this.rngCb.int(1_000, 90_000_000);
+    if (this.direct) {
+      // cbFrame's draws: the exchange lag, then the synthetic nanosecond digits (which µs drops).
+      const recv = this.stamp(t);
+      const exch = recv - this.rngCb.int(300, 4_000);
+      const seq = this.cbSeq++;
+      this.rngCb.int(0, 999);
+      // Two-decimal prices and 8-decimal sizes round-trip through their text exactly.
+      this.pushEvent("coinbase", COINBASE_CONN, recv, {
+        kind: "spot_quote", tsRecv: recv, tsExchange: exch, productId: PRODUCT, bid, ask,
+        bidSize: bidSats / 1e8, askSize: askSats / 1e8, last: this.cbLast, seq,
+      });
+      return;
+    }
     const tick =
-      `{"type":"ticker","product_id":"${PRODUCT}","price":"${usd2(this.cbLast)}","volume_24_h":"${(9000 + this.rngCb.range(0, 500)).toFixed(8)}",` +
+      `{"type":"ticker","product_id":"${PRODUCT}","price":"${usd2(this.cbLast)}","volume_24_h":"${volume24h.toFixed(8)}",` +
       `"low_24_h":"${usd2(lo)}","high_24_h":"${usd2(hi)}","low_52_w":"15460","high_52_w":"48240",` +
       `"price_percent_chg_24_h":"${chg}","best_bid":"${usd2(bid)}","best_ask":"${usd2(ask)}",` +
-      `"best_bid_quantity":"${qty8(this.rngCb.int(1_000, 90_000_000))}","best_ask_quantity":"${qty8(this.rngCb.int(1_000, 90_000_000))}"}`;
+      `"best_bid_quantity":"${qty8(bidSats)}","best_ask_quantity":"${qty8(askSats)}"}`;
     this.cbFrame(t, "ticker", `[{"type":"${type}","tickers":[${tick}]}]`);
   }
 
@@ -775,10 +813,18 @@ export class Synthesizer {
       return;
     }
     const recv = this.stamp(t);
-    this.kRecv(
-      recv,
-      `{"type":"orderbook_delta","sid":${SID_BOOK},"seq":${seq},"msg":{"market_ticker":"${m.ticker}","market_id":"${m.marketId}","price_dollars":"${formatPriceDollars(d.price)}","delta_fp":"${formatCountFp(d.delta)}","side":"${d.side}","ts_ms":${this.kalshiTsMs(recv)}}}`,
-    );
+    const tsMs = this.kalshiTsMs(recv);
+    if (this.direct) {
+      this.pushEvent("kalshi", KALSHI_CONN, recv, {
+        kind: "book_delta", tsRecv: recv, tsExchange: tsMs * US_PER_MS, market: m.ticker, sid: SID_BOOK, seq,
+        side: d.side, price: d.price, delta: d.delta, clientOrderId: null,
+      });
+    } else {
+      this.kRecv(
+        recv,
+        `{"type":"orderbook_delta","sid":${SID_BOOK},"seq":${seq},"msg":{"market_ticker":"${m.ticker}","market_id":"${m.marketId}","price_dollars":"${formatPriceDollars(d.price)}","delta_fp":"${formatCountFp(d.delta)}","side":"${d.side}","ts_ms":${tsMs}}}`,
+      );
+    }
     this.maybeTicker(recv + 150, m);
   }
 
@@ -813,6 +859,13 @@ export class Synthesizer {
     const recv = this.stamp(t);
     const tsMs = this.kalshiTsMs(recv);
     const last = m.lastPrice >= 0 ? m.lastPrice : 0;
+    if (this.direct) {
+      this.pushEvent("kalshi", KALSHI_CONN, recv, {
+        kind: "market_ticker", tsRecv: recv, tsExchange: tsMs * US_PER_MS, market: m.ticker, lastPrice: last, yesBid, yesAsk,
+        yesBidSize: yb >= 0 ? m.yes.get(yb)! : 0, yesAskSize: nb >= 0 ? m.no.get(nb)! : 0, volume: m.volume, openInterest: m.openInterest,
+      });
+      return;
+    }
     this.kRecv(
       recv,
       `{"type":"ticker","sid":${SID_TICKER},"msg":{"market_ticker":"${m.ticker}","market_id":"${m.marketId}","price_dollars":"${formatPriceDollars(last)}",` +
@@ -1030,7 +1083,7 @@ export class Synthesizer {
   // ---- the main loop -------------------------------------------------------------------------------
 
   /** Frames in receipt order, one simulated second at a time. */
-  *frames(): Generator<RawFrame> {
+  *frames(): Generator<SynthFrame> {
     const o = this.opts;
     this.lastRecv = this.startUs;
     this.cbConnect(this.startUs + 1_000);
@@ -1101,7 +1154,7 @@ export class Synthesizer {
     }
   }
 
-  private *drain(): Generator<RawFrame> {
+  private *drain(): Generator<SynthFrame> {
     const out = this.out;
     this.out = [];
     for (const f of out) yield f;
@@ -1109,7 +1162,7 @@ export class Synthesizer {
 }
 
 /** Pure generator form: frames in receipt order for the given options and candles. */
-export function* synthFrames(opts: SynthOptions, candles: readonly Candle[]): Generator<RawFrame> {
+export function* synthFrames(opts: SynthOptions, candles: readonly Candle[]): Generator<SynthFrame> {
   yield* new Synthesizer(opts, candles).frames();
 }
 
@@ -1125,8 +1178,9 @@ export function eventsOfFrame(f: RawFrame): { ok: true; events: EngineEvent[] } 
 }
 
 /**
- * Synthesize a capture into `sink`: every frame as raw, then its parsed events. Flushes the sink once a
- * simulated minute (so a Parquet writer can roll segments) and at the end; does not close it.
+ * Synthesize a capture into `sink`: every frame as raw, then its parsed events (in direct mode no raw
+ * frames, and the hot frames' events as built). Flushes the sink once a simulated minute (so a
+ * Parquet writer can roll segments) and at the end; does not close it.
  */
 export async function synthesize(opts: SynthOptions, sink: TapeSink): Promise<SynthSummary> {
   const synth = new Synthesizer(opts, loadCandles(opts.candleCsvPath));
@@ -1138,13 +1192,14 @@ export async function synthesize(opts: SynthOptions, sink: TapeSink): Promise<Sy
   let first = -1;
   let last = -1;
   let nextFlush = synth.start + MINUTE_US;
+  const withRaw = opts.directEvents !== true;
   for (const f of synth.frames()) {
-    sink.raw(f);
+    if (withRaw) sink.raw(f);
     frames++;
     framesBySource[f.source] = (framesBySource[f.source] ?? 0) + 1;
     if (first < 0) first = f.tsRecv;
     last = f.tsRecv;
-    const r = eventsOfFrame(f);
+    const r = f.events !== undefined ? { ok: true as const, events: f.events } : eventsOfFrame(f);
     if (!r.ok) {
       rejects++;
     } else {
