@@ -4,7 +4,8 @@
  * automatically when a store is opened. Units and column meanings: lib/store/SCHEMA.md.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BIGINT, DuckDBInstance, INTEGER, LIST } from "@duckdb/node-api";
@@ -80,11 +81,15 @@ export async function migrate(connection: DuckDBConnection, migrations: Migratio
 
 export async function openStore(path: string = resolveDbPath(), o: { memoryLimit?: string; threads?: number } = {}): Promise<Store> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  // An in-memory database spills to ./.tmp under a file name every process shares; a file database
+  // to <file>.tmp. Give the in-memory kind a folder of its own (tests/store/temp-dir.test.ts).
+  const spill = path === ":memory:" ? mkdtempSync(join(tmpdir(), "kbe-store-")) : null;
   // A long-running writer (the collector) caps DuckDB's buffer pool and has freed memory returned to
   // the OS after each task (by default DuckDB's allocator keeps up to 128 MB); analysis keeps the defaults.
   const instance = await DuckDBInstance.create(path, {
     ...(o.memoryLimit ? { memory_limit: o.memoryLimit, allocator_flush_threshold: "8MB", allocator_background_threads: "true" } : {}),
     ...(o.threads ? { threads: String(o.threads) } : {}),
+    ...(spill ? { temp_directory: spill } : {}),
   });
   const connection = await instance.connect();
   try {
@@ -92,6 +97,7 @@ export async function openStore(path: string = resolveDbPath(), o: { memoryLimit
   } catch (err) {
     connection.closeSync();
     instance.closeSync();
+    if (spill) rmSync(spill, { recursive: true, force: true });
     throw err;
   }
   let closed = false;
@@ -103,6 +109,7 @@ export async function openStore(path: string = resolveDbPath(), o: { memoryLimit
       closed = true;
       connection.closeSync();
       instance.closeSync();
+      if (spill) rmSync(spill, { recursive: true, force: true });
     },
   };
 }

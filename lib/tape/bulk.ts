@@ -6,13 +6,15 @@
  * NDJSON → Parquet roll are most of the cost. Raw frames are counted and dropped: a tape written this
  * way has the events layer only (`--from-raw` and `tape verify`'s raw checks do not apply to it).
  *
- * Numbers go into DOUBLE vectors of a staging table with NaN for NULL (one typed-array copy per
- * column chunk, no per-value call), kind/side/market as integer codes; ref and extra ride in two
- * VARCHAR columns of the same chunk (mostly NULL). One COPY per segment file casts back to the
- * schema's types.
+ * Each event is laid down at once in the segment's typed column arrays (no row object is kept).
+ * At the segment's end the columns go into DOUBLE vectors of a staging table with NaN for NULL (one
+ * typed-array copy per column chunk, no per-value call), kind/side/market as integer codes; the few
+ * rows carrying a ref or extra string go to a side table. One COPY per segment file casts back to
+ * the schema's types, and runs while the producer fills the next segment.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, DuckDBVarCharType, type DuckDBConnection } from "@duckdb/node-api";
 import type { EngineEvent, Source } from "../core/events.ts";
@@ -40,43 +42,114 @@ export interface BulkEventWriterOptions {
 
 export interface BulkEventWriter extends TapeSink {
   readonly stats: { events: number; rejected: number; rawDropped: number; files: number };
+  /** Where DuckDB may spill: a folder of this writer's own, removed on close. */
+  readonly tempDirectory: string;
 }
 
 type Col = keyof typeof EVENT_COLUMNS;
 /** Numeric staging columns: every schema column except the strings (codes, or the two VARCHAR columns). */
-const NUM_COLS = (Object.keys(EVENT_COLUMNS) as Col[]).filter((c) => EVENT_COLUMNS[c] !== "VARCHAR");
-const STAGE_COLS = [...NUM_COLS, "kind_code", "side_code", "market_code"] as const;
+const NUM_COLS = (Object.keys(EVENT_COLUMNS) as Col[]).filter((c) => EVENT_COLUMNS[c] !== "VARCHAR") as (keyof EventRow)[];
+const STAGE_COLS = [...NUM_COLS, "kind_code", "side_code", "market_code", "src"] as const;
+const C_KIND = NUM_COLS.length;
+const C_SIDE = C_KIND + 1;
+const C_MARKET = C_KIND + 2;
+const C_SRC = C_KIND + 3;
 const CHUNK = 2048;
+const KIND_INDEX = new Map<string, number>(KIND_CODES.map((k, i) => [k, i]));
+const SIDE_INDEX = new Map<string, number>(SIDE_CODES.map((k, i) => [k, i]));
 
 const sqlList = (xs: readonly string[]): string => `[${xs.map(sqlString).join(", ")}]`;
+
+/**
+ * One segment's rows, column by column: typed arrays for the staging columns, plain arrays for the
+ * two strings, and the segment's market dictionary. Rows are laid down as they arrive, so nothing
+ * per row outlives its event (no retained row objects for the collector to trace).
+ */
+class SegmentColumns {
+  n = 0;
+  private cap = 16_384;
+  cols: Float64Array[] = STAGE_COLS.map(() => new Float64Array(16_384));
+  /** The few rows carrying a string (trade ids, rare kinds' JSON): [ord, ref, extra]. */
+  readonly strings: [number, string | null, string | null][] = [];
+  readonly markets: string[] = [];
+  private readonly marketCode = new Map<string, number>();
+
+  constructor(
+    readonly start: number,
+    readonly firstTs: number,
+  ) {}
+
+  add(row: EventRow, src: number): void {
+    if (this.n === this.cap) {
+      this.cap *= 2;
+      this.cols = this.cols.map((c) => {
+        const g = new Float64Array(this.cap);
+        g.set(c);
+        return g;
+      });
+    }
+    const i = this.n++;
+    const cols = this.cols;
+    for (let c = 0; c < C_KIND; c++) {
+      const v = row[NUM_COLS[c]!];
+      cols[c]![i] = typeof v === "number" ? v : Number.NaN;
+    }
+    cols[C_KIND]![i] = KIND_INDEX.get(row.kind)!;
+    cols[C_SIDE]![i] = SIDE_INDEX.get(row.side ?? "")!;
+    const m = row.market;
+    let mc = -1;
+    if (m !== null && m !== undefined) {
+      mc = this.marketCode.get(m) ?? -1;
+      if (mc < 0) {
+        mc = this.markets.length;
+        this.markets.push(m);
+        this.marketCode.set(m, mc);
+      }
+    }
+    cols[C_MARKET]![i] = mc;
+    cols[C_SRC]![i] = src;
+    if ((row.ref ?? null) !== null || (row.extra ?? null) !== null) this.strings.push([row.ord, row.ref ?? null, row.extra ?? null]);
+  }
+}
 
 export async function openBulkEventWriter(opts: BulkEventWriterOptions): Promise<BulkEventWriter> {
   const segUs = (opts.segmentSeconds ?? 3600) * 1_000_000;
   if (!(segUs > 0) || US_PER_DAY % segUs !== 0) throw new Error("segmentSeconds must divide a day");
-  const instance = await DuckDBInstance.create(":memory:");
+  // Freed memory goes back to the OS after each segment (the default keeps up to 128 MB of it). The
+  // spill folder is private: in-memory DuckDB otherwise spills to ./.tmp under a file name every
+  // process shares, and two bench builders in one folder corrupted each other's (a segfault).
+  const tempDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "tape-bulk-"));
+  const instance = await DuckDBInstance.create(":memory:", {
+    temp_directory: tempDirectory,
+    allocator_flush_threshold: "8MB",
+    allocator_background_threads: "true",
+  });
   const db = await instance.connect();
-  await db.run(`CREATE TEMP TABLE stage (${STAGE_COLS.map((c) => `${c} DOUBLE`).join(", ")}, src DOUBLE, ref VARCHAR, extra VARCHAR)`);
+  await db.run(`CREATE TEMP TABLE stage (${STAGE_COLS.map((c) => `${c} DOUBLE`).join(", ")})`);
+  await db.run(`CREATE TEMP TABLE strs (ord DOUBLE, ref VARCHAR, extra VARCHAR)`);
 
   const stats = { events: 0, rejected: 0, rawDropped: 0, files: 0 };
   let ord = 0;
-  let segStart = -1;
-  let firstTs = 0;
-  let rows: { row: EventRow; src: number }[] = [];
+  let seg: SegmentColumns | null = null;
   let chain: Promise<void> = Promise.resolve();
+  /** The chain before the newest segment's write: what flush() waits for. */
+  let settled: Promise<void> = Promise.resolve();
   let failure: unknown = null;
   let closed = false;
 
   function cut(): void {
-    if (rows.length === 0) return;
-    const batch = rows;
-    const name = segmentName(firstTs, randomBytes(4).toString("hex"));
-    const day = dayNumberToKey(Math.floor(segStart / US_PER_DAY));
-    rows = [];
-    chain = chain.then(() => writeSegment(db, opts.dir, day, name, batch).then((n) => void (stats.files += n))).catch((e: unknown) => void (failure ??= e));
+    if (seg === null || seg.n === 0) return;
+    const done = seg;
+    const name = segmentName(done.firstTs, randomBytes(4).toString("hex"));
+    const day = dayNumberToKey(Math.floor(done.start / US_PER_DAY));
+    seg = null;
+    settled = chain;
+    chain = chain.then(() => writeSegment(db, opts.dir, day, name, done).then((n) => void (stats.files += n))).catch((e: unknown) => void (failure ??= e));
   }
 
   return {
     stats,
+    tempDirectory,
     raw(_f: RawFrame): void {
       stats.rawDropped++;
     },
@@ -94,18 +167,22 @@ export async function openBulkEventWriter(opts: BulkEventWriterOptions): Promise
         throw err;
       }
       const start = e.tsRecv - (e.tsRecv % segUs);
-      if (start !== segStart) {
-        if (start < segStart) throw new Error("bulk writer needs non-decreasing receipt times");
+      if (seg === null || start !== seg.start) {
+        if (seg !== null && start < seg.start) throw new Error("bulk writer needs non-decreasing receipt times");
         cut();
-        segStart = start;
-        firstTs = e.tsRecv;
+        seg = new SegmentColumns(start, e.tsRecv);
       }
       ord++;
-      rows.push({ row, src: SOURCES_BY_RANK.indexOf(source) });
+      seg.add(row, SOURCES_BY_RANK.indexOf(source));
       stats.events++;
     },
+    /**
+     * Waits for every segment but the newest one: that one is written while the producer goes on
+     * (one segment in flight bounds the memory). This writer keeps no journal, so a crash loses the
+     * run either way; close() waits for everything.
+     */
     async flush(): Promise<void> {
-      await chain;
+      await settled;
       if (failure) throw failure;
     },
     async close(): Promise<void> {
@@ -115,58 +192,41 @@ export async function openBulkEventWriter(opts: BulkEventWriterOptions): Promise
       await chain;
       db.closeSync();
       instance.closeSync();
+      fs.rmSync(tempDirectory, { recursive: true, force: true });
       if (failure) throw failure;
     },
   };
 }
 
-/** Stage one segment's rows and COPY one Parquet file per source. Returns the number of files. */
-async function writeSegment(db: DuckDBConnection, root: string, day: string, name: string, batch: readonly { row: EventRow; src: number }[]): Promise<number> {
-  const markets: string[] = [];
-  const marketCode = new Map<string, number>();
+/** Stage one segment's columns and COPY one Parquet file per source. Returns the number of files. */
+async function writeSegment(db: DuckDBConnection, root: string, day: string, name: string, seg: SegmentColumns): Promise<number> {
   const appender = await db.createAppender("stage");
-  const numTypes = [...STAGE_COLS, "src"].map(() => DuckDBDoubleType.instance);
-  const types = [...numTypes, DuckDBVarCharType.instance, DuckDBVarCharType.instance];
-  const REF = numTypes.length;
-  const EXTRA = REF + 1;
+  const strs = await db.createAppender("strs");
+  const types = STAGE_COLS.map(() => DuckDBDoubleType.instance);
   try {
-    for (let at = 0; at < batch.length; at += CHUNK) {
-      const n = Math.min(CHUNK, batch.length - at);
+    // One typed-array copy per column chunk: NaN stands for NULL, so no validity bits to set.
+    for (let at = 0; at < seg.n; at += CHUNK) {
+      const n = Math.min(CHUNK, seg.n - at);
       const chunk = DuckDBDataChunk.create(types, n);
-      const cols = numTypes.map((_, i) => (chunk.getColumnVector(i) as unknown as { items: Float64Array }).items);
-      // Most rows carry neither string: a NULL costs a validity bit, a value one native call.
-      const refVec = chunk.getColumnVector(REF);
-      const extraVec = chunk.getColumnVector(EXTRA);
-      for (let i = 0; i < n; i++) {
-        const { row, src } = batch[at + i]!;
-        let c = 0;
-        for (const k of NUM_COLS) {
-          const v = row[k as keyof EventRow];
-          cols[c++]![i] = typeof v === "number" ? v : Number.NaN;
-        }
-        cols[c++]![i] = KIND_CODES.indexOf(row.kind);
-        cols[c++]![i] = SIDE_CODES.indexOf((row.side ?? "") as (typeof SIDE_CODES)[number]);
-        const m = row.market;
-        let mc = -1;
-        if (m !== null && m !== undefined) {
-          mc = marketCode.get(m) ?? -1;
-          if (mc < 0) {
-            mc = markets.length;
-            markets.push(m);
-            marketCode.set(m, mc);
-          }
-        }
-        cols[c++]![i] = mc;
-        cols[c++]![i] = src;
-        refVec.setItem(i, row.ref ?? null);
-        extraVec.setItem(i, row.extra ?? null);
+      for (let c = 0; c < types.length; c++) {
+        const v = chunk.getColumnVector(c) as unknown as { items: Float64Array; flush(): void };
+        v.items.set(seg.cols[c]!.subarray(at, at + n));
+        v.flush();
       }
-      for (let i = 0; i < types.length; i++) (chunk.getColumnVector(i) as unknown as { flush(): void }).flush();
       appender.appendDataChunk(chunk);
+    }
+    const sr = seg.strings;
+    for (let at = 0; at < sr.length; at += CHUNK) {
+      const part = sr.slice(at, at + CHUNK);
+      const sc = DuckDBDataChunk.create([DuckDBDoubleType.instance, DuckDBVarCharType.instance, DuckDBVarCharType.instance], part.length);
+      sc.setColumns([part.map((r) => r[0]), part.map((r) => r[1]), part.map((r) => r[2])]);
+      strs.appendDataChunk(sc);
     }
   } finally {
     appender.closeSync();
+    strs.closeSync();
   }
+  const markets = seg.markets;
   const big = (c: string) => `CASE WHEN isnan(s.${c}) THEN NULL ELSE s.${c}::BIGINT END`;
   const sel = (Object.keys(EVENT_COLUMNS) as Col[]).map((c) => {
     const t = EVENT_COLUMNS[c];
@@ -179,7 +239,7 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
         return markets.length === 0 ? `NULL::VARCHAR AS market` : `CASE WHEN s.market_code < 0 THEN NULL ELSE ${sqlList(markets)}[s.market_code::INTEGER + 1] END AS market`;
       case "ref":
       case "extra":
-        return `s.${c} AS ${c}`;
+        return `x.${c} AS ${c}`;
       default:
         if (t === "DOUBLE") return `CASE WHEN isnan(s.${c}) THEN NULL ELSE s.${c} END AS ${c}`;
         return `${t === "INTEGER" ? `(${big(c)})::INTEGER` : big(c)} AS ${c}`;
@@ -195,7 +255,7 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
       const final = path.join(dir, name + SEGMENT_EXT);
       const tmp = `${final}.tmp`;
       await db.run(
-        `COPY (SELECT ${sel.join(", ")} FROM stage s WHERE s.src = ${src} ORDER BY s.ts_recv, s.ord) ` +
+        `COPY (SELECT ${sel.join(", ")} FROM stage s LEFT JOIN strs x ON x.ord = s.ord WHERE s.src = ${src} ORDER BY s.ts_recv, s.ord) ` +
           `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       fs.renameSync(tmp, final);
@@ -203,6 +263,7 @@ async function writeSegment(db: DuckDBConnection, root: string, day: string, nam
     }
   } finally {
     await db.run(`DELETE FROM stage`);
+    await db.run(`DELETE FROM strs`);
   }
   return files;
 }
