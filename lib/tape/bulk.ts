@@ -61,9 +61,9 @@ const SIDE_INDEX = new Map<string, number>(SIDE_CODES.map((k, i) => [k, i]));
 const sqlList = (xs: readonly string[]): string => `[${xs.map(sqlString).join(", ")}]`;
 
 /**
- * One segment's rows, column by column: typed arrays for the staging columns, plain arrays for the
- * two strings, and the segment's market dictionary. Rows are laid down as they arrive, so nothing
- * per row outlives its event (no retained row objects for the collector to trace).
+ * One segment's rows, column by column: typed arrays for the staging columns, the few rows that
+ * carry a string, and the segment's market dictionary. Rows are laid down as they arrive, so no
+ * per-row object outlives its event (nothing for the garbage collector to trace for an hour).
  */
 class SegmentColumns {
   n = 0;

@@ -111,12 +111,12 @@ export interface SynthSummary {
   readonly lastTsRecv: TsUs;
 }
 
-export type { Candle } from "./candles.ts";
-
 /** A synthesized frame; in direct mode a hot frame carries its events (and no text) instead. */
 export interface SynthFrame extends RawFrame {
   readonly events?: EngineEvent[];
 }
+
+export type { Candle } from "./candles.ts";
 import type { Candle } from "./candles.ts";
 import { loadCandleCsv } from "./candles.ts";
 
