@@ -1,7 +1,7 @@
 /**
  * tsx runners/replay.ts [--tape DIR] [--from DATE --to DATE] [--config FILE] [--sweep FILE]
  *                       [--json] [--from-raw] [--db PATH | --no-store] [--run-id ID] [--grace SECONDS]
- *                       [--latency-ms ENTRY[,RESPONSE]] [--latency-samples FILE] [--seed N] [--workers N]
+ *                       [--latency-ms ENTRY[,RESPONSE]] [--latency-samples FILE] [--seed N] [--workers N] [--warmup SECONDS]
  *                       [--models LIST|none]
  *                       [--allow-empty]
  *
@@ -10,7 +10,9 @@
  * tape in fixtures/. Audit records go to the DuckDB store (DB_PATH) unless --no-store. With a store,
  * the models of --models (default: every built-in of lib/core/models.ts) are scored side by side on
  * the first config's evaluations into the `forecasts` table; trades still come from cfg.model.name.
- * --workers N splits a --sweep's configs over N threads (same output as one thread).
+ * --workers N splits a --sweep's configs over N threads (same output as one thread). --warmup S first
+ * replays the S seconds of tape before --from without trading or records, so the first day starts
+ * with warm books, volatility and index.
  * Exit codes: 0 replayed; 2 bad arguments (impossible or inverted dates, --tape not a tape directory,
  * a non-numeric --grace, …) or a failed read; 3 the selection held no events (0 with --allow-empty).
  */
@@ -45,6 +47,7 @@ async function main(): Promise<number> {
       "no-store": { type: "boolean", default: false },
       "run-id": { type: "string" },
       grace: { type: "string" },
+      warmup: { type: "string" },
       "latency-ms": { type: "string" },
       "latency-samples": { type: "string" },
       seed: { type: "string", default: "1" },
@@ -61,8 +64,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const tape = resolve(values.tape ?? SAMPLE_TAPE);
-  const checked = await checkReplayArgs({ tape, from: values.from, to: values.to, grace: values.grace, seed: values.seed });
+  const checked = await checkReplayArgs({ tape, from: values.from, to: values.to, grace: values.grace, seed: values.seed, warmup: values.warmup });
+  if (values.warmup !== undefined && values["from-raw"]) checked.problems.push("--warmup does not apply with --from-raw");
   if (checked.problems.length > 0) throw new ConfigError(checked.problems);
+  const warmupSeconds = values.warmup !== undefined ? Number(values.warmup) : 0;
 
   const overrides = values.config ? parseEngineOverrides(JSON.parse(readFileSync(values.config, "utf8")), values.config) : undefined;
   const base = loadConfig(process.env, overrides).engine;
@@ -112,7 +117,7 @@ async function main(): Promise<number> {
     summaries = replay.results.map((_, i) => replay.summaryJSON(i, extra));
     stats = replay.stats;
   } else {
-    const job: SweepJob = { tape, ...opts, configs, settlementGraceSeconds: grace, latency, extra };
+    const job: SweepJob = { tape, ...opts, configs, settlementGraceSeconds: grace, latency, extra, ...(warmupSeconds > 0 ? { warmupSeconds } : {}) };
     const r = await runSweep(job, workers, { onRecord, forecasts, onProgress: (n, ts) => progress.tick(n, ts) });
     summaries = r.summaries;
     stats = r;

@@ -1,12 +1,14 @@
 /**
  * npm run sweep -- [--tape DIR] [--from DATE --to DATE] [--config FILE] --sweep FILE [--models FILE]
- *                  [--out DIR] [--days-per-job N] [--variants-per-job N] [--grace SECONDS]
+ *                  [--out DIR] [--days-per-job N] [--variants-per-job N] [--grace SECONDS] [--warmup SECONDS]
  *                  [--workers N | --queue redis://HOST:PORT [--queue-name NAME] [--local-workers N]] [--json]
  *
  * A research sweep: every config of --sweep (a JSON array of engine overrides, as for `npm run replay
  * --sweep`) crossed with every model of --models (a JSON array of {"name", "overrides"}), replayed
  * over the tape's days. The work is split into jobs (--days-per-job days × --variants-per-job
  * configs; default one day × one config), each a pure function of its inputs with a content-hash id.
+ * --warmup S replays the S seconds of tape before each job's first day first, with no trading and
+ * no records, so every job starts with warm books, volatility and index instead of cold at midnight.
  *
  * Without --queue the jobs run here, one after another, or N at a time on worker threads with
  * --workers N (same results). With --queue this process only coordinates:
@@ -44,6 +46,7 @@ async function main(): Promise<number> {
       "days-per-job": { type: "string", default: "1" },
       "variants-per-job": { type: "string", default: "1" },
       grace: { type: "string" },
+      warmup: { type: "string" },
       queue: { type: "string" },
       "queue-name": { type: "string", default: DEFAULT_QUEUE },
       "local-workers": { type: "string", default: "0" },
@@ -71,6 +74,7 @@ async function main(): Promise<number> {
   const localWorkers = int("local-workers", values["local-workers"]!, 0);
   if (localWorkers > 0 && !values.queue) throw new ConfigError(["--local-workers needs --queue"]);
   const workers = int("workers", values.workers!, 1);
+  const warmup = values.warmup === undefined ? 0 : int("warmup", values.warmup, 0);
   if (workers > 1 && values.queue) throw new ConfigError(["--workers (threads of an in-process sweep) does not apply with --queue; start workers with --local-workers or npm run sweep-worker"]);
 
   const overrides = values.config ? parseEngineOverrides(readJson(values.config), values.config) : undefined;
@@ -84,7 +88,10 @@ async function main(): Promise<number> {
     to: values.to,
     daysPerJob: int("days-per-job", values["days-per-job"]!, 1),
     variantsPerJob: int("variants-per-job", values["variants-per-job"]!, 1),
-    options: values.grace !== undefined ? { settlementGraceSeconds: Number(values.grace) } : {},
+    options: {
+      ...(values.grace !== undefined ? { settlementGraceSeconds: Number(values.grace) } : {}),
+      ...(warmup > 0 ? { warmupSeconds: warmup } : {}),
+    },
   });
   writeManifest(out, manifestOf(plan));
   const already = finishedJobIds(out);

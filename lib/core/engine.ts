@@ -142,6 +142,12 @@ export class Engine {
 
   /** Set by a kill_switch event; never cleared inside a session. */
   killSwitchEngaged = false;
+  /**
+   * Before this instant the engine only follows the market — books, volatility, index, lifecycle,
+   * risk blocks — and its sweeps evaluate nothing, so nothing is priced, sent or recorded as an
+   * opportunity. A replay's warm-up prefix (the day before a day-range job) sets it.
+   */
+  warmUntil: TsUs = Number.NEGATIVE_INFINITY;
   private now: TsUs = -1;
   private started = false;
   private spotMid = Number.NaN;
@@ -557,7 +563,7 @@ export class Engine {
         st.closed = true;
         this.cancelMarketOrders(ts, m, "market closed");
       }
-      if (st.closed) continue;
+      if (st.closed || ts < this.warmUntil) continue;
       this.evaluate(ts, st, spot, sigma);
     }
   }

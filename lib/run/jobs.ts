@@ -22,7 +22,7 @@ import type { EngineConfig, EngineConfigOverrides } from "../core/config.ts";
 import { mergeEngineConfig } from "../core/config.ts";
 import { AuditWriter, beginRun, openStore, type Store } from "../store/db.ts";
 import { dayFiles, listTapeDays } from "../tape/reader.ts";
-import { codeVersion, runSweepJob, type LatencySpec } from "./sweep.ts";
+import { codeVersion, runSweepJob, warmupOf, type LatencySpec } from "./sweep.ts";
 
 export { codeVersion };
 
@@ -42,6 +42,11 @@ export interface ReplayOptions {
   readonly settlementGraceSeconds?: number;
   /** Simulated order latency (default the session's 50 ms / 50 ms). */
   readonly latency?: LatencySpec;
+  /**
+   * Seconds of tape before each job's first day replayed first, without trading or records, so a
+   * day-range job starts with warm books, volatility and index (default 0: the day starts cold).
+   */
+  readonly warmupSeconds?: number;
 }
 
 export interface ResearchJob {
@@ -127,6 +132,15 @@ export interface SweepPlan {
   readonly jobs: readonly JobSpec[];
 }
 
+/**
+ * The tape days a job reads: its own range, plus the earlier days its warm-up reaches into (so the
+ * tape fingerprint covers every byte the job's result depends on).
+ */
+export function jobReadDays(tapeDays: readonly string[], from: string, to: string, options: ReplayOptions = {}): string[] {
+  const first = warmupOf({ from, warmupSeconds: options.warmupSeconds })?.fromDay ?? from;
+  return tapeDays.filter((d) => d >= first && d <= to);
+}
+
 /** Cross configs × models into variants, split variants × days into jobs. Deterministic. */
 export async function planSweep(p: SweepPlanInput): Promise<SweepPlan> {
   const configs = p.configs && p.configs.length > 0 ? p.configs : [{}];
@@ -142,7 +156,8 @@ export async function planSweep(p: SweepPlanInput): Promise<SweepPlan> {
       variants.push(v);
     }
   }
-  const days = (await listTapeDays(p.tapeDir)).filter((d) => (!p.from || d >= p.from) && (!p.to || d <= p.to));
+  const tapeDays = await listTapeDays(p.tapeDir);
+  const days = tapeDays.filter((d) => (!p.from || d >= p.from) && (!p.to || d <= p.to));
   if (days.length === 0) throw new Error(`tape ${p.tapeDir} has no days in ${p.from ?? "…"} → ${p.to ?? "…"}`);
   const dpj = p.daysPerJob ?? 1;
   const vpj = p.variantsPerJob ?? 1;
@@ -151,7 +166,7 @@ export async function planSweep(p: SweepPlanInput): Promise<SweepPlan> {
   const jobs: JobSpec[] = [];
   for (let d = 0; d < days.length; d += dpj) {
     const chunk = days.slice(d, d + dpj);
-    const tape = tapeFingerprint(p.tapeDir, chunk);
+    const tape = tapeFingerprint(p.tapeDir, jobReadDays(tapeDays, chunk[0]!, chunk[chunk.length - 1]!, p.options));
     for (let v = 0; v < variants.length; v += vpj) {
       const job: ResearchJob = {
         format: JOB_FORMAT,
@@ -214,7 +229,7 @@ export async function runJob(job: JobSpec, tapeDir: string, opts: { yieldMs?: nu
   if (jobId(stripId(job)) !== job.id) throw new Error(`job ${job.id}: id does not match its inputs`);
   const mine = opts.codeVersion ?? codeVersion();
   if (mine !== job.codeVersion) throw new CodeVersionError(job, mine);
-  const days = (await listTapeDays(tapeDir)).filter((d) => d >= job.from && d <= job.to);
+  const days = jobReadDays(await listTapeDays(tapeDir), job.from, job.to, job.options);
   const found = days.length > 0 ? tapeFingerprint(tapeDir, days) : "no days";
   if (found !== job.tape) throw new TapeMismatchError(job, found, tapeDir);
 
@@ -230,6 +245,7 @@ export async function runJob(job: JobSpec, tapeDir: string, opts: { yieldMs?: nu
         settlementGraceSeconds: job.options.settlementGraceSeconds,
         latency: job.options.latency,
         codeVersion: job.codeVersion,
+        warmupSeconds: job.options.warmupSeconds,
       },
       { onRecordOf: (i) => (rec) => writers[i]!.write(rec), yieldEveryMs: opts.yieldMs ?? 200 },
     );

@@ -1,7 +1,8 @@
 /**
  * Checks of the replay runner's arguments before anything is read. Every problem is a message naming
  * the flag; the runner exits 2 when there is any. Dates must be real calendar days (2026-02-30 is not),
- * --from must not be after --to, --tape must be a directory holding tape days, --grace a number ≥ 0.
+ * --from must not be after --to, --tape must be a directory holding tape days, --grace a number ≥ 0,
+ * --warmup a number of seconds ≥ 0 with a --from to count back from.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ export interface ReplayArgs {
   readonly to?: string | undefined;
   readonly grace?: string | undefined;
   readonly seed?: string | undefined;
+  readonly warmup?: string | undefined;
 }
 
 /** True when `s` is YYYY-MM-DD naming a day that exists in the Gregorian calendar. */
@@ -36,6 +38,11 @@ export async function checkReplayArgs(a: ReplayArgs): Promise<{ problems: string
   if (a.grace !== undefined) {
     const g = Number(a.grace);
     if (a.grace.trim() === "" || !Number.isFinite(g) || g < 0) problems.push(`--grace: expected seconds ≥ 0, got ${JSON.stringify(a.grace)}`);
+  }
+  if (a.warmup !== undefined) {
+    const w = Number(a.warmup);
+    if (a.warmup.trim() === "" || !Number.isFinite(w) || w < 0) problems.push(`--warmup: expected seconds ≥ 0, got ${JSON.stringify(a.warmup)}`);
+    else if (w > 0 && a.from === undefined) problems.push("--warmup: needs --from (the warm-up is the tape before that day)");
   }
   if (a.seed !== undefined && !/^-?\d+$/.test(a.seed)) problems.push(`--seed: expected an integer, got ${JSON.stringify(a.seed)}`);
   let days: string[] = [];

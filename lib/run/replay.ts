@@ -35,24 +35,32 @@ export interface ReplayResult {
 }
 
 export interface ReplayStats {
+  /** Events after the warm-up (all of them without one). */
   events: number;
   firstTs: TsUs;
   lastTs: TsUs;
   /** Events out of receipt-time order in the input (should be 0: the reader sorts). */
   outOfOrder: number;
+  /** Events fed during the warm-up prefix (state only: no trading, no records). */
+  warmupEvents: number;
 }
 
 /** Build the sessions of a replay (one per target). Feed them with `feed`, then `finish`. */
 export class Replay {
   readonly results: ReplayResult[];
-  readonly stats: ReplayStats = { events: 0, firstTs: -1, lastTs: -1, outOfOrder: 0 };
+  readonly stats: ReplayStats = { events: 0, firstTs: -1, lastTs: -1, outOfOrder: 0, warmupEvents: 0 };
+  /** Events before this instant only warm the sessions' state (see Engine.warmUntil). */
+  private readonly warmUntil: TsUs;
+  /** True while the event being fed is part of the warm-up: the sessions' records are dropped. */
+  private warming = false;
   /** The one book feed every session reads. */
   private readonly books = new SharedBookFeed();
 
   constructor(
     targets: readonly ReplayTarget[],
-    opts: { settlementGraceSeconds?: number; latency?: () => LatencyModel; queue?: () => QueueModel } = {},
+    opts: { settlementGraceSeconds?: number; latency?: () => LatencyModel; queue?: () => QueueModel; warmUntil?: TsUs } = {},
   ) {
+    this.warmUntil = opts.warmUntil ?? Number.NEGATIVE_INFINITY;
     // Every session reads the same recorded books; sessions with the same vol and model settings
     // would compute the same probabilities, so they share them.
     const books = this.books;
@@ -65,7 +73,7 @@ export class Replay {
       const fc = t.forecasts;
       const forecasts = fc ? new ForecastRecorder(fc.models, t.config, fc.onForecast, { intervalSeconds: fc.intervalSeconds }) : null;
       const sink = t.onRecord;
-      const onRecord = forecasts
+      const deliver = forecasts
         ? (r: AuditRecord) => {
             summary.record(r);
             if (r.kind === "opportunity") forecasts.onOpportunity(r, session.engine.index.observed(r.settleTime, r.ts));
@@ -77,6 +85,8 @@ export class Replay {
               sink(r);
             }
           : (r: AuditRecord) => summary.record(r);
+      // During a warm-up the sessions keep their state but report nothing.
+      const onRecord = Number.isFinite(this.warmUntil) ? (r: AuditRecord) => void (this.warming || deliver(r)) : deliver;
       const session: TradingSession = new TradingSession({
         config: t.config,
         executor: "sim",
@@ -88,16 +98,21 @@ export class Replay {
         onRecord,
         onIntent: t.onIntent,
       });
+      session.engine.warmUntil = this.warmUntil;
       return { session, summary, forecasts };
     });
   }
 
   feed(e: EngineEvent): void {
     const s = this.stats;
-    if (s.firstTs < 0) s.firstTs = e.tsRecv;
     if (e.tsRecv < s.lastTs) s.outOfOrder++;
     s.lastTs = e.tsRecv;
-    s.events++;
+    this.warming = e.tsRecv < this.warmUntil;
+    if (this.warming) s.warmupEvents++;
+    else {
+      if (s.firstTs < 0) s.firstTs = e.tsRecv;
+      s.events++;
+    }
     const rs = this.results;
     if (rs.length === 1) {
       rs[0]!.session.push(e);
@@ -123,6 +138,7 @@ export class Replay {
   }
 
   finish(): void {
+    this.warming = false;
     for (const r of this.results) {
       r.session.finish();
       r.forecasts?.finish();

@@ -48,6 +48,11 @@ export interface SweepJob {
   readonly codeVersion?: string;
   /** Merged into every summary (e.g. {tape: "…"} as the user named it). */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /**
+   * Replay this much tape before `from` first (seconds, default 0), with no trading and no
+   * records: books, volatility and the index are warm when the job's own range starts. Needs `from`.
+   */
+  readonly warmupSeconds?: number;
 }
 
 export interface SweepJobResult {
@@ -79,17 +84,23 @@ export interface RunJobHooks {
 
 /** Run one job in this thread. */
 export async function runSweepJob(job: SweepJob, hooks: RunJobHooks = {}): Promise<SweepJobResult> {
+  const warm = warmupOf(job);
   const replay = new Replay(
     job.configs.map((config, i) => ({
       config,
       onRecord: hooks.onRecordOf?.(i) ?? (i === 0 ? hooks.onRecord : undefined),
       forecasts: i === 0 ? hooks.forecasts : undefined,
     })),
-    { settlementGraceSeconds: job.settlementGraceSeconds, latency: latencyFactory(job.latency) },
+    { settlementGraceSeconds: job.settlementGraceSeconds, latency: latencyFactory(job.latency), ...(warm ? { warmUntil: warm.startUs } : {}) },
   );
   let lastYield = performance.now();
-  for await (const batch of readTapeEvents(job.tape, { from: job.from, to: job.to })) {
-    replay.feedBatch(batch);
+  for await (const batch of readTapeEvents(job.tape, { from: warm ? warm.fromDay : job.from, to: job.to })) {
+    if (warm !== null && batch.length > 0 && batch[0]!.event.tsRecv < warm.fromUs) {
+      // The part of the warm-up day before the prefix is read but not replayed.
+      const at = batch.findIndex((t) => t.event.tsRecv >= warm.fromUs);
+      if (at < 0) continue;
+      replay.feedBatch(batch.slice(at));
+    } else replay.feedBatch(batch);
     hooks.onProgress?.(replay.stats.events, replay.stats.lastTs);
     if (hooks.yieldEveryMs !== undefined && performance.now() - lastYield >= hooks.yieldEveryMs) {
       await new Promise<void>((r) => setImmediate(r));
@@ -107,6 +118,17 @@ export async function runSweepJob(job: SweepJob, hooks: RunJobHooks = {}): Promi
     outOfOrder: s.outOfOrder,
     ...(job.codeVersion !== undefined ? { codeVersion: job.codeVersion } : {}),
   };
+}
+
+/** A job's warm-up: replay from `fromUs` (read from `fromDay`), trade and record from `startUs`. */
+export function warmupOf(job: { from?: string; warmupSeconds?: number }): { startUs: number; fromUs: number; fromDay: string } | null {
+  const seconds = job.warmupSeconds ?? 0;
+  if (!(seconds > 0)) return null;
+  if (job.from === undefined) throw new Error("a warm-up needs a first day (from)");
+  const startUs = Date.parse(`${job.from}T00:00:00Z`) * 1000;
+  if (!Number.isFinite(startUs)) throw new Error(`bad first day ${job.from}`);
+  const fromUs = startUs - Math.round(seconds * 1_000_000);
+  return { startUs, fromUs, fromDay: new Date(Math.floor(fromUs / 1000)).toISOString().slice(0, 10) };
 }
 
 /**

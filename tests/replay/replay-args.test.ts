@@ -38,6 +38,9 @@ describe("replay argument validation", () => {
     ["--tape naming a file", ["--tape", join(tmp, "a-file.parquet")], /--tape: .* is a file/],
     ["--tape naming an empty folder", ["--tape", tmp], /--tape: .* holds no tape days/],
     ["a non-numeric --grace", ["--grace", "soon"], /--grace: expected seconds/],
+    ["a negative --warmup", ["--from", "2026-11-23", "--warmup=-5"], /--warmup: expected seconds/],
+    ["--warmup without --from", ["--warmup", "3600"], /--warmup: needs --from/],
+    ["--warmup with --from-raw", ["--from", "2026-11-23", "--warmup", "60", "--from-raw"], /--warmup does not apply with --from-raw/],
   ];
   writeFileSync(join(tmp, "a-file.parquet"), "not a tape");
   for (const [what, args, msg] of cases) {
