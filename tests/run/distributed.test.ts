@@ -211,8 +211,12 @@ describe.runIf(requireRedis())("sweeps on BullMQ over Redis", () => {
     const a = worker(q, fast);
     const b = worker(q, fast);
     await Promise.all([a.waitFor(/^ready/), b.waitFor(/^ready/)]);
-    // One job: both days × all 8 configs, several seconds — many times the 1 s lock.
-    const coord = await runSweep([...sweepArgs(out), "--queue", redis!.url, "--queue-name", q, "--days-per-job", "2", "--variants-per-job", "8"]);
+    // One job: both days × 24 configs (the 8, each at three entry horizons), several seconds — many
+    // times the 1 s lock however fast the replay gets (with 8 configs it came down to ~2 s).
+    const longSweep = join(dir, "long-sweep.json");
+    writeFileSync(longSweep, JSON.stringify([60, 59, 58].flatMap((tau) => SWEEP_CONFIGS.map((c) => ({ ...c, strategy: { ...c.strategy, tauMaxMinutes: tau } })))));
+    const args = sweepArgs(out).map((a) => (a === sweepFile ? longSweep : a));
+    const coord = await runSweep([...args, "--queue", redis!.url, "--queue-name", q, "--days-per-job", "2", "--variants-per-job", "24"]);
     expect(coord.lines.join("\n")).toMatch(/→ 1 jobs/);
     const lines = [...a.lines, ...b.lines];
     const took = Number(/^done j[0-9a-f]+ ([\d.]+) s/.exec(lines.find((l) => l.startsWith("done j"))!)![1]);
