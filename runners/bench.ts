@@ -101,7 +101,6 @@ async function main(): Promise<void> {
   // This VM's timings move 20–40 % from run to run: the warm read and both replays run twice,
   // interleaved, and the faster run counts; peak RSS (±10 %, GC timing) is the larger of two runs.
   const readCold = runChild(["read", ...one]);
-  const twice = (args: string[]): [ChildResult, ChildResult] => [runChild(args), runChild(args)];
   const reads: ChildResult[] = [];
   const replays: ChildResult[] = [];
   const noAudits: ChildResult[] = [];
@@ -114,8 +113,9 @@ async function main(): Promise<void> {
   const readWarm = fastest(reads);
   const replay = fastest(replays);
   const noAudit = fastest(noAudits);
-  const rss4s = twice(["replay", "--from", first, "--to", last]);
-  const rss4 = rss4s[0];
+  const four = ["replay", "--from", first, "--to", last];
+  const rss4s = [runChild(four), runChild(four)];
+  const rss4 = rss4s[0]!;
   const rss1Mb = Math.max(...noAudits.map((r) => r.rssMb));
   const rss4Mb = Math.max(...rss4s.map((r) => r.rssMb));
   const sweep1 = runChild(["replay", ...one, "--configs", "1"]);

@@ -4,11 +4,11 @@
  * automatically when a store is opened. Units and column meanings: lib/store/SCHEMA.md.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BIGINT, DuckDBInstance, INTEGER, LIST } from "@duckdb/node-api";
+import { createMemoryDuckDB, RETURN_FREED_MEMORY, type MemoryDuckDB } from "../duckdb.ts";
 import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { z } from "zod";
 import type { EngineEvent } from "../core/events.ts";
@@ -81,23 +81,23 @@ export async function migrate(connection: DuckDBConnection, migrations: Migratio
 
 export async function openStore(path: string = resolveDbPath(), o: { memoryLimit?: string; threads?: number } = {}): Promise<Store> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  // An in-memory database spills to ./.tmp under a file name every process shares; a file database
-  // to <file>.tmp. Give the in-memory kind a folder of its own (tests/store/temp-dir.test.ts).
-  const spill = path === ":memory:" ? mkdtempSync(join(tmpdir(), "kbe-store-")) : null;
   // A long-running writer (the collector) caps DuckDB's buffer pool and has freed memory returned to
-  // the OS after each task (by default DuckDB's allocator keeps up to 128 MB); analysis keeps the defaults.
-  const instance = await DuckDBInstance.create(path, {
-    ...(o.memoryLimit ? { memory_limit: o.memoryLimit, allocator_flush_threshold: "8MB", allocator_background_threads: "true" } : {}),
+  // the OS after each task; analysis keeps the defaults. A file database spills to <file>.tmp, an
+  // in-memory one into a folder of its own (lib/duckdb.ts).
+  const options: Record<string, string> = {
+    ...(o.memoryLimit ? { memory_limit: o.memoryLimit, ...RETURN_FREED_MEMORY } : {}),
     ...(o.threads ? { threads: String(o.threads) } : {}),
-    ...(spill ? { temp_directory: spill } : {}),
-  });
-  const connection = await instance.connect();
+  };
+  const duck: Pick<MemoryDuckDB, "instance" | "dispose"> =
+    path === ":memory:"
+      ? await createMemoryDuckDB("kbe-store-", options)
+      : await DuckDBInstance.create(path, options).then((instance) => ({ instance, dispose: () => instance.closeSync() }));
+  const connection = await duck.instance.connect();
   try {
     await migrate(connection);
   } catch (err) {
     connection.closeSync();
-    instance.closeSync();
-    if (spill) rmSync(spill, { recursive: true, force: true });
+    duck.dispose();
     throw err;
   }
   let closed = false;
@@ -108,8 +108,7 @@ export async function openStore(path: string = resolveDbPath(), o: { memoryLimit
       if (closed) return;
       closed = true;
       connection.closeSync();
-      instance.closeSync();
-      if (spill) rmSync(spill, { recursive: true, force: true });
+      duck.dispose();
     },
   };
 }

@@ -14,9 +14,9 @@
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, DuckDBVarCharType, type DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBDataChunk, DuckDBDoubleType, DuckDBVarCharType, type DuckDBConnection } from "@duckdb/node-api";
+import { createMemoryDuckDB, RETURN_FREED_MEMORY } from "../duckdb.ts";
 import type { EngineEvent, Source } from "../core/events.ts";
 import { encodeEvent, TapeCodecError, type EventRow } from "./codec.ts";
 import {
@@ -115,16 +115,9 @@ class SegmentColumns {
 export async function openBulkEventWriter(opts: BulkEventWriterOptions): Promise<BulkEventWriter> {
   const segUs = (opts.segmentSeconds ?? 3600) * 1_000_000;
   if (!(segUs > 0) || US_PER_DAY % segUs !== 0) throw new Error("segmentSeconds must divide a day");
-  // Freed memory goes back to the OS after each segment (the default keeps up to 128 MB of it). The
-  // spill folder is private: in-memory DuckDB otherwise spills to ./.tmp under a file name every
-  // process shares, and two bench builders in one folder corrupted each other's (a segfault).
-  const tempDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "tape-bulk-"));
-  const instance = await DuckDBInstance.create(":memory:", {
-    temp_directory: tempDirectory,
-    allocator_flush_threshold: "8MB",
-    allocator_background_threads: "true",
-  });
-  const db = await instance.connect();
+  // Freed memory goes back to the OS after each segment; the spill folder is the writer's own.
+  const duck = await createMemoryDuckDB("tape-bulk-", RETURN_FREED_MEMORY);
+  const db = await duck.instance.connect();
   await db.run(`CREATE TEMP TABLE stage (${STAGE_COLS.map((c) => `${c} DOUBLE`).join(", ")})`);
   await db.run(`CREATE TEMP TABLE strs (ord DOUBLE, ref VARCHAR, extra VARCHAR)`);
 
@@ -149,7 +142,7 @@ export async function openBulkEventWriter(opts: BulkEventWriterOptions): Promise
 
   return {
     stats,
-    tempDirectory,
+    tempDirectory: duck.tempDirectory,
     raw(_f: RawFrame): void {
       stats.rawDropped++;
     },
@@ -191,8 +184,7 @@ export async function openBulkEventWriter(opts: BulkEventWriterOptions): Promise
       cut();
       await chain;
       db.closeSync();
-      instance.closeSync();
-      fs.rmSync(tempDirectory, { recursive: true, force: true });
+      duck.dispose();
       if (failure) throw failure;
     },
   };

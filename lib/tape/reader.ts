@@ -15,7 +15,6 @@
  * build or keep in sync: the first read of a tape is as fast as every later one.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import {
   DuckDBInstance,
@@ -24,6 +23,7 @@ import {
   type DuckDBResult,
   type DuckDBVector,
 } from "@duckdb/node-api";
+import { createMemoryDuckDB } from "../duckdb.ts";
 import type { Source } from "../core/events.ts";
 import type { RawFrame, TapeEvent } from "./types.ts";
 import { decodeEventBatch, type EventBatch } from "./codec.ts";
@@ -135,23 +135,20 @@ interface Session {
 }
 
 async function openSession(opts: ReadOptions): Promise<Session> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tape-read-"));
-  const instance = await DuckDBInstance.create(":memory:", {
+  const duck = await createMemoryDuckDB("tape-read-", {
     memory_limit: opts.memoryLimit ?? "1GB",
-    temp_directory: tmp,
     // A replay streams each segment once. DuckDB's cache of file blocks (on by default) only kept
     // the days already read in memory: measured on 24-h bench days, peak RSS 308 → 319 MB from one
     // day to two with it, 296 → 300 MB without, at the same read speed.
     enable_external_file_cache: "false",
   });
-  const db = await instance.connect();
+  const db = await duck.instance.connect();
   return {
-    instance,
+    instance: duck.instance,
     db,
     close() {
       db.closeSync();
-      instance.closeSync();
-      fs.rmSync(tmp, { recursive: true, force: true });
+      duck.dispose();
     },
   };
 }

@@ -426,7 +426,6 @@ export class Synthesizer {
   private readonly opts: Required<Omit<SynthOptions, "faults" | "candleDay">> & { faults: SynthFaults };
 
   private out: SynthFrame[] = [];
-  private readonly direct: boolean;
   private lastRecv: TsUs = 0;
   private agenda: Agenda[] = [];
   private agendaOrder = 0;
@@ -481,7 +480,6 @@ export class Synthesizer {
     this.rngCb = new Rng(mixSeed(opts.seed, 11));
     this.rngK = new Rng(mixSeed(opts.seed, 13));
     this.rngIdx = new Rng(mixSeed(opts.seed, 17));
-    this.direct = opts.directEvents === true;
     this.seqGapPending = this.opts.faults.seqGapAt !== undefined;
     this.crossedPending = this.opts.faults.crossedBookAt !== undefined;
   }
@@ -586,14 +584,14 @@ export class Synthesizer {
     if (this.cbLast === 0) this.cbLast = this.rngCb.chance(0.5) ? bid : ask;
     const lo = this.path.dayLow;
     const hi = this.path.dayHigh;
-    const chg = this.direct ? "" : (((this.cbLast - lo) / lo) * 100).toFixed(14);
+    const chg = this.opts.directEvents ? "" : (((this.cbLast - lo) / lo) * 100).toFixed(14);
     const type = this.cbFirstTicker ? "snapshot" : "update";
     this.cbFirstTicker = false;
     // Random draws in the order the text mode has always made them (same stream either way).
     const volume24h = 9000 + this.rngCb.range(0, 500);
     const bidSats = this.rngCb.int(1_000, 90_000_000);
     const askSats = this.rngCb.int(1_000, 90_000_000);
-    if (this.direct) {
+    if (this.opts.directEvents) {
       // cbFrame's draws: the exchange lag, then the synthetic nanosecond digits (which µs drops).
       const recv = this.stamp(t);
       const exch = recv - this.rngCb.int(300, 4_000);
@@ -814,7 +812,7 @@ export class Synthesizer {
     }
     const recv = this.stamp(t);
     const tsMs = this.kalshiTsMs(recv);
-    if (this.direct) {
+    if (this.opts.directEvents) {
       this.pushEvent("kalshi", KALSHI_CONN, recv, {
         kind: "book_delta", tsRecv: recv, tsExchange: tsMs * US_PER_MS, market: m.ticker, sid: SID_BOOK, seq,
         side: d.side, price: d.price, delta: d.delta, clientOrderId: null,
@@ -859,7 +857,7 @@ export class Synthesizer {
     const recv = this.stamp(t);
     const tsMs = this.kalshiTsMs(recv);
     const last = m.lastPrice >= 0 ? m.lastPrice : 0;
-    if (this.direct) {
+    if (this.opts.directEvents) {
       this.pushEvent("kalshi", KALSHI_CONN, recv, {
         kind: "market_ticker", tsRecv: recv, tsExchange: tsMs * US_PER_MS, market: m.ticker, lastPrice: last, yesBid, yesAsk,
         yesBidSize: yb >= 0 ? m.yes.get(yb)! : 0, yesAskSize: nb >= 0 ? m.no.get(nb)! : 0, volume: m.volume, openInterest: m.openInterest,

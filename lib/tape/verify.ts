@@ -4,9 +4,9 @@
  * (JSON.parse for sid/seq/sequence_num), independently of the venue parsers.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { createMemoryDuckDB } from "../duckdb.ts";
 import type { Source } from "../core/events.ts";
 import { formatIsoUs } from "../core/units.ts";
 import { readTapeRaw, dayFiles, listTapeDays } from "./reader.ts";
@@ -115,11 +115,8 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
   const root = path.resolve(dir);
   if (!fs.existsSync(root)) throw new Error(`no tape at ${root}`);
 
-  // A private spill folder: in-memory DuckDB's default (./.tmp, one file name for every process) is
-  // shared by two verifies in one folder.
-  const spill = fs.mkdtempSync(path.join(os.tmpdir(), "tape-verify-"));
-  const instance = await DuckDBInstance.create(":memory:", { memory_limit: "1GB", temp_directory: spill });
-  const db = await instance.connect();
+  const duck = await createMemoryDuckDB("tape-verify-", { memory_limit: "1GB" });
+  const db = await duck.instance.connect();
   try {
     // ---- files and counts (each file read on its own, so a broken one is named) ----
     const days = await listTapeDays(root);
@@ -316,8 +313,7 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
     };
   } finally {
     db.closeSync();
-    instance.closeSync();
-    fs.rmSync(spill, { recursive: true, force: true });
+    duck.dispose();
   }
 }
 

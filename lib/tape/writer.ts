@@ -15,6 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { RETURN_FREED_MEMORY } from "../duckdb.ts";
 import type { EngineEvent, Source } from "../core/events.ts";
 import type { RawFrame, TapeSink } from "./types.ts";
 import { encodeEvent, TapeCodecError } from "./codec.ts";
@@ -135,8 +136,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
       temp_directory: spill,
       preserve_insertion_order: "false",
       // Hand freed memory back to the OS after each roll instead of keeping up to 128 MB of it cached.
-      allocator_flush_threshold: "8MB",
-      allocator_background_threads: "true",
+      ...RETURN_FREED_MEMORY,
     });
     conn = await instance.connect();
     removeStaleTemps(root);
