@@ -13,11 +13,13 @@ import type {
   BookSnapshot,
   EngineEvent,
   FeedHealth,
+  IndexValue,
   MarketInfo,
   MarketLifecycle,
   OrderUpdate,
   OwnFill,
   PositionSnapshot,
+  SpotQuote,
 } from "./events.ts";
 import { feePerContract, orderFee, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
 import { mergeMarketInfo } from "./markets.ts";
@@ -35,9 +37,10 @@ import type {
   RiskStateChanged,
 } from "./records.ts";
 import { RiskManager } from "./risk.ts";
-import { IndexWindow, settlementSecond } from "./settlement.ts";
+import { settlementSecond, type IndexWindow } from "./settlement.ts";
 import { PRICE_ONE, US_PER_S, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
-import { createVolEstimator, type VolEstimator } from "./volatility.ts";
+import type { VolEstimator } from "./volatility.ts";
+import { SpotFeatures, quoteMid } from "./features.ts";
 
 const NO_ORDERS: readonly TrackedOrder[] = [];
 const formatCount = (c: CountE2): string => (c / 100).toFixed(2);
@@ -118,6 +121,11 @@ export interface EngineShared {
   readonly models?: ModelCache;
   /** Where cfg.model.name is looked up (default: the built-ins); register user models here. */
   readonly registry?: ModelRegistry;
+  /**
+   * Vol and settlement-window features moved by the owner (a sweep), once per event for every
+   * engine with the same `SpotFeatures.keyOf(cfg)`, before any of them sees the event.
+   */
+  readonly features?: SpotFeatures;
 }
 
 export class Engine {
@@ -131,6 +139,9 @@ export class Engine {
   readonly vol: VolEstimator;
   /** Settlement-window samples, on the model's window length (the same rule as the sim's fallback). */
   readonly index: IndexWindow;
+  /** Holds vol and index; moved by this engine only when it owns them (not shared by a sweep). */
+  private readonly features: SpotFeatures;
+  private readonly ownsFeatures: boolean;
   readonly counters: EngineCounters = {
     events: 0,
     evaluations: 0,
@@ -180,8 +191,14 @@ export class Engine {
     this.portfolio = new Portfolio(Math.round(cfg.risk.startingBalanceDollars * 1_000_000));
     this.risk = new RiskManager(cfg.risk, startTs);
     this.orders = new OrderManager(cfg.orders, startTs);
-    this.vol = createVolEstimator(cfg.vol);
-    this.index = new IndexWindow(cfg.model.settlementWindowSeconds);
+    const features = shared.features;
+    if (features && features.key !== SpotFeatures.keyOf(cfg)) {
+      throw new Error(`shared spot features ${features.key} do not match this config's ${SpotFeatures.keyOf(cfg)}`);
+    }
+    this.features = features ?? new SpotFeatures(cfg);
+    this.ownsFeatures = features === undefined;
+    this.vol = this.features.vol;
+    this.index = this.features.index;
     this.evalUs = Math.max(1, Math.round(cfg.strategy.evalIntervalSeconds * US_PER_S));
     const registry = shared.registry ?? defaultModelRegistry();
     const spec = { name: cfg.model.name ?? "diffusion", params: cfg.model.params };
@@ -213,6 +230,19 @@ export class Engine {
     return true;
   }
 
+  /**
+   * skimEvent for a spot quote or index print, when a sweep's owner moves the shared features:
+   * what is left of the event is the latest mid or print.
+   */
+  skimSpot(e: SpotQuote | IndexValue): boolean {
+    const ts = e.tsRecv;
+    if (this.ownsFeatures || !this.started || ts >= this.nextSweep) return false;
+    this.noteSpot(e);
+    if (ts > this.now) this.now = ts;
+    this.counters.events++;
+    return true;
+  }
+
   onEvent(e: EngineEvent): void {
     const ts = e.tsRecv;
     if (ts > this.now) this.now = ts;
@@ -222,22 +252,12 @@ export class Engine {
       this.nextSweep = (Math.floor(ts / this.evalUs) + 1) * this.evalUs;
     }
     switch (e.kind) {
-      case "spot_quote": {
-        if (e.bid > 0 && e.ask > 0 && e.ask >= e.bid) {
-          const mid = (e.bid + e.ask) / 2;
-          this.spotMid = mid;
-          this.lastSpotTs = ts;
-          this.vol.onMid(ts, mid);
-          this.index.onSpotMid(ts, mid);
-        }
-        break;
-      }
-      case "spot_trade":
-        break;
+      case "spot_quote":
       case "index_value":
-        this.indexValue = e.value;
-        this.lastIndexTs = ts;
-        this.index.onIndex(ts, e.value);
+        if (this.ownsFeatures) this.features.onEvent(e);
+        this.noteSpot(e);
+        break;
+      case "spot_trade":
         break;
       case "book_snapshot":
         this.onBookSnapshot(e);
@@ -291,6 +311,20 @@ export class Engine {
   }
 
   // ---- market data ---------------------------------------------------------------------------
+
+  /** The latest usable Coinbase mid or BRTI print (the features are moved separately). */
+  private noteSpot(e: SpotQuote | IndexValue): void {
+    if (e.kind === "spot_quote") {
+      const mid = quoteMid(e);
+      if (mid === mid) {
+        this.spotMid = mid;
+        this.lastSpotTs = e.tsRecv;
+      }
+    } else if (e.kind === "index_value") {
+      this.indexValue = e.value;
+      this.lastIndexTs = e.tsRecv;
+    }
+  }
 
   private onBookSnapshot(e: BookSnapshot): void {
     const r = this.feed.apply(e);

@@ -14,6 +14,9 @@ import { parseKalshiFrame } from "../venues/kalshi/parse.ts";
 import type { RawFrame, TapeEvent } from "../tape/types.ts";
 import { SharedBookFeed } from "../core/book.ts";
 import { ModelCache } from "../core/engine.ts";
+import { SpotFeatures, observeSpotEvent } from "../core/features.ts";
+import type { IndexWindow } from "../core/settlement.ts";
+import { SettlementFallback } from "../sim/settlement.ts";
 import type { LatencyModel, QueueModel } from "../sim/models.ts";
 import { ForecastRecorder } from "./forecasts.ts";
 import { TradingSession } from "./session.ts";
@@ -55,6 +58,9 @@ export class Replay {
   private warming = false;
   /** The one book feed every session reads. */
   private readonly books = new SharedBookFeed();
+  /** A sweep's spot features and fallback-settlement windows, one per distinct setting (moved here). */
+  private readonly features: SpotFeatures[] = [];
+  private readonly settlementWindows: IndexWindow[] = [];
 
   constructor(
     targets: readonly ReplayTarget[],
@@ -62,13 +68,28 @@ export class Replay {
   ) {
     this.warmUntil = opts.warmUntil ?? Number.NEGATIVE_INFINITY;
     // Every session reads the same recorded books; sessions with the same vol and model settings
-    // would compute the same probabilities, so they share them.
+    // would compute the same features and probabilities, so they share them.
     const books = this.books;
+    const sweep = targets.length > 1;
     const caches = new Map<string, ModelCache>();
+    const featuresByKey = new Map<string, SpotFeatures>();
+    const windowsBySeconds = new Map<number, IndexWindow>();
     this.results = targets.map((t) => {
       const key = JSON.stringify([t.config.vol, t.config.model]);
       let models = caches.get(key);
       if (!models) caches.set(key, (models = new ModelCache()));
+      const featureKey = SpotFeatures.keyOf(t.config);
+      let features = featuresByKey.get(featureKey);
+      if (!features && sweep) {
+        featuresByKey.set(featureKey, (features = new SpotFeatures(t.config)));
+        this.features.push(features);
+      }
+      const windowSeconds = t.config.model.settlementWindowSeconds;
+      let settlementWindow = windowsBySeconds.get(windowSeconds);
+      if (!settlementWindow && sweep) {
+        windowsBySeconds.set(windowSeconds, (settlementWindow = SettlementFallback.windowFor(windowSeconds)));
+        this.settlementWindows.push(settlementWindow);
+      }
       const summary = new SummaryCollector();
       const fc = t.forecasts;
       const forecasts = fc ? new ForecastRecorder(fc.models, t.config, fc.onForecast, { intervalSeconds: fc.intervalSeconds }) : null;
@@ -94,7 +115,7 @@ export class Replay {
         settlementGraceSeconds: opts.settlementGraceSeconds,
         latency: opts.latency?.(),
         queue: opts.queue?.(),
-        shared: targets.length > 1 ? { books, models } : { books },
+        shared: sweep ? { books, models, features, settlementWindow } : { books },
         onRecord,
         onIntent: t.onIntent,
       });
@@ -127,6 +148,17 @@ export class Replay {
       for (let i = 0; i < rs.length; i++) {
         const session = rs[i]!.session;
         if (!session.skim(e, applied)) session.apply(e);
+      }
+      return;
+    }
+    if (e.kind === "spot_quote" || e.kind === "index_value") {
+      // The shared features move once, after every venue has caught up and before any session
+      // sees the event: as each engine moving its own would.
+      for (let i = 0; i < this.features.length; i++) this.features[i]!.onEvent(e);
+      for (let i = 0; i < this.settlementWindows.length; i++) observeSpotEvent(this.settlementWindows[i]!, e);
+      for (let i = 0; i < rs.length; i++) {
+        const session = rs[i]!.session;
+        if (!session.skimSpot(e)) session.apply(e);
       }
       return;
     }

@@ -12,8 +12,9 @@
 import type { EngineConfig } from "../core/config.ts";
 import { Engine, type EngineShared } from "../core/engine.ts";
 import { SharedBookFeed, type BookUpdateResult } from "../core/book.ts";
-import type { EngineEvent, OrderUpdate } from "../core/events.ts";
+import type { EngineEvent, IndexValue, OrderUpdate, SpotQuote } from "../core/events.ts";
 import type { AuditRecord, EngineSink, OrderIntent, PlaceOrder } from "../core/records.ts";
+import type { IndexWindow } from "../core/settlement.ts";
 import type { TsUs } from "../core/units.ts";
 import { OrderGateway, type GatewayGuards, type OrderTransport } from "../exec/gateway.ts";
 import { ConservativeQueue, ConstantLatency, type LatencyModel, type QueueModel } from "../sim/models.ts";
@@ -39,8 +40,12 @@ export interface SessionOptions {
   readonly extraDataCheck?: (market: string, ts: TsUs) => string | null;
   readonly killSwitch?: () => boolean;
   readonly startTs?: TsUs;
-  /** Shared market state for parameter sweeps (one book feed for all sessions; a model cache per vol/model config). */
-  readonly shared?: EngineShared;
+  /**
+   * Shared market state for parameter sweeps: one book feed for all sessions; a model cache and
+   * spot features per vol/model config; one fallback-settlement window per window length. The
+   * owner moves the features and the window (observeSpotEvent) before the sessions see an event.
+   */
+  readonly shared?: EngineShared & { readonly settlementWindow?: IndexWindow };
 }
 
 export class TradingSession {
@@ -68,7 +73,7 @@ export class TradingSession {
       },
     };
     const books = opts.shared?.books ?? new SharedBookFeed();
-    this.engine = new Engine(cfg, sink, opts.startTs ?? 0, { books, models: opts.shared?.models });
+    this.engine = new Engine(cfg, sink, opts.startTs ?? 0, { books, models: opts.shared?.models, features: opts.shared?.features });
     const engine = this.engine;
     if (opts.executor === "sim") {
       this.sim = new SimVenue({
@@ -81,7 +86,7 @@ export class TradingSession {
         cancelCost: cfg.orders.cancelCost,
         amendCost: cfg.orders.amendCost,
       }, books);
-      this.settlement = new SettlementFallback(opts.settlementGraceSeconds ?? 900, cfg.model.settlementWindowSeconds);
+      this.settlement = new SettlementFallback(opts.settlementGraceSeconds ?? 900, cfg.model.settlementWindowSeconds, opts.shared?.settlementWindow);
     } else {
       this.sim = null;
       this.settlement = null;
@@ -159,6 +164,19 @@ export class TradingSession {
     if (this.settlement !== null && !this.settlement.isIdleAt(t)) return false;
     if (this.sim !== null && !this.sim.isIdleFor(e)) return false;
     if (!this.engine.skimEvent(e, applied)) return false;
+    this.lastTs = t;
+    return true;
+  }
+
+  /**
+   * skim for a spot quote or index print in a sweep whose owner moved the shared features and
+   * window (the simulated venue ignores both kinds). Kept apart from skim so each sees few event
+   * shapes: with more than four, V8's property caches go megamorphic and every skim slows down.
+   */
+  skimSpot(e: SpotQuote | IndexValue): boolean {
+    const t = e.tsRecv;
+    if (this.settlement !== null && !this.settlement.isIdleForSpotAt(t)) return false;
+    if (!this.engine.skimSpot(e)) return false;
     this.lastTs = t;
     return true;
   }

@@ -5,6 +5,7 @@
  */
 import type { EngineEvent, MarketInfo, MarketLifecycle, MarketResult } from "../core/events.ts";
 import { mergeMarketInfo } from "../core/markets.ts";
+import { observeSpotEvent } from "../core/features.ts";
 import { IndexWindow } from "../core/settlement.ts";
 import { US_PER_S, type TsUs } from "../core/units.ts";
 
@@ -40,9 +41,25 @@ export class SettlementFallback {
   /** Markets settled by each source, for the summary. */
   readonly bySource = { venue: 0, brti_avg60: 0, spot_proxy: 0 };
 
-  constructor(graceSeconds = 900, windowSeconds = 60) {
+  /** False when a sweep's owner moves the window (`sharedWindow`), once for every session. */
+  private readonly ownsWindow: boolean;
+
+  /**
+   * `sharedWindow`: a window the caller feeds (observeSpotEvent) with every event before this
+   * fallback sees it — made by `SettlementFallback.windowFor(windowSeconds)`.
+   */
+  constructor(graceSeconds = 900, windowSeconds = 60, sharedWindow?: IndexWindow) {
     this.graceUs = graceSeconds * US_PER_S;
-    this.window = new IndexWindow(windowSeconds, 900);
+    if (sharedWindow && sharedWindow.windowSeconds !== windowSeconds) {
+      throw new Error(`shared settlement window of ${sharedWindow.windowSeconds} s, this fallback needs ${windowSeconds} s`);
+    }
+    this.window = sharedWindow ?? SettlementFallback.windowFor(windowSeconds);
+    this.ownsWindow = sharedWindow === undefined;
+  }
+
+  /** The window a fallback keeps (900 s: a whole grace period of past seconds). */
+  static windowFor(windowSeconds: number): IndexWindow {
+    return new IndexWindow(windowSeconds, 900);
   }
 
   /** onEvent would settle nothing at ts for an event it does not track (tickers, deltas, prints). */
@@ -50,14 +67,17 @@ export class SettlementFallback {
     return ts < this.nextCheck;
   }
 
+  /** onEvent would do nothing for a spot quote or index print at ts: nothing due, and the owner moves the window. */
+  isIdleForSpotAt(ts: TsUs): boolean {
+    return ts < this.nextCheck && !this.ownsWindow;
+  }
+
   /** Observe a recorded event; returns fallback results that fell due at its time. */
   onEvent(e: EngineEvent): MarketLifecycle[] {
     switch (e.kind) {
       case "index_value":
-        this.window.onIndex(e.tsRecv, e.value);
-        break;
       case "spot_quote":
-        if (e.bid > 0 && e.ask >= e.bid) this.window.onSpotMid(e.tsRecv, (e.bid + e.ask) / 2);
+        if (this.ownsWindow) observeSpotEvent(this.window, e);
         break;
       case "market_info": {
         // A partial update (metadata_updated) is merged: the settle time stays the known one.

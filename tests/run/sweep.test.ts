@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { DEFAULT_ENGINE_CONFIG, mergeEngineConfig, type EngineConfig } from "../../lib/core/config.ts";
 import type { EngineEvent } from "../../lib/core/events.ts";
+import { Engine } from "../../lib/core/engine.ts";
+import { SpotFeatures } from "../../lib/core/features.ts";
 import { Replay } from "../../lib/run/replay.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
 import { codeVersion, runInWorker, runSweep, runSweepJob, splitSweep, type SweepJob } from "../../lib/run/sweep.ts";
@@ -26,28 +28,59 @@ async function events(): Promise<EngineEvent[]> {
   return out;
 }
 
+/**
+ * Replay `evs` once as a sweep of CONFIGS and once per config alone; every audit record must agree.
+ * Returns the sweep's summaries.
+ */
+function expectSweepEqualsAlone(evs: readonly EngineEvent[]): Record<string, unknown>[] {
+  // Every audit record, not only the summary: the sweep hands most book deltas and spot events only
+  // to the sessions they concern (Session.skim) and moves the shared spot features once, and any
+  // difference that makes would show in some record.
+  const swept: string[][] = CONFIGS.map(() => []);
+  const sweep = new Replay(CONFIGS.map((config, i) => ({ config, onRecord: (r) => swept[i]!.push(JSON.stringify(r)) })));
+  for (const e of evs) sweep.feed(e);
+  sweep.finish();
+  for (const [i, config] of CONFIGS.entries()) {
+    const records: string[] = [];
+    const alone = new Replay([{ config, onRecord: (r) => records.push(JSON.stringify(r)) }]);
+    for (const e of evs) alone.feed(e);
+    alone.finish();
+    expect(JSON.stringify(sweep.summaryJSON(i)), `config ${i}`).toBe(JSON.stringify(alone.summaryJSON(0)));
+    expect(swept[i]!.length, `config ${i} records`).toBe(records.length);
+    for (let k = 0; k < records.length; k++) if (swept[i]![k] !== records[k]) expect(swept[i]![k], `config ${i} record ${k}`).toBe(records[k]);
+  }
+  return CONFIGS.map((_, i) => sweep.summaryJSON(i));
+}
+
 describe("parameter sweep over one pass", () => {
   test("each session of a sweep equals the same config replayed alone", async () => {
-    const evs = await events();
-    // Every audit record, not only the summary: the sweep hands most book deltas only to the sessions
-    // they concern (Session.skim), and any difference that makes would show in some record.
-    const swept: string[][] = CONFIGS.map(() => []);
-    const sweep = new Replay(CONFIGS.map((config, i) => ({ config, onRecord: (r) => swept[i]!.push(JSON.stringify(r)) })));
-    for (const e of evs) sweep.feed(e);
-    sweep.finish();
-    for (const [i, config] of CONFIGS.entries()) {
-      const records: string[] = [];
-      const alone = new Replay([{ config, onRecord: (r) => records.push(JSON.stringify(r)) }]);
-      for (const e of evs) alone.feed(e);
-      alone.finish();
-      expect(JSON.stringify(sweep.summaryJSON(i)), `config ${i}`).toBe(JSON.stringify(alone.summaryJSON(0)));
-      expect(swept[i]!.length, `config ${i} records`).toBe(records.length);
-      for (let k = 0; k < records.length; k++) if (swept[i]![k] !== records[k]) expect(swept[i]![k], `config ${i} record ${k}`).toBe(records[k]);
-    }
+    const summaries = expectSweepEqualsAlone(await events());
     // The configs really differ in outcome (otherwise the comparison proves little).
-    const trades = CONFIGS.map((_, i) => sweep.summaryJSON(i).trades);
-    expect(new Set(trades).size).toBeGreaterThan(2);
+    expect(new Set(summaries.map((s) => s.trades)).size).toBeGreaterThan(2);
   }, 120_000);
+
+  test("the same when every market settles from the shared fallback window (no venue result)", async () => {
+    // Without the venue's determined/settled frames each session settles from the BRTI/spot window,
+    // which a sweep keeps once for all sessions.
+    const evs = (await events()).filter((e) => !(e.kind === "market_lifecycle" && e.result));
+    const summaries = expectSweepEqualsAlone(evs);
+    const sources = JSON.stringify(summaries.map((s) => s.settlement_sources));
+    expect(sources).toMatch(/brti_avg60|spot_proxy/);
+    expect(sources).not.toMatch(/venue/);
+  }, 120_000);
+});
+
+describe("shared spot features", () => {
+  test("an engine refuses features built for another vol or window setting", () => {
+    const sink = { intent: () => {}, record: () => {} };
+    const other = mergeEngineConfig(DEFAULT_ENGINE_CONFIG, { vol: { method: "window" } });
+    expect(() => new Engine(DEFAULT_ENGINE_CONFIG, sink, 0, { features: new SpotFeatures(other) })).toThrow(/do not match/);
+    const window = mergeEngineConfig(DEFAULT_ENGINE_CONFIG, { model: { settlementWindowSeconds: 30 } });
+    expect(() => new Engine(DEFAULT_ENGINE_CONFIG, sink, 0, { features: new SpotFeatures(window) })).toThrow(/do not match/);
+    // Same vol and window, other strategy: shareable.
+    const strategy = mergeEngineConfig(DEFAULT_ENGINE_CONFIG, { strategy: { evMin: 0.2 } });
+    expect(() => new Engine(DEFAULT_ENGINE_CONFIG, sink, 0, { features: new SpotFeatures(strategy) })).not.toThrow();
+  });
 });
 
 describe("sweep jobs on worker threads", () => {

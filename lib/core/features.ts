@@ -1,0 +1,56 @@
+/**
+ * The spot features every evaluation reads: the realized-vol estimator and the one-second samples
+ * of the settlement window (BRTI prints, Coinbase mids). They depend on nothing but the spot and
+ * index stream and on `cfg.vol` + `cfg.model.settlementWindowSeconds`, so the engines of a
+ * parameter sweep with the same settings would each compute the very same numbers: a sweep builds
+ * one `SpotFeatures` per distinct setting, moves it once per event, and hands it to every engine
+ * (`EngineShared.features`). An engine given none owns its own and moves it itself.
+ */
+import type { EngineConfig } from "./config.ts";
+import type { EngineEvent, SpotQuote } from "./events.ts";
+import { IndexWindow } from "./settlement.ts";
+import { createVolEstimator, type VolEstimator } from "./volatility.ts";
+
+/** The Coinbase mid a quote gives the features, or NaN for a quote that gives none (empty or crossed side). */
+export function quoteMid(e: SpotQuote): number {
+  return e.bid > 0 && e.ask > 0 && e.ask >= e.bid ? (e.bid + e.ask) / 2 : Number.NaN;
+}
+
+/**
+ * Move a settlement window by one event: a usable quote's mid, or an index print. The one place
+ * both the engine's window and the simulated venue's fallback-settlement window are fed from.
+ */
+export function observeSpotEvent(w: IndexWindow, e: EngineEvent): void {
+  if (e.kind === "spot_quote") {
+    const mid = quoteMid(e);
+    if (mid === mid) w.onSpotMid(e.tsRecv, mid);
+  } else if (e.kind === "index_value") w.onIndex(e.tsRecv, e.value);
+}
+
+export class SpotFeatures {
+  readonly vol: VolEstimator;
+  readonly index: IndexWindow;
+  /** Engines may share this object only when their config gives the same key. */
+  readonly key: string;
+
+  constructor(cfg: Pick<EngineConfig, "vol" | "model">) {
+    this.key = SpotFeatures.keyOf(cfg);
+    this.vol = createVolEstimator(cfg.vol);
+    this.index = new IndexWindow(cfg.model.settlementWindowSeconds);
+  }
+
+  static keyOf(cfg: Pick<EngineConfig, "vol" | "model">): string {
+    return JSON.stringify([cfg.vol, cfg.model.settlementWindowSeconds]);
+  }
+
+  /** Observe one event (only spot quotes and index prints move anything). */
+  onEvent(e: EngineEvent): void {
+    if (e.kind === "spot_quote") {
+      const mid = quoteMid(e);
+      if (mid === mid) {
+        this.vol.onMid(e.tsRecv, mid);
+        this.index.onSpotMid(e.tsRecv, mid);
+      }
+    } else if (e.kind === "index_value") this.index.onIndex(e.tsRecv, e.value);
+  }
+}
