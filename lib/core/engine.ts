@@ -81,6 +81,9 @@ interface MarketState {
   settled: boolean;
   /** Risk block key of this market's book (built once, asked on every evaluation). */
   readonly bookKey: string;
+  /** The fee schedule of `info`, rebuilt only when the record changes (asked on every evaluation). */
+  schedule: FeeSchedule | null;
+  scheduleOf: MarketInfo | null;
 }
 
 export interface EngineCounters {
@@ -95,10 +98,13 @@ export interface EngineCounters {
 /**
  * Model probabilities of one sweep, shared by engines whose vol and model settings are identical
  * (the sessions of a parameter sweep): fed the same events, they would compute the same numbers.
+ * Every session of a sweep evaluates a market at the same event, so the key is (market, ts). The
+ * evaluation id is kept beside it: formatting a 16-digit time costs more than the lookup.
  */
 export class ModelCache {
   private ts = -1;
   private readonly values = new Map<string, number>();
+  private readonly ids = new Map<string, string>();
   /** The cached probability for this market at this instant, or NaN. */
   lookup(market: string, ts: TsUs): number {
     if (ts !== this.ts) return Number.NaN;
@@ -106,12 +112,30 @@ export class ModelCache {
   }
 
   store(market: string, ts: TsUs, p: number): void {
+    this.moveTo(ts);
+    this.values.set(market, p);
+  }
+
+  /** `${market}@${ts}`, made once per instant for every session. */
+  evalId(market: string, ts: TsUs): string {
+    this.moveTo(ts);
+    let id = this.ids.get(market);
+    if (id === undefined) this.ids.set(market, (id = evalIdOf(market, ts)));
+    return id;
+  }
+
+  private moveTo(ts: TsUs): void {
     if (ts !== this.ts) {
       this.ts = ts;
       this.values.clear();
+      this.ids.clear();
     }
-    this.values.set(market, p);
   }
+}
+
+/** The id of one evaluation of one market: an opportunity row and the orders it sent share it. */
+function evalIdOf(market: string, ts: TsUs): string {
+  return `${market}@${ts}`;
 }
 
 export interface EngineShared {
@@ -356,7 +380,7 @@ export class Engine {
     // A partial update (metadata_updated: strike only) is merged over the record, never replaces it.
     if (prev) prev.info = mergeMarketInfo(prev.info, e);
     else {
-      this.markets.set(e.market, { info: e, closed: false, settled: false, bookKey: `book:${e.market}` });
+      this.markets.set(e.market, { info: e, closed: false, settled: false, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
       this.sweepDirty = true;
     }
   }
@@ -654,7 +678,11 @@ export class Engine {
     const yesAsk = top ? top.yesAsk : -1;
     const noBid = top ? top.noBid : -1;
     const noAsk = top ? top.noAsk : -1;
-    const schedule: FeeSchedule = { feeType: info.feeType, feeMultiplier: info.feeMultiplier };
+    if (st.scheduleOf !== info) {
+      st.schedule = { feeType: info.feeType, feeMultiplier: info.feeMultiplier };
+      st.scheduleOf = info;
+    }
+    const schedule = st.schedule!;
     const maker = s.execution === "maker";
     // Maker entries rest at our own bid; takers pay the ask.
     const entryYes = maker ? yesBid : yesAsk;
@@ -698,7 +726,7 @@ export class Engine {
       }
     }
 
-    const evalId = `${market}@${ts}`;
+    const evalId = this.models ? this.models.evalId(market, ts) : evalIdOf(market, ts);
     let decision: "trade" | "skip" = "skip";
     // Orders we already have come first: an exit or a reprice/cancel replaces this sweep's entry.
     const managed = this.manageOrders(ts, evalId, info, pModel, priceable, tauSeconds >= s.noNewEntriesLastSeconds, yesBid, noBid, schedule);
@@ -789,15 +817,26 @@ export class Engine {
   /** Fees are a pure function of (count, price, maker, schedule): remember them per schedule. */
   private readonly feeMemo = new Map<string, Map<number, Float64Array>>();
   private feeMemoCount = -1;
+  /** The table of the schedule asked last (one evaluation asks the same market's several times). */
+  private feeMemoLastSchedule: FeeSchedule | null = null;
+  private feeMemoLastTable: Float64Array | null = null;
   private memoFeePerContract(count: CountE2, price: PriceE4, maker: boolean, schedule: FeeSchedule): number {
     if (count !== this.feeMemoCount) {
       this.feeMemo.clear();
       this.feeMemoCount = count;
+      this.feeMemoLastSchedule = null;
     }
-    let byMultiplier = this.feeMemo.get(schedule.feeType);
-    if (!byMultiplier) this.feeMemo.set(schedule.feeType, (byMultiplier = new Map()));
-    let table = byMultiplier.get(schedule.feeMultiplier);
-    if (!table) byMultiplier.set(schedule.feeMultiplier, (table = new Float64Array(2 * (PRICE_ONE + 1)).fill(Number.NaN)));
+    let table: Float64Array;
+    if (this.feeMemoLastSchedule === schedule) table = this.feeMemoLastTable!;
+    else {
+      let byMultiplier = this.feeMemo.get(schedule.feeType);
+      if (!byMultiplier) this.feeMemo.set(schedule.feeType, (byMultiplier = new Map()));
+      let t = byMultiplier.get(schedule.feeMultiplier);
+      if (!t) byMultiplier.set(schedule.feeMultiplier, (t = new Float64Array(2 * (PRICE_ONE + 1)).fill(Number.NaN)));
+      table = t;
+      this.feeMemoLastSchedule = schedule;
+      this.feeMemoLastTable = table;
+    }
     const i = maker ? PRICE_ONE + 1 + price : price;
     let v = table[i]!;
     if (Number.isNaN(v)) table[i] = v = feePerContract(count, price, maker, schedule, this.cfg.fees);
@@ -871,7 +910,7 @@ export class Engine {
     const open = this.orders.noneOpen() ? NO_ORDERS : this.orders.openForMarket(market);
 
     // ---- exits
-    const pos = this.portfolio.position(market).position;
+    const pos = this.portfolio.positionIn(market);
     if (s.exitsEnabled && priceable && pos !== 0 && !this.orders.inFlight(market)) {
       const held: Outcome = pos > 0 ? "yes" : "no";
       const bid = held === "yes" ? yesBid : noBid;

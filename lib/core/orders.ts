@@ -433,6 +433,7 @@ export class OrderManager {
 
   /** True when no order is pending, resting or unknown (cheap: the engine asks on every sweep). */
   noneOpen(): boolean {
+    if (this.live.size === 0) return true;
     for (const o of this.liveOrders()) if (OPEN.has(o.status)) return false;
     return true;
   }
@@ -454,6 +455,7 @@ export class OrderManager {
 
   /** Any pending or unknown order on the market (its outcome is not yet known). */
   inFlight(market: string): boolean {
+    if (this.live.size === 0) return false;
     for (const o of this.liveOrders()) if (o.market === market && IN_FLIGHT.has(o.status)) return true;
     return false;
   }
