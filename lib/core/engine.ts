@@ -138,6 +138,14 @@ function evalIdOf(market: string, ts: TsUs): string {
   return `${market}@${ts}`;
 }
 
+/** The latest usable Coinbase mid and BRTI print among skipped events (times -1: none). */
+export interface SkippedSpot {
+  readonly mid: number;
+  readonly midTs: TsUs;
+  readonly index: number;
+  readonly indexTs: TsUs;
+}
+
 export interface EngineShared {
   /** Book messages applied once for every reader of the stream. */
   readonly books?: SharedBookFeed;
@@ -265,6 +273,32 @@ export class Engine {
     if (ts > this.now) this.now = ts;
     this.counters.events++;
     return true;
+  }
+
+  /**
+   * Before this instant, an event skimEvent/skimSpot would take changes nothing here but counts and
+   * the latest spot values (-∞ until the first event: that one always goes through onEvent).
+   */
+  quietUntil(): TsUs {
+    return this.started && !this.ownsFeatures ? this.nextSweep : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Account for `count` events a sweep's owner took for this engine without handing them over (all
+   * before quietUntil(), all of them ones skimEvent/skimSpot would have taken), the last at
+   * `lastTs`; `spot` carries the latest usable mid and index print among them, if any.
+   */
+  catchUp(count: number, lastTs: TsUs, spot: SkippedSpot): void {
+    this.counters.events += count;
+    if (lastTs > this.now) this.now = lastTs;
+    if (spot.midTs >= 0) {
+      this.spotMid = spot.mid;
+      this.lastSpotTs = spot.midTs;
+    }
+    if (spot.indexTs >= 0) {
+      this.indexValue = spot.index;
+      this.lastIndexTs = spot.indexTs;
+    }
   }
 
   onEvent(e: EngineEvent): void {

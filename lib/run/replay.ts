@@ -13,8 +13,8 @@ import { parseCoinbaseFrame } from "../venues/coinbase/parse.ts";
 import { parseKalshiFrame } from "../venues/kalshi/parse.ts";
 import type { RawFrame, TapeEvent } from "../tape/types.ts";
 import { SharedBookFeed } from "../core/book.ts";
-import { ModelCache } from "../core/engine.ts";
-import { SpotFeatures, observeSpotEvent } from "../core/features.ts";
+import { ModelCache, type SkippedSpot } from "../core/engine.ts";
+import { SpotFeatures, observeSpotEvent, quoteMid } from "../core/features.ts";
 import type { IndexWindow } from "../core/settlement.ts";
 import { SettlementFallback } from "../sim/settlement.ts";
 import type { LatencyModel, QueueModel } from "../sim/models.ts";
@@ -61,12 +61,35 @@ export class Replay {
   /** A sweep's spot features and fallback-settlement windows, one per distinct setting (moved here). */
   private readonly features: SpotFeatures[] = [];
   private readonly settlementWindows: IndexWindow[] = [];
+  // Quiet sessions of a sweep (see feed): per session, the instant until which it only skims, whether
+  // its venue holds nothing, and the run of events kept from it. Ordinals number the fed events.
+  private ord = 0;
+  private readonly quietUntil: Float64Array;
+  private readonly quietBooks: Uint8Array;
+  private readonly quietNow: Uint8Array;
+  private readonly skipped: Float64Array;
+  private readonly skippedFrom: Float64Array;
+  private readonly skippedLastTs: Float64Array;
+  /** The latest usable Coinbase mid and BRTI print of the stream, with their ordinals. */
+  private lastMid = Number.NaN;
+  private lastMidTs: TsUs = -1;
+  private lastMidOrd = -1;
+  private lastIndex = Number.NaN;
+  private lastIndexTs: TsUs = -1;
+  private lastIndexOrd = -1;
 
   constructor(
     targets: readonly ReplayTarget[],
     opts: { settlementGraceSeconds?: number; latency?: () => LatencyModel; queue?: () => QueueModel; warmUntil?: TsUs } = {},
   ) {
     this.warmUntil = opts.warmUntil ?? Number.NEGATIVE_INFINITY;
+    const n = targets.length;
+    this.quietUntil = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
+    this.quietBooks = new Uint8Array(n);
+    this.quietNow = new Uint8Array(n);
+    this.skipped = new Float64Array(n);
+    this.skippedFrom = new Float64Array(n);
+    this.skippedLastTs = new Float64Array(n);
     // Every session reads the same recorded books; sessions with the same vol and model settings
     // would compute the same features and probabilities, so they share them.
     const books = this.books;
@@ -139,30 +162,101 @@ export class Replay {
       rs[0]!.session.push(e);
       return;
     }
-    // All venues catch up to this instant before the shared books move.
-    for (let i = 0; i < rs.length; i++) rs[i]!.session.advanceTo(e.tsRecv);
-    if (e.kind === "book_delta" || e.kind === "market_ticker" || e.kind === "spot_trade") {
+    const t = e.tsRecv;
+    const ord = ++this.ord;
+    const kind = e.kind;
+    const n = rs.length;
+    const quiet = this.quietNow;
+    // Events a quiet session would only skim (quietUntil): kept from it and reported in one
+    // catchUp when it is next needed. Every other session catches up and lets its venue reach
+    // this instant before the shared books move (a quiet one has nothing due before it).
+    const skimmable = kind === "book_delta" || kind === "market_ticker" || kind === "spot_trade" || kind === "spot_quote" || kind === "index_value";
+    for (let i = 0; i < n; i++) {
+      const q = skimmable && t < this.quietUntil[i]!;
+      quiet[i] = q ? 1 : 0;
+      if (!q) {
+        this.catchUp(i);
+        rs[i]!.session.advanceTo(t);
+      }
+    }
+    if (kind === "book_delta" || kind === "market_ticker" || kind === "spot_trade") {
       // Most events of a day concern only the shared books: move them once, then hand the event
       // only to the sessions it concerns (an order resting in that market, a sweep due, a close).
-      const applied = e.kind === "book_delta" ? this.books.apply(e) : null;
-      for (let i = 0; i < rs.length; i++) {
+      const applied = kind === "book_delta" ? this.books.apply(e) : null;
+      const clean = applied === null || (applied.gap === null && applied.issues.length === 0);
+      for (let i = 0; i < n; i++) {
+        if (quiet[i] === 1) {
+          if (clean && (kind !== "book_delta" || this.quietBooks[i] === 1)) {
+            this.skip(i, t, ord);
+            continue;
+          }
+          this.catchUp(i);
+        }
         const session = rs[i]!.session;
         if (!session.skim(e, applied)) session.apply(e);
+        this.noteQuiet(i);
       }
       return;
     }
-    if (e.kind === "spot_quote" || e.kind === "index_value") {
+    if (kind === "spot_quote" || kind === "index_value") {
       // The shared features move once, after every venue has caught up and before any session
       // sees the event: as each engine moving its own would.
       for (let i = 0; i < this.features.length; i++) this.features[i]!.onEvent(e);
       for (let i = 0; i < this.settlementWindows.length; i++) observeSpotEvent(this.settlementWindows[i]!, e);
-      for (let i = 0; i < rs.length; i++) {
+      if (kind === "spot_quote") {
+        const mid = quoteMid(e);
+        if (mid === mid) {
+          this.lastMid = mid;
+          this.lastMidTs = t;
+          this.lastMidOrd = ord;
+        }
+      } else {
+        this.lastIndex = e.value;
+        this.lastIndexTs = t;
+        this.lastIndexOrd = ord;
+      }
+      for (let i = 0; i < n; i++) {
+        if (quiet[i] === 1) {
+          this.skip(i, t, ord);
+          continue;
+        }
         const session = rs[i]!.session;
         if (!session.skimSpot(e)) session.apply(e);
+        this.noteQuiet(i);
       }
       return;
     }
-    for (let i = 0; i < rs.length; i++) rs[i]!.session.apply(e);
+    for (let i = 0; i < n; i++) {
+      rs[i]!.session.apply(e);
+      this.noteQuiet(i);
+    }
+  }
+
+  private skip(i: number, t: TsUs, ord: number): void {
+    if (this.skipped[i] === 0) this.skippedFrom[i] = ord;
+    this.skipped[i] = this.skipped[i]! + 1;
+    this.skippedLastTs[i] = t;
+  }
+
+  /** Report the events kept from session i (a contiguous run: any other event catches it up first). */
+  private catchUp(i: number): void {
+    const count = this.skipped[i]!;
+    if (count === 0) return;
+    const from = this.skippedFrom[i]!;
+    const spot: SkippedSpot = {
+      mid: this.lastMid,
+      midTs: this.lastMidOrd >= from ? this.lastMidTs : -1,
+      index: this.lastIndex,
+      indexTs: this.lastIndexOrd >= from ? this.lastIndexTs : -1,
+    };
+    this.results[i]!.session.catchUp(count, this.skippedLastTs[i]!, spot);
+    this.skipped[i] = 0;
+  }
+
+  private noteQuiet(i: number): void {
+    const session = this.results[i]!.session;
+    this.quietUntil[i] = session.quietUntil();
+    this.quietBooks[i] = session.quietBooks() ? 1 : 0;
   }
 
   feedBatch(batch: readonly TapeEvent[]): void {
@@ -171,6 +265,7 @@ export class Replay {
 
   finish(): void {
     this.warming = false;
+    for (let i = 0; i < this.results.length; i++) this.catchUp(i);
     for (const r of this.results) {
       r.session.finish();
       r.forecasts?.finish();

@@ -10,7 +10,7 @@
  * pure function of the tape and the config. Live sessions push venue events as they arrive.
  */
 import type { EngineConfig } from "../core/config.ts";
-import { Engine, type EngineShared } from "../core/engine.ts";
+import { Engine, type EngineShared, type SkippedSpot } from "../core/engine.ts";
 import { SharedBookFeed, type BookUpdateResult } from "../core/book.ts";
 import type { EngineEvent, IndexValue, OrderUpdate, SpotQuote } from "../core/events.ts";
 import type { AuditRecord, EngineSink, OrderIntent, PlaceOrder } from "../core/records.ts";
@@ -179,6 +179,30 @@ export class TradingSession {
     if (!this.engine.skimSpot(e)) return false;
     this.lastTs = t;
     return true;
+  }
+
+  /**
+   * Before this instant, and while quietBooks(), every event skim/skimSpot would take changes
+   * nothing in this session but counts and the latest spot values: no sweep falls due, the venue
+   * has nothing to deliver, the fallback nothing to settle. A sweep's owner may then keep such
+   * events from the session and report them later with catchUp (lib/run/replay.ts).
+   */
+  quietUntil(): TsUs {
+    let t = this.engine.quietUntil();
+    if (this.sim !== null) t = Math.min(t, this.sim.nextDue() + 1);
+    if (this.settlement !== null) t = Math.min(t, this.settlement.nextCheckAt());
+    return t;
+  }
+
+  /** The venue rests no order and holds no taken liquidity: a clean book delta concerns nothing here. */
+  quietBooks(): boolean {
+    return this.sim === null || this.sim.holdsNothing();
+  }
+
+  /** Report `count` events kept from this session while it was quiet, the last at lastTs. */
+  catchUp(count: number, lastTs: TsUs, spot: SkippedSpot): void {
+    this.engine.catchUp(count, lastTs, spot);
+    if (lastTs > this.lastTs) this.lastTs = lastTs;
   }
 
   /** End of input: let the venue finish, settle what can be settled. */

@@ -62,6 +62,11 @@ export class SettlementFallback {
     return new IndexWindow(windowSeconds, 900);
   }
 
+  /** The earliest time onEvent may settle something (∞: nothing pending). */
+  nextCheckAt(): TsUs {
+    return this.nextCheck;
+  }
+
   /** onEvent would settle nothing at ts for an event it does not track (tickers, deltas, prints). */
   isIdleAt(ts: TsUs): boolean {
     return ts < this.nextCheck;

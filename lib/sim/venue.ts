@@ -165,6 +165,11 @@ export class SimVenue {
    * sessions it does not concern. A close that falls due meanwhile is not lost: with no order resting
    * it only marks the market closed, and every later use (an order arriving) runs closeIfDue first.
    */
+  /** No order rests and no recorded liquidity is taken: every clean book delta is isIdleFor. */
+  holdsNothing(): boolean {
+    return this.resting.size === 0 && this.consumed.size === 0;
+  }
+
   isIdleFor(e: EngineEvent): boolean {
     if (e.kind === "market_ticker" || e.kind === "spot_trade") return true;
     if (e.kind !== "book_delta") return false;

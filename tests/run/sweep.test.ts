@@ -32,17 +32,20 @@ async function events(): Promise<EngineEvent[]> {
  * Replay `evs` once as a sweep of CONFIGS and once per config alone; every audit record must agree.
  * Returns the sweep's summaries.
  */
-function expectSweepEqualsAlone(evs: readonly EngineEvent[]): Record<string, unknown>[] {
+function expectSweepEqualsAlone(evs: readonly EngineEvent[], opts: { settlementGraceSeconds?: number } = {}): Record<string, unknown>[] {
   // Every audit record, not only the summary: the sweep hands most book deltas and spot events only
   // to the sessions they concern (Session.skim) and moves the shared spot features once, and any
   // difference that makes would show in some record.
   const swept: string[][] = CONFIGS.map(() => []);
-  const sweep = new Replay(CONFIGS.map((config, i) => ({ config, onRecord: (r) => swept[i]!.push(JSON.stringify(r)) })));
+  const sweep = new Replay(
+    CONFIGS.map((config, i) => ({ config, onRecord: (r) => swept[i]!.push(JSON.stringify(r)) })),
+    opts,
+  );
   for (const e of evs) sweep.feed(e);
   sweep.finish();
   for (const [i, config] of CONFIGS.entries()) {
     const records: string[] = [];
-    const alone = new Replay([{ config, onRecord: (r) => records.push(JSON.stringify(r)) }]);
+    const alone = new Replay([{ config, onRecord: (r) => records.push(JSON.stringify(r)) }], opts);
     for (const e of evs) alone.feed(e);
     alone.finish();
     expect(JSON.stringify(sweep.summaryJSON(i)), `config ${i}`).toBe(JSON.stringify(alone.summaryJSON(0)));
@@ -63,10 +66,19 @@ describe("parameter sweep over one pass", () => {
     // Without the venue's determined/settled frames each session settles from the BRTI/spot window,
     // which a sweep keeps once for all sessions.
     const evs = (await events()).filter((e) => !(e.kind === "market_lifecycle" && e.result));
-    const summaries = expectSweepEqualsAlone(evs);
+    // A grace off the sweeps' 3- and 5-s grids, so a settlement falls due between two sweeps.
+    const summaries = expectSweepEqualsAlone(evs, { settlementGraceSeconds: 601 });
     const sources = JSON.stringify(summaries.map((s) => s.settlement_sources));
     expect(sources).toMatch(/brti_avg60|spot_proxy/);
     expect(sources).not.toMatch(/venue/);
+  }, 120_000);
+
+  test("the same when a book delta is lost (a seq gap every session must see)", async () => {
+    const all = await events();
+    const deltas = all.flatMap((e, i) => (e.kind === "book_delta" ? [i] : []));
+    const lost = new Set([deltas[Math.floor(deltas.length / 3)]!, deltas[Math.floor((2 * deltas.length) / 3)]!]);
+    const summaries = expectSweepEqualsAlone(all.filter((_, i) => !lost.has(i)));
+    expect(JSON.stringify(summaries.map((s) => s.opportunities_by_reason))).toMatch(/BOOK_STALE/);
   }, 120_000);
 });
 
