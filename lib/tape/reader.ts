@@ -99,6 +99,8 @@ interface FileRun {
   readonly source: Source;
   readonly rank: number;
   minTs: number;
+  /** Columns NULL in every row of the file, by its footer statistics (not read: their cells are NaN). */
+  nullColumns: ReadonlySet<string>;
 }
 
 function dayFileRuns(dir: string, layer: Layer, day: string, sources?: readonly Source[]): FileRun[] {
@@ -112,11 +114,13 @@ function dayFileRuns(dir: string, layer: Layer, day: string, sources?: readonly 
     if (sources && !sources.includes(source)) continue;
     const d = path.join(base, name);
     for (const f of fs.readdirSync(d).sort()) {
-      if (f.endsWith(SEGMENT_EXT)) runs.push({ file: path.join(d, f), source, rank: sourceRank(source), minTs: 0 });
+      if (f.endsWith(SEGMENT_EXT)) runs.push({ file: path.join(d, f), source, rank: sourceRank(source), minTs: 0, nullColumns: NO_COLUMNS });
     }
   }
   return runs;
 }
+
+const NO_COLUMNS: ReadonlySet<string> = new Set();
 
 function wantedDays(days: string[], opts: ReadOptions): string[] {
   return days.filter((d) => (opts.from === undefined || d >= opts.from) && (opts.to === undefined || d <= opts.to));
@@ -151,6 +155,25 @@ async function openSession(opts: ReadOptions): Promise<Session> {
       duck.dispose();
     },
   };
+}
+
+/**
+ * The columns of each file that are NULL in every row, from the footer statistics: a segment holds
+ * few kinds, and a column none of them uses (the Kalshi prices in a Coinbase file, the spot floats
+ * in a Kalshi one) costs a read for nothing. A file without statistics has none listed.
+ */
+async function loadNullColumns(db: DuckDBConnection, runs: FileRun[]): Promise<void> {
+  const r = await db.runAndReadAll(
+    `SELECT file_name, path_in_schema FROM parquet_metadata(${parquetList(runs.map((x) => x.file))}) GROUP BY ALL ` +
+      `HAVING count(*) = count(stats_null_count) AND sum(stats_null_count) = sum(num_values)`,
+  );
+  const byFile = new Map<string, Set<string>>();
+  for (const [file, column] of r.getRowsJS() as [string, string][]) {
+    let set = byFile.get(file);
+    if (!set) byFile.set(file, (set = new Set()));
+    set.add(column);
+  }
+  for (const run of runs) run.nullColumns = byFile.get(run.file) ?? NO_COLUMNS;
 }
 
 /** First receipt time of each file, from the footer statistics (a scan only when they are missing). */
@@ -460,19 +483,38 @@ function cellSelect(cell: (typeof EVENT_CELLS)[number], marketType: string): str
   }
 }
 
-/** Cells filled from selected columns: [cell index, column index]. */
-const SELECTED: readonly (readonly [number, number])[] = (() => {
-  const out: [number, number][] = [];
-  for (const [i, c] of EVENT_CELLS.entries()) if (cellSelect(c, "x") !== null) out.push([i, out.length]);
-  return out;
-})();
-const COL_REF = SELECTED.length;
-const COL_EXTRA = SELECTED.length + 1;
+/** Numeric cells a file may leave out when its column is all NULL (the string codes are always read). */
+const PRUNABLE = new Set<string>(["ts_exchange", "sid", "seq", "price", "price2", "price3", "qty", "qty2", "qty3", "qty4", "px", "px2", "px3", "px4", "px5"]);
 
-/** Rows of one segment in file order (= (ts_recv, ord) order). */
-function eventsSql(run: FileRun, marketType: string): string {
-  const cols = EVENT_CELLS.map((c) => cellSelect(c, marketType)).filter((s) => s !== null);
-  return `SELECT ${cols.join(", ")}, ref, extra FROM read_parquet(${sqlString(run.file)})`;
+/** What one segment's query selects, and where each column lands. */
+interface EventLayout {
+  readonly sql: string;
+  /** Cells filled from selected columns: [cell index, column index]. */
+  readonly selected: readonly (readonly [number, number])[];
+  /** Cells of all-NULL columns, set to NaN without reading them. */
+  readonly nullCells: readonly number[];
+  /** Column index of `ref` / `extra`, or -1 when the file holds none. */
+  readonly refCol: number;
+  readonly extraCol: number;
+}
+
+/** Rows of one segment in file order (= (ts_recv, ord) order), without its all-NULL columns. */
+function eventLayout(run: FileRun, marketType: string): EventLayout {
+  const cols: string[] = [];
+  const selected: [number, number][] = [];
+  const nullCells: number[] = [];
+  for (const [i, c] of EVENT_CELLS.entries()) {
+    const sql = cellSelect(c, marketType);
+    if (sql === null) continue;
+    if (PRUNABLE.has(c) && run.nullColumns.has(c)) nullCells.push(i);
+    else {
+      selected.push([i, cols.length]);
+      cols.push(sql);
+    }
+  }
+  const refCol = run.nullColumns.has("ref") ? -1 : cols.push("ref") - 1;
+  const extraCol = run.nullColumns.has("extra") ? -1 : cols.push("extra") - 1;
+  return { sql: `SELECT ${cols.join(", ")} FROM read_parquet(${sqlString(run.file)})`, selected, nullCells, refCol, extraCol };
 }
 
 /** A bit per row, 1 = valid, as DuckDB lays it out (little-endian 64-bit words); null = all valid. */
@@ -513,27 +555,31 @@ function fillCell(cells: Float64Array, c: number, v: DuckDBVector, n: number): v
   }
 }
 
-function eventBlock(chunk: DuckDBDataChunk, rank: number, marketDict: readonly string[]): Block<TapeEvent> {
+const NO_STRING = (): string | null => null;
+
+function eventBlock(chunk: DuckDBDataChunk, rank: number, marketDict: readonly string[], layout: EventLayout): Block<TapeEvent> {
   const n = chunk.rowCount;
-  const cells = new Float64Array(n * EVENT_STRIDE);
-  for (const [cell, col] of SELECTED) fillCell(cells, cell, chunk.getColumnVector(col), n);
-  const refVec = chunk.getColumnVector(COL_REF);
-  const refValid = validityBits(refVec);
+  const S = EVENT_STRIDE;
+  const cells = new Float64Array(n * S);
+  for (const [cell, col] of layout.selected) fillCell(cells, cell, chunk.getColumnVector(col), n);
+  for (const c of layout.nullCells) for (let r = c, end = n * S; r < end; r += S) cells[r] = Number.NaN;
+  const refVec = layout.refCol >= 0 ? chunk.getColumnVector(layout.refCol) : null;
+  const refValid = refVec ? validityBits(refVec) : null;
   const ts = new Float64Array(n);
   const ord = new Float64Array(n);
-  for (let i = 0, r = 0; i < n; i++, r += EVENT_STRIDE) {
+  for (let i = 0, r = 0; i < n; i++, r += S) {
     cells[r + CELL_SOURCE] = rank;
-    cells[r + CELL_HAS_REF] = refValid === null || ((refValid[i >> 3]! >> (i & 7)) & 1) === 1 ? 1 : 0;
+    cells[r + CELL_HAS_REF] = refVec !== null && (refValid === null || ((refValid[i >> 3]! >> (i & 7)) & 1) === 1) ? 1 : 0;
     ts[i] = cells[r + CELL_TS]!;
     ord[i] = cells[r + CELL_ORD]!;
   }
-  const extraVec = chunk.getColumnVector(COL_EXTRA);
+  const extraVec = layout.extraCol >= 0 ? chunk.getColumnVector(layout.extraCol) : null;
   const batch: EventBatch = {
     length: n,
     cells,
     marketDict,
-    ref: (i) => refVec.getItem(i) as string | null,
-    extra: (i) => extraVec.getItem(i) as string | null,
+    ref: refVec ? (i) => refVec.getItem(i) as string | null : NO_STRING,
+    extra: extraVec ? (i) => extraVec.getItem(i) as string | null : NO_STRING,
   };
   const items: TapeEvent[] = [];
   decodeEventBatch(batch, items);
@@ -578,7 +624,8 @@ class EventReadContext {
     const { instance } = await this.db();
     const day = this.day!;
     const marketDict = await day.dict;
-    return DuckBlockSource.open(instance, eventsSql(run, day.type), (chunk) => eventBlock(chunk, run.rank, marketDict));
+    const layout = eventLayout(run, day.type);
+    return DuckBlockSource.open(instance, layout.sql, (chunk) => eventBlock(chunk, run.rank, marketDict, layout));
   }
 }
 
@@ -596,7 +643,9 @@ export async function* readTapeEvents(dir: string, opts: ReadOptions = {}): Asyn
     for (const day of days) {
       const runs = dayFileRuns(dir, "events", day, opts.sources);
       if (runs.length === 0) continue;
-      await loadMinTs((await ctx.db()).db, runs);
+      const { db } = await ctx.db();
+      await loadMinTs(db, runs);
+      await loadNullColumns(db, runs);
       await ctx.startDay(runs.map((r) => r.file));
       yield* mergeRuns(runs, (run) => ctx.source(run), batchRows);
       await ctx.endDay();
