@@ -218,3 +218,12 @@ export function mergeEngineConfig(base: EngineConfig, o: EngineConfigOverrides |
     orders: { ...base.orders, ...o.orders },
   };
 }
+
+/**
+ * A string equal for two settings exactly when they are equal — the key of what sweeps share
+ * between configs. Plain JSON would print NaN, Infinity and -Infinity all as `null`, so non-finite
+ * numbers are spelled out (settings built in code may hold them; JSON files cannot).
+ */
+export function settingsKey(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? { nonFinite: String(v) } : v));
+}

@@ -285,12 +285,12 @@ export class Engine {
 
   /**
    * Account for `count` events a sweep's owner took for this engine without handing them over (all
-   * before quietUntil(), all of them ones skimEvent/skimSpot would have taken), the last at
-   * `lastTs`; `spot` carries the latest usable mid and index print among them, if any.
+   * before quietUntil(), all of them ones skimEvent/skimSpot would have taken), the latest at
+   * `maxTs`; `spot` carries the latest usable mid and index print among them, if any.
    */
-  catchUp(count: number, lastTs: TsUs, spot: SkippedSpot): void {
+  catchUp(count: number, maxTs: TsUs, spot: SkippedSpot): void {
     this.counters.events += count;
-    if (lastTs > this.now) this.now = lastTs;
+    if (maxTs > this.now) this.now = maxTs;
     if (spot.midTs >= 0) {
       this.spotMid = spot.mid;
       this.lastSpotTs = spot.midTs;

@@ -6,7 +6,7 @@
  * one `SpotFeatures` per distinct setting, moves it once per event, and hands it to every engine
  * (`EngineShared.features`). An engine given none owns its own and moves it itself.
  */
-import type { EngineConfig } from "./config.ts";
+import { settingsKey, type EngineConfig } from "./config.ts";
 import type { EngineEvent, SpotQuote } from "./events.ts";
 import { IndexWindow } from "./settlement.ts";
 import { createVolEstimator, type VolEstimator } from "./volatility.ts";
@@ -40,7 +40,7 @@ export class SpotFeatures {
   }
 
   static keyOf(cfg: Pick<EngineConfig, "vol" | "model">): string {
-    return JSON.stringify([cfg.vol, cfg.model.settlementWindowSeconds]);
+    return settingsKey([cfg.vol, cfg.model.settlementWindowSeconds]);
   }
 
   /** Observe one event (only spot quotes and index prints move anything). */

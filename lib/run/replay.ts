@@ -4,7 +4,7 @@
  * golden-tape tests and the parity check.
  */
 import { REST_CONN } from "../tape/rest-frames.ts";
-import type { EngineConfig } from "../core/config.ts";
+import { settingsKey, type EngineConfig } from "../core/config.ts";
 import type { EngineEvent } from "../core/events.ts";
 import type { ProbabilityModel } from "../core/models.ts";
 import type { AuditRecord, ForecastRecord, OrderIntent } from "../core/records.ts";
@@ -70,6 +70,7 @@ export class Replay {
   private readonly skipped: Float64Array;
   private readonly skippedFrom: Float64Array;
   private readonly skippedLastTs: Float64Array;
+  private readonly skippedMaxTs: Float64Array;
   /** The latest usable Coinbase mid and BRTI print of the stream, with their ordinals. */
   private lastMid = Number.NaN;
   private lastMidTs: TsUs = -1;
@@ -90,6 +91,7 @@ export class Replay {
     this.skipped = new Float64Array(n);
     this.skippedFrom = new Float64Array(n);
     this.skippedLastTs = new Float64Array(n);
+    this.skippedMaxTs = new Float64Array(n);
     // Every session reads the same recorded books; sessions with the same vol and model settings
     // would compute the same features and probabilities, so they share them.
     const books = this.books;
@@ -98,7 +100,7 @@ export class Replay {
     const featuresByKey = new Map<string, SpotFeatures>();
     const windowsBySeconds = new Map<number, IndexWindow>();
     this.results = targets.map((t) => {
-      const key = JSON.stringify([t.config.vol, t.config.model]);
+      const key = settingsKey([t.config.vol, t.config.model]);
       let models = caches.get(key);
       if (!models) caches.set(key, (models = new ModelCache()));
       const featureKey = SpotFeatures.keyOf(t.config);
@@ -233,9 +235,12 @@ export class Replay {
   }
 
   private skip(i: number, t: TsUs, ord: number): void {
-    if (this.skipped[i] === 0) this.skippedFrom[i] = ord;
-    this.skipped[i] = this.skipped[i]! + 1;
+    if (this.skipped[i] === 0) {
+      this.skippedFrom[i] = ord;
+      this.skippedMaxTs[i] = t;
+    } else if (t > this.skippedMaxTs[i]!) this.skippedMaxTs[i] = t;
     this.skippedLastTs[i] = t;
+    this.skipped[i] = this.skipped[i]! + 1;
   }
 
   /** Report the events kept from session i (a contiguous run: any other event catches it up first). */
@@ -249,7 +254,7 @@ export class Replay {
       index: this.lastIndex,
       indexTs: this.lastIndexOrd >= from ? this.lastIndexTs : -1,
     };
-    this.results[i]!.session.catchUp(count, this.skippedLastTs[i]!, spot);
+    this.results[i]!.session.catchUp(count, this.skippedLastTs[i]!, this.skippedMaxTs[i]!, spot);
     this.skipped[i] = 0;
   }
 

@@ -184,12 +184,12 @@ export class TradingSession {
   /**
    * Before this instant, and while quietBooks(), every event skim/skimSpot would take changes
    * nothing in this session but counts and the latest spot values: no sweep falls due, the venue
-   * has nothing to deliver, the fallback nothing to settle. A sweep's owner may then keep such
+   * has nothing to deliver and no market to close, the fallback nothing to settle. A sweep's owner may then keep such
    * events from the session and report them later with catchUp (lib/run/replay.ts).
    */
   quietUntil(): TsUs {
     let t = this.engine.quietUntil();
-    if (this.sim !== null) t = Math.min(t, this.sim.nextDue() + 1);
+    if (this.sim !== null) t = Math.min(t, this.sim.nextDue() + 1, this.sim.nextCloseAt());
     if (this.settlement !== null) t = Math.min(t, this.settlement.nextCheckAt());
     return t;
   }
@@ -199,10 +199,13 @@ export class TradingSession {
     return this.sim === null || this.sim.holdsNothing();
   }
 
-  /** Report `count` events kept from this session while it was quiet, the last at lastTs. */
-  catchUp(count: number, lastTs: TsUs, spot: SkippedSpot): void {
-    this.engine.catchUp(count, lastTs, spot);
-    if (lastTs > this.lastTs) this.lastTs = lastTs;
+  /**
+   * Report `count` events kept from this session while it was quiet: the last at lastTs, the
+   * latest at maxTs (they differ only for input out of time order, which apply takes as it comes).
+   */
+  catchUp(count: number, lastTs: TsUs, maxTs: TsUs, spot: SkippedSpot): void {
+    this.engine.catchUp(count, maxTs, spot);
+    this.lastTs = lastTs;
   }
 
   /** End of input: let the venue finish, settle what can be settled. */

@@ -90,6 +90,8 @@ export class SimVenue {
   private readonly books: BookRegistry;
   private readonly infos = new Map<string, MarketInfo>();
   private readonly closed = new Set<string>();
+  /** nextCloseAt(), kept until a market record or the closed set changes (null: to recompute). */
+  private nextCloseCache: TsUs | null = null;
   /** Liquidity we took, per market and bid-ladder level (levelKey), until the recording shows it gone. */
   private readonly consumed = new Map<string, Map<number, CountE2>>();
   private readonly resting = new Map<string, SimOrder>();
@@ -158,23 +160,37 @@ export class SimVenue {
 
   // ---- the recorded market -----------------------------------------------------------------------
 
-  /**
-   * True when skipping onMarketEvent(e) changes nothing we can observe, given that the shared feed
-   * has already applied e: a book delta on a market where we rest no order and took no liquidity,
-   * or a kind the venue ignores (tickers, spot prints). Lets a parameter sweep skip the call for the
-   * sessions it does not concern. A close that falls due meanwhile is not lost: with no order resting
-   * it only marks the market closed, and every later use (an order arriving) runs closeIfDue first.
-   */
-  /** No order rests and no recorded liquidity is taken: every clean book delta is isIdleFor. */
+  /** No order rests and no recorded liquidity is taken. */
   holdsNothing(): boolean {
     return this.resting.size === 0 && this.consumed.size === 0;
   }
 
+  /**
+   * The earliest close time among the markets the venue knows and has not closed (∞: none). From
+   * then on a book event of that market closes it (closeIfDue) — for good, even if its close time
+   * later moves out again — so such an event is never idle.
+   */
+  nextCloseAt(): TsUs {
+    if (this.nextCloseCache === null) {
+      let t = Number.POSITIVE_INFINITY;
+      for (const [m, info] of this.infos) if (info.closeTime < t && !this.closed.has(m)) t = info.closeTime;
+      this.nextCloseCache = t;
+    }
+    return this.nextCloseCache;
+  }
+
+  /**
+   * True when skipping onMarketEvent(e) changes nothing we can observe, given that the shared feed
+   * has already applied e: a book delta on a market where we rest no order, took no liquidity and
+   * whose close is not yet due, or a kind the venue ignores (tickers, spot prints). Lets a parameter
+   * sweep skip the call for the sessions it does not concern.
+   */
   isIdleFor(e: EngineEvent): boolean {
     if (e.kind === "market_ticker" || e.kind === "spot_trade") return true;
     if (e.kind !== "book_delta") return false;
-    if (this.resting.size === 0 && this.consumed.size === 0) return true;
     const m = e.market;
+    if (e.tsRecv >= this.nextCloseAt() && !this.closed.has(m) && e.tsRecv >= (this.infos.get(m)?.closeTime ?? Number.POSITIVE_INFINITY)) return false;
+    if (this.resting.size === 0 && this.consumed.size === 0) return true;
     return (this.restingByMarket.get(m)?.size ?? 0) === 0 && (this.consumed.get(m)?.size ?? 0) === 0;
   }
 
@@ -220,6 +236,7 @@ export class SimVenue {
         // Partial updates (metadata_updated) are merged, so the close time stays known.
         const prior = this.infos.get(e.market);
         this.infos.set(e.market, prior ? mergeMarketInfo(prior, e) : e);
+        this.nextCloseCache = null;
         break;
       }
       case "market_lifecycle":
@@ -607,6 +624,7 @@ export class SimVenue {
 
   private closeMarket(market: string, at: TsUs, reason: string): void {
     this.closed.add(market);
+    this.nextCloseCache = null;
     const ids = this.restingByMarket.get(market);
     if (ids) for (const id of [...ids]) this.cancelResting(id, at, reason);
   }

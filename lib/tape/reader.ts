@@ -165,7 +165,8 @@ async function openSession(opts: ReadOptions): Promise<Session> {
 async function loadNullColumns(db: DuckDBConnection, runs: FileRun[]): Promise<void> {
   const r = await db.runAndReadAll(
     `SELECT file_name, path_in_schema FROM parquet_metadata(${parquetList(runs.map((x) => x.file))}) GROUP BY ALL ` +
-      `HAVING count(*) = count(stats_null_count) AND sum(stats_null_count) = sum(num_values)`,
+      // Both counts must agree with the row groups' row count: a writer's wrong count reads nothing away.
+      `HAVING count(*) = count(stats_null_count) AND sum(stats_null_count) = sum(num_values) AND sum(stats_null_count) = sum(row_group_num_rows)`,
   );
   const byFile = new Map<string, Set<string>>();
   for (const [file, column] of r.getRowsJS() as [string, string][]) {
