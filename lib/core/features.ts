@@ -18,7 +18,8 @@ export function quoteMid(e: SpotQuote): number {
 
 /**
  * Move a settlement window by one event: a usable quote's mid, or an index print. The one place
- * both the engine's window and the simulated venue's fallback-settlement window are fed from.
+ * every settlement window is fed from (the engine's, a sweep's shared ones, the simulated venue's
+ * fallback).
  */
 export function observeSpotEvent(w: IndexWindow, e: EngineEvent): void {
   if (e.kind === "spot_quote") {
@@ -47,10 +48,8 @@ export class SpotFeatures {
   onEvent(e: EngineEvent): void {
     if (e.kind === "spot_quote") {
       const mid = quoteMid(e);
-      if (mid === mid) {
-        this.vol.onMid(e.tsRecv, mid);
-        this.index.onSpotMid(e.tsRecv, mid);
-      }
-    } else if (e.kind === "index_value") this.index.onIndex(e.tsRecv, e.value);
+      if (mid === mid) this.vol.onMid(e.tsRecv, mid);
+    }
+    observeSpotEvent(this.index, e);
   }
 }

@@ -184,8 +184,9 @@ export class TradingSession {
   /**
    * Before this instant, and while quietBooks(), every event skim/skimSpot would take changes
    * nothing in this session but counts and the latest spot values: no sweep falls due, the venue
-   * has nothing to deliver and no market to close, the fallback nothing to settle. A sweep's owner may then keep such
-   * events from the session and report them later with catchUp (lib/run/replay.ts).
+   * has nothing to deliver and no market to close, the fallback nothing to settle. A sweep's owner
+   * may then keep such events from the session and report them later with catchUp
+   * (lib/run/replay.ts).
    */
   quietUntil(): TsUs {
     let t = this.engine.quietUntil();

@@ -189,8 +189,8 @@ export class SimVenue {
     if (e.kind === "market_ticker" || e.kind === "spot_trade") return true;
     if (e.kind !== "book_delta") return false;
     const m = e.market;
-    if (e.tsRecv >= this.nextCloseAt() && !this.closed.has(m) && e.tsRecv >= (this.infos.get(m)?.closeTime ?? Number.POSITIVE_INFINITY)) return false;
-    if (this.resting.size === 0 && this.consumed.size === 0) return true;
+    if (e.tsRecv >= this.nextCloseAt() && this.closeFallsDue(m, e.tsRecv)) return false;
+    if (this.holdsNothing()) return true;
     return (this.restingByMarket.get(m)?.size ?? 0) === 0 && (this.consumed.get(m)?.size ?? 0) === 0;
   }
 
@@ -606,9 +606,14 @@ export class SimVenue {
 
   /** At or after the market's close time: cancel what rests and refuse what comes (once). */
   private closeIfDue(market: string, at: TsUs): void {
-    if (this.closed.has(market)) return;
+    if (this.closeFallsDue(market, at)) this.closeMarket(market, at, "CloseCancel");
+  }
+
+  /** A known market not yet closed whose close time is at or before `at`. */
+  private closeFallsDue(market: string, at: TsUs): boolean {
+    if (this.closed.has(market)) return false;
     const info = this.infos.get(market);
-    if (info !== undefined && at >= info.closeTime) this.closeMarket(market, at, "CloseCancel");
+    return info !== undefined && at >= info.closeTime;
   }
 
   /**

@@ -10,7 +10,8 @@
  * Events come straight from the Parquet segments, streamed through DuckDB as columnar chunks: each
  * column crosses into JS as the vector's own typed array (BIGINT halves, INTEGER, DOUBLE, NULLs from
  * the validity bits), kind/market/side arrive as ENUM codes (one market dictionary per day), and the
- * cells are laid row-major for the codec. Strings are decoded only for the rows whose kind carries
+ * cells are laid row-major for the codec; a column the footer statistics show NULL throughout a
+ * segment is not read at all. Strings are decoded only for the rows whose kind carries
  * one (trade ids, the extra JSON of rare kinds). There is no second, derived copy of the data to
  * build or keep in sync: the first read of a tape is as fast as every later one.
  */
