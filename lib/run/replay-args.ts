@@ -27,6 +27,17 @@ export function isCalendarDay(s: string): boolean {
 }
 
 /** Problems with the arguments (empty = fine). `days` are the tape's days when the tape is usable. */
+/** A flag's value as seconds ≥ 0; null (and a problem noted) when it is not one, or not given. */
+function secondsAtLeastZero(flag: string, v: string | undefined, problems: string[]): number | null {
+  if (v === undefined) return null;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
+    problems.push(`${flag}: expected seconds ≥ 0, got ${JSON.stringify(v)}`);
+    return null;
+  }
+  return n;
+}
+
 export async function checkReplayArgs(a: ReplayArgs): Promise<{ problems: string[]; days: string[] }> {
   const problems: string[] = [];
   for (const [flag, v] of [["--from", a.from], ["--to", a.to]] as const) {
@@ -35,15 +46,9 @@ export async function checkReplayArgs(a: ReplayArgs): Promise<{ problems: string
   if (a.from !== undefined && a.to !== undefined && isCalendarDay(a.from) && isCalendarDay(a.to) && a.from > a.to) {
     problems.push(`--from ${a.from} is after --to ${a.to}`);
   }
-  if (a.grace !== undefined) {
-    const g = Number(a.grace);
-    if (a.grace.trim() === "" || !Number.isFinite(g) || g < 0) problems.push(`--grace: expected seconds ≥ 0, got ${JSON.stringify(a.grace)}`);
-  }
-  if (a.warmup !== undefined) {
-    const w = Number(a.warmup);
-    if (a.warmup.trim() === "" || !Number.isFinite(w) || w < 0) problems.push(`--warmup: expected seconds ≥ 0, got ${JSON.stringify(a.warmup)}`);
-    else if (w > 0 && a.from === undefined) problems.push("--warmup: needs --from (the warm-up is the tape before that day)");
-  }
+  secondsAtLeastZero("--grace", a.grace, problems);
+  const warmup = secondsAtLeastZero("--warmup", a.warmup, problems);
+  if (warmup !== null && warmup > 0 && a.from === undefined) problems.push("--warmup: needs --from (the warm-up is the tape before that day)");
   if (a.seed !== undefined && !/^-?\d+$/.test(a.seed)) problems.push(`--seed: expected an integer, got ${JSON.stringify(a.seed)}`);
   let days: string[] = [];
   if (!existsSync(a.tape)) problems.push(`--tape: no such directory ${a.tape}`);
