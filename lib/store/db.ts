@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BIGINT, DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, LIST, listValue, TINYINT, VARCHAR } from "@duckdb/node-api";
+import { BIGINT, DuckDBInstance, INTEGER, LIST } from "@duckdb/node-api";
 import { createMemoryDuckDB, RETURN_FREED_MEMORY, type MemoryDuckDB } from "../duckdb.ts";
-import type { DuckDBAppender, DuckDBConnection, DuckDBType, DuckDBValue } from "@duckdb/node-api";
+import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { z } from "zod";
 import type { EngineEvent } from "../core/events.ts";
 import type { AuditRecord, ForecastRecord } from "../core/records.ts";
@@ -95,6 +95,7 @@ export async function openStore(path: string = resolveDbPath(), o: { memoryLimit
   const connection = await duck.instance.connect();
   try {
     await migrate(connection);
+    await loadNotNull(connection);
   } catch (err) {
     connection.closeSync();
     duck.dispose();
@@ -166,11 +167,6 @@ interface TableSpec<T> {
   readonly table: string;
   readonly kinds: readonly ColKind[];
   readonly row: (r: T, runId: string, mode: string) => unknown[];
-  /**
-   * String cells that are usually `${row[prefix]}@${row[suffix]}` (an evaluation id: market @ time).
-   * A staged batch rebuilds such a cell in SQL instead of carrying one distinct string per row.
-   */
-  readonly joinedIds?: readonly (readonly [cell: number, prefix: number, suffix: number])[];
 }
 
 function isInt(v: unknown): boolean {
@@ -186,7 +182,7 @@ function isInt32(v: unknown): boolean {
 /**
  * True when every integer-kind value is an exact integer of its column's width (or null) and no cell
  * of a NOT NULL column would be stored as NULL, so a row is rejected whole instead of failing its
- * batch (and losing the rows beside it) at the append.
+ * batch (DuckDB then refuses every row of it) at the append.
  */
 function rowValid(kinds: readonly ColKind[], row: unknown[], notNull: readonly boolean[]): boolean {
   if (row.length !== kinds.length) return false;
@@ -228,15 +224,35 @@ function rowValid(kinds: readonly ColKind[], row: unknown[], notNull: readonly b
 }
 
 /**
- * Which of a table's first `n` columns are NOT NULL, in order (the writers' rows fill the columns in
- * order; the generated columns come last).
+ * NOT NULL flags of every table's columns in column order, per connection. They are read when the
+ * store opens, so a writer issues no query of its own next to other writers' appends on the shared
+ * connection; a table made later is looked up on its first batch.
  */
-async function notNullColumns(connection: DuckDBConnection, table: string, n: number): Promise<boolean[]> {
+const NOT_NULL = new WeakMap<DuckDBConnection, Map<string, boolean[]>>();
+
+async function loadNotNull(connection: DuckDBConnection, table?: string): Promise<Map<string, boolean[]>> {
   const r = await connection.runAndReadAll(
-    `SELECT is_nullable FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1 ORDER BY column_index`,
-    [table],
+    `SELECT table_name, is_nullable FROM duckdb_columns()
+     WHERE database_name = current_database() AND schema_name = 'main'${table === undefined ? "" : " AND table_name = $1"}
+     ORDER BY table_name, column_index`,
+    table === undefined ? [] : [table],
   );
-  const flags = r.getRowsJS().map((row) => row[0] === false);
+  const byTable = NOT_NULL.get(connection) ?? new Map<string, boolean[]>();
+  const found = new Map<string, boolean[]>();
+  for (const [name, nullable] of r.getRowsJS()) {
+    const flags = found.get(String(name)) ?? [];
+    flags.push(nullable === false);
+    found.set(String(name), flags);
+  }
+  for (const [name, flags] of found) byTable.set(name, flags);
+  NOT_NULL.set(connection, byTable);
+  return byTable;
+}
+
+/** Which of a table's first `n` columns are NOT NULL (writers fill the columns in order; generated ones come last). */
+async function notNullColumns(connection: DuckDBConnection, table: string, n: number): Promise<boolean[]> {
+  let flags = NOT_NULL.get(connection)?.get(table);
+  if (!flags) flags = (await loadNotNull(connection, table)).get(table) ?? [];
   if (flags.length < n) throw new Error(`table ${table} has ${flags.length} columns, its writer fills ${n}`);
   return flags.slice(0, n);
 }
@@ -287,218 +303,11 @@ function appendRow(a: DuckDBAppender, kinds: readonly ColKind[], row: unknown[])
 const I4_LIST = LIST(INTEGER);
 const I8_LIST = LIST(BIGINT);
 
-// ---- Staged column batches ----------------------------------------------------------------------------
-//
-// Appending row by row costs a native call per cell (≈ 0.3 µs per string) on the thread that runs the
-// replay. A staged batch instead fills one typed array per column in JS, with every string replaced
-// by its index in a per-batch dictionary, hands them to DuckDB a data chunk at a time into a temporary
-// all-numeric table, and turns codes back into strings with one INSERT … SELECT. That statement runs
-// on DuckDB's threads while the replay goes on. NULL travels as a sentinel, so no validity masks are
-// written: NaN in a DOUBLE cell, -1 for a string or boolean code.
-
-/** Kinds a staged batch can carry (everything but lists). */
-const STAGEABLE: ReadonlySet<ColKind> = new Set<ColKind>(["str", "dbl", "int", "big", "price", "bool"]);
-/** A string cell's code when it is NULL, and when it is rebuilt from its `joinedIds` parts. */
-const NULL_CODE = -1;
-const JOINED_CODE = -2;
-/** Rows per data chunk: DuckDB's vector size. */
-const CHUNK_ROWS = 2048;
-/** Below this many rows a batch is appended row by row (a stage table costs a few statements). */
-export const DEFAULT_STAGE_MIN_ROWS = 512;
-let stageSeq = 0;
-
-/** DuckDB type of a staged column: string codes as INTEGER, booleans as TINYINT, numbers as DOUBLE. */
-function stageType(k: ColKind): DuckDBType {
-  return k === "str" ? INTEGER : k === "bool" ? TINYINT : DOUBLE;
-}
-
-/** True when `id` is exactly `${prefix}@${n}` with n written as JS writes a non-negative safe integer. */
-function isJoinedId(id: string, prefix: unknown, n: unknown): boolean {
-  if (typeof prefix !== "string" || typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return false;
-  const k = prefix.length;
-  if (id.length < k + 2 || id.charCodeAt(k) !== 64 || !id.startsWith(prefix)) return false;
-  // The digits of n, last first, must fill what follows the "@" exactly (no leading zero, no sign).
-  let x = n;
-  let i = id.length - 1;
-  do {
-    if (i <= k || id.charCodeAt(i) !== 48 + (x % 10)) return false;
-    x = Math.floor(x / 10);
-    i--;
-  } while (x > 0);
-  return i === k;
-}
-
 /**
- * The SQL that turns staged column `i` back into the table's value; `cell(j)` is the SQL of column
- * j's staged value (its stage column, or a literal when it is the same in every row of the batch).
- */
-function unstageSql<T>(spec: TableSpec<T>, i: number, cell: (j: number) => string): string {
-  const c = cell(i);
-  switch (spec.kinds[i]!) {
-    case "str": {
-      const plain = `list_extract($1, ${c} + 1)`; // code -1 → index 0 → NULL
-      const j = spec.joinedIds?.find(([id]) => id === i);
-      if (!j) return plain;
-      return `CASE WHEN ${c} = ${JOINED_CODE} THEN list_extract($1, ${cell(j[1])} + 1) || '@' || CAST(CAST(${cell(j[2])} AS BIGINT) AS VARCHAR) ELSE ${plain} END`;
-    }
-    case "dbl":
-      return `CASE WHEN isnan(${c}) THEN NULL ELSE ${c} END`;
-    case "big":
-      return `CASE WHEN isnan(${c}) THEN NULL ELSE CAST(${c} AS BIGINT) END`;
-    case "int":
-    case "price":
-      return `CASE WHEN isnan(${c}) THEN NULL ELSE CAST(${c} AS INTEGER) END`;
-    case "bool":
-      return `CASE WHEN ${c} < 0 THEN NULL ELSE ${c} = 1 END`;
-    default:
-      throw new Error(`column kind ${spec.kinds[i]} cannot be staged`);
-  }
-}
-
-type StageColumn = Float64Array | Int32Array | Int8Array;
-
-/** Columns of one staged batch: numbers and string codes, and the batch's string dictionary. */
-interface StagedColumns {
-  readonly columns: StageColumn[];
-  readonly strings: string[];
-  readonly rows: number;
-}
-
-/**
- * Fill the stage columns from valid rows; `reject` is called for each invalid one. `reuse` holds
- * the arrays of an earlier batch of the same table, taken when they are long enough.
- */
-function stageColumns<T>(
-  spec: TableSpec<T>,
-  records: readonly T[],
-  runId: string,
-  mode: string,
-  notNull: readonly boolean[],
-  reject: () => void,
-  reuse?: StageColumn[],
-): StagedColumns {
-  const kinds = spec.kinds;
-  const n = records.length;
-  const columns =
-    reuse && reuse[0]!.length >= n
-      ? reuse
-      : kinds.map((k) => (k === "str" ? new Int32Array(n) : k === "bool" ? new Int8Array(n) : new Float64Array(n)));
-  const prefixOf = new Int32Array(kinds.length).fill(-1);
-  const suffixOf = new Int32Array(kinds.length).fill(-1);
-  for (const [cell, prefix, suffix] of spec.joinedIds ?? []) {
-    prefixOf[cell] = prefix;
-    suffixOf[cell] = suffix;
-  }
-  const codes = new Map<string, number>();
-  const strings: string[] = [];
-  // Most string cells repeat the cell above (run, mode, reason…): compared first, they skip the map.
-  const lastString: unknown[] = kinds.map(() => undefined);
-  const lastCode = new Int32Array(kinds.length);
-  let rows = 0;
-  for (const r of records) {
-    const row = spec.row(r, runId, mode);
-    if (!rowValid(kinds, row, notNull)) {
-      reject();
-      continue;
-    }
-    for (let i = 0; i < kinds.length; i++) {
-      const v = row[i];
-      const col = columns[i]!;
-      switch (kinds[i]!) {
-        case "str": {
-          if (v === null || v === undefined) col[rows] = NULL_CODE;
-          else if (prefixOf[i]! >= 0 && isJoinedId(v as string, row[prefixOf[i]!], row[suffixOf[i]!])) col[rows] = JOINED_CODE;
-          else if (v === lastString[i]) col[rows] = lastCode[i]!;
-          else {
-            let code = codes.get(v as string);
-            if (code === undefined) {
-              code = strings.length;
-              codes.set(v as string, code);
-              strings.push(v as string);
-            }
-            col[rows] = lastCode[i] = code;
-            lastString[i] = v;
-          }
-          break;
-        }
-        case "price":
-          col[rows] = v === null || v === undefined || (v as number) < 0 ? Number.NaN : (v as number);
-          break;
-        case "bool":
-          col[rows] = v === null || v === undefined ? -1 : v ? 1 : 0;
-          break;
-        default: // dbl, int, big: NaN stands for NULL (an int or big cell is never NaN: rowValid)
-          col[rows] = v === null || v === undefined ? Number.NaN : (v as number);
-      }
-    }
-    rows++;
-  }
-  return { columns, strings, rows };
-}
-
-/**
- * The literal of a column whose staged value is the same in every row (a string or boolean code, or
- * NaN), so the stage need not carry it; null when the column varies (or holds a constant number, which
- * would have to be printed and parsed back).
- */
-function constantCell(col: StageColumn, rows: number): string | null {
-  const first = col[0]!;
-  if (col instanceof Float64Array) {
-    for (let r = 0; r < rows; r++) if (!Number.isNaN(col[r])) return null;
-    return `CAST('NaN' AS DOUBLE)`;
-  }
-  for (let r = 1; r < rows; r++) if (col[r] !== first) return null;
-  return String(first);
-}
-
-/** Append one staged batch to `spec.table`; the rows land in their order, and all or none of them. */
-async function appendStaged<T>(connection: DuckDBConnection, spec: TableSpec<T>, staged: StagedColumns): Promise<void> {
-  if (staged.rows === 0) return;
-  const kinds = spec.kinds;
-  const constants = staged.columns.map((col) => constantCell(col, staged.rows));
-  const carried = kinds.map((_, i) => i).filter((i) => constants[i] === null);
-  const cell = (j: number): string => constants[j] ?? `c${j}`;
-  const select = kinds.map((_, i) => unstageSql(spec, i, cell)).join(", ");
-  if (carried.length === 0) {
-    // Every cell is a literal: one row's worth of SELECT, repeated.
-    await connection.run(`INSERT INTO ${spec.table} SELECT ${select} FROM range(${staged.rows})`, [listValue(staged.strings)], [LIST(VARCHAR)]);
-    return;
-  }
-  const stage = `kbe_stage_${++stageSeq}`;
-  await connection.run(`CREATE TEMP TABLE ${stage} (${carried.map((i) => `c${i} ${stageType(kinds[i]!).toString()}`).join(", ")})`);
-  try {
-    const appender = await connection.createAppender(stage, null, "temp");
-    try {
-      const chunk = DuckDBDataChunk.create(carried.map((i) => stageType(kinds[i]!)));
-      for (let off = 0; off < staged.rows; off += CHUNK_ROWS) {
-        const end = Math.min(staged.rows, off + CHUNK_ROWS);
-        chunk.rowCount = end - off;
-        // Typed-array views are read by index like the DuckDBValue[] the signature names.
-        for (let k = 0; k < carried.length; k++) chunk.setColumnValues(k, staged.columns[carried[k]!]!.subarray(off, end) as unknown as number[]);
-        appender.appendDataChunk(chunk);
-      }
-    } finally {
-      appender.closeSync();
-    }
-    // A projection of one table scan keeps its order (preserve_insertion_order is on by default).
-    await connection.run(`INSERT INTO ${spec.table} SELECT ${select} FROM temp.${stage}`, [listValue(staged.strings)], [LIST(VARCHAR)]);
-  } finally {
-    await connection.run(`DROP TABLE IF EXISTS temp.${stage}`);
-  }
-}
-
-export interface WriterOptions {
-  /** Records buffered before a background flush (default 50 000). */
-  batchRows?: number;
-  /** Smallest batch of one table sent through the staged column path (default 512; Infinity: never). */
-  stageMinRows?: number;
-}
-
-/**
- * Shared machinery: records are buffered per table and written on flush (or in the background once
- * `batchRows` accumulate): a large batch of an all-scalar table as staged columns, anything else row
- * by row with DuckDB's appender. A record whose integer fields are not exact integers of their
- * column's width is rejected and counted, never half-written.
+ * Shared machinery: records are buffered per table, converted to rows and appended with DuckDB's
+ * appender on flush (or in the background once `batchRows` accumulate). A record whose integer fields
+ * are not exact integers of their column's width, that would put NULL in a NOT NULL column, or that
+ * its table cannot represent is rejected and counted, never half-written.
  */
 class BatchedWriter<T> {
   private readonly buffers = new Map<TableSpec<T>, T[]>();
@@ -508,19 +317,11 @@ class BatchedWriter<T> {
   private closed = false;
   protected readonly countsByKind: Record<string, number> = {};
 
-  private stagedBatches = 0;
-  /** NOT NULL flags of each table's columns, read from the catalog once. */
-  private readonly notNull = new Map<string, Promise<boolean[]>>();
-  /** Stage arrays per table, kept for the next batch (batches are appended one after another). */
-  private readonly stageArrays = new Map<TableSpec<T>, StageColumn[]>();
-
   constructor(
     private readonly store: Store,
     readonly runId: string,
     private readonly mode: string,
     private readonly batchRows: number,
-    /** Batches of at least this many rows of an all-scalar table are staged (Infinity: never). */
-    private readonly stageMinRows: number = DEFAULT_STAGE_MIN_ROWS,
   ) {}
 
   protected enqueue(spec: TableSpec<T>, r: T): void {
@@ -570,33 +371,17 @@ class BatchedWriter<T> {
     });
   }
 
-  /** How many batches went through the staged column path (the rest were appended row by row). */
-  get staged(): number {
-    return this.stagedBatches;
-  }
-
-  private notNullOf(spec: TableSpec<T>): Promise<boolean[]> {
-    let flags = this.notNull.get(spec.table);
-    if (!flags) {
-      flags = notNullColumns(this.store.connection, spec.table, spec.kinds.length);
-      this.notNull.set(spec.table, flags);
-    }
-    return flags;
-  }
-
   private async appendBatch(spec: TableSpec<T>, records: T[]): Promise<void> {
-    const notNull = await this.notNullOf(spec);
-    if (records.length >= this.stageMinRows && spec.kinds.every((k) => STAGEABLE.has(k))) {
-      const staged = stageColumns(spec, records, this.runId, this.mode, notNull, () => this.bump("rejected"), this.stageArrays.get(spec));
-      this.stageArrays.set(spec, staged.columns);
-      await appendStaged(this.store.connection, spec, staged);
-      this.stagedBatches++;
-      return;
-    }
+    const notNull = await notNullColumns(this.store.connection, spec.table, spec.kinds.length);
     const a = await this.store.connection.createAppender(spec.table);
     try {
       for (const r of records) {
-        const row = spec.row(r, this.runId, this.mode);
+        let row: unknown[];
+        try {
+          row = spec.row(r, this.runId, this.mode);
+        } catch {
+          row = []; // a record its table cannot represent (e.g. a BigInt in a JSON field): rejected below
+        }
         if (!rowValid(spec.kinds, row, notNull)) {
           this.bump("rejected");
           continue;
@@ -635,7 +420,6 @@ const OPPORTUNITIES: AuditSpec = {
       o.pMarketMid, o.costYes, o.costNo, o.evYes, o.evNo, o.side, o.decision, o.reason, o.detail,
     ];
   },
-  joinedIds: [[3, 4, 2]], // eval_id = market @ ts_us
 };
 
 const FEATURES: AuditSpec = {
@@ -666,7 +450,6 @@ const RISK_EVENTS: AuditSpec = {
         return [];
     }
   },
-  joinedIds: [[6, 7, 2]], // a verdict's eval_id = market @ ts_us
 };
 
 const ORDERS: AuditSpec = {
@@ -720,8 +503,8 @@ export const AUDIT_SPECS: Record<AuditRecord["kind"], AuditSpec> = {
 
 /** Buffered, batched writer of engine audit records (DuckDB appender). */
 export class AuditWriter extends BatchedWriter<AuditRecord> {
-  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: WriterOptions = {}) {
-    super(store, runId, mode, opts.batchRows ?? 50_000, opts.stageMinRows);
+  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: { batchRows?: number } = {}) {
+    super(store, runId, mode, opts.batchRows ?? 50_000);
   }
 
   write(r: AuditRecord): void {
@@ -748,8 +531,8 @@ const FORECASTS: TableSpec<ForecastRecord> = {
 
 /** Buffered writer of the `forecasts` table (one row per model per scored evaluation). */
 export class ForecastWriter extends BatchedWriter<ForecastRecord> {
-  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: WriterOptions = {}) {
-    super(store, runId, mode, opts.batchRows ?? 50_000, opts.stageMinRows);
+  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: { batchRows?: number } = {}) {
+    super(store, runId, mode, opts.batchRows ?? 50_000);
   }
 
   write(r: ForecastRecord): void {
@@ -877,8 +660,8 @@ const OTHER_EVENTS: EventSpec = {
 
 /** Market-data rows for the collector (and anything else that wants events in SQL). */
 export class MarketDataWriter extends BatchedWriter<EngineEvent> {
-  constructor(store: Store, runId: string, opts: WriterOptions = {}) {
-    super(store, runId, "collect", opts.batchRows ?? 50_000, opts.stageMinRows);
+  constructor(store: Store, runId: string, opts: { batchRows?: number } = {}) {
+    super(store, runId, "collect", opts.batchRows ?? 50_000);
   }
 
   write(e: EngineEvent): void {
