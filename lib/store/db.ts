@@ -226,35 +226,30 @@ function rowValid(kinds: readonly ColKind[], row: unknown[], notNull: readonly b
 /**
  * NOT NULL flags of every table's columns in column order, per connection. They are read when the
  * store opens, so a writer issues no query of its own next to other writers' appends on the shared
- * connection; a table made later is looked up on its first batch.
+ * connection; a table made later is found by reading them again on its first batch.
  */
 const NOT_NULL = new WeakMap<DuckDBConnection, Map<string, boolean[]>>();
 
-async function loadNotNull(connection: DuckDBConnection, table?: string): Promise<Map<string, boolean[]>> {
+async function loadNotNull(connection: DuckDBConnection): Promise<Map<string, boolean[]>> {
   const r = await connection.runAndReadAll(
     `SELECT table_name, is_nullable FROM duckdb_columns()
-     WHERE database_name = current_database() AND schema_name = 'main'${table === undefined ? "" : " AND table_name = $1"}
-     ORDER BY table_name, column_index`,
-    table === undefined ? [] : [table],
+     WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index`,
   );
-  const byTable = NOT_NULL.get(connection) ?? new Map<string, boolean[]>();
-  const found = new Map<string, boolean[]>();
+  const byTable = new Map<string, boolean[]>();
   for (const [name, nullable] of r.getRowsJS()) {
-    const flags = found.get(String(name)) ?? [];
+    const flags = byTable.get(String(name)) ?? [];
     flags.push(nullable === false);
-    found.set(String(name), flags);
+    byTable.set(String(name), flags);
   }
-  for (const [name, flags] of found) byTable.set(name, flags);
   NOT_NULL.set(connection, byTable);
   return byTable;
 }
 
-/** Which of a table's first `n` columns are NOT NULL (writers fill the columns in order; generated ones come last). */
-async function notNullColumns(connection: DuckDBConnection, table: string, n: number): Promise<boolean[]> {
-  let flags = NOT_NULL.get(connection)?.get(table);
-  if (!flags) flags = (await loadNotNull(connection, table)).get(table) ?? [];
+/** NOT NULL flags of a table's columns; writers fill its first `n` columns in order (generated ones come last). */
+async function notNullColumns(connection: DuckDBConnection, table: string, n: number): Promise<readonly boolean[]> {
+  const flags = NOT_NULL.get(connection)?.get(table) ?? (await loadNotNull(connection)).get(table) ?? [];
   if (flags.length < n) throw new Error(`table ${table} has ${flags.length} columns, its writer fills ${n}`);
-  return flags.slice(0, n);
+  return flags;
 }
 
 function appendRow(a: DuckDBAppender, kinds: readonly ColKind[], row: unknown[]): void {
@@ -376,13 +371,13 @@ class BatchedWriter<T> {
     const a = await this.store.connection.createAppender(spec.table);
     try {
       for (const r of records) {
-        let row: unknown[];
+        let row: unknown[] | null;
         try {
           row = spec.row(r, this.runId, this.mode);
         } catch {
-          row = []; // a record its table cannot represent (e.g. a BigInt in a JSON field): rejected below
+          row = null; // a record its table cannot represent (e.g. a BigInt in a JSON field)
         }
-        if (!rowValid(spec.kinds, row, notNull)) {
+        if (row === null || !rowValid(spec.kinds, row, notNull)) {
           this.bump("rejected");
           continue;
         }
