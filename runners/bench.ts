@@ -31,7 +31,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_ENGINE_CONFIG, mergeEngineConfig, type EngineConfig } from "../lib/core/config.ts";
 import { runSweep } from "../lib/run/sweep.ts";
-import { AuditWriter, openStore } from "../lib/store/db.ts";
+import { AuditWriter, openStore, type AppendPath } from "../lib/store/db.ts";
+import type { AuditRecord } from "../lib/core/records.ts";
 import { openBulkEventWriter } from "../lib/tape/bulk.ts";
 import { synthesize } from "../lib/tape/synth.ts";
 import { readTapeEvents } from "../lib/tape/reader.ts";
@@ -121,6 +122,8 @@ async function main(): Promise<void> {
   const sweep1 = runChild(["replay", ...one, "--configs", "1"]);
   const sweep32w1 = runChild(["replay", ...one, "--configs", "32", "--workers", "1"]);
   const sweep32w2 = runChild(["replay", ...one, "--configs", "32", "--workers", "2"]);
+  const append = runChild(["append", ...one]);
+  const perRow = (xs: readonly number[]) => round((Math.min(...xs) / append.events) * 1e6, 2);
   const eventsBytes = dirBytes(join(tapeDir, "events"));
   const out = {
     events: readWarm.events,
@@ -133,6 +136,10 @@ async function main(): Promise<void> {
     // Share of the replay's time that recording every audit row costs.
     audit_share: round(Math.max(0, replay.seconds - noAudit.seconds) / replay.seconds, 3),
     audit_rows: replay.auditRows ?? 0,
+    // Writing that day's audit rows alone, µs a row (best of two): data chunks (the writers' path) and
+    // one appender call per value (the path they replaced, kept as the tests' oracle).
+    audit_append_us_per_row: { chunks: perRow(append.appendRuns!.chunks), rows: perRow(append.appendRuns!.rows) },
+    audit_append_seconds_runs: { chunks: append.appendRuns!.chunks.map((x) => round(x, 3)), rows: append.appendRuns!.rows.map((x) => round(x, 3)) },
     peak_rss_mb_1day: round(rss1Mb, 1),
     peak_rss_mb_4days: round(rss4Mb, 1),
     rss_4days_over_1day: round(rss4Mb / rss1Mb, 3),
@@ -178,6 +185,7 @@ interface ChildResult {
   seconds: number;
   rssMb: number;
   auditRows?: number;
+  appendRuns?: Record<AppendPath, number[]>;
 }
 
 function childArgs(args: string[]): string[] {
@@ -197,6 +205,7 @@ async function child(job: string): Promise<void> {
   const t0 = performance.now();
   let events = 0;
   let auditRows: number | undefined;
+  let appendRuns: Record<AppendPath, number[]> | undefined;
   if (job === "read") {
     for await (const batch of readTapeEvents(tapeDir, opts)) events += batch.length;
   } else if (job === "replay") {
@@ -216,6 +225,26 @@ async function child(job: string): Promise<void> {
     }
     if (store) await store.close();
     events = r.events;
+  } else if (job === "append") {
+    // The audit rows of one day's replay, then the time to write them through each append path of
+    // the store (after a warm-up of both), interleaved: rows, chunks, rows, chunks.
+    const records: AuditRecord[] = [];
+    await runSweep({ tape: tapeDir, ...opts, configs: [DEFAULT_ENGINE_CONFIG] }, 1, { onRecord: (rec) => records.push(rec) });
+    const write = async (path: AppendPath, recs: readonly AuditRecord[]): Promise<number> => {
+      const store = await openStore(":memory:");
+      const w = new AuditWriter(store, "bench", "replay", { appendPath: path });
+      const t = performance.now();
+      for (const r of recs) w.write(r);
+      await w.close();
+      const s = (performance.now() - t) / 1000;
+      await store.close();
+      return s;
+    };
+    for (const path of ["rows", "chunks"] as const) await write(path, records.slice(0, 20_000));
+    const runs: Record<AppendPath, number[]> = { rows: [], chunks: [] };
+    for (let i = 0; i < 2; i++) for (const path of ["rows", "chunks"] as const) runs[path].push(await write(path, records));
+    appendRuns = runs;
+    events = records.length;
   } else if (job === "synth") {
     const day = values.day!;
     const i = Number(values.index);
@@ -243,7 +272,7 @@ async function child(job: string): Promise<void> {
   } else throw new Error(`unknown bench job ${job}`);
   const seconds = (performance.now() - t0) / 1000;
   const rssMb = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ events, seconds, rssMb, ...(auditRows !== undefined ? { auditRows } : {}) }) + "\n");
+  process.stdout.write(JSON.stringify({ events, seconds, rssMb, ...(auditRows !== undefined ? { auditRows } : {}), ...(appendRuns ? { appendRuns } : {}) }) + "\n");
 }
 
 /** The i-th config of the reference sweep: a grid over EV threshold and spread filter. */

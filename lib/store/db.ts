@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BIGINT, DuckDBInstance, INTEGER, LIST } from "@duckdb/node-api";
+import duckdb from "@duckdb/node-bindings";
+import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, LIST, VARCHAR, type DuckDBType } from "@duckdb/node-api";
 import { createMemoryDuckDB, RETURN_FREED_MEMORY, type MemoryDuckDB } from "../duckdb.ts";
 import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { z } from "zod";
@@ -95,7 +96,7 @@ export async function openStore(path: string = resolveDbPath(), o: { memoryLimit
   const connection = await duck.instance.connect();
   try {
     await migrate(connection);
-    await loadNotNull(connection);
+    await loadColumns(connection);
   } catch (err) {
     connection.closeSync();
     duck.dispose();
@@ -224,32 +225,188 @@ function rowValid(kinds: readonly ColKind[], row: unknown[], notNull: readonly b
 }
 
 /**
- * NOT NULL flags of every table's columns in column order, per connection. They are read when the
- * store opens, so a writer issues no query of its own next to other writers' appends on the shared
- * connection; a table made later is found by reading them again on its first batch.
+ * What a writer needs of a table's stored columns, in column order: NOT NULL flags and DuckDB type
+ * names. Read when the store opens, per connection, so a writer issues no query of its own next to
+ * other writers' appends on the shared connection; a table made later is found by reading them again
+ * on its first batch.
  */
-const NOT_NULL = new WeakMap<DuckDBConnection, Map<string, boolean[]>>();
+interface TableColumns {
+  readonly notNull: boolean[];
+  readonly types: string[];
+}
 
-async function loadNotNull(connection: DuckDBConnection): Promise<Map<string, boolean[]>> {
+const COLUMNS = new WeakMap<DuckDBConnection, Map<string, TableColumns>>();
+
+async function loadColumns(connection: DuckDBConnection): Promise<Map<string, TableColumns>> {
   const r = await connection.runAndReadAll(
-    `SELECT table_name, is_nullable FROM duckdb_columns()
+    `SELECT table_name, is_nullable, data_type FROM duckdb_columns()
      WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index`,
   );
-  const byTable = new Map<string, boolean[]>();
-  for (const [name, nullable] of r.getRowsJS()) {
-    const flags = byTable.get(String(name)) ?? [];
-    flags.push(nullable === false);
-    byTable.set(String(name), flags);
+  const byTable = new Map<string, TableColumns>();
+  for (const [name, nullable, type] of r.getRowsJS()) {
+    let t = byTable.get(String(name));
+    if (!t) byTable.set(String(name), (t = { notNull: [], types: [] }));
+    t.notNull.push(nullable === false);
+    t.types.push(String(type));
   }
-  NOT_NULL.set(connection, byTable);
+  COLUMNS.set(connection, byTable);
   return byTable;
 }
 
-/** NOT NULL flags of a table's columns; writers fill its first `n` columns in order (generated ones come last). */
-async function notNullColumns(connection: DuckDBConnection, table: string, n: number): Promise<readonly boolean[]> {
-  const flags = NOT_NULL.get(connection)?.get(table) ?? (await loadNotNull(connection)).get(table) ?? [];
-  if (flags.length < n) throw new Error(`table ${table} has ${flags.length} columns, its writer fills ${n}`);
-  return flags;
+/** A table's columns; writers fill its first `n` columns in order (generated ones come last). */
+async function tableColumns(connection: DuckDBConnection, table: string, n: number): Promise<TableColumns> {
+  const cols = COLUMNS.get(connection)?.get(table) ?? (await loadColumns(connection)).get(table);
+  if (!cols || cols.notNull.length < n) throw new Error(`table ${table} has ${cols?.notNull.length ?? 0} columns, its writer fills ${n}`);
+  return cols;
+}
+
+/** How a writer hands rows to DuckDB: a data chunk per 2048 rows (default), or one call per value. */
+export type AppendPath = "chunks" | "rows";
+
+export interface WriterOptions {
+  /** Records buffered before a background flush (default 50 000). */
+  batchRows?: number;
+  appendPath?: AppendPath;
+}
+
+/** Rows per appended data chunk: DuckDB's vector size, the most a chunk holds. */
+const CHUNK_ROWS = Math.min(2048, duckdb.vector_size());
+
+/** The stored type each scalar column kind is laid out as in a chunk. */
+const CHUNK_TYPE: Partial<Record<ColKind, string>> = { str: "VARCHAR", dbl: "DOUBLE", int: "INTEGER", price: "INTEGER", big: "BIGINT", bool: "BOOLEAN" };
+const CHUNK_DUCK_TYPE: Record<string, DuckDBType> = { VARCHAR, DOUBLE, INTEGER, BIGINT, BOOLEAN };
+
+/** The chunk layouts below write little-endian words, DuckDB's layout on every platform it ships for. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** A table whose every column is a scalar of the type its kind expects; others keep the row appender. */
+function chunkable(kinds: readonly ColKind[], types: readonly string[]): boolean {
+  if (!LITTLE_ENDIAN) return false;
+  for (let j = 0; j < kinds.length; j++) if (CHUNK_TYPE[kinds[j]!] !== types[j]) return false;
+  return true;
+}
+
+/**
+ * Append validated rows (at most CHUNK_ROWS) as one data chunk: numbers are laid into typed arrays
+ * and copied into their vectors a column at a time, and a string of at most 12 ASCII bytes is written
+ * in place as DuckDB's inlined `duckdb_string_t` (length, then the bytes, zero-padded) — the many
+ * short codes (run id, mode, side, decision, reason) then cost no call each. Longer strings go
+ * through `duckdb_vector_assign_string_element`, the one call that owns heap memory (SCHEMA.md,
+ * "Writers", has the figures).
+ */
+function appendChunk(a: DuckDBAppender, kinds: readonly ColKind[], types: readonly string[], rows: readonly unknown[][]): void {
+  const n = rows.length;
+  const chunk = DuckDBDataChunk.create(
+    types.slice(0, kinds.length).map((t) => CHUNK_DUCK_TYPE[t]!),
+    n,
+  );
+  const words = Math.ceil(n / 64) * 2; // validity: 64-bit words, as 32-bit halves
+  for (let j = 0; j < kinds.length; j++) {
+    const vec = duckdb.data_chunk_get_vector(chunk.chunk, j);
+    const valid = new Uint32Array(words).fill(0xffffffff);
+    let nulls = 0;
+    const kind = kinds[j]!;
+    if (kind === "str") {
+      const cells = new Uint8Array(n * 16);
+      const lengths = new Uint32Array(cells.buffer);
+      let long: number[] | null = null;
+      for (let i = 0; i < n; i++) {
+        const v = rows[i]![j] as string | null | undefined;
+        if (v === null || v === undefined) {
+          valid[i >>> 5]! &= ~(1 << (i & 31));
+          nulls++;
+          continue;
+        }
+        const len = v.length;
+        let inline = len <= 12;
+        for (let c = 0, at = i * 16 + 4; inline && c < len; c++, at++) {
+          const code = v.charCodeAt(c);
+          if (code > 127) inline = false;
+          else cells[at] = code;
+        }
+        if (inline) lengths[i * 4] = len;
+        else (long ??= []).push(i);
+      }
+      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
+      if (long !== null) appendLongStrings(vec, rows, j, long, n);
+    } else if (kind === "dbl") {
+      const cells = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = rows[i]![j] as number | null | undefined;
+        if (v === null || v === undefined || v !== v) {
+          valid[i >>> 5]! &= ~(1 << (i & 31));
+          nulls++;
+        } else cells[i] = v;
+      }
+      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
+    } else if (kind === "int" || kind === "price") {
+      const cells = new Int32Array(n);
+      const price = kind === "price";
+      for (let i = 0; i < n; i++) {
+        const v = rows[i]![j] as number | null | undefined;
+        if (v === null || v === undefined || (price && v < 0)) {
+          valid[i >>> 5]! &= ~(1 << (i & 31));
+          nulls++;
+        } else cells[i] = v;
+      }
+      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
+    } else if (kind === "big") {
+      // A safe integer as two 32-bit halves: exact, and no BigInt per value.
+      const cells = new Int32Array(n * 2);
+      for (let i = 0; i < n; i++) {
+        const v = rows[i]![j] as number | null | undefined;
+        if (v === null || v === undefined) {
+          valid[i >>> 5]! &= ~(1 << (i & 31));
+          nulls++;
+          continue;
+        }
+        const hi = Math.floor(v / 4294967296);
+        cells[2 * i] = (v - hi * 4294967296) | 0;
+        cells[2 * i + 1] = hi;
+      }
+      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
+    } else {
+      const cells = new Uint8Array(n); // bool
+      for (let i = 0; i < n; i++) {
+        const v = rows[i]![j] as boolean | null | undefined;
+        if (v === null || v === undefined) {
+          valid[i >>> 5]! &= ~(1 << (i & 31));
+          nulls++;
+        } else cells[i] = v ? 1 : 0;
+      }
+      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
+    }
+    if (nulls > 0) {
+      duckdb.vector_ensure_validity_writable(vec);
+      duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer, 0, valid.byteLength);
+    }
+  }
+  a.appendDataChunk(chunk);
+}
+
+/**
+ * Strings a chunk cannot inline. Each distinct one is assigned once; its repeats in the chunk (the
+ * market, its event ticker) get a copy of the same `duckdb_string_t`, pointing at the one copy of the
+ * bytes in the vector's own string heap, as DuckDB's own flattened vectors do. A chunk holds a few
+ * dozen markets, so this saves most of the calls.
+ */
+function appendLongStrings(vec: duckdb.Vector, rows: readonly unknown[][], j: number, long: readonly number[], n: number): void {
+  const first = new Map<string, number>();
+  let repeats: number[] | null = null;
+  for (const i of long) {
+    const v = rows[i]![j] as string;
+    const at = first.get(v);
+    if (at !== undefined) {
+      (repeats ??= []).push(i, at);
+      continue;
+    }
+    first.set(v, i);
+    duckdb.vector_assign_string_element(vec, i, v); // keeps NUL: the binding passes the length
+  }
+  if (repeats === null) return;
+  const cells = duckdb.vector_get_data(vec, n * 16); // a copy, with the assigned strings in place
+  for (let r = 0; r < repeats.length; r += 2) cells.copyWithin(repeats[r]! * 16, repeats[r + 1]! * 16, repeats[r + 1]! * 16 + 16);
+  duckdb.copy_data_to_vector(vec, 0, cells.buffer as ArrayBuffer, cells.byteOffset, n * 16);
 }
 
 function appendRow(a: DuckDBAppender, kinds: readonly ColKind[], row: unknown[]): void {
@@ -317,6 +474,8 @@ class BatchedWriter<T> {
     readonly runId: string,
     private readonly mode: string,
     private readonly batchRows: number,
+    /** "rows": one appender call per value, kept as the oracle of the chunk path in tests. */
+    private readonly appendPath: AppendPath = "chunks",
   ) {}
 
   protected enqueue(spec: TableSpec<T>, r: T): void {
@@ -367,9 +526,11 @@ class BatchedWriter<T> {
   }
 
   private async appendBatch(spec: TableSpec<T>, records: T[]): Promise<void> {
-    const notNull = await notNullColumns(this.store.connection, spec.table, spec.kinds.length);
+    const { notNull, types } = await tableColumns(this.store.connection, spec.table, spec.kinds.length);
+    const byChunk = this.appendPath === "chunks" && chunkable(spec.kinds, types);
     const a = await this.store.connection.createAppender(spec.table);
     try {
+      const rows: unknown[][] = [];
       for (const r of records) {
         let row: unknown[] | null;
         try {
@@ -381,8 +542,13 @@ class BatchedWriter<T> {
           this.bump("rejected");
           continue;
         }
-        appendRow(a, spec.kinds, row);
+        if (!byChunk) appendRow(a, spec.kinds, row);
+        else if (rows.push(row) === CHUNK_ROWS) {
+          appendChunk(a, spec.kinds, types, rows);
+          rows.length = 0;
+        }
       }
+      if (rows.length > 0) appendChunk(a, spec.kinds, types, rows);
     } finally {
       a.closeSync(); // closing flushes the appender's buffer into the table
     }
@@ -498,8 +664,8 @@ export const AUDIT_SPECS: Record<AuditRecord["kind"], AuditSpec> = {
 
 /** Buffered, batched writer of engine audit records (DuckDB appender). */
 export class AuditWriter extends BatchedWriter<AuditRecord> {
-  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: { batchRows?: number } = {}) {
-    super(store, runId, mode, opts.batchRows ?? 50_000);
+  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: WriterOptions = {}) {
+    super(store, runId, mode, opts.batchRows ?? 50_000, opts.appendPath);
   }
 
   write(r: AuditRecord): void {
@@ -526,8 +692,8 @@ const FORECASTS: TableSpec<ForecastRecord> = {
 
 /** Buffered writer of the `forecasts` table (one row per model per scored evaluation). */
 export class ForecastWriter extends BatchedWriter<ForecastRecord> {
-  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: { batchRows?: number } = {}) {
-    super(store, runId, mode, opts.batchRows ?? 50_000);
+  constructor(store: Store, runId: string, mode: RunInfo["mode"], opts: WriterOptions = {}) {
+    super(store, runId, mode, opts.batchRows ?? 50_000, opts.appendPath);
   }
 
   write(r: ForecastRecord): void {
@@ -655,8 +821,8 @@ const OTHER_EVENTS: EventSpec = {
 
 /** Market-data rows for the collector (and anything else that wants events in SQL). */
 export class MarketDataWriter extends BatchedWriter<EngineEvent> {
-  constructor(store: Store, runId: string, opts: { batchRows?: number } = {}) {
-    super(store, runId, "collect", opts.batchRows ?? 50_000);
+  constructor(store: Store, runId: string, opts: WriterOptions = {}) {
+    super(store, runId, "collect", opts.batchRows ?? 50_000, opts.appendPath);
   }
 
   write(e: EngineEvent): void {
