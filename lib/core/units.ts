@@ -64,11 +64,21 @@ export function parseScaled(input: unknown, scale: number, what: string): number
   return value === 0 ? 0 : sign * value;
 }
 
-/** JSON numbers such as 0.56 or 1e-7 → plain decimal text without exponent. */
+/**
+ * A JSON number as the decimal it was written as: the shortest text that reads back as the same double
+ * (what `String` gives), with an exponent (1e-7, 1.5e+21) written out. Fixed decimals would show the
+ * double's binary error instead (133896.07 → "133896.070000000007") and fail the exactness check.
+ */
 function numberToPlainString(n: number): string {
-  if (Number.isInteger(n)) return n.toFixed(0);
-  // 12 significant decimals is beyond any Kalshi field; toFixed avoids exponent notation.
-  return n.toFixed(12).replace(/0+$/, "").replace(/\.$/, "");
+  const s = String(n);
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const [, sign, int, frac = "", exp] = m;
+  const digits = int! + frac;
+  const point = int!.length + Number(exp); // digits before the decimal point
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${"0".repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 /** Format an integer scaled by 10^scale back to fixed-point text with exactly `decimals` places. */

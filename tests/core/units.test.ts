@@ -10,6 +10,7 @@ import {
   parseCountFp,
   parseIsoToUs,
   parseMoneyDollars,
+  parseScaled,
   parsePriceCents,
   parsePriceDollars,
   priceToProb,
@@ -58,6 +59,24 @@ describe("fixed-point parsing at the boundary", () => {
     expect(formatMoneyDollars(-41_462_600, 2)).toBe("-41.46");
     expect(formatMoneyDollars(175_000, 2)).toBe("0.18");
     expect(priceToProb(5600)).toBeCloseTo(0.56, 12);
+  });
+  test("a JSON number is read as the decimal it was written as, whatever its size", () => {
+    // 133896.07 as a double is 133896.0700000000069849…: read with 12 fixed decimals it carried
+    // nonzero digits past the second and was rejected (1 in 10 counts ≥ 1 000, most ≥ 10 000).
+    expect(parseCountFp(133_896.07)).toBe(13_389_607);
+    expect(parseCountFp(1234.56)).toBe(123_456);
+    expect(parseCountFp(90_071_992_547.41)).toBe(9_007_199_254_741);
+    expect(parseMoneyDollars(12_345.6789)).toBe(12_345_678_900);
+    expect(parsePriceDollars(0.0001)).toBe(1);
+    expect(parseCountFp(-54)).toBe(-5400);
+    expect(parseCountFp(1e-2)).toBe(1);
+    expect(() => parseCountFp(1e-7)).toThrow(); // more decimals than a count has
+    expect(() => parseCountFp(0.1 + 0.2)).toThrow(); // 0.30000000000000004: not a two-decimal number
+    expect(parseScaled(2.5e-5, 6, "money")).toBe(25);
+    expect(parseScaled(1.5e3, 2, "count")).toBe(150_000);
+    // every two-decimal count JSON can carry comes back exact
+    fc.assert(fc.property(fc.integer({ min: -9e14, max: 9e14 }), (c) => parseCountFp(Number(formatCountFp(c))) === c));
+    fc.assert(fc.property(fc.integer({ min: 0, max: 9e12 }), (m) => parseMoneyDollars(Number(formatMoneyDollars(m))) === m));
   });
   test("timestamps keep microseconds", () => {
     expect(parseIsoToUs("2026-08-09T21:05:48.123456Z")).toBe(Date.UTC(2026, 7, 9, 21, 5, 48) * 1000 + 123456);

@@ -14,7 +14,7 @@ import { TradingSession } from "../../lib/run/session.ts";
 import { ConservativeQueue, ConstantLatency } from "../../lib/sim/models.ts";
 import { SettlementFallback } from "../../lib/sim/settlement.ts";
 import { SimVenue } from "../../lib/sim/venue.ts";
-import { parseKalshiFrame } from "../../lib/venues/kalshi/parse.ts";
+import { parseKalshiFrame, parseKalshiMarket } from "../../lib/venues/kalshi/parse.ts";
 import { S, T0, marketInfo, merge, snapshot, spotWalk } from "../helpers/scenario.ts";
 
 const M = "KXBTC15M-26NOV251115-15";
@@ -102,5 +102,38 @@ describe("partial market info is merged, never replaces the record", () => {
     // The same listing again changes nothing: no new row.
     expect(d.upsert({ ...created(), floorStrike: Number.NaN, tsRecv: T0 + S })).toBeNull();
     expect(d.get(M)!.floorStrike).toBe(100_012.5);
+  });
+
+  /** Directory state after the REST record of a KXBTC market, then one WS frame's market data. */
+  function afterFrame(msg: Record<string, unknown>): MarketDirectory {
+    const d = new MarketDirectory();
+    d.upsert(
+      parseKalshiMarket(
+        {
+          ticker: "KXBTC-25APR30-T0915-B95000", event_ticker: "KXBTC-25APR30", strike_type: "between", floor_strike: 94_750, cap_strike: 94_999.99,
+          open_time: "2025-04-30T12:00:00Z", close_time: "2025-04-30T13:15:00Z", price_ranges: [{ start: "0.0000", end: "1.0000", step: "0.0010" }],
+        },
+        1,
+      ),
+    );
+    const r = parseKalshiFrame(JSON.stringify({ type: "market_lifecycle_v2", sid: 13, seq: 2, msg: { market_ticker: "KXBTC-25APR30-T0915-B95000", ...msg } }), 3, { useYesPrice: false });
+    if (!r.ok) throw new Error(r.error);
+    for (const e of r.events) if (e.kind === "market_info") d.upsert(e);
+    if (r.patch) d.patch(r.patch);
+    return d;
+  }
+
+  test("metadata_updated without an event ticker keeps the record's (no guess from the market ticker)", () => {
+    // The AsyncAPI example: the frame names no event. Guessing "KXBTC-25APR30-T0915" cut the market off
+    // its event, so the event's fee updates no longer reached it.
+    const d = afterFrame({ event_type: "metadata_updated", strike_type: "between", floor_strike: 95_000, cap_strike: 95_250 });
+    expect(d.get("KXBTC-25APR30-T0915-B95000")).toMatchObject({ eventTicker: "KXBTC-25APR30", floorStrike: 95_000, capStrike: 95_250 });
+    d.event({ eventTicker: "KXBTC-25APR30", tsRecv: 4, feeOverride: { feeType: "quadratic", feeMultiplier: 2 } });
+    expect(d.get("KXBTC-25APR30-T0915-B95000")).toMatchObject({ feeType: "quadratic", feeMultiplier: 2 });
+  });
+
+  test("metadata_updated with a strike but no strike_type (each is optional) still moves the strike", () => {
+    const d = afterFrame({ event_type: "metadata_updated", floor_strike: 95_500 });
+    expect(d.get("KXBTC-25APR30-T0915-B95000")).toMatchObject({ strikeType: "between", floorStrike: 95_500, capStrike: 94_999.99, eventTicker: "KXBTC-25APR30" });
   });
 });

@@ -592,15 +592,34 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
 
   if (m.event_type === "metadata_updated") {
     const strikeType = m.strike_type ?? meta?.strike_type;
-    if (strikeType === undefined || !STRIKE_TYPES.has(strikeType)) return ok(env, []);
-    const eventTicker = meta?.event_ticker ?? eventTickerOf(market);
+    if (strikeType === undefined) {
+      // A strike (or close) without its type — each field is optional: move what the frame carries.
+      const floorStrike = strikeNumber(m.floor_strike ?? meta?.floor_strike);
+      const capStrike = strikeNumber(m.cap_strike ?? meta?.cap_strike);
+      const r = ok(env, []);
+      if (!Number.isNaN(floorStrike) || !Number.isNaN(capStrike) || m.close_ts !== undefined) {
+        r.patch = {
+          market,
+          tsRecv,
+          tsExchange: null,
+          ...(Number.isNaN(floorStrike) ? {} : { floorStrike }),
+          ...(Number.isNaN(capStrike) ? {} : { capStrike }),
+          ...(m.close_ts !== undefined ? { closeTime: usFromS(m.close_ts, "close_ts") } : {}),
+        };
+      }
+      return r;
+    }
+    if (!STRIKE_TYPES.has(strikeType)) return ok(env, []);
+    // The frame names no event as a rule: "" keeps the record's in mergeMarketInfo. A guess from the
+    // market ticker would cut the market off its event (and the event's fee updates) when it is wrong.
+    const eventTicker = meta?.event_ticker ?? "";
     const info: MarketInfo = {
       kind: "market_info",
       tsRecv,
       tsExchange: null,
       market,
       eventTicker,
-      seriesTicker: seriesTickerOf(eventTicker),
+      seriesTicker: eventTicker === "" ? "" : seriesTickerOf(eventTicker),
       strikeType: strikeType as StrikeType,
       floorStrike: strikeNumber(m.floor_strike ?? meta?.floor_strike),
       capStrike: strikeNumber(m.cap_strike ?? meta?.cap_strike),
