@@ -105,6 +105,11 @@ export interface PublicTrade extends EventBase {
   readonly takerSide: "yes" | "no";
   readonly sid: number;
   readonly seq: number;
+  /**
+   * Present (true) only for a block trade: matched off book, so it took no displayed liquidity and
+   * no queue; the simulated venue fills nothing from it.
+   */
+  readonly blockTrade?: true;
 }
 
 // ---- Market reference data and lifecycle -------------------------------------------------------

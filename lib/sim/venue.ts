@@ -640,6 +640,7 @@ export class SimVenue {
    * ahead of it from that.
    */
   private onPublicTrade(t: PublicTrade): void {
+    if (t.blockTrade) return; // matched off book: it neither met our orders nor moved the queue
     let left = t.count;
     for (const o of this.byPriority(t.market)) {
       if (left <= 0) break;

@@ -805,10 +805,10 @@ const MD_SPECS: Partial<Record<EngineEvent["kind"], EventSpec>> = {
   },
   public_trade: {
     table: "public_trades",
-    kinds: [...HEAD_KINDS, "str", "str", "int", "big", "str", "big", "big"],
+    kinds: [...HEAD_KINDS, "str", "str", "int", "big", "str", "big", "big", "bool"],
     row: (e, runId) => {
       const t = e as Ev<"public_trade">;
-      return [...head(e, runId), t.market, t.tradeId, t.yesPrice, t.count, t.takerSide, t.sid, t.seq];
+      return [...head(e, runId), t.market, t.tradeId, t.yesPrice, t.count, t.takerSide, t.sid, t.seq, t.blockTrade === true];
     },
   },
 };

@@ -137,6 +137,7 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       row.side = e.takerSide;
       row.sid = int32(e.sid, "sid");
       row.seq = int64(e.seq, "seq");
+      if (e.blockTrade === true) row.qty2 = 1;
       break;
     case "timer":
       break;
@@ -476,6 +477,7 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           sid: need(v[r + C_SID]!, "public_trade", "sid"),
           seq: need(v[r + C_SEQ]!, "public_trade", "seq"),
         };
+        if (v[r + C_QTY2] === 1) (e as { blockTrade?: true }).blockTrade = true;
         break;
       case K_MARKET_TICKER:
         e = {

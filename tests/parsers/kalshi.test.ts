@@ -209,6 +209,14 @@ describe("current shapes (AsyncAPI examples)", () => {
     expect(parseKalshiFrame(none, TS, NO_YES).ok).toBe(false);
   });
 
+  it("trade: a block trade (matched off book) is marked as such; a book trade carries no mark", () => {
+    const frame = (flag: string) =>
+      `{"type":"trade","sid":12,"seq":2,"msg":{"trade_id":"t","market_ticker":"M-1","yes_price_dollars":"0.3600","count_fp":"5000.00","taker_outcome_side":"yes"${flag}}}`;
+    expect(only(parseKalshiFrame(frame(',"is_block_trade":true'), TS, NO_YES), "public_trade")).toMatchObject({ blockTrade: true, count: 500_000 });
+    expect(only(parseKalshiFrame(frame(',"is_block_trade":false'), TS, NO_YES), "public_trade")).not.toHaveProperty("blockTrade");
+    expect(only(parseKalshiFrame(frame(""), TS, NO_YES), "public_trade")).not.toHaveProperty("blockTrade");
+  });
+
   it("fill: current direction fields, fee in micros; deprecated side+action fallback", () => {
     const f = only(parseKalshiFrame(byType(ref, "fill")[0]!, TS, NO_YES), "fill");
     // fee_cost "0.010000" → 10 000 µ$; count "278.00" → 27 800; price "0.7500" → 7500

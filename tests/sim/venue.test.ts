@@ -151,6 +151,17 @@ describe("resting orders and the conservative queue", () => {
     expect(fills(drain(v, T0 + 5 * S))).toEqual([]);
   });
 
+  test("a block trade at our price fills nothing and eats no queue: it never met the book", () => {
+    const v = venue();
+    v.onMarketEvent(snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 1000]]));
+    v.place(order(T0 + S, { price: 4800, tif: "good_till_canceled", count: 500 }));
+    drain(v, T0 + 2 * S);
+    v.onMarketEvent({ ...trade(T0 + 3 * S, 50_000), blockTrade: true });
+    expect(fills(drain(v, T0 + 4 * S))).toEqual([]);
+    v.onMarketEvent(trade(T0 + 5 * S, 1200)); // the 10 ahead are still there: 2 for us
+    expect(fills(drain(v, T0 + 6 * S)).map((x) => x.count)).toEqual([200]);
+  });
+
   test("post-only that would cross is cancelled, not filled", () => {
     const v = venue();
     v.onMarketEvent(snapshot(T0, M, 1, 1, [[4800, 100]], [[5000, 100]]));

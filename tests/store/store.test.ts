@@ -55,6 +55,29 @@ describe("migrations", () => {
     ]) expect(tables).toContain(t);
   });
 
+  it("011 marks block trades: a store written before it keeps its trades, read as book trades, and takes marked ones", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "store-"));
+    dirs.push(dir);
+    const path = join(dir, "old.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const { migrate } = await import("../../lib/store/db.ts");
+    const old = await DuckDBInstance.create(path);
+    const c = await old.connect();
+    await migrate(c, loadMigrations().filter((m) => m.version < 11));
+    await c.run(`INSERT INTO public_trades VALUES ('r0', ${T0}, NULL, 'M', 't0', 4425, 301, 'no', 2, 7)`);
+    c.closeSync();
+    old.closeSync();
+    const s = await openStore(path);
+    stores.push(s);
+    const w = new MarketDataWriter(s, "r1");
+    const trade = { kind: "public_trade", tsRecv: T0 + 1, tsExchange: null, market: "M", tradeId: "t1", yesPrice: 4400, count: 500_000, takerSide: "yes", sid: 2, seq: 8 } as const;
+    w.write({ ...trade, blockTrade: true });
+    w.write({ ...trade, tsRecv: T0 + 2, tradeId: "t2", seq: 9 });
+    await w.close();
+    const rows = await queryObjects(s, "SELECT trade_id, is_block_trade, count_e2::INTEGER AS n, ts FROM public_trades ORDER BY ts_recv_us");
+    expect(rows.map((r) => [r.trade_id, r.is_block_trade, r.n])).toEqual([["t0", false, 301], ["t1", true, 500_000], ["t2", false, 500_000]]);
+  });
+
   it("DB path: argument, then DB_PATH, then default", () => {
     expect(resolveDbPath("x.duckdb", { DB_PATH: "y" })).toBe("x.duckdb");
     expect(resolveDbPath(undefined, { DB_PATH: "y.duckdb" })).toBe("y.duckdb");

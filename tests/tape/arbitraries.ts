@@ -83,17 +83,23 @@ const byKind: { [K in EventKind]: fc.Arbitrary<Extract<EngineEvent, { kind: K }>
     volume: count,
     openInterest: count,
   }),
-  public_trade: fc.record({
-    kind: fc.constant("public_trade"),
-    ...base,
-    market,
-    tradeId: str,
-    yesPrice: price,
-    count,
-    takerSide: fc.constantFrom("yes", "no"),
-    sid,
-    seq,
-  }),
+  public_trade: fc
+    .tuple(
+      fc.record({
+        kind: fc.constant("public_trade"),
+        ...base,
+        market,
+        tradeId: str,
+        yesPrice: price,
+        count,
+        takerSide: fc.constantFrom("yes", "no"),
+        sid,
+        seq,
+      }),
+      fc.boolean(),
+    )
+    // the block-trade mark is present only when true
+    .map(([t, block]) => (block ? { ...t, blockTrade: true as const } : t)),
   market_info: fc.record({
     kind: fc.constant("market_info"),
     ...base,

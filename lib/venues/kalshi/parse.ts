@@ -186,6 +186,7 @@ const tradeMsg = z.object({
   taker_outcome_side: side.optional(),
   taker_book_side: bookSide.optional(),
   taker_side: side.optional(),
+  is_block_trade: z.boolean().optional(),
   ts_ms: optInt,
   ts: z.union([z.string(), z.number()]).optional(),
 });
@@ -492,6 +493,7 @@ function parseTrade(env: Envelope, tsRecv: TsUs): Ok {
       takerSide,
       sid: sidOf(env),
       seq: seqOf(env),
+      ...(m.is_block_trade === true ? { blockTrade: true as const } : {}),
     },
   ]);
 }
