@@ -127,6 +127,20 @@ describe("current shapes (AsyncAPI examples)", () => {
     ]);
   });
 
+  it("null in an optional field is read as absent, not as a bad frame (our own fill must not be lost)", () => {
+    const fill =
+      '{"type":"fill","sid":9,"msg":{"trade_id":"t1","order_id":"o1","client_order_id":null,"market_ticker":"M-1","is_taker":true,' +
+      '"yes_price_dollars":"0.7500","count_fp":"2.00","outcome_side":"yes","book_side":"bid","action":"buy","fee_cost":null,"ts":1700000000}}';
+    expect(only(parseKalshiFrame(fill, TS, NO_YES), "fill")).toMatchObject({ clientOrderId: null, orderId: "o1", count: 200, yesPrice: 7500, fee: 0 });
+    const snap = '{"type":"orderbook_snapshot","sid":2,"seq":2,"msg":{"market_ticker":"M-1","yes_dollars_fp":[["0.4200","3.00"]],"no_dollars_fp":null}}';
+    expect(only(parseKalshiFrame(snap, TS, NO_YES), "book_snapshot")).toMatchObject({ yesBids: [[4200, 300]], noBids: [] });
+    // where null means something it is kept: a fee override set to null is cleared
+    const cleared = parseKalshiFrame('{"type":"event_fee_update","sid":5,"seq":3,"msg":{"event_ticker":"E-1","fee_type_override":null,"fee_multiplier_override":null}}', TS, NO_YES);
+    expect(cleared.ok && cleared.eventPatch?.feeOverride).toEqual({ feeType: null, feeMultiplier: null });
+    // a null inside a level is still a bad level
+    expect(parseKalshiFrame('{"type":"orderbook_snapshot","sid":2,"seq":3,"msg":{"market_ticker":"M-1","yes_dollars_fp":[["0.4200",null]]}}', TS, NO_YES).ok).toBe(false);
+  });
+
   it("orderbook_snapshot, use_yes_price=true: the no side arrives as YES prices and becomes NO bids 1 − p", () => {
     const s = only(parseKalshiFrame(byType(cur, "orderbook_snapshot")[0]!, TS, YES), "book_snapshot");
     // YES 0.54 ≡ NO bid 0.46 (size 20.00); YES 0.56 ≡ NO bid 0.44 (146.00); sorted ascending.

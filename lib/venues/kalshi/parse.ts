@@ -795,11 +795,32 @@ function carriesSeq(e: EngineEvent, sid: number, seq: number): boolean {
   return s !== null && s.sid === sid && s.seq === seq;
 }
 
+/** Keys whose null means something (an event's fee override set to null is cleared). */
+const NULL_IS_A_VALUE: ReadonlySet<string> = new Set(["fee_type_override", "fee_multiplier_override"]);
+
+/**
+ * The message with every null-valued object key removed but those of NULL_IS_A_VALUE: the schemas mark
+ * fields optional, and a venue that sends `"client_order_id": null` means "none", not a bad frame.
+ * Nulls inside arrays (a level's size) stay and are refused.
+ */
+function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map((x: unknown) => (x !== null && typeof x === "object" ? withoutNulls(x) : x));
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === null) {
+      if (NULL_IS_A_VALUE.has(k)) out[k] = null;
+    } else out[k] = typeof x === "object" ? withoutNulls(x) : x;
+  }
+  return out;
+}
+
 function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
   try {
     const json = parseJsonObject(text);
     if (!json.ok) return json;
-    const raw = json.value;
+    // Most frames hold no null at all; only those pay for the copy.
+    const raw = text.includes("null") ? (withoutNulls(json.value) as typeof json.value) : json.value;
     const env = check(envelope, raw, "envelope");
     if (env.seq !== undefined && env.seq < 0) fail("envelope: negative seq");
     switch (env.type) {
