@@ -94,6 +94,18 @@ describe("Kalshi WS book", () => {
   });
 });
 
+describe("Kalshi WS unknown message types", () => {
+  it("are counted by name, not silently dropped and not rejected, and the loop goes on", async () => {
+    const { fake, client } = await setup();
+    fake.faults.unknownFrames(6);
+    await waitFor(() => client.stats.ignored === 6, 3000, "6 ignored");
+    expect(client.stats.ignoredTypes).toEqual({ ticker_v3: 2, multivariate_market_lifecycle: 2, "market_lifecycle_v2:paused": 2 });
+    expect(client.stats.rejected).toBe(0);
+    drive(fake, 200);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal after unknown frames");
+  });
+});
+
 describe("Kalshi WS resync", () => {
   it("a lost delta (seq gap) → FeedHealth gap, get_snapshot for the sid's markets, books equal again", async () => {
     const { fake, client, events } = await setup();

@@ -100,6 +100,8 @@ export interface FakeKalshiFaults {
   stall(ms: number): void;
   /** Send `n` malformed frames on every connection now. */
   malformed(n?: number): void;
+  /** Send `n` well-formed frames of types a client may not know yet (unsequenced) on every connection. */
+  unknownFrames(n?: number): void;
   /** Do not answer the next `n` get_snapshot commands. */
   ignoreSnapshots(n?: number): void;
   /** Send a terminal channel error (code 10) for every orderbook subscription. */
@@ -1093,6 +1095,14 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
         JSON.stringify({ type: "orderbook_snapshot", msg: null }),
       ];
       for (const c of conns) for (let i = 0; i < n; i++) if (c.ws.readyState === c.ws.OPEN && !stalled()) c.ws.send(bad[i % bad.length]!);
+    },
+    unknownFrames(n = 1) {
+      const frames = [
+        JSON.stringify({ type: "ticker_v3", sid: 99, msg: { market_ticker: "X", price_dollars: "0.5000" } }),
+        JSON.stringify({ type: "multivariate_market_lifecycle", sid: 98, msg: { market_ticker: "X", event_type: "created" } }),
+        JSON.stringify({ type: "market_lifecycle_v2", sid: 97, msg: { market_ticker: "X", event_type: "paused" } }),
+      ];
+      for (const c of conns) for (let i = 0; i < n; i++) if (c.ws.readyState === c.ws.OPEN && !stalled()) c.ws.send(frames[i % frames.length]!);
     },
     ignoreSnapshots(n = 1) {
       ignoreSnapshotCount += n;

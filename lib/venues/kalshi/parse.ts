@@ -98,6 +98,11 @@ export type KalshiFrameResult =
       patch?: MarketPatch;
       /** An event-level frame (event_lifecycle, event_fee_update): for MarketDirectory. */
       eventPatch?: EventPatch;
+      /**
+       * A message of a type (or lifecycle event_type) this parser does not know, e.g. a new channel:
+       * accepted (its seq still counts) but nothing read from it; the client counts these by name.
+       */
+      ignored?: string;
     }
   | { ok: false; error: string };
 
@@ -643,7 +648,7 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
     if (m.price_ranges && m.price_ranges.length > 0) r.patch = { market, tsRecv, tsExchange: null, priceRanges: parseRanges(m.price_ranges) };
     return r;
   }
-  if (!LIFECYCLE_PHASES.has(m.event_type)) return ok(env, []);
+  if (!LIFECYCLE_PHASES.has(m.event_type)) return { ...ok(env, []), ignored: `market_lifecycle_v2:${m.event_type}` };
   const phase = m.event_type as MarketLifecycle["phase"];
   let tsExchange: TsUs | null = null;
   if (phase === "determined" && m.determination_ts !== undefined) tsExchange = usFromS(m.determination_ts, "determination_ts");
@@ -870,7 +875,7 @@ function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): Kalsh
       case "cfbenchmarks_value":
         return parseCfb(env, tsRecv);
       default:
-        return ok(env, []);
+        return { ...ok(env, []), ignored: env.type };
     }
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : "unparseable frame" };

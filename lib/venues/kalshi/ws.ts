@@ -99,6 +99,9 @@ export interface KalshiWsStats {
   authFailures: number;
   droppedStaleSid: number;
   abandoned: number;
+  /** Frames of a type the parser does not know (a new channel, a new lifecycle event), by name. */
+  ignored: number;
+  ignoredTypes: Record<string, number>;
 }
 
 interface SidInfo {
@@ -128,6 +131,8 @@ export class KalshiWsClient {
     authFailures: 0,
     droppedStaleSid: 0,
     abandoned: 0,
+    ignored: 0,
+    ignoredTypes: {},
   };
   private readonly log: Logger;
   private readonly clock: () => TsUs;
@@ -467,6 +472,11 @@ export class KalshiWsClient {
         this.log.warn("frame rejected", { connId: this.connId, reason: r.error.slice(0, 160), rejected: this.stats.rejected });
       }
       return;
+    }
+    if (r.ignored !== undefined) {
+      this.stats.ignored++;
+      const n = (this.stats.ignoredTypes[r.ignored] = (this.stats.ignoredTypes[r.ignored] ?? 0) + 1);
+      if (n === 1) this.log.warn("frame of an unknown type ignored (kept on the tape; counted in stats.ignoredTypes)", { connId: this.connId, type: r.ignored });
     }
     const c = r.control;
     if (c) {
