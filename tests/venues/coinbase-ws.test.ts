@@ -93,4 +93,15 @@ describe("Coinbase WS", () => {
     await waitFor(() => quotes(events).length > n + 3, 3000, "quotes continue");
     expect(client.stats.gaps).toBe(0);
   });
+
+  it("a real frame it refuses still consumed its sequence_num: no gap is reported after it", async () => {
+    const { fake, client, events } = await setup();
+    const n0 = quotes(events).length;
+    await waitFor(() => quotes(events).length > n0 + 2, 3000, "quotes flow");
+    fake.faults.refusedSequenced(2);
+    await waitFor(() => client.stats.rejected === 2, 3000, "2 rejects");
+    const n = quotes(events).length;
+    await waitFor(() => quotes(events).length > n + 3, 3000, "quotes continue");
+    expect(client.stats.gaps).toBe(0);
+  });
 });

@@ -18,7 +18,12 @@ import { parseIsoToUs as parseIsoUnchecked, type TsUs } from "../../core/units.t
 
 export type CoinbaseFrameResult =
   | { ok: true; events: EngineEvent[]; channel: string; sequenceNum: number }
-  | { ok: false; error: string };
+  | {
+      ok: false;
+      error: string;
+      /** The refused frame's own sequence_num when it has a valid one: it still consumed that number. */
+      sequenceNum?: number;
+    };
 
 class FrameError extends Error {}
 
@@ -103,10 +108,13 @@ function takerFromMakerSide(side: string): SpotTrade["takerSide"] {
 }
 
 export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameResult {
+  let frameSeq: number | undefined;
   try {
     const json = parseJsonObject(text);
     if (!json.ok) return json;
     const raw = json.value;
+    const s = raw["sequence_num"];
+    if (typeof s === "number" && Number.isSafeInteger(s) && s >= 0) frameSeq = s;
     if (raw["type"] === "error") {
       const e = errorFrame.safeParse(raw);
       return { ok: false, error: `coinbase error: ${(e.success ? e.data.message : undefined) ?? "(no message)"}` };
@@ -156,6 +164,6 @@ export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameRes
     }
     return { ok: true, events, channel: env.channel, sequenceNum: seq };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : "unparseable frame" };
+    return { ok: false, error: e instanceof Error ? e.message : "unparseable frame", ...(frameSeq !== undefined ? { sequenceNum: frameSeq } : {}) };
   }
 }

@@ -165,6 +165,22 @@ export class CoinbaseWsClient {
     this.ws.terminate();
   }
 
+  /** Continuity of sequence_num; false for a frame older than the last one (Coinbase: ignore it). */
+  private observeSeq(seq: number, tsRecv: TsUs): boolean {
+    if (this.lastSeq >= 0 && seq <= this.lastSeq) {
+      this.stats.outOfOrder++;
+      return false;
+    }
+    if (this.lastSeq >= 0 && seq !== this.lastSeq + 1) {
+      this.stats.gaps++;
+      this.log.warn("sequence gap", { connId: this.connId, expected: this.lastSeq + 1, got: seq });
+      this.health("gap", `sequence_num expected ${this.lastSeq + 1}, got ${seq}`, tsRecv);
+      this.gapOpen = true;
+    }
+    this.lastSeq = seq;
+    return true;
+  }
+
   private onMessage(text: string): void {
     const tsRecv = this.clock();
     this.stats.framesIn++;
@@ -176,22 +192,13 @@ export class CoinbaseWsClient {
       if (this.stats.rejected + this.stats.venueErrors <= 20 || this.stats.rejected % 100 === 0) {
         this.log.warn("frame rejected", { connId: this.connId, reason: r.error.slice(0, 160) });
       }
+      // A frame we could not read still consumed its number, or the next one would look like a gap. Only
+      // the very next number is taken from it: a bad frame's number cannot move the count anywhere else.
+      if (r.sequenceNum !== undefined && this.lastSeq >= 0 && r.sequenceNum === this.lastSeq + 1) this.lastSeq = r.sequenceNum;
       return;
     }
     this.attempt = 0;
-    const seq = r.sequenceNum;
-    if (this.lastSeq >= 0 && seq <= this.lastSeq) {
-      // Older than what we have: Coinbase says ignore (out of order or duplicate).
-      this.stats.outOfOrder++;
-      return;
-    }
-    if (this.lastSeq >= 0 && seq !== this.lastSeq + 1) {
-      this.stats.gaps++;
-      this.log.warn("sequence gap", { connId: this.connId, expected: this.lastSeq + 1, got: seq });
-      this.health("gap", `sequence_num expected ${this.lastSeq + 1}, got ${seq}`, tsRecv);
-      this.gapOpen = true;
-    }
-    this.lastSeq = seq;
+    if (!this.observeSeq(r.sequenceNum, tsRecv)) return;
     let quoted = false;
     for (const e of r.events) {
       this.stats.events++;

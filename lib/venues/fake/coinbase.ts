@@ -28,6 +28,8 @@ export interface FakeCoinbaseFaults {
   skipSequence(n?: number): void;
   stall(ms: number): void;
   malformed(n?: number): void;
+  /** Send `n` real, sequenced ticker frames a client must refuse (a ticker without best_bid). */
+  refusedSequenced(n?: number): void;
   clear(): void;
 }
 
@@ -81,7 +83,8 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
 
   const sentTickers: FakeCoinbase["sentTickers"] = [];
 
-  function send(c: Conn, channel: string, events: unknown[]): void {
+  /** One frame with the connection's next sequence_num; `oracle` false keeps it out of sentTickers. */
+  function send(c: Conn, channel: string, events: unknown[], oracle = true): void {
     if (stalled() || c.ws.readyState !== c.ws.OPEN) return;
     const seq = c.seq++;
     if (c.lostFrames > 0) {
@@ -89,7 +92,7 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
       return;
     }
     stats.framesSent++;
-    if (channel === "ticker") {
+    if (channel === "ticker" && oracle) {
       for (const ev of events as { tickers: { product_id: string; best_bid: string; best_ask: string }[] }[]) {
         for (const t of ev.tickers) sentTickers.push({ connection: c.n, seq, productId: t.product_id, bid: Number(t.best_bid), ask: Number(t.best_ask) });
       }
@@ -248,6 +251,10 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
       const bad = ["{oops", JSON.stringify({ channel: "ticker", sequence_num: "x", events: 5 }), JSON.stringify({ channel: "ticker", timestamp: "t", sequence_num: 1, events: [{ type: "update", tickers: [{ product_id: 7 }] }] })];
       // Malformed frames are not real messages: they do not consume sequence numbers.
       for (const c of conns) for (let i = 0; i < n; i++) if (c.ws.readyState === c.ws.OPEN) c.ws.send(bad[i % bad.length]!);
+    },
+    refusedSequenced(n = 1) {
+      // Through send(): each consumes a sequence_num like any frame the venue sends.
+      for (const c of conns) for (let i = 0; i < n; i++) send(c, "ticker", [{ type: "update", tickers: [{ type: "ticker", product_id: "BTC-USD", price: "1", best_ask: "2" }] }], false);
     },
     clear() {
       stalledUntil = 0;
