@@ -136,4 +136,21 @@ describe("partial market info is merged, never replaces the record", () => {
     const d = afterFrame({ event_type: "metadata_updated", floor_strike: 95_500 });
     expect(d.get("KXBTC-25APR30-T0915-B95000")).toMatchObject({ strikeType: "between", floorStrike: 95_500, capStrike: 94_999.99, eventTicker: "KXBTC-25APR30" });
   });
+
+  test("a lifecycle frame naming a price structure but no price_ranges (the AsyncAPI's own examples) sets that structure's grid", () => {
+    const TAPERED = [{ start: 0, end: 1000, step: 10 }, { start: 1000, end: 9000, step: 100 }, { start: 9000, end: 10_000, step: 10 }];
+    // created, over a REST record: a structure the reference documents replaces the grid with its own,
+    // never with the 1¢ default the frame does not name
+    const d = afterFrame({
+      event_type: "created", open_ts: 1_746_014_400, close_ts: 1_746_018_900, price_level_structure: "tapered_deci_cent",
+      additional_metadata: { event_ticker: "KXBTC-25APR30", strike_type: "between", floor_strike: 94_750, cap_strike: 94_999.99 },
+    });
+    expect(d.get("KXBTC-25APR30-T0915-B95000")!.priceRanges).toEqual(TAPERED);
+    // price_level_structure_updated with only the name moves the grid too
+    const u = afterFrame({ event_type: "price_level_structure_updated", price_level_structure: "linear_cent" });
+    expect(u.get("KXBTC-25APR30-T0915-B95000")!.priceRanges).toEqual([{ start: 0, end: 10_000, step: 100 }]);
+    // a structure whose bands the reference does not give leaves the known grid alone
+    const k = afterFrame({ event_type: "price_level_structure_updated", price_level_structure: "center_half_edge_deci_cent" });
+    expect(k.get("KXBTC-25APR30-T0915-B95000")!.priceRanges).toEqual([{ start: 0, end: 10_000, step: 10 }]);
+  });
 });

@@ -261,6 +261,7 @@ const lifecycleMsg = z.object({
   determination_ts: z.number().optional(),
   settled_ts: z.number().optional(),
   price_ranges: z.array(priceRangeSchema).optional(),
+  price_level_structure: z.string().optional(),
   strike_type: z.string().optional(),
   floor_strike: strikeValue,
   cap_strike: strikeValue,
@@ -350,6 +351,28 @@ const ORDER_STATUSES: ReadonlySet<string> = new Set(["resting", "canceled", "exe
 
 /** The linear cent grid, assumed when a frame carries no `price_ranges`. */
 export const LINEAR_CENT_RANGES: readonly PriceRange[] = [{ start: 0, end: 10_000, step: 100 }];
+
+/**
+ * Grids of the price structures whose bands the reference spells out (§7.1), for a frame that names
+ * its structure without `price_ranges` (the AsyncAPI's own `created` example). Other structures (the
+ * center/edge family) come with their ranges or not at all.
+ */
+const STRUCTURE_RANGES: Readonly<Record<string, readonly PriceRange[]>> = {
+  linear_cent: LINEAR_CENT_RANGES,
+  deci_cent: [{ start: 0, end: 10_000, step: 10 }],
+  tapered_deci_cent: [
+    { start: 0, end: 1000, step: 10 },
+    { start: 1000, end: 9000, step: 100 },
+    { start: 9000, end: 10_000, step: 10 },
+  ],
+};
+
+/** The frame's grid: its `price_ranges`, else its named structure's, else null (not known). */
+function framePriceRanges(m: { price_ranges?: z.infer<typeof priceRangeSchema>[]; price_level_structure?: string }): readonly PriceRange[] | null {
+  if (m.price_ranges && m.price_ranges.length > 0) return parseRanges(m.price_ranges);
+  const s = m.price_level_structure;
+  return s !== undefined && Object.hasOwn(STRUCTURE_RANGES, s) ? STRUCTURE_RANGES[s]! : null;
+}
 
 function strikeNumber(v: number | string | null | undefined): number {
   if (v === undefined || v === null || v === "") return Number.NaN;
@@ -645,7 +668,8 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
   if (m.event_type === "price_level_structure_updated") {
     // Resting orders are kept; the grid changes (reference §7.1). Merged by MarketDirectory.
     const r = ok(env, []);
-    if (m.price_ranges && m.price_ranges.length > 0) r.patch = { market, tsRecv, tsExchange: null, priceRanges: parseRanges(m.price_ranges) };
+    const priceRanges = framePriceRanges(m);
+    if (priceRanges !== null) r.patch = { market, tsRecv, tsExchange: null, priceRanges };
     return r;
   }
   if (!LIFECYCLE_PHASES.has(m.event_type)) return { ...ok(env, []), ignored: `market_lifecycle_v2:${m.event_type}` };
@@ -697,7 +721,8 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
     openTime,
     closeTime,
     settleTime: closeTime,
-    priceRanges: m.price_ranges ? parseRanges(m.price_ranges) : LINEAR_CENT_RANGES,
+    // Whole cents are valid in every structure: the grid assumed when the frame gives none.
+    priceRanges: framePriceRanges(m) ?? LINEAR_CENT_RANGES,
     feeType: "quadratic",
     feeMultiplier: 1,
     // Kalshi emits no event when open_time passes, so the status is read off the receipt time.
