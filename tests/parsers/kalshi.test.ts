@@ -252,6 +252,21 @@ describe("current shapes (AsyncAPI examples)", () => {
     expect(legacy.bookSide).toBe("bid");
   });
 
+  it("user_order without book_side: a sell of a side rests on the other side of the YES book; 'cancelled' is canceled", () => {
+    const frame = (fields: string) =>
+      `{"type":"user_order","sid":4,"msg":{"order_id":"o1","ticker":"M-1","status":"resting","yes_price_dollars":"0.3500","fill_count_fp":"0.00","remaining_count_fp":"10.00",${fields}}}`;
+    const side = (fields: string) => only(parseKalshiFrame(frame(fields), TS, NO_YES), "order_update").bookSide;
+    expect(side('"side":"yes","action":"buy"')).toBe("bid");
+    expect(side('"side":"yes","action":"sell"')).toBe("ask"); // selling YES offers on the YES book
+    expect(side('"side":"no","action":"buy"')).toBe("ask");
+    expect(side('"side":"no","action":"sell"')).toBe("bid"); // selling NO = buying YES
+    expect(side('"outcome_side":"no","action":"sell"')).toBe("ask"); // outcome_side is the direction already
+    expect(side('"is_yes":true,"action":"sell"')).toBe("ask");
+    expect(side('"book_side":"bid","side":"yes","action":"sell"')).toBe("bid"); // book_side wins
+    const c = only(parseKalshiFrame(frame('"side":"yes"').replace('"status":"resting"', '"status":"cancelled"'), TS, NO_YES), "order_update");
+    expect(c.status).toBe("canceled");
+  });
+
   it("market_position → no engine event, a typed position update instead", () => {
     const r = parseKalshiFrame(byType(ref, "market_position")[0]!, TS, NO_YES);
     expect(r.ok && r.events).toEqual([]);

@@ -226,6 +226,7 @@ const userOrderMsg = z.object({
   book_side: bookSide.optional(),
   side: side.optional(),
   is_yes: z.boolean().optional(),
+  action: z.enum(["buy", "sell"]).optional(),
   yes_price_dollars: fixed.optional(),
   yes_price: z.number().optional(),
   fill_count_fp: fixed.optional(),
@@ -563,12 +564,18 @@ function parseUserOrder(env: Envelope, tsRecv: TsUs): Ok {
   const market = m.ticker ?? m.market_ticker;
   if (market === undefined) fail("user_order: missing ticker");
   let bs = m.book_side;
+  // outcome_side is the direction already (buy-yes and sell-no are "yes"), like book_side.
   if (bs === undefined && m.outcome_side !== undefined) bs = m.outcome_side === "yes" ? "bid" : "ask";
-  // Legacy frames carry only the contract side (no action): read it as a buy of that side.
-  if (bs === undefined && m.side !== undefined) bs = m.side === "yes" ? "bid" : "ask";
-  if (bs === undefined && m.is_yes !== undefined) bs = m.is_yes ? "bid" : "ask";
-  if (bs === undefined) fail("user_order: missing book_side/outcome_side");
-  const status: OrderStatus = ORDER_STATUSES.has(m.status) ? (m.status as OrderStatus) : "unknown";
+  if (bs === undefined) {
+    // Legacy frames name the contract: buying YES bids on the YES book, buying NO asks on it, and a
+    // sell is the other way round (frames without action are buys).
+    const yes = m.side !== undefined ? m.side === "yes" : m.is_yes;
+    if (yes === undefined) fail("user_order: missing book_side/outcome_side");
+    bs = yes !== (m.action === "sell") ? "bid" : "ask";
+  }
+  // "cancelled" is the spelling some frames use for "canceled" (REST maps it the same way).
+  const statusText = m.status === "cancelled" ? "canceled" : m.status;
+  const status: OrderStatus = ORDER_STATUSES.has(statusText) ? (statusText as OrderStatus) : "unknown";
   const tsMs = m.last_updated_ts_ms ?? m.created_ts_ms;
   return ok(env, [
     {
