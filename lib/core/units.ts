@@ -45,7 +45,12 @@ const DECIMAL_RE = /^([+-])?(\d+)(?:\.(\d*))?$/;
 export function parseScaled(input: unknown, scale: number, what: string): number {
   let text: string;
   if (typeof input === "string") text = input.trim();
-  else if (typeof input === "number" && Number.isFinite(input)) text = numberToPlainString(input);
+  else if (typeof input === "number" && Number.isFinite(input)) {
+    // Beyond 2^52 units of the last digit, neighbouring doubles are more than one unit apart: the
+    // number cannot tell which decimal was sent (an integer-valued one still can, up to 2^53).
+    if (!Number.isInteger(input) && Math.abs(input) * 10 ** scale >= 2 ** 52) throw new UnitParseError(what, input);
+    text = numberToPlainString(input);
+  }
   else throw new UnitParseError(what, input);
   const m = DECIMAL_RE.exec(text);
   if (!m) throw new UnitParseError(what, input);

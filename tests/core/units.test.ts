@@ -74,6 +74,11 @@ describe("fixed-point parsing at the boundary", () => {
     expect(() => parseCountFp(0.1 + 0.2)).toThrow(); // 0.30000000000000004: not a two-decimal number
     expect(parseScaled(2.5e-5, 6, "money")).toBe(25);
     expect(parseScaled(1.5e3, 2, "count")).toBe(150_000);
+    // Where neighbouring doubles are further apart than the field's last digit, the number cannot say
+    // which decimal was sent: refused, not read as the nearest one
+    expect(() => parseMoneyDollars(8_999_999_999.999999)).toThrow();
+    expect(() => parseCountFp(80_000_000_000_000.01)).toThrow();
+    expect(parseCountFp(80_000_000_000_000)).toBe(8e15); // an integer is exact
     // every two-decimal count JSON can carry comes back exact
     fc.assert(fc.property(fc.integer({ min: -9e14, max: 9e14 }), (c) => parseCountFp(Number(formatCountFp(c))) === c));
     fc.assert(fc.property(fc.integer({ min: 0, max: 9e12 }), (m) => parseMoneyDollars(Number(formatMoneyDollars(m))) === m));

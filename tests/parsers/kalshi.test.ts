@@ -139,6 +139,26 @@ describe("current shapes (AsyncAPI examples)", () => {
     expect(cleared.ok && cleared.eventPatch?.feeOverride).toEqual({ feeType: null, feeMultiplier: null });
     // a null inside a level is still a bad level
     expect(parseKalshiFrame('{"type":"orderbook_snapshot","sid":2,"seq":3,"msg":{"market_ticker":"M-1","yes_dollars_fp":[["0.4200",null]]}}', TS, NO_YES).ok).toBe(false);
+    // the envelope's null is not "absent": a delta with seq null would pass as unsequenced and leave the
+    // books counting a gap the client never sees, so the frame is refused as before
+    expect(parseKalshiFrame('{"type":"orderbook_delta","sid":2,"seq":null,"msg":{"market_ticker":"M-1","price_dollars":"0.4200","delta_fp":"1.00","side":"yes"}}', TS, NO_YES).ok).toBe(false);
+    // a "__proto__" key in a frame with a null is data, never the copy's prototype
+    const proto =
+      '{"type":"fill","sid":9,"msg":{"__proto__":{"client_order_id":"injected"},"trade_id":"t1","order_id":"o1","client_order_id":null,"market_ticker":"M-1",' +
+      '"is_taker":true,"yes_price_dollars":"0.7500","count_fp":"2.00","outcome_side":"yes","book_side":"bid","action":"buy","ts":1700000000}}';
+    expect(only(parseKalshiFrame(proto, TS, NO_YES), "fill").clientOrderId).toBeNull();
+  });
+
+  it("fields read only to refine an event do not cost the frame when they are malformed", () => {
+    const order =
+      '{"type":"user_order","sid":4,"msg":{"order_id":"o1","ticker":"M-1","status":"resting","book_side":"bid","action":"Buy","yes_price_dollars":"0.3500","fill_count_fp":"0.00","remaining_count_fp":"10.00"}}';
+    expect(only(parseKalshiFrame(order, TS, NO_YES), "order_update").bookSide).toBe("bid");
+    const trade = '{"type":"trade","sid":12,"seq":2,"msg":{"trade_id":"t","market_ticker":"M-1","yes_price_dollars":"0.3600","count_fp":"1.00","taker_outcome_side":"yes","is_block_trade":"false"}}';
+    expect(only(parseKalshiFrame(trade, TS, NO_YES), "public_trade")).not.toHaveProperty("blockTrade");
+    const created =
+      '{"type":"market_lifecycle_v2","sid":13,"seq":2,"msg":{"market_ticker":"M-1","event_type":"created","open_ts":1,"close_ts":2,"price_level_structure":1,' +
+      '"additional_metadata":{"event_ticker":"E-1","strike_type":"greater","floor_strike":5}}}';
+    expect(parseKalshiFrame(created, TS, NO_YES).ok).toBe(true);
   });
 
   it("orderbook_snapshot, use_yes_price=true: the no side arrives as YES prices and becomes NO bids 1 − p", () => {

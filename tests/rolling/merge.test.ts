@@ -149,8 +149,9 @@ describe("partial market info is merged, never replaces the record", () => {
     // price_level_structure_updated with only the name moves the grid too
     const u = afterFrame({ event_type: "price_level_structure_updated", price_level_structure: "linear_cent" });
     expect(u.get("KXBTC-25APR30-T0915-B95000")!.priceRanges).toEqual([{ start: 0, end: 10_000, step: 100 }]);
-    // a structure whose bands the reference does not give leaves the known grid alone
-    const k = afterFrame({ event_type: "price_level_structure_updated", price_level_structure: "center_half_edge_deci_cent" });
-    expect(k.get("KXBTC-25APR30-T0915-B95000")!.priceRanges).toEqual([{ start: 0, end: 10_000, step: 10 }]);
+    // a structure whose bands the reference does not give: whole cents (valid in every structure), not
+    // the finer grid of before, part of which the new structure may no longer allow
+    const k = afterFrame({ event_type: "price_level_structure_updated", price_level_structure: "center_whole_edge_half_cent" });
+    expect(k.get("KXBTC-25APR30-T0915-B95000")!.priceRanges).toEqual([{ start: 0, end: 10_000, step: 100 }]);
   });
 });

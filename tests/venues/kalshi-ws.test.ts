@@ -103,6 +103,8 @@ describe("Kalshi WS unknown message types", () => {
     expect(client.stats.rejected).toBe(0);
     drive(fake, 200);
     await waitFor(() => booksEqual(fake, client), 5000, "books equal after unknown frames");
+    // names the venue chooses are only keys: not inherited members, and not without bound
+    expect(Object.getPrototypeOf(client.stats.ignoredTypes)).toBeNull();
   });
 });
 

@@ -191,7 +191,7 @@ const tradeMsg = z.object({
   taker_outcome_side: side.optional(),
   taker_book_side: bookSide.optional(),
   taker_side: side.optional(),
-  is_block_trade: z.boolean().optional(),
+  is_block_trade: z.boolean().optional().catch(undefined),
   ts_ms: optInt,
   ts: z.union([z.string(), z.number()]).optional(),
 });
@@ -226,7 +226,8 @@ const userOrderMsg = z.object({
   book_side: bookSide.optional(),
   side: side.optional(),
   is_yes: z.boolean().optional(),
-  action: z.enum(["buy", "sell"]).optional(),
+  // Not in the spec's user_order; read when well-formed, never a reason to refuse the order update.
+  action: z.enum(["buy", "sell"]).optional().catch(undefined),
   yes_price_dollars: fixed.optional(),
   yes_price: z.number().optional(),
   fill_count_fp: fixed.optional(),
@@ -262,7 +263,7 @@ const lifecycleMsg = z.object({
   determination_ts: z.number().optional(),
   settled_ts: z.number().optional(),
   price_ranges: z.array(priceRangeSchema).optional(),
-  price_level_structure: z.string().optional(),
+  price_level_structure: z.string().optional().catch(undefined),
   strike_type: z.string().optional(),
   floor_strike: strikeValue,
   cap_strike: strikeValue,
@@ -355,8 +356,9 @@ export const LINEAR_CENT_RANGES: readonly PriceRange[] = [{ start: 0, end: 10_00
 
 /**
  * Grids of the price structures whose bands the reference spells out (§7.1), for a frame that names
- * its structure without `price_ranges` (the AsyncAPI's own `created` example). Other structures (the
- * center/edge family) come with their ranges or not at all.
+ * its structure without `price_ranges` (the AsyncAPI's own `created` example). Another named structure
+ * (the center/edge family) without ranges gets whole cents: valid in every structure, while the finer
+ * grid of before may no longer be.
  */
 const STRUCTURE_RANGES: Readonly<Record<string, readonly PriceRange[]>> = {
   linear_cent: LINEAR_CENT_RANGES,
@@ -372,7 +374,8 @@ const STRUCTURE_RANGES: Readonly<Record<string, readonly PriceRange[]>> = {
 function framePriceRanges(m: { price_ranges?: z.infer<typeof priceRangeSchema>[]; price_level_structure?: string }): readonly PriceRange[] | null {
   if (m.price_ranges && m.price_ranges.length > 0) return parseRanges(m.price_ranges);
   const s = m.price_level_structure;
-  return s !== undefined && Object.hasOwn(STRUCTURE_RANGES, s) ? STRUCTURE_RANGES[s]! : null;
+  if (s === undefined) return null;
+  return Object.hasOwn(STRUCTURE_RANGES, s) ? STRUCTURE_RANGES[s]! : LINEAR_CENT_RANGES;
 }
 
 function strikeNumber(v: number | string | null | undefined): number {
@@ -845,6 +848,7 @@ function withoutNulls(v: unknown): unknown {
   if (v === null || typeof v !== "object") return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
+    if (k === "__proto__") continue; // no Kalshi field; assigning it would set the copy's prototype
     if (x === null) {
       if (NULL_IS_A_VALUE.has(k)) out[k] = null;
     } else out[k] = typeof x === "object" ? withoutNulls(x) : x;
@@ -856,8 +860,9 @@ function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): Kalsh
   try {
     const json = parseJsonObject(text);
     if (!json.ok) return json;
-    // Most frames hold no null at all; only those pay for the copy.
-    const raw = text.includes("null") ? (withoutNulls(json.value) as typeof json.value) : json.value;
+    // Only the message: a null sid or seq in the envelope is a bad frame, not an unsequenced one. Most
+    // frames hold no null at all; only those pay for the copy.
+    const raw = text.includes("null") && json.value["msg"] !== undefined ? { ...json.value, msg: withoutNulls(json.value["msg"]) } : json.value;
     const env = check(envelope, raw, "envelope");
     if (env.seq !== undefined && env.seq < 0) fail("envelope: negative seq");
     switch (env.type) {

@@ -132,7 +132,7 @@ export class KalshiWsClient {
     droppedStaleSid: 0,
     abandoned: 0,
     ignored: 0,
-    ignoredTypes: {},
+    ignoredTypes: Object.create(null) as Record<string, number>,
   };
   private readonly log: Logger;
   private readonly clock: () => TsUs;
@@ -475,7 +475,11 @@ export class KalshiWsClient {
     }
     if (r.ignored !== undefined) {
       this.stats.ignored++;
-      const n = (this.stats.ignoredTypes[r.ignored] = (this.stats.ignoredTypes[r.ignored] ?? 0) + 1);
+      // Names the venue chooses: a prototype-free map, at most 64 of them (the rest counted together).
+      const types = this.stats.ignoredTypes;
+      const key = r.ignored.slice(0, 80);
+      const name = key in types || Object.keys(types).length < 64 ? key : "(other)";
+      const n = (types[name] = (types[name] ?? 0) + 1);
       if (n === 1) this.log.warn("frame of an unknown type ignored (kept on the tape; counted in stats.ignoredTypes)", { connId: this.connId, type: r.ignored });
     }
     const c = r.control;
