@@ -304,17 +304,17 @@ function appendChunk(a: DuckDBAppender, kinds: readonly ColKind[], types: readon
   for (let j = 0; j < kinds.length; j++) {
     const vec = duckdb.data_chunk_get_vector(chunk.chunk, j);
     const valid = new Uint32Array(words).fill(0xffffffff);
-    let nulls = 0;
+    let anyNull = false;
+    let long: number[] | null = null;
+    let cells: Uint8Array | Int32Array | Float64Array;
     const kind = kinds[j]!;
     if (kind === "str") {
-      const cells = new Uint8Array(n * 16);
+      cells = new Uint8Array(n * 16);
       const lengths = new Uint32Array(cells.buffer);
-      let long: number[] | null = null;
       for (let i = 0; i < n; i++) {
         const v = rows[i]![j] as string | null | undefined;
         if (v === null || v === undefined) {
-          valid[i >>> 5]! &= ~(1 << (i & 31));
-          nulls++;
+          anyNull = setNull(valid, i);
           continue;
         }
         const len = v.length;
@@ -327,61 +327,42 @@ function appendChunk(a: DuckDBAppender, kinds: readonly ColKind[], types: readon
         if (inline) lengths[i * 4] = len;
         else (long ??= []).push(i);
       }
-      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
-      if (long !== null) appendLongStrings(vec, rows, j, long, n);
-    } else if (kind === "dbl") {
-      const cells = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = rows[i]![j] as number | null | undefined;
-        if (v === null || v === undefined || v !== v) {
-          valid[i >>> 5]! &= ~(1 << (i & 31));
-          nulls++;
-        } else cells[i] = v;
-      }
-      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
-    } else if (kind === "int" || kind === "price") {
-      const cells = new Int32Array(n);
-      const price = kind === "price";
-      for (let i = 0; i < n; i++) {
-        const v = rows[i]![j] as number | null | undefined;
-        if (v === null || v === undefined || (price && v < 0)) {
-          valid[i >>> 5]! &= ~(1 << (i & 31));
-          nulls++;
-        } else cells[i] = v;
-      }
-      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
     } else if (kind === "big") {
       // A safe integer as two 32-bit halves: exact, and no BigInt per value.
-      const cells = new Int32Array(n * 2);
+      cells = new Int32Array(n * 2);
       for (let i = 0; i < n; i++) {
         const v = rows[i]![j] as number | null | undefined;
         if (v === null || v === undefined) {
-          valid[i >>> 5]! &= ~(1 << (i & 31));
-          nulls++;
+          anyNull = setNull(valid, i);
           continue;
         }
         const hi = Math.floor(v / 4294967296);
         cells[2 * i] = (v - hi * 4294967296) | 0;
         cells[2 * i + 1] = hi;
       }
-      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
     } else {
-      const cells = new Uint8Array(n); // bool
+      // dbl: NaN is NULL; int; price: negative (−1, absent) is NULL; bool as 0/1 bytes.
+      cells = kind === "dbl" ? new Float64Array(n) : kind === "bool" ? new Uint8Array(n) : new Int32Array(n);
       for (let i = 0; i < n; i++) {
-        const v = rows[i]![j] as boolean | null | undefined;
-        if (v === null || v === undefined) {
-          valid[i >>> 5]! &= ~(1 << (i & 31));
-          nulls++;
-        } else cells[i] = v ? 1 : 0;
+        const v = rows[i]![j] as number | boolean | null | undefined;
+        if (v === null || v === undefined || v !== v || (kind === "price" && (v as number) < 0)) anyNull = setNull(valid, i);
+        else cells[i] = typeof v === "boolean" ? (v ? 1 : 0) : v;
       }
-      duckdb.copy_data_to_vector(vec, 0, cells.buffer, 0, cells.byteLength);
     }
-    if (nulls > 0) {
+    duckdb.copy_data_to_vector(vec, 0, cells.buffer as ArrayBuffer, 0, cells.byteLength);
+    if (long !== null) appendLongStrings(vec, rows, j, long, n); // after the copy, which would overwrite them
+    if (anyNull) {
       duckdb.vector_ensure_validity_writable(vec);
       duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer, 0, valid.byteLength);
     }
   }
   a.appendDataChunk(chunk);
+}
+
+/** Clear row i's validity bit; true, for the caller's "any NULL" flag. */
+function setNull(valid: Uint32Array, i: number): true {
+  valid[i >>> 5]! &= ~(1 << (i & 31));
+  return true;
 }
 
 /**
