@@ -113,7 +113,7 @@ async function main(): Promise<number> {
       progress.tick(replay.stats.events, replay.stats.lastTs);
     }
     replay.finish();
-    extra.raw = { frames: reparser.frames, rejects: reparser.rejects };
+    extra.raw = { frames: reparser.frames, rejects: reparser.rejects, refusedEntries: reparser.refusedEntries };
     summaries = replay.results.map((_, i) => replay.summaryJSON(i, extra));
     stats = replay.stats;
   } else {

@@ -313,6 +313,8 @@ export class RawReparser {
     return [v as EngineEvent];
   }
   rejects = 0;
+  /** Entries refused inside frames that were otherwise read (one bad Coinbase ticker of several). */
+  refusedEntries = 0;
   frames = 0;
 
   parse(f: RawFrame): readonly EngineEvent[] {
@@ -357,6 +359,7 @@ export class RawReparser {
         this.rejects++;
         return NONE;
       }
+      this.refusedEntries += r.refused.length;
       return r.events;
     }
     return NONE;

@@ -115,12 +115,68 @@ describe("errors and malformed frames", () => {
     });
   }
 
+  it("one bad ticker entry is refused alone: the frame's good entries still arrive, the bad one is named", () => {
+    const text = JSON.stringify({
+      channel: "ticker",
+      timestamp: "2026-08-09T21:05:48.229198328Z",
+      sequence_num: 7,
+      events: [
+        {
+          type: "update",
+          tickers: [
+            { type: "ticker", product_id: "BTC-USD", best_bid: "65k", best_ask: "65001.00" },
+            { type: "ticker", product_id: "ETH-USD", best_bid: "3000.10", best_ask: "3000.20", best_bid_quantity: "1.5" },
+          ],
+        },
+        { type: "update", tickers: [{ product_id: "SOL-USD" }] },
+      ],
+    });
+    const r = parseCoinbaseFrame(text, 5);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.sequenceNum).toBe(7);
+    expect(r.events).toEqual([
+      { kind: "spot_quote", tsRecv: 5, tsExchange: Date.UTC(2026, 7, 9, 21, 5, 48) * 1000 + 229198, productId: "ETH-USD", bid: 3000.1, ask: 3000.2, bidSize: 1.5, askSize: 0, last: Number.NaN, seq: 7 },
+    ]);
+    expect(r.refused).toHaveLength(2);
+    expect(r.refused[0]).toMatch(/BTC-USD.*best_bid/);
+    expect(r.refused[1]).toMatch(/ticker/);
+  });
+
+  it("one bad trade is refused alone, the others arrive", () => {
+    const text = JSON.stringify({
+      channel: "market_trades",
+      timestamp: "2026-08-09T21:05:48Z",
+      sequence_num: 2,
+      events: [
+        {
+          type: "update",
+          trades: [
+            { product_id: "BTC-USD", trade_id: "1", price: "65000.5", size: "0.1", side: "BUY" },
+            { product_id: "BTC-USD", trade_id: "2", price: "oops", size: "0.1", side: "BUY" },
+          ],
+        },
+      ],
+    });
+    const r = parseCoinbaseFrame(text, 5);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.events.map((e) => (e as SpotTrade).tradeId)).toEqual(["1"]);
+    expect(r.refused).toEqual([expect.stringMatching(/trade 2.*price/)]);
+  });
+
+  it("a clean frame refuses nothing", () => {
+    const r = parseCoinbaseFrame(ticker({ best_bid: "1.00", best_ask: "1.01" }), 1);
+    expect(r).toMatchObject({ ok: true, refused: [] });
+  });
+
   it("an unknown channel is ok with no events", () => {
     expect(parseCoinbaseFrame('{"channel":"status","timestamp":"2026-08-09T21:05:48Z","sequence_num":3,"events":[{"type":"snapshot","products":[]}]}', 1)).toEqual({
       ok: true,
       events: [],
       channel: "status",
       sequenceNum: 3,
+      refused: [],
     });
   });
 });

@@ -104,4 +104,19 @@ describe("Coinbase WS", () => {
     await waitFor(() => quotes(events).length > n + 3, 3000, "quotes continue");
     expect(client.stats.gaps).toBe(0);
   });
+
+  it("one bad ticker entry is counted and logged alone; the frame's good entry arrives, no gap, no frame reject", async () => {
+    const { fake, client, events } = await setup();
+    const n0 = quotes(events).length;
+    await waitFor(() => quotes(events).length > n0 + 2, 3000, "quotes flow");
+    fake.faults.partlyBadTickers(3);
+    await waitFor(() => client.stats.refusedEntries === 3, 3000, "3 refused entries");
+    expect(client.stats.rejected).toBe(0);
+    expect(client.stats.gaps).toBe(0);
+    // Every good entry the venue sent arrived, bad ones did not: quotes equal the venue's oracle.
+    await client.close();
+    const mine = quotes(events).map((q) => `${q.seq}:${q.productId}:${q.bid}:${q.ask}`);
+    const venue = fake.sentTickers.map((t) => `${t.seq}:${t.productId}:${t.bid}:${t.ask}`);
+    expect(mine).toEqual(venue);
+  });
 });

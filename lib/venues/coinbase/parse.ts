@@ -10,6 +10,10 @@
  *  - `l2_data`, `candles`, `heartbeats`, `subscriptions`, `status`, `ticker_batch` and unknown channels:
  *    ok with no events (level 2 lives in the raw layer only). The envelope is still validated.
  *  - `{"type":"error","message":…}` → ok:false with the venue's text.
+ *
+ * One bad entry (a ticker or trade that fails its checks) is refused alone: the frame's good entries
+ * still arrive and `refused` names each bad one, so a caller counts and logs it. A frame whose every
+ * entry is bad is refused as a whole, as is a bad envelope.
  */
 import { parseJsonObject } from "../json.ts";
 import { z } from "zod";
@@ -17,7 +21,14 @@ import type { EngineEvent, SpotQuote, SpotTrade } from "../../core/events.ts";
 import { parseIsoToUs as parseIsoUnchecked, type TsUs } from "../../core/units.ts";
 
 export type CoinbaseFrameResult =
-  | { ok: true; events: EngineEvent[]; channel: string; sequenceNum: number }
+  | {
+      ok: true;
+      events: EngineEvent[];
+      channel: string;
+      sequenceNum: number;
+      /** Why each refused entry of the frame was refused (empty for a clean frame). */
+      refused: string[];
+    }
   | {
       ok: false;
       error: string;
@@ -41,33 +52,32 @@ const envelope = z.object({
   events: z.array(z.unknown()),
 });
 
-const tickerEvent = z.object({
-  type: z.string().optional(),
-  tickers: z.array(
-    z.object({
-      product_id: z.string().min(1),
-      price: decimalText.optional(),
-      best_bid: decimalText,
-      best_ask: decimalText,
-      best_bid_quantity: decimalText.optional(),
-      best_ask_quantity: decimalText.optional(),
-    }),
-  ),
+// Events and their entries are checked apart, so one bad entry is refused alone.
+const tickerEvent = z.object({ type: z.string().optional(), tickers: z.array(z.unknown()) });
+const tickerEntry = z.object({
+  product_id: z.string().min(1),
+  price: decimalText.optional(),
+  best_bid: decimalText,
+  best_ask: decimalText,
+  best_bid_quantity: decimalText.optional(),
+  best_ask_quantity: decimalText.optional(),
 });
 
-const tradesEvent = z.object({
-  type: z.string().optional(),
-  trades: z.array(
-    z.object({
-      product_id: z.string().min(1),
-      trade_id: z.union([z.string().min(1), z.number()]),
-      price: decimalText,
-      size: decimalText,
-      side: z.string(),
-      time: z.string().optional(),
-    }),
-  ),
+const tradesEvent = z.object({ type: z.string().optional(), trades: z.array(z.unknown()) });
+const tradeEntry = z.object({
+  product_id: z.string().min(1),
+  trade_id: z.union([z.string().min(1), z.number()]),
+  price: decimalText,
+  size: decimalText,
+  side: z.string(),
+  time: z.string().optional(),
 });
+
+/** The product an entry names, for a refusal's reason ("?" when it names none). */
+function productOf(entry: unknown): string {
+  const p = entry !== null && typeof entry === "object" ? (entry as Record<string, unknown>)["product_id"] : undefined;
+  return typeof p === "string" ? p.slice(0, 24) : "?";
+}
 
 const errorFrame = z.object({ type: z.literal("error"), message: z.string().optional() });
 
@@ -85,12 +95,16 @@ function decimal(v: string | number | undefined, field: string, dflt?: number): 
   return n;
 }
 
+function zodReason(error: z.ZodError, what: string): string {
+  const issue = error.issues[0];
+  const path = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
+  return `${what}: ${path}: ${issue?.message ?? "invalid"}`;
+}
+
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const path = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
-  fail(`${what}: ${path}: ${issue?.message ?? "invalid"}`);
+  fail(zodReason(r.error, what));
 }
 
 /** ISO text → µs, refusing instants that do not fit a safe integer. */
@@ -123,46 +137,82 @@ export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameRes
     const tsExchange = parseIsoToUs(env.timestamp);
     const seq = env.sequence_num;
     const events: EngineEvent[] = [];
+    const refused: string[] = [];
+    let entries = 0;
 
     if (env.channel === "ticker") {
       for (const ev of env.events) {
-        const t = check(tickerEvent, ev, "ticker");
-        for (const q of t.tickers) {
-          const bid = decimal(q.best_bid, "best_bid");
-          const ask = decimal(q.best_ask, "best_ask");
-          const quote: SpotQuote = {
-            kind: "spot_quote",
-            tsRecv,
-            tsExchange,
-            productId: q.product_id,
-            bid,
-            ask,
-            bidSize: decimal(q.best_bid_quantity, "best_bid_quantity", 0),
-            askSize: decimal(q.best_ask_quantity, "best_ask_quantity", 0),
-            last: decimal(q.price, "price", Number.NaN),
-            seq,
-          };
-          events.push(quote);
+        const t = tickerEvent.safeParse(ev);
+        if (!t.success) {
+          entries++;
+          refused.push(zodReason(t.error, "ticker"));
+          continue;
+        }
+        for (const entry of t.data.tickers) {
+          entries++;
+          const parsed = tickerEntry.safeParse(entry);
+          if (!parsed.success) {
+            refused.push(zodReason(parsed.error, `ticker ${productOf(entry)}`));
+            continue;
+          }
+          const q = parsed.data;
+          try {
+            const quote: SpotQuote = {
+              kind: "spot_quote",
+              tsRecv,
+              tsExchange,
+              productId: q.product_id,
+              bid: decimal(q.best_bid, "best_bid"),
+              ask: decimal(q.best_ask, "best_ask"),
+              bidSize: decimal(q.best_bid_quantity, "best_bid_quantity", 0),
+              askSize: decimal(q.best_ask_quantity, "best_ask_quantity", 0),
+              last: decimal(q.price, "price", Number.NaN),
+              seq,
+            };
+            events.push(quote);
+          } catch (e) {
+            if (!(e instanceof FrameError)) throw e;
+            refused.push(`ticker ${q.product_id}: ${e.message}`);
+          }
         }
       }
     } else if (env.channel === "market_trades") {
       for (const ev of env.events) {
-        const t = check(tradesEvent, ev, "market_trades");
-        for (const tr of t.trades) {
-          events.push({
-            kind: "spot_trade",
-            tsRecv,
-            tsExchange: tr.time !== undefined ? parseIsoToUs(tr.time) : tsExchange,
-            productId: tr.product_id,
-            price: decimal(tr.price, "price"),
-            size: decimal(tr.size, "size"),
-            takerSide: takerFromMakerSide(tr.side),
-            tradeId: String(tr.trade_id),
-          });
+        const t = tradesEvent.safeParse(ev);
+        if (!t.success) {
+          entries++;
+          refused.push(zodReason(t.error, "market_trades"));
+          continue;
+        }
+        for (const entry of t.data.trades) {
+          entries++;
+          const parsed = tradeEntry.safeParse(entry);
+          if (!parsed.success) {
+            refused.push(zodReason(parsed.error, `trade of ${productOf(entry)}`));
+            continue;
+          }
+          const tr = parsed.data;
+          try {
+            events.push({
+              kind: "spot_trade",
+              tsRecv,
+              tsExchange: tr.time !== undefined ? parseIsoToUs(tr.time) : tsExchange,
+              productId: tr.product_id,
+              price: decimal(tr.price, "price"),
+              size: decimal(tr.size, "size"),
+              takerSide: takerFromMakerSide(tr.side),
+              tradeId: String(tr.trade_id),
+            });
+          } catch (e) {
+            if (!(e instanceof FrameError)) throw e;
+            refused.push(`trade ${String(tr.trade_id)} ${tr.product_id}: ${e.message}`);
+          }
         }
       }
     }
-    return { ok: true, events, channel: env.channel, sequenceNum: seq };
+    // Nothing usable at all: the frame itself is refused, with its first reason.
+    if (entries > 0 && refused.length === entries) fail(refused[0]!);
+    return { ok: true, events, channel: env.channel, sequenceNum: seq, refused };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : "unparseable frame", ...(frameSeq !== undefined ? { sequenceNum: frameSeq } : {}) };
   }

@@ -40,7 +40,10 @@ export interface CoinbaseWsStats {
   disconnects: number;
   framesIn: number;
   events: number;
+  /** Frames refused whole. */
   rejected: number;
+  /** Entries (one ticker, one trade) refused inside frames that were otherwise read. */
+  refusedEntries: number;
   gaps: number;
   outOfOrder: number;
   stale: number;
@@ -50,7 +53,7 @@ export interface CoinbaseWsStats {
 export class CoinbaseWsClient {
   /** A sequence gap has not yet been healed by a fresh ticker. */
   private gapOpen = false;
-  readonly stats: CoinbaseWsStats = { connects: 0, disconnects: 0, framesIn: 0, events: 0, rejected: 0, gaps: 0, outOfOrder: 0, stale: 0, venueErrors: 0 };
+  readonly stats: CoinbaseWsStats = { connects: 0, disconnects: 0, framesIn: 0, events: 0, rejected: 0, refusedEntries: 0, gaps: 0, outOfOrder: 0, stale: 0, venueErrors: 0 };
   private readonly log: Logger;
   private readonly clock: () => TsUs;
   private ws: WebSocket | null = null;
@@ -198,6 +201,12 @@ export class CoinbaseWsClient {
       return;
     }
     this.attempt = 0;
+    for (const reason of r.refused) {
+      this.stats.refusedEntries++;
+      if (this.stats.refusedEntries <= 20 || this.stats.refusedEntries % 100 === 0) {
+        this.log.warn("entry refused", { connId: this.connId, reason: reason.slice(0, 160), refusedEntries: this.stats.refusedEntries });
+      }
+    }
     if (!this.observeSeq(r.sequenceNum, tsRecv)) return;
     let quoted = false;
     for (const e of r.events) {

@@ -30,6 +30,11 @@ export interface FakeCoinbaseFaults {
   malformed(n?: number): void;
   /** Send `n` real, sequenced ticker frames a client must refuse (a ticker without best_bid). */
   refusedSequenced(n?: number): void;
+  /**
+   * Send `n` ticker frames holding one good entry (the product's current ticker, in the oracle) and
+   * one bad entry (a ticker without best_bid) each: a client keeps the good one and refuses the bad.
+   */
+  partlyBadTickers(n?: number, product?: string): void;
   clear(): void;
 }
 
@@ -94,7 +99,8 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
     stats.framesSent++;
     if (channel === "ticker" && oracle) {
       for (const ev of events as { tickers: { product_id: string; best_bid: string; best_ask: string }[] }[]) {
-        for (const t of ev.tickers) sentTickers.push({ connection: c.n, seq, productId: t.product_id, bid: Number(t.best_bid), ask: Number(t.best_ask) });
+        // An entry without best_bid is one a client must refuse: not part of the oracle.
+        for (const t of ev.tickers) if (t.best_bid !== undefined) sentTickers.push({ connection: c.n, seq, productId: t.product_id, bid: Number(t.best_bid), ask: Number(t.best_ask) });
       }
     }
     c.ws.send(JSON.stringify({ channel, timestamp: nanoIso(Date.now()), sequence_num: seq, events }));
@@ -255,6 +261,14 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
     refusedSequenced(n = 1) {
       // Through send(): each consumes a sequence_num like any frame the venue sends.
       for (const c of conns) for (let i = 0; i < n; i++) send(c, "ticker", [{ type: "update", tickers: [{ type: "ticker", product_id: "BTC-USD", price: "1", best_ask: "2" }] }], false);
+    },
+    partlyBadTickers(n = 1, product = "BTC-USD") {
+      for (const c of conns) {
+        for (let i = 0; i < n; i++) {
+          const ev = tickerEvent("update", product);
+          send(c, "ticker", [{ ...ev, tickers: [...ev.tickers, { type: "ticker", product_id: product, best_ask: "2" }] }]);
+        }
+      }
     },
     clear() {
       stalledUntil = 0;
