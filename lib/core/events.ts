@@ -89,6 +89,7 @@ export interface MarketTicker extends EventBase {
   readonly lastPrice: PriceE4;
   readonly yesBid: PriceE4;
   readonly yesAsk: PriceE4;
+  /** Sizes at the best prices, volume and open interest; -1 when the frame carried none. */
   readonly yesBidSize: CountE2;
   readonly yesAskSize: CountE2;
   readonly volume: CountE2;

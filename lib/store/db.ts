@@ -762,7 +762,9 @@ const MD_SPECS: Partial<Record<EngineEvent["kind"], EventSpec>> = {
     kinds: [...HEAD_KINDS, "str", "price", "price", "price", "big", "big", "big", "big"],
     row: (e, runId) => {
       const t = e as Ev<"market_ticker">;
-      return [...head(e, runId), t.market, t.lastPrice, t.yesBid, t.yesAsk, t.yesBidSize, t.yesAskSize, t.volume, t.openInterest];
+      // A size the frame did not carry (-1) is NULL, not an empty level.
+      const known = (n: number) => (n < 0 ? null : n);
+      return [...head(e, runId), t.market, t.lastPrice, t.yesBid, t.yesAsk, known(t.yesBidSize), known(t.yesAskSize), known(t.volume), known(t.openInterest)];
     },
   },
   book_snapshot: {

@@ -88,9 +88,10 @@ describe("Feb-2026 real frames (integer cents alongside *_dollars)", () => {
       const a = okEvents(parseKalshiFrame(l, TS, NO_YES))[0]! as unknown as Record<string, unknown>;
       const b = okEvents(parseKalshiFrame(JSON.stringify(stripped), TS, NO_YES))[0]! as unknown as Record<string, unknown>;
       if (o.type === "ticker") {
-        // sizes only exist as *_fp: absent → 0
+        // sizes only exist as *_fp: absent → -1 (unknown), never 0 (an empty best level)
         expect({ ...b, yesBidSize: a["yesBidSize"], yesAskSize: a["yesAskSize"] }).toEqual(a);
-        expect(b["yesBidSize"]).toBe(0);
+        expect(b["yesBidSize"]).toBe(-1);
+        expect(b["yesAskSize"]).toBe(-1);
       } else expect(b).toEqual(a);
     }
   });

@@ -190,7 +190,7 @@ describe("MarketDataWriter", () => {
         priceRanges: [{ start: 0, end: 10000, step: 100 }], feeType: "quadratic", feeMultiplier: 1, status: "active",
       },
       { kind: "market_lifecycle", tsRecv: T0 + 4, tsExchange: null, market: "M", phase: "determined", result: "yes", settlementValue: 10000, expirationValue: 76100.5, closeTime: -1, sid: 2, seq: 3 },
-      { kind: "market_ticker", tsRecv: T0 + 5, tsExchange: null, market: "M", lastPrice: -1, yesBid: 4400, yesAsk: 4450, yesBidSize: 12345, yesAskSize: 1, volume: 100000, openInterest: 5000 },
+      { kind: "market_ticker", tsRecv: T0 + 5, tsExchange: null, market: "M", lastPrice: -1, yesBid: 4400, yesAsk: 4450, yesBidSize: 12345, yesAskSize: -1, volume: 100000, openInterest: -1 },
       { kind: "book_snapshot", tsRecv: T0 + 6, tsExchange: null, market: "M", sid: 1, seq: 1, yesBids: [[4300, 100], [4400, 250]], noBids: [] },
       { kind: "book_delta", tsRecv: T0 + 7, tsExchange: null, market: "M", sid: 1, seq: 2, side: "no", price: 5550, delta: -150, clientOrderId: null },
       { kind: "public_trade", tsRecv: T0 + 8, tsExchange: T0 + 8, market: "M", tradeId: "pt", yesPrice: 4425, count: 301, takerSide: "no", sid: 5, seq: 9 },
@@ -207,7 +207,14 @@ describe("MarketDataWriter", () => {
       cap_strike: 76249.99, price_ranges_json: '[{"start":0,"end":10000,"step":100}]', settle_time_us: T0 + 9,
     });
     expect(await q("SELECT result, settlement_value_e4, close_time_us FROM kalshi_market_lifecycle")).toEqual({ result: "yes", settlement_value_e4: 10000, close_time_us: null });
-    expect(await q("SELECT last_price_e4, yes_bid_e4, yes_bid_size_e2 FROM kalshi_tickers")).toEqual({ last_price_e4: null, yes_bid_e4: 4400, yes_bid_size_e2: 12345 });
+    // -1 (the frame carried no size) is NULL, not 0.
+    expect(await q("SELECT last_price_e4, yes_bid_e4, yes_bid_size_e2, yes_ask_size_e2, open_interest_e2 FROM kalshi_tickers")).toEqual({
+      last_price_e4: null,
+      yes_bid_e4: 4400,
+      yes_bid_size_e2: 12345,
+      yes_ask_size_e2: null,
+      open_interest_e2: null,
+    });
     const snap = await q("SELECT yes_bid_prices_e4 AS p, yes_bid_sizes_e2 AS z, len(no_bid_prices_e4)::INTEGER AS nn FROM kalshi_orderbook_snapshots");
     expect(snap!.p).toEqual([4300, 4400]);
     expect((snap!.z as bigint[]).map(Number)).toEqual([100, 250]);

@@ -498,10 +498,11 @@ function parseTicker(env: Envelope, tsRecv: TsUs): Ok {
       lastPrice: hasLast ? priceOf(m.price_dollars, m.price, "price_dollars") : -1,
       yesBid: priceOf(m.yes_bid_dollars, m.yes_bid, "yes_bid_dollars"),
       yesAsk: priceOf(m.yes_ask_dollars, m.yes_ask, "yes_ask_dollars"),
-      yesBidSize: countOf(m.yes_bid_size_fp, undefined, "yes_bid_size_fp", 0),
-      yesAskSize: countOf(m.yes_ask_size_fp, undefined, "yes_ask_size_fp", 0),
-      volume: countOf(m.volume_fp, m.volume, "volume_fp", 0),
-      openInterest: countOf(m.open_interest_fp, m.open_interest, "open_interest_fp", 0),
+      // Absent counts are -1 (unknown): 0 would claim an empty best level or no volume.
+      yesBidSize: countOf(m.yes_bid_size_fp, undefined, "yes_bid_size_fp", -1),
+      yesAskSize: countOf(m.yes_ask_size_fp, undefined, "yes_ask_size_fp", -1),
+      volume: countOf(m.volume_fp, m.volume, "volume_fp", -1),
+      openInterest: countOf(m.open_interest_fp, m.open_interest, "open_interest_fp", -1),
     },
   ]);
 }
