@@ -510,3 +510,35 @@ describe("parseKalshiMarket (REST Market object)", () => {
     expect(() => parseKalshiMarket(null, 5)).toThrow();
   });
 });
+
+describe("fields the protocol does not document", () => {
+  it("real and reference frames carry none (every field they hold is documented or a known legacy one)", () => {
+    const seen: string[] = [];
+    for (const name of ["kalshi_ws_2026-02.jsonl", "kalshi_ws_current.jsonl", "kalshi_ws_refdoc.jsonl"]) {
+      for (const text of lines(name)) {
+        const r = parseKalshiFrame(text, TS, NO_YES);
+        if (r.ok && r.unknownFields) seen.push(...r.unknownFields.map((f) => `${r.type}.${f}`));
+      }
+    }
+    expect([...new Set(seen)]).toEqual([]);
+  });
+
+  it("a new top-level field of a known message is named; documented ones are not", () => {
+    const delta = (extra: Record<string, unknown>) =>
+      JSON.stringify({ type: "orderbook_delta", sid: 1, seq: 2, msg: { market_ticker: "M-1", market_id: "u", price_dollars: "0.4500", delta_fp: "10.00", side: "yes", ts_ms: 1, ...extra } });
+    const clean = parseKalshiFrame(delta({ subaccount: 0, client_order_id: "c" }), TS, NO_YES);
+    expect(clean.ok && clean.unknownFields).toBeUndefined();
+    const novel = parseKalshiFrame(delta({ queue_hint: 3, zz: null, aa: [1] }), TS, NO_YES);
+    expect(novel.ok).toBe(true);
+    if (!novel.ok) return;
+    // A null field is a field too; names come sorted, and the events are the clean frame's.
+    expect(novel.unknownFields).toEqual(["aa", "queue_hint", "zz"]);
+    expect(novel.events).toEqual(clean.ok ? clean.events.map((e) => ({ ...e, clientOrderId: null })) : []);
+  });
+
+  it("a message type the parser ignores reports no fields (it is counted by type instead)", () => {
+    const r = parseKalshiFrame(JSON.stringify({ type: "ticker_v3", sid: 9, msg: { a: 1 } }), TS, NO_YES);
+    expect(r.ok && r.ignored).toBe("ticker_v3");
+    expect(r.ok && r.unknownFields).toBeUndefined();
+  });
+});

@@ -108,6 +108,20 @@ describe("Kalshi WS unknown message types", () => {
   });
 });
 
+describe("Kalshi WS fields no protocol version documents", () => {
+  it("are counted per message type and field name, the message itself still applies", async () => {
+    const { fake, client } = await setup();
+    fake.faults.novelFields(5);
+    drive(fake, 50);
+    await waitFor(() => (client.stats.unknownFields["orderbook_delta.venue_flags"] ?? 0) === 5, 5000, "5 novel deltas");
+    expect(client.stats.unknownFields).toEqual({ "orderbook_delta.queue_position_hint": 5, "orderbook_delta.venue_flags": 5 });
+    expect(Object.getPrototypeOf(client.stats.unknownFields)).toBeNull();
+    expect(client.stats.rejected).toBe(0);
+    expect(client.stats.gaps).toBe(0);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal with novel fields");
+  });
+});
+
 describe("Kalshi WS resync", () => {
   it("a lost delta (seq gap) → FeedHealth gap, get_snapshot for the sid's markets, books equal again", async () => {
     const { fake, client, events } = await setup();

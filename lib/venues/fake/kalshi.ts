@@ -102,6 +102,11 @@ export interface FakeKalshiFaults {
   malformed(n?: number): void;
   /** Send `n` well-formed frames of types a client may not know yet (unsequenced) on every connection. */
   unknownFrames(n?: number): void;
+  /**
+   * The next `n` orderbook_delta messages carry fields no version of the protocol documents
+   * (`queue_position_hint`, `venue_flags`), as a venue that adds fields would send them.
+   */
+  novelFields(n?: number): void;
   /** Do not answer the next `n` get_snapshot commands. */
   ignoreSnapshots(n?: number): void;
   /** Send a terminal channel error (code 10) for every orderbook subscription. */
@@ -181,6 +186,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   let skipSeqCount = 0;
   let stalledUntil = 0;
   let ignoreSnapshotCount = 0;
+  let novelFieldCount = 0;
   let rejectUpgradeCount = 0;
   const conns = new Set<Conn>();
   const pendingTimeouts = new Set<ServerResponse>();
@@ -290,6 +296,11 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
           ts_ms: tsMs,
         };
         if (clientOrderId) msg.client_order_id = clientOrderId;
+        if (novelFieldCount > 0) {
+          novelFieldCount--;
+          msg.queue_position_hint = 3;
+          msg.venue_flags = { maker_only: false };
+        }
         sendSequenced(c, s, { type: "orderbook_delta", sid: s.sid, seq: ++s.seq, msg });
       }
     },
@@ -1104,6 +1115,9 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       ];
       for (const c of conns) for (let i = 0; i < n; i++) if (c.ws.readyState === c.ws.OPEN && !stalled()) c.ws.send(frames[i % frames.length]!);
     },
+    novelFields(n = 1) {
+      novelFieldCount += n;
+    },
     ignoreSnapshots(n = 1) {
       ignoreSnapshotCount += n;
     },
@@ -1127,6 +1141,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       skipSeqCount = 0;
       stalledUntil = 0;
       ignoreSnapshotCount = 0;
+      novelFieldCount = 0;
       rejectUpgradeCount = 0;
       restFaults.clear();
     },

@@ -103,6 +103,11 @@ export type KalshiFrameResult =
        * accepted (its seq still counts) but nothing read from it; the client counts these by name.
        */
       ignored?: string;
+      /**
+       * Top-level fields of the message that no protocol version we know documents, sorted (absent
+       * when none): the frame was read as usual; the client counts them by type and name.
+       */
+      unknownFields?: string[];
     }
   | { ok: false; error: string };
 
@@ -298,6 +303,87 @@ const cfbMsg = z.object({
   avg_60s_data: z.object({ value: fixed }).optional(),
 });
 const cfbData = z.object({ id: z.string().optional(), time: z.number().optional(), value: fixed });
+
+// ---- fields no protocol version documents --------------------------------------------------------
+
+/**
+ * Top-level `msg` fields the published AsyncAPI spec documents for each message type we read, whether
+ * or not the parser uses them; with the fields its schema accepts (legacy cents and integer counts)
+ * they are the known set. Anything else is a field the venue added since: the frame is read as
+ * before, and the field's name is reported so a client can count it and a person can look.
+ */
+const DOCUMENTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  orderbook_snapshot: ["market_id", "market_ticker", "no_dollars_fp", "yes_dollars_fp"],
+  orderbook_delta: ["client_order_id", "delta_fp", "market_id", "market_ticker", "price_dollars", "side", "subaccount", "ts", "ts_ms"],
+  ticker: [
+    "dollar_open_interest", "dollar_volume", "last_trade_size_fp", "market_id", "market_ticker", "open_interest_fp", "price_dollars",
+    "time", "ts", "ts_ms", "volume_fp", "yes_ask_dollars", "yes_ask_size_fp", "yes_bid_dollars", "yes_bid_size_fp",
+  ],
+  trade: ["count_fp", "is_block_trade", "market_ticker", "no_price_dollars", "taker_book_side", "taker_outcome_side", "taker_side", "trade_id", "ts", "ts_ms", "yes_price_dollars"],
+  fill: [
+    "action", "book_side", "client_order_id", "count_fp", "exchange_index", "fee_cost", "is_taker", "market_ticker", "order_id", "outcome_side",
+    "post_position_fp", "purchased_side", "side", "subaccount", "trade_id", "ts", "ts_ms", "yes_price_dollars",
+  ],
+  market_lifecycle_v2: [
+    "additional_metadata", "cap_strike", "close_ts", "custom_strike", "determination_ts", "event_type", "exchange_index", "floor_strike",
+    "is_deactivated", "market_ticker", "open_ts", "price_level_structure", "price_ranges", "result", "settled_ts", "settlement_value",
+    "strike_type", "yes_sub_title",
+  ],
+  event_lifecycle: ["collateral_return_type", "event_ticker", "exchange_index", "series_ticker", "strike_date", "strike_period", "subtitle", "title"],
+  event_fee_update: ["event_ticker", "fee_multiplier_override", "fee_type_override"],
+  market_position: [
+    "fees_paid_dollars", "market_ticker", "position_cost_dollars", "position_fee_cost_dollars", "position_fp", "realized_pnl_dollars", "subaccount",
+    "user_id", "volume_fp",
+  ],
+  user_order: [
+    "book_side", "client_order_id", "created_time", "created_ts_ms", "expiration_time", "expiration_ts_ms", "fill_count_fp", "initial_count_fp",
+    "is_yes", "last_update_time", "last_updated_ts_ms", "maker_fees_dollars", "maker_fill_cost_dollars", "order_group_id", "order_id",
+    "outcome_side", "remaining_count_fp", "self_trade_prevention_type", "side", "status", "subaccount_number", "taker_fees_dollars",
+    "taker_fill_cost_dollars", "ticker", "user_id", "yes_price_dollars",
+  ],
+  cfbenchmarks_value: ["avg_60s_data", "data", "index_id", "last_60s_windowed_average_15min", "received_at"],
+};
+
+/**
+ * Fields seen in real or published frames that the spec's schema for the type does not list:
+ * `Clock` (a venue counter on Feb-2026 tickers), `no_price` (legacy cents of a trade's NO price),
+ * `exchange_index` (the spec's own user_order example).
+ */
+const SEEN_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  ticker: ["Clock"],
+  trade: ["no_price"],
+  user_order: ["exchange_index"],
+};
+
+const SCHEMA_OF_TYPE: Readonly<Record<string, z.ZodObject>> = {
+  orderbook_snapshot: snapshotMsg,
+  orderbook_delta: deltaMsg,
+  ticker: tickerMsg,
+  trade: tradeMsg,
+  fill: fillMsg,
+  market_lifecycle_v2: lifecycleMsg,
+  event_lifecycle: eventLifecycleMsg,
+  event_fee_update: eventFeeMsg,
+  market_position: positionMsg,
+  user_order: userOrderMsg,
+  cfbenchmarks_value: cfbMsg,
+};
+
+const KNOWN_FIELDS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  Object.entries(DOCUMENTED_FIELDS).map(([type, fields]) => [
+    type,
+    new Set([...fields, ...(SEEN_FIELDS[type] ?? []), ...Object.keys(SCHEMA_OF_TYPE[type]?.shape ?? {})]),
+  ]),
+);
+
+/** The message's top-level fields outside the known set of its type, sorted; undefined when none. */
+function unknownFieldsOf(type: string, msg: unknown): string[] | undefined {
+  const known = KNOWN_FIELDS.get(type);
+  if (known === undefined || msg === null || typeof msg !== "object" || Array.isArray(msg)) return undefined;
+  let out: string[] | undefined;
+  for (const k of Object.keys(msg)) if (!known.has(k)) (out ??= []).push(k);
+  return out?.sort();
+}
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -822,7 +908,13 @@ function parseControl(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs)
 // ---- entry point -------------------------------------------------------------------------------
 
 export function parseKalshiFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
-  const r = parseFrame(text, tsRecv, opts);
+  const seen: RawMessage = { msg: undefined };
+  const r = parseFrame(text, tsRecv, opts, seen);
+  if (r.ok && r.ignored === undefined) {
+    // Over the message as received: a null field is a field too (withoutNulls drops it from the copy).
+    const unknown = unknownFieldsOf(r.type, seen.msg);
+    if (unknown) r.unknownFields = unknown;
+  }
   // The seq rule (lib/core/seq.ts): a sequenced frame consumed its number even when it says nothing
   // else, so it must reach every seq check — as a subscription_updated when no event carries it.
   if (r.ok && r.sid >= 0 && r.seq >= 0 && !r.events.some((e) => carriesSeq(e, r.sid, r.seq))) {
@@ -857,10 +949,16 @@ function withoutNulls(v: unknown): unknown {
   return out;
 }
 
-function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
+/** The frame's `msg` as received, handed back by parseFrame. */
+interface RawMessage {
+  msg: unknown;
+}
+
+function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions, seen: RawMessage): KalshiFrameResult {
   try {
     const json = parseJsonObject(text);
     if (!json.ok) return json;
+    seen.msg = json.value["msg"];
     // Only the message: a null sid or seq in the envelope is a bad frame, not an unsequenced one. Most
     // frames hold no null at all; only those pay for the copy.
     const raw = text.includes("null") && json.value["msg"] !== undefined ? { ...json.value, msg: withoutNulls(json.value["msg"]) } : json.value;

@@ -102,6 +102,11 @@ export interface KalshiWsStats {
   /** Frames of a type the parser does not know (a new channel, a new lifecycle event), by name. */
   ignored: number;
   ignoredTypes: Record<string, number>;
+  /**
+   * Top-level fields of known messages that no protocol version we know documents, counted as
+   * "type.field" (the message itself was read as usual): the first sign the venue added a field.
+   */
+  unknownFields: Record<string, number>;
 }
 
 interface SidInfo {
@@ -133,6 +138,7 @@ export class KalshiWsClient {
     abandoned: 0,
     ignored: 0,
     ignoredTypes: Object.create(null) as Record<string, number>,
+    unknownFields: Object.create(null) as Record<string, number>,
   };
   private readonly log: Logger;
   private readonly clock: () => TsUs;
@@ -481,6 +487,16 @@ export class KalshiWsClient {
       const name = key in types || Object.keys(types).length < 64 ? key : "(other)";
       const n = (types[name] = (types[name] ?? 0) + 1);
       if (n === 1) this.log.warn("frame of an unknown type ignored (kept on the tape; counted in stats.ignoredTypes)", { connId: this.connId, type: r.ignored });
+    }
+    if (r.unknownFields !== undefined) {
+      // Same bounds as ignoredTypes: venue-chosen names, prototype-free, at most 64 kept by name.
+      const fields = this.stats.unknownFields;
+      for (const f of r.unknownFields) {
+        const key = `${r.type.slice(0, 40)}.${f.slice(0, 40)}`;
+        const name = key in fields || Object.keys(fields).length < 64 ? key : "(other)";
+        const n = (fields[name] = (fields[name] ?? 0) + 1);
+        if (n === 1) this.log.warn("undocumented field in a known message (read as usual; counted in stats.unknownFields)", { connId: this.connId, field: key });
+      }
     }
     const c = r.control;
     if (c) {
