@@ -30,6 +30,13 @@ import { PRICE_ONE, formatCountFp, formatPriceDollars, type CountE2, type PriceE
 
 // ---- The YES-book mapping ----------------------------------------------------------------------
 
+/**
+ * Reason prefix of an order report saying the venue refused our cancel and the order still rests
+ * (a 429, a 4xx): the live transport and the simulated venue both write it, and it ends the cancel
+ * in flight so the engine may cancel again.
+ */
+export const CANCEL_REFUSED = "cancel refused";
+
 /** THE mapping (reference §4.4): buy YES p → bid p; sell YES p → ask p; buy NO q → ask 1−q; sell NO q → bid 1−q. */
 export function toYesBook(outcome: Outcome, action: OrderAction, price: PriceE4): { side: BookSide; yesPrice: PriceE4 } {
   if (outcome === "yes") return { side: action === "buy" ? "bid" : "ask", yesPrice: price };
@@ -333,13 +340,16 @@ export class OrderManager {
     o.amendRequestedTs = -1;
     if (next === "resting" && (u.status === "resting" || u.status === "pending")) {
       // Amend/decrease may change size and price of a live order: take the venue's view.
-      if (u.remaining >= 0) o.count = Math.max(o.filled + u.remaining, o.filled);
+      // The venue's total is its own filled + remaining: a report older than fills already applied
+      // still says remaining as of its own filled count, so adding our later fills would grow the order.
+      if (u.remaining >= 0) o.count = Math.max(Math.max(u.filled, 0) + u.remaining, o.filled);
       if (u.bookSide === o.bookSide && u.yesPrice > 0 && u.yesPrice < PRICE_ONE) {
         o.yesPrice = u.yesPrice;
         o.price = fromYesBook(u.bookSide, u.yesPrice, o.action).price;
       }
     }
     if (next === "executed" || next === "canceled" || next === "rejected") o.cancelRequested = false;
+    else if (next === "resting" && u.reason.startsWith(CANCEL_REFUSED)) o.cancelRequested = false;
     return { record: this.touch(o, u.tsRecv, u.reason || `venue: ${u.status}`), unknownOrder: false };
   }
 

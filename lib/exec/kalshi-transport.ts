@@ -23,7 +23,7 @@
  * is resting, else cancels and places.
  */
 import type { BookSide, EngineEvent, OrderStatus, OrderUpdate, OwnFill } from "../core/events.ts";
-import { toCreateOrderV2, toYesBook } from "../core/orders.ts";
+import { CANCEL_REFUSED, toCreateOrderV2, toYesBook } from "../core/orders.ts";
 import type { AmendOrder, CancelOrder, PlaceOrder } from "../core/records.ts";
 import type { CountE2, PriceE4, TsUs } from "../core/units.ts";
 import { nowUs, sleep } from "../live/clock.ts";
@@ -365,7 +365,7 @@ export class KalshiTransport implements OrderTransport {
       if (e instanceof KalshiHttpError) {
         // Not resting any more (filled or already canceled) or not found: ask REST what it is.
         this.log.info("cancel refused by venue", { clientOrderId, orderId, status: e.status, code: e.code });
-        await this.refresh(orderId, clientOrderId, `cancel refused: ${e.code}`);
+        await this.refresh(orderId, clientOrderId, `${CANCEL_REFUSED}: ${e.code}`);
         return;
       }
       throw e;

@@ -20,7 +20,7 @@ import { TokenBucket } from "../core/ratelimit.ts";
 import type { AmendOrder, CancelOrder, OrderAction, Outcome, PlaceOrder } from "../core/records.ts";
 import type { FeeLeg } from "../core/fees.ts";
 import { PRICE_ONE, type CountE2, type Micros, type PriceE4, type TsUs } from "../core/units.ts";
-import { toYesBook } from "../core/orders.ts";
+import { CANCEL_REFUSED, toYesBook } from "../core/orders.ts";
 import type { LatencyModel, QueueModel, RestingView } from "./models.ts";
 
 export interface SimVenueOptions {
@@ -308,7 +308,7 @@ export class SimVenue {
       if (!this.takeTokens(at, this.opts.cancelCost)) {
         this.stats.rateLimited++;
         // The order is untouched: it still rests.
-        if (o) this.update(at, o, "resting", "cancel refused: too many requests (429)");
+        if (o) this.update(at, o, "resting", `${CANCEL_REFUSED}: too many requests (429)`);
         return;
       }
       this.stats.cancels++;
@@ -509,6 +509,7 @@ export class SimVenue {
     const levels =
       o.action === "buy" ? [...book.asks(o.outcome)] : [...book.bidLadder(o.outcome).descending()];
     const limit = o.action === "buy" ? o.price : this.sellLimit(o);
+    let took = false;
     for (const [px, size] of levels) {
       if (o.remaining <= 0) break;
       if (o.action === "buy" ? px > limit : px < limit) break;
@@ -518,8 +519,11 @@ export class SimVenue {
       if (avail <= 0) continue;
       const q = Math.min(avail, o.remaining);
       used.set(key, (used.get(key) ?? 0) + q);
+      took = true;
       this.fill(o, at, px, q, true);
     }
+    // What we took was first in line at its level: a resting order of ours there has that much less ahead.
+    if (took) this.capQueues(o.market);
   }
 
   private consumedFor(market: string): Map<number, CountE2> {
@@ -531,11 +535,18 @@ export class SimVenue {
   private fill(o: SimOrder, at: TsUs, ownPrice: PriceE4, count: CountE2, isTaker: boolean): void {
     o.remaining -= count;
     o.filled += count;
-    // Per-order rounding: this fill pays what the order's total fee grows by.
+    // Per-order rounding: this fill pays what the order's total fee grows by. If the schedule changed
+    // since the last fill (an event_fee_update), the fills before were charged under the old one and
+    // stay so: rounding starts again from this fill (a fee increment is never negative).
     const legs = isTaker ? o.takerLegs : o.makerLegs;
+    let charged = isTaker ? o.takerFee : o.makerFee;
+    if (legs.length > 0 && this.opts.fee(o.market, legs, !isTaker) !== charged) {
+      legs.length = 0;
+      charged = 0;
+    }
     legs.push({ count, price: ownPrice });
     const total = this.opts.fee(o.market, legs, !isTaker);
-    const fee = total - (isTaker ? o.takerFee : o.makerFee);
+    const fee = total - charged;
     if (isTaker) o.takerFee = total;
     else o.makerFee = total;
     const yesPrice = o.outcome === "yes" ? ownPrice : PRICE_ONE - ownPrice;
