@@ -7,8 +7,9 @@
  * (`EngineShared.features`). An engine given none owns its own and moves it itself.
  */
 import { settingsKey, type EngineConfig } from "./config.ts";
-import type { EngineEvent, SpotQuote } from "./events.ts";
+import type { EngineEvent, IndexValue, SpotQuote } from "./events.ts";
 import { IndexWindow } from "./settlement.ts";
+import { US_PER_S, type TsUs } from "./units.ts";
 import { createVolEstimator, type VolEstimator } from "./volatility.ts";
 
 /** The Coinbase mid a quote gives the features, or NaN for a quote that gives none (empty or crossed side). */
@@ -25,7 +26,21 @@ export function observeSpotEvent(w: IndexWindow, e: EngineEvent): void {
   if (e.kind === "spot_quote") {
     const mid = quoteMid(e);
     if (mid === mid) w.onSpotMid(e.tsRecv, mid);
-  } else if (e.kind === "index_value") w.onIndex(e.tsRecv, e.value);
+  } else if (e.kind === "index_value") w.onIndex(indexStamp(e), e.value);
+}
+
+/** A print's stamp further than this from its receipt is not trusted (a venue clock gone wrong). */
+const MAX_STAMP_SKEW_US = 5 * US_PER_S;
+
+/**
+ * The time an index print belongs to in the settlement window: CF Benchmarks' own stamp. Kalshi
+ * averages the ticks stamped in (close − 60 s, close]; filing them by receipt would move every print
+ * that arrives a moment late one second later, and the window one print early. Receipt time when the
+ * print has no stamp or one too far from it.
+ */
+export function indexStamp(e: IndexValue): TsUs {
+  const x = e.tsExchange;
+  return x !== null && Math.abs(x - e.tsRecv) <= MAX_STAMP_SKEW_US ? x : e.tsRecv;
 }
 
 export class SpotFeatures {

@@ -9,7 +9,8 @@
  * settlement and the studies: Kalshi averages the prints in (close − 60 s, close]. A print at time t
  * belongs to the one-second slot s = ⌈t⌉ covering (s − 1 s, s]; the window is the slots
  * close − 59 … close. So a print exactly at close counts, one a moment after close does not, and one
- * a moment after close − 60 s does (flooring to the second got both of these wrong).
+ * a moment after close − 60 s does (flooring to the second got both of these wrong). A BRTI print's
+ * t is its CF Benchmarks stamp (features.ts `indexStamp`), not when we received it.
  */
 import { US_PER_S, type TsUs } from "./units.ts";
 
