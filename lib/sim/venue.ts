@@ -90,6 +90,8 @@ export class SimVenue {
   private readonly books: BookRegistry;
   private readonly infos = new Map<string, MarketInfo>();
   private readonly closed = new Set<string>();
+  /** Markets paused (deactivated) and not yet reactivated: no place, no amend. */
+  private readonly paused = new Set<string>();
   /** nextCloseAt(), kept until a market record or the closed set changes (null: to recompute). */
   private nextCloseCache: TsUs | null = null;
   /** Liquidity we took, per market and bid-ladder level (levelKey), until the recording shows it gone. */
@@ -241,6 +243,17 @@ export class SimVenue {
       }
       case "market_lifecycle":
         if (e.phase === "closed" || e.phase === "determined" || e.phase === "settled") this.closeMarket(e.market, e.tsRecv, "CloseCancel");
+        else if (e.phase === "deactivated") this.paused.add(e.market);
+        else if (e.phase === "activated" && this.paused.delete(e.market)) {
+          // Reactivation after a pause cancels every resting order of the market (reference §7.4).
+          const ids = this.restingByMarket.get(e.market);
+          if (ids) for (const id of [...ids]) this.cancelResting(id, e.tsRecv, "MarketReactivated");
+        } else if (e.phase === "close_date_updated" && e.closeTime >= 0) {
+          // The close moves (can_close_early): from now on the new time stops trading, as the engine sees it.
+          const info = this.infos.get(e.market);
+          if (info) this.infos.set(e.market, { ...info, closeTime: e.closeTime, settleTime: e.closeTime });
+          this.nextCloseCache = null;
+        }
         break;
       default:
         break;
@@ -328,7 +341,7 @@ export class SimVenue {
     }
     const info = this.infos.get(intent.market);
     this.closeIfDue(intent.market, at);
-    if (!info || this.closed.has(intent.market) || at < info.openTime) {
+    if (!info || this.closed.has(intent.market) || this.paused.has(intent.market) || at < info.openTime) {
       this.reject(at, intent.clientOrderId, intent.market, "MARKET_INACTIVE");
       return;
     }
@@ -411,6 +424,10 @@ export class SimVenue {
       return;
     }
     if (!o) return; // already executed or canceled: the venue refuses, the final report was already sent
+    if (this.paused.has(o.market)) {
+      this.update(at, o, "resting", "amend refused: market paused");
+      return;
+    }
     this.stats.amends++;
     const newYesPrice = yesBookPrice(o.outcome, o.action, intent.price);
     if (intent.remaining <= 0) {
