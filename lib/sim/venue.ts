@@ -64,6 +64,8 @@ interface SimOrder extends RestingView {
   readonly makerLegs: FeeLeg[];
   takerFee: Micros;
   makerFee: Micros;
+  /** Its taking stopped at a resting order of ours (self-trade prevention): the rest is cancelled. */
+  selfTradeStopped?: boolean;
 }
 
 type Pending =
@@ -387,11 +389,18 @@ export class SimVenue {
       this.update(at, order, "canceled", "FillOrKill");
       return;
     }
+    order.selfTradeStopped = false;
     this.takeLiquidity(order, at);
     if (order.remaining <= 0) {
       this.unrest(order);
       order.status = "executed";
       this.update(at, order, "executed", "Trade");
+      return;
+    }
+    if (order.selfTradeStopped) {
+      this.unrest(order);
+      order.status = "canceled";
+      this.update(at, order, "canceled", "SelfTradePrevention");
       return;
     }
     if (tif !== "good_till_canceled") {
@@ -526,19 +535,42 @@ export class SimVenue {
     const levels =
       o.action === "buy" ? [...book.asks(o.outcome)] : [...book.bidLadder(o.outcome).descending()];
     const limit = o.action === "buy" ? o.price : this.sellLimit(o);
+    // Self-trade prevention (taker_at_cross, what we send): the taker stops where it would meet a
+    // resting order of ours — after the public orders ahead of that one at its level.
+    const ladder: "yes" | "no" = o.action === "buy" ? (o.outcome === "yes" ? "no" : "yes") : o.outcome;
+    const minLadderPrice = o.action === "buy" ? PRICE_ONE - limit : limit;
+    let ownPrice = -1;
+    let ownAhead = 0;
+    const ids = this.restingByMarket.get(o.market);
+    if (ids) {
+      for (const id of ids) {
+        const r = this.resting.get(id)!;
+        if (r.side !== ladder || r.price < minLadderPrice) continue;
+        if (r.price > ownPrice) {
+          ownPrice = r.price;
+          ownAhead = r.queueAhead;
+        } else if (r.price === ownPrice && r.queueAhead < ownAhead) ownAhead = r.queueAhead;
+      }
+    }
     let took = false;
     for (const [px, size] of levels) {
       if (o.remaining <= 0) break;
       if (o.action === "buy" ? px > limit : px < limit) break;
+      const ladderPrice = o.action === "buy" ? PRICE_ONE - px : px;
+      if (ladderPrice < ownPrice) break; // our own order is met before this level
       // The bid ladder level that provides this liquidity, for consumption bookkeeping.
-      const key = o.action === "buy" ? levelKey(o.outcome === "yes" ? "no" : "yes", PRICE_ONE - px) : levelKey(o.outcome, px);
-      const avail = size - (used.get(key) ?? 0);
-      if (avail <= 0) continue;
-      const q = Math.min(avail, o.remaining);
-      used.set(key, (used.get(key) ?? 0) + q);
-      took = true;
-      this.fill(o, at, px, q, true);
+      const key = levelKey(ladder, ladderPrice);
+      let avail = size - (used.get(key) ?? 0);
+      if (ladderPrice === ownPrice) avail = Math.min(avail, ownAhead);
+      if (avail > 0) {
+        const q = Math.min(avail, o.remaining);
+        used.set(key, (used.get(key) ?? 0) + q);
+        took = true;
+        this.fill(o, at, px, q, true);
+      }
+      if (ladderPrice === ownPrice) break;
     }
+    if (ownPrice >= 0 && o.remaining > 0) o.selfTradeStopped = true;
     // What we took was first in line at its level: a resting order of ours there has that much less ahead.
     if (took) this.capQueues(o.market);
   }
