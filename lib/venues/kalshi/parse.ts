@@ -908,13 +908,7 @@ function parseControl(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs)
 // ---- entry point -------------------------------------------------------------------------------
 
 export function parseKalshiFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
-  const seen: RawMessage = { msg: undefined };
-  const r = parseFrame(text, tsRecv, opts, seen);
-  if (r.ok && r.ignored === undefined) {
-    // Over the message as received: a null field is a field too (withoutNulls drops it from the copy).
-    const unknown = unknownFieldsOf(r.type, seen.msg);
-    if (unknown) r.unknownFields = unknown;
-  }
+  const r = parseFrame(text, tsRecv, opts);
   // The seq rule (lib/core/seq.ts): a sequenced frame consumed its number even when it says nothing
   // else, so it must reach every seq check — as a subscription_updated when no event carries it.
   if (r.ok && r.sid >= 0 && r.seq >= 0 && !r.events.some((e) => carriesSeq(e, r.sid, r.seq))) {
@@ -949,72 +943,77 @@ function withoutNulls(v: unknown): unknown {
   return out;
 }
 
-/** The frame's `msg` as received, handed back by parseFrame. */
-interface RawMessage {
-  msg: unknown;
-}
-
-function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions, seen: RawMessage): KalshiFrameResult {
+function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
   try {
     const json = parseJsonObject(text);
     if (!json.ok) return json;
-    seen.msg = json.value["msg"];
     // Only the message: a null sid or seq in the envelope is a bad frame, not an unsequenced one. Most
     // frames hold no null at all; only those pay for the copy.
     const raw = text.includes("null") && json.value["msg"] !== undefined ? { ...json.value, msg: withoutNulls(json.value["msg"]) } : json.value;
     const env = check(envelope, raw, "envelope");
     if (env.seq !== undefined && env.seq < 0) fail("envelope: negative seq");
-    switch (env.type) {
-      case "subscribed":
-      case "ok":
-      case "unsubscribed":
-      case "error":
-        return parseControl(env, raw, tsRecv);
-      case "orderbook_snapshot":
-        return parseSnapshot(env, tsRecv, opts);
-      case "orderbook_delta":
-        return parseDelta(env, tsRecv, opts);
-      case "ticker":
-        return parseTicker(env, tsRecv);
-      case "trade":
-        return parseTrade(env, tsRecv);
-      case "fill":
-        return parseFill(env, tsRecv);
-      case "user_order":
-        return parseUserOrder(env, tsRecv);
-      case "market_position":
-        return parsePosition(env, tsRecv);
-      case "market_lifecycle_v2":
-        return parseLifecycle(env, tsRecv);
-      case "event_lifecycle": {
-        const m = check(eventLifecycleMsg, env.msg, env.type);
-        const r = ok(env, []);
-        r.eventPatch = {
-          eventTicker: m.event_ticker,
-          tsRecv,
-          ...(m.series_ticker ? { seriesTicker: m.series_ticker } : {}),
-          ...(m.exchange_index !== undefined ? { exchangeIndex: m.exchange_index } : {}),
-        };
-        return r;
-      }
-      case "event_fee_update": {
-        const m = check(eventFeeMsg, env.msg, env.type);
-        let mult: number | null = null;
-        if (m.fee_multiplier_override !== undefined && m.fee_multiplier_override !== null) {
-          mult = Number(m.fee_multiplier_override);
-          if (!Number.isFinite(mult) || mult < 0) fail("event_fee_update: bad fee_multiplier_override");
-        }
-        const r = ok(env, []);
-        r.eventPatch = { eventTicker: m.event_ticker, tsRecv, feeOverride: { feeType: m.fee_type_override ?? null, feeMultiplier: mult } };
-        return r;
-      }
-      case "cfbenchmarks_value":
-        return parseCfb(env, tsRecv);
-      default:
-        return { ...ok(env, []), ignored: env.type };
+    const r = parseMessage(env, raw, tsRecv, opts);
+    if (r.ok && r.ignored === undefined) {
+      // Over the message as received: a null field is a field too (withoutNulls drops it from the copy).
+      const unknown = unknownFieldsOf(r.type, json.value["msg"]);
+      if (unknown) r.unknownFields = unknown;
     }
+    return r;
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : "unparseable frame" };
+  }
+}
+
+/** One checked envelope → its result, by message type (throws FrameError on a bad field). */
+function parseMessage(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs, opts: KalshiParseOptions): KalshiFrameResult {
+  switch (env.type) {
+    case "subscribed":
+    case "ok":
+    case "unsubscribed":
+    case "error":
+      return parseControl(env, raw, tsRecv);
+    case "orderbook_snapshot":
+      return parseSnapshot(env, tsRecv, opts);
+    case "orderbook_delta":
+      return parseDelta(env, tsRecv, opts);
+    case "ticker":
+      return parseTicker(env, tsRecv);
+    case "trade":
+      return parseTrade(env, tsRecv);
+    case "fill":
+      return parseFill(env, tsRecv);
+    case "user_order":
+      return parseUserOrder(env, tsRecv);
+    case "market_position":
+      return parsePosition(env, tsRecv);
+    case "market_lifecycle_v2":
+      return parseLifecycle(env, tsRecv);
+    case "event_lifecycle": {
+      const m = check(eventLifecycleMsg, env.msg, env.type);
+      const r = ok(env, []);
+      r.eventPatch = {
+        eventTicker: m.event_ticker,
+        tsRecv,
+        ...(m.series_ticker ? { seriesTicker: m.series_ticker } : {}),
+        ...(m.exchange_index !== undefined ? { exchangeIndex: m.exchange_index } : {}),
+      };
+      return r;
+    }
+    case "event_fee_update": {
+      const m = check(eventFeeMsg, env.msg, env.type);
+      let mult: number | null = null;
+      if (m.fee_multiplier_override !== undefined && m.fee_multiplier_override !== null) {
+        mult = Number(m.fee_multiplier_override);
+        if (!Number.isFinite(mult) || mult < 0) fail("event_fee_update: bad fee_multiplier_override");
+      }
+      const r = ok(env, []);
+      r.eventPatch = { eventTicker: m.event_ticker, tsRecv, feeOverride: { feeType: m.fee_type_override ?? null, feeMultiplier: mult } };
+      return r;
+    }
+    case "cfbenchmarks_value":
+      return parseCfb(env, tsRecv);
+    default:
+      return { ...ok(env, []), ignored: env.type };
   }
 }
 

@@ -481,21 +481,13 @@ export class KalshiWsClient {
     }
     if (r.ignored !== undefined) {
       this.stats.ignored++;
-      // Names the venue chooses: a prototype-free map, at most 64 of them (the rest counted together).
-      const types = this.stats.ignoredTypes;
-      const key = r.ignored.slice(0, 80);
-      const name = key in types || Object.keys(types).length < 64 ? key : "(other)";
-      const n = (types[name] = (types[name] ?? 0) + 1);
+      const n = countByName(this.stats.ignoredTypes, r.ignored.slice(0, 80));
       if (n === 1) this.log.warn("frame of an unknown type ignored (kept on the tape; counted in stats.ignoredTypes)", { connId: this.connId, type: r.ignored });
     }
     if (r.unknownFields !== undefined) {
-      // Same bounds as ignoredTypes: venue-chosen names, prototype-free, at most 64 kept by name.
-      const fields = this.stats.unknownFields;
       for (const f of r.unknownFields) {
         const key = `${r.type.slice(0, 40)}.${f.slice(0, 40)}`;
-        const name = key in fields || Object.keys(fields).length < 64 ? key : "(other)";
-        const n = (fields[name] = (fields[name] ?? 0) + 1);
-        if (n === 1) this.log.warn("undocumented field in a known message (read as usual; counted in stats.unknownFields)", { connId: this.connId, field: key });
+        if (countByName(this.stats.unknownFields, key) === 1) this.log.warn("undocumented field in a known message (read as usual; counted in stats.unknownFields)", { connId: this.connId, field: key });
       }
     }
     const c = r.control;
@@ -622,4 +614,13 @@ export class KalshiWsClient {
     this.stats.events++;
     this.opts.onEvent?.(e);
   }
+}
+
+/**
+ * Count one more of a name the venue chose, in a prototype-free map of at most 64 names (later ones
+ * are counted together as "(other)"); returns the name's new count.
+ */
+function countByName(counts: Record<string, number>, key: string): number {
+  const name = key in counts || Object.keys(counts).length < 64 ? key : "(other)";
+  return (counts[name] = (counts[name] ?? 0) + 1);
 }
