@@ -121,6 +121,50 @@ function takerFromMakerSide(side: string): SpotTrade["takerSide"] {
   return "unknown";
 }
 
+/** Entries seen in a frame, and why each refused one was refused. */
+interface Entries {
+  count: number;
+  readonly refused: string[];
+}
+
+/**
+ * Each event's list of entries (`tickers`, `trades`), each entry checked and built on its own: a bad
+ * event or entry is one refusal with its reason, the others are built.
+ */
+function readEntries<K extends string, E>(
+  events: readonly unknown[],
+  eventSchema: z.ZodType<{ [k in K]: unknown[] }>,
+  listKey: K,
+  entrySchema: z.ZodType<E>,
+  what: string,
+  seen: Entries,
+  build: (entry: E) => void,
+  label: (entry: E) => string,
+): void {
+  for (const ev of events) {
+    const t = eventSchema.safeParse(ev);
+    if (!t.success) {
+      seen.count++;
+      seen.refused.push(zodReason(t.error, what));
+      continue;
+    }
+    for (const entry of t.data[listKey]) {
+      seen.count++;
+      const parsed = entrySchema.safeParse(entry);
+      if (!parsed.success) {
+        seen.refused.push(zodReason(parsed.error, `${what} ${productOf(entry)}`));
+        continue;
+      }
+      try {
+        build(parsed.data);
+      } catch (e) {
+        if (!(e instanceof FrameError)) throw e;
+        seen.refused.push(`${what} ${label(parsed.data)}: ${e.message}`);
+      }
+    }
+  }
+}
+
 export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameResult {
   let frameSeq: number | undefined;
   try {
@@ -137,81 +181,40 @@ export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameRes
     const tsExchange = parseIsoToUs(env.timestamp);
     const seq = env.sequence_num;
     const events: EngineEvent[] = [];
-    const refused: string[] = [];
-    let entries = 0;
-
+    const entries: Entries = { count: 0, refused: [] };
     if (env.channel === "ticker") {
-      for (const ev of env.events) {
-        const t = tickerEvent.safeParse(ev);
-        if (!t.success) {
-          entries++;
-          refused.push(zodReason(t.error, "ticker"));
-          continue;
-        }
-        for (const entry of t.data.tickers) {
-          entries++;
-          const parsed = tickerEntry.safeParse(entry);
-          if (!parsed.success) {
-            refused.push(zodReason(parsed.error, `ticker ${productOf(entry)}`));
-            continue;
-          }
-          const q = parsed.data;
-          try {
-            const quote: SpotQuote = {
-              kind: "spot_quote",
-              tsRecv,
-              tsExchange,
-              productId: q.product_id,
-              bid: decimal(q.best_bid, "best_bid"),
-              ask: decimal(q.best_ask, "best_ask"),
-              bidSize: decimal(q.best_bid_quantity, "best_bid_quantity", 0),
-              askSize: decimal(q.best_ask_quantity, "best_ask_quantity", 0),
-              last: decimal(q.price, "price", Number.NaN),
-              seq,
-            };
-            events.push(quote);
-          } catch (e) {
-            if (!(e instanceof FrameError)) throw e;
-            refused.push(`ticker ${q.product_id}: ${e.message}`);
-          }
-        }
-      }
+      readEntries(env.events, tickerEvent, "tickers", tickerEntry, "ticker", entries, (q) => {
+        const quote: SpotQuote = {
+          kind: "spot_quote",
+          tsRecv,
+          tsExchange,
+          productId: q.product_id,
+          bid: decimal(q.best_bid, "best_bid"),
+          ask: decimal(q.best_ask, "best_ask"),
+          bidSize: decimal(q.best_bid_quantity, "best_bid_quantity", 0),
+          askSize: decimal(q.best_ask_quantity, "best_ask_quantity", 0),
+          last: decimal(q.price, "price", Number.NaN),
+          seq,
+        };
+        events.push(quote);
+      }, (q) => q.product_id);
     } else if (env.channel === "market_trades") {
-      for (const ev of env.events) {
-        const t = tradesEvent.safeParse(ev);
-        if (!t.success) {
-          entries++;
-          refused.push(zodReason(t.error, "market_trades"));
-          continue;
-        }
-        for (const entry of t.data.trades) {
-          entries++;
-          const parsed = tradeEntry.safeParse(entry);
-          if (!parsed.success) {
-            refused.push(zodReason(parsed.error, `trade of ${productOf(entry)}`));
-            continue;
-          }
-          const tr = parsed.data;
-          try {
-            events.push({
-              kind: "spot_trade",
-              tsRecv,
-              tsExchange: tr.time !== undefined ? parseIsoToUs(tr.time) : tsExchange,
-              productId: tr.product_id,
-              price: decimal(tr.price, "price"),
-              size: decimal(tr.size, "size"),
-              takerSide: takerFromMakerSide(tr.side),
-              tradeId: String(tr.trade_id),
-            });
-          } catch (e) {
-            if (!(e instanceof FrameError)) throw e;
-            refused.push(`trade ${String(tr.trade_id)} ${tr.product_id}: ${e.message}`);
-          }
-        }
-      }
+      readEntries(env.events, tradesEvent, "trades", tradeEntry, "trade", entries, (tr) => {
+        events.push({
+          kind: "spot_trade",
+          tsRecv,
+          tsExchange: tr.time !== undefined ? parseIsoToUs(tr.time) : tsExchange,
+          productId: tr.product_id,
+          price: decimal(tr.price, "price"),
+          size: decimal(tr.size, "size"),
+          takerSide: takerFromMakerSide(tr.side),
+          tradeId: String(tr.trade_id),
+        });
+      }, (tr) => `${String(tr.trade_id)} ${tr.product_id}`);
     }
+    const refused = entries.refused;
     // Nothing usable at all: the frame itself is refused, with its first reason.
-    if (entries > 0 && refused.length === entries) fail(refused[0]!);
+    if (entries.count > 0 && refused.length === entries.count) fail(refused[0]!);
     return { ok: true, events, channel: env.channel, sequenceNum: seq, refused };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : "unparseable frame", ...(frameSeq !== undefined ? { sequenceNum: frameSeq } : {}) };
