@@ -22,7 +22,7 @@ import type {
   SpotQuote,
 } from "./events.ts";
 import { feePerContract, orderFee, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
-import { mergeMarketInfo } from "./markets.ts";
+import { mergeMarketInfo, withMovedClose } from "./markets.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
 import { OrderManager, ownFillToFillInput, type TrackedOrder } from "./orders.ts";
 import { Portfolio } from "./portfolio.ts";
@@ -429,7 +429,7 @@ export class Engine {
         this.cancelMarketOrders(ts, e.market, e.phase);
         break;
       case "close_date_updated":
-        if (st && e.closeTime > 0) st.info = { ...st.info, closeTime: e.closeTime, settleTime: e.closeTime };
+        if (st && e.closeTime > 0) st.info = withMovedClose(st.info, e.closeTime);
         break;
       case "determined":
       case "settled":

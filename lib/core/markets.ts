@@ -18,6 +18,14 @@ import type { FeeType, MarketInfo, MarketLifecycle, PriceRange, StrikeType } fro
 import type { TsUs } from "./units.ts";
 
 /**
+ * The record after a `close_date_updated` to `closeTime`: the settle time moves with the close, as the
+ * settlement window ends at the close. The engine and the simulated venue both apply it.
+ */
+export function withMovedClose(info: MarketInfo, closeTime: TsUs): MarketInfo {
+  return { ...info, closeTime, settleTime: closeTime };
+}
+
+/**
  * Apply a (possibly partial) MarketInfo over the prior one: sentinel fields in `update`
  * (times −1, strikes NaN, priceRanges [], status "", feeMultiplier NaN) keep the prior value.
  */

@@ -15,7 +15,7 @@
  */
 import { SharedBookFeed, type BookRegistry } from "../core/book.ts";
 import type { BookSide, EngineEvent, MarketInfo, OrderUpdate, OwnFill, PublicTrade } from "../core/events.ts";
-import { mergeMarketInfo } from "../core/markets.ts";
+import { mergeMarketInfo, withMovedClose } from "../core/markets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { AmendOrder, CancelOrder, OrderAction, Outcome, PlaceOrder } from "../core/records.ts";
 import type { FeeLeg } from "../core/fees.ts";
@@ -64,8 +64,6 @@ interface SimOrder extends RestingView {
   readonly makerLegs: FeeLeg[];
   takerFee: Micros;
   makerFee: Micros;
-  /** Its taking stopped at a resting order of ours (self-trade prevention): the rest is cancelled. */
-  selfTradeStopped?: boolean;
 }
 
 type Pending =
@@ -253,7 +251,7 @@ export class SimVenue {
         } else if (e.phase === "close_date_updated" && e.closeTime >= 0) {
           // The close moves (can_close_early): from now on the new time stops trading, as the engine sees it.
           const info = this.infos.get(e.market);
-          if (info) this.infos.set(e.market, { ...info, closeTime: e.closeTime, settleTime: e.closeTime });
+          if (info) this.infos.set(e.market, withMovedClose(info, e.closeTime));
           this.nextCloseCache = null;
         }
         break;
@@ -389,15 +387,14 @@ export class SimVenue {
       this.update(at, order, "canceled", "FillOrKill");
       return;
     }
-    order.selfTradeStopped = false;
-    this.takeLiquidity(order, at);
+    const selfTradeStopped = this.takeLiquidity(order, at);
     if (order.remaining <= 0) {
       this.unrest(order);
       order.status = "executed";
       this.update(at, order, "executed", "Trade");
       return;
     }
-    if (order.selfTradeStopped) {
+    if (selfTradeStopped) {
       this.unrest(order);
       order.status = "canceled";
       this.update(at, order, "canceled", "SelfTradePrevention");
@@ -527,10 +524,13 @@ export class SimVenue {
     return PRICE_ONE - o.price;
   }
 
-  /** Walk the displayed depth, best first, net of what we already took. Fills as taker. */
-  private takeLiquidity(o: SimOrder, at: TsUs): void {
+  /**
+   * Walk the displayed depth, best first, net of what we already took. Fills as taker. True when
+   * self-trade prevention stopped it with size left (the caller cancels the rest).
+   */
+  private takeLiquidity(o: SimOrder, at: TsUs): boolean {
     const book = this.books.get(o.market);
-    if (!book || book.stale) return;
+    if (!book || book.stale) return false;
     const used = this.consumedFor(o.market);
     const levels =
       o.action === "buy" ? [...book.asks(o.outcome)] : [...book.bidLadder(o.outcome).descending()];
@@ -570,9 +570,9 @@ export class SimVenue {
       }
       if (ladderPrice === ownPrice) break;
     }
-    if (ownPrice >= 0 && o.remaining > 0) o.selfTradeStopped = true;
     // What we took was first in line at its level: a resting order of ours there has that much less ahead.
     if (took) this.capQueues(o.market);
+    return ownPrice >= 0 && o.remaining > 0;
   }
 
   private consumedFor(market: string): Map<number, CountE2> {
