@@ -1000,7 +1000,7 @@ export class Engine {
     const rec = this.orders.onAmendSubmit(ts, o.clientOrderId, price, remaining);
     if (!rec) return { reason: "ORDER_IN_FLIGHT", detail: why, side: o.outcome, sent: false };
     this.sink.record(rec);
-    this.sink.intent({ kind: "amend_order", ts, clientOrderId: o.clientOrderId, orderId: o.orderId, market: o.market, outcome: o.outcome, action: o.action, price, remaining, reason: why });
+    this.sink.intent({ kind: "amend_order", ts, clientOrderId: o.clientOrderId, orderId: o.orderId, market: o.market, outcome: o.outcome, action: o.action, price, count: o.filled + remaining, reason: why });
     this.counters.intents++;
     return { reason: "REPRICE", detail: `${o.price} → ${price}: ${why}`, side: o.outcome, sent: true };
   }

@@ -44,9 +44,10 @@ export interface CancelAll {
 }
 
 /**
- * Move a resting order to a new own-leg price and/or remaining size (V2 amend; the live transport
- * amends in place). Same market, outcome and action as the order; `remaining` is what should rest
- * after the amend (V2's `count` is filled + remaining — transports add the filled part).
+ * Move a resting order to a new own-leg price and/or size (V2 amend; the live transport amends in
+ * place). Same market, outcome and action as the order. `count` is V2's total max fillable: the fills
+ * the sender knew of plus what should rest. The venue subtracts its own filled count, so a fill that
+ * lands while the amend is in flight shrinks what rests instead of adding exposure.
  */
 export interface AmendOrder {
   readonly kind: "amend_order";
@@ -57,7 +58,7 @@ export interface AmendOrder {
   readonly outcome: Outcome;
   readonly action: OrderAction;
   readonly price: PriceE4;
-  readonly remaining: CountE2;
+  readonly count: CountE2;
   readonly reason: string;
 }
 

@@ -95,7 +95,7 @@ export class OrderGateway {
       case "amend_order": {
         const asPlace: PlaceOrder = {
           kind: "place_order", ts: intent.ts, clientOrderId: intent.clientOrderId, market: intent.market, outcome: intent.outcome,
-          action: intent.action, price: intent.price, count: Math.max(intent.remaining, 1), tif: "good_till_canceled",
+          action: intent.action, price: intent.price, count: Math.max(intent.count, 1), tif: "good_till_canceled", // the total: never less than what can still fill
           postOnly: false, reduceOnly: false, evalId: "",
         };
         const reason = this.checkPlace(asPlace, this.costs.amendCost ?? this.costs.createCost);

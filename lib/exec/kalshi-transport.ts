@@ -153,7 +153,9 @@ export class KalshiTransport implements OrderTransport {
   }
 
   /**
-   * V2 amend (POST …/orders/{id}/amend, count = filled + remaining). An order whose venue id is not
+   * V2 amend (POST …/orders/{id}/amend, count = total max fillable, sent as the engine computed it
+   * from the fills it knew of: adding fills learned since would let an in-flight fill grow the
+   * exposure). An order whose venue id is not
    * known yet cannot be amended: it is cancelled instead (the engine enters again on a later
    * evaluation), never silently left at its old price.
    */
@@ -164,7 +166,7 @@ export class KalshiTransport implements OrderTransport {
       return;
     }
     const { yesPrice } = toYesBook(intent.outcome, intent.action, intent.price);
-    this.track(this.doAmend(t, yesPrice, t.filled + intent.remaining));
+    this.track(this.doAmend(t, yesPrice, intent.count));
   }
 
   // ---- extra operations ---------------------------------------------------------------------------

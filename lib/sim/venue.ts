@@ -39,6 +39,12 @@ export interface SimVenueOptions {
   readonly cancelCost: number;
   /** V2 amend (default: createCost, as Kalshi bills create/amend/decrease alike). */
   readonly amendCost?: number;
+  /**
+   * An amend whose total `count` is at or below what has already filled (a fill overtook it). Kalshi
+   * does not document the answer (UNCERTAIN): "reject" (default, as our fake venue does) leaves the
+   * order resting as it was, the pessimistic case for exposure; "cancel" cancels the remainder.
+   */
+  readonly amendAtOrBelowFilled?: "reject" | "cancel";
 }
 
 interface SimOrder extends RestingView {
@@ -50,6 +56,8 @@ interface SimOrder extends RestingView {
   yesPrice: PriceE4;
   price: PriceE4;
   readonly postOnly: boolean;
+  /** Capped at the venue's net position (ref §4.4): never opens or flips one. */
+  readonly reduceOnly: boolean;
   filled: CountE2;
   /**
    * Contracts the recording removed from ahead of us (queue capped at the displayed size) in a delta
@@ -98,6 +106,8 @@ export class SimVenue {
   private readonly consumed = new Map<string, Map<number, CountE2>>();
   private readonly resting = new Map<string, SimOrder>();
   private readonly restingByMarket = new Map<string, Set<string>>();
+  /** Net YES position per market from this venue's own fills (a bid +count, an ask −count), as Kalshi's `position_fp`. */
+  private readonly positions = new Map<string, CountE2>();
   private readonly bucket: TokenBucket;
   private pending: Pending[] = [];
   private outbox: EngineEvent[] = [];
@@ -358,7 +368,8 @@ export class SimVenue {
       side: intent.action === "buy" ? intent.outcome : intent.outcome === "yes" ? "no" : "yes",
       price: intent.action === "buy" ? intent.price : PRICE_ONE - intent.price,
       postOnly: intent.postOnly,
-      remaining: intent.count,
+      reduceOnly: intent.reduceOnly,
+      remaining: intent.reduceOnly ? Math.min(intent.count, this.reducibleBy(intent.market, bookSide)) : intent.count,
       queueAhead: 0,
       filled: 0,
       capped: 0,
@@ -369,7 +380,39 @@ export class SimVenue {
       takerFee: 0,
       makerFee: 0,
     };
+    if (order.remaining <= 0) {
+      // Reduce-only with nothing to reduce on this side: cancelled without trading.
+      order.status = "canceled";
+      this.stats.ordersRejected++;
+      this.update(at, order, "canceled", "ReduceOnlyCancel");
+      return;
+    }
     this.enter(order, at, intent.tif, "");
+  }
+
+  /** How much an order on `bookSide` can reduce the position in `market`: an ask reduces a long YES, a bid a short one. */
+  private reducibleBy(market: string, bookSide: BookSide): CountE2 {
+    const pos = this.positions.get(market) ?? 0;
+    return bookSide === "ask" ? Math.max(pos, 0) : Math.max(-pos, 0);
+  }
+
+  /**
+   * A fill moved the position: resting reduce-only orders of the market shrink to what they can
+   * still reduce, and one that can reduce nothing is cancelled. Callers' loops re-check `resting`
+   * and `remaining`, so cancelling here is safe.
+   */
+  private capReduceOnly(market: string, filledOrder: SimOrder, at: TsUs): void {
+    const ids = this.restingByMarket.get(market);
+    if (!ids) return;
+    for (const id of [...ids]) {
+      const r = this.resting.get(id)!;
+      if (!r.reduceOnly || r === filledOrder) continue;
+      const cap = this.reducibleBy(market, r.bookSide);
+      if (r.remaining <= cap) continue;
+      r.remaining = cap;
+      if (cap === 0) this.cancelResting(id, at, "ReduceOnlyCancel");
+      else this.update(at, r, "resting", "ReduceOnlyCancel");
+    }
   }
 
   /** Match a new (or re-priced) order as taker, then rest, cancel or complete it. */
@@ -436,20 +479,29 @@ export class SimVenue {
     }
     this.stats.amends++;
     const newYesPrice = yesBookPrice(o.outcome, o.action, intent.price);
-    if (intent.remaining <= 0) {
-      this.cancelResting(o.clientOrderId, at, "Amend");
+    // `count` is the total max fillable; what rests is that less what has filled here, including
+    // fills the sender had not seen when it sent the amend.
+    let remaining = intent.count - o.filled;
+    if (o.reduceOnly) remaining = Math.min(remaining, this.reducibleBy(o.market, o.bookSide));
+    if (remaining <= 0 && o.reduceOnly && intent.count > o.filled) {
+      this.cancelResting(o.clientOrderId, at, "ReduceOnlyCancel");
+      return;
+    }
+    if (remaining <= 0) {
+      if (this.opts.amendAtOrBelowFilled === "cancel") this.cancelResting(o.clientOrderId, at, "Amend");
+      else this.update(at, o, "resting", `amend refused: count ${intent.count} does not exceed filled ${o.filled}`);
       return;
     }
     const newBidPrice = o.action === "buy" ? intent.price : PRICE_ONE - intent.price;
-    if (newBidPrice === o.price && intent.remaining <= o.remaining) {
-      o.remaining = intent.remaining;
+    if (newBidPrice === o.price && remaining <= o.remaining) {
+      o.remaining = remaining;
       this.update(at, o, "resting", "Amend");
       return;
     }
     this.unrest(o);
     o.price = newBidPrice;
     o.yesPrice = newYesPrice;
-    o.remaining = intent.remaining;
+    o.remaining = remaining;
     o.queueAhead = 0;
     o.capped = 0;
     o.cappedAt = null;
@@ -584,6 +636,7 @@ export class SimVenue {
   private fill(o: SimOrder, at: TsUs, ownPrice: PriceE4, count: CountE2, isTaker: boolean): void {
     o.remaining -= count;
     o.filled += count;
+    this.positions.set(o.market, (this.positions.get(o.market) ?? 0) + (o.bookSide === "bid" ? count : -count));
     // Per-order rounding: this fill pays what the order's total fee grows by. If the schedule changed
     // since the last fill (an event_fee_update), the fills before were charged under the old one and
     // stay so: rounding starts again from this fill (a fee increment is never negative).
@@ -618,6 +671,7 @@ export class SimVenue {
     this.stats.contractsFilled += count;
     this.stats.fees += fee;
     this.emit(ev);
+    this.capReduceOnly(o.market, o, at);
   }
 
   private update(at: TsUs, o: SimOrder, status: OrderUpdate["status"], reason: string): void {

@@ -149,7 +149,7 @@ describe("repricing and exits (replay)", () => {
     const entry = entryOf(intents);
     expect(entry).toMatchObject({ price: 4000 });
     const amends = intents.filter((i) => i.kind === "amend_order");
-    expect(amends.map((a) => [a.ts, a.price, a.remaining])).toEqual([[T0 + 95 * S, 4300, 1000]]);
+    expect(amends.map((a) => [a.ts, a.price, a.count])).toEqual([[T0 + 95 * S, 4300, 1000]]);
     expect(records.find((r): r is Opportunity => r.kind === "opportunity" && r.ts === amends[0]!.ts && r.market === C)!.reason).toBe("REPRICE");
     // At the venue: one order, now at 0.43 behind the 10 displayed there.
     expect(s.sim!.restingOrders()).toEqual([expect.objectContaining({ price: 4300, remaining: 1000, queueAhead: 1000 })]);

@@ -63,7 +63,7 @@ describe("reprice in live", () => {
     await transport.idle();
     const before = fakes.kalshi.state.orderByClientId("amend-1")!;
     expect(before).toMatchObject({ status: "resting", yesPrice: 200, remaining: 500 });
-    transport.amend({ kind: "amend_order", ts: 2, clientOrderId: "amend-1", orderId: before.orderId, market, outcome: "yes", action: "buy", price: 300, remaining: 300, reason: "test" });
+    transport.amend({ kind: "amend_order", ts: 2, clientOrderId: "amend-1", orderId: before.orderId, market, outcome: "yes", action: "buy", price: 300, count: 300, reason: "test" });
     await transport.idle();
     const after = fakes.kalshi.state.orderByClientId("amend-1")!;
     expect(after).toMatchObject({ orderId: before.orderId, status: "resting", yesPrice: 300, remaining: 300 });
@@ -89,7 +89,7 @@ describe("the gateway guards an amend like a new order", () => {
       tradingEnabled: true, killSwitchEngaged: () => kill, riskState: () => state, isReducing: () => false,
       dataProblem: () => null, reconciliationProblem: () => null,
     });
-    const amend = { kind: "amend_order" as const, ts: 5_000_000, clientOrderId: "guard-1", orderId: id, market, outcome: "yes" as const, action: "buy" as const, price: 300, remaining: 100, reason: "t" };
+    const amend = { kind: "amend_order" as const, ts: 5_000_000, clientOrderId: "guard-1", orderId: id, market, outcome: "yes" as const, action: "buy" as const, price: 300, count: 100, reason: "t" };
     for (const g of [guards("HALTED"), guards("ACTIVE", true)]) {
       const before = amendRequests();
       const r = new OrderGateway(transport, g, costs, () => {}, 0).submit(amend);

@@ -81,6 +81,20 @@ describe("V2 YES-book mapping at the venue", () => {
     expect(fake.state.orders().filter((x) => x.ticker === market)).toHaveLength(1);
   });
 
+  it("an amend sends the intent's total count as is: a fill the transport has not heard of shrinks what rests", async () => {
+    const market = fake.state.tickers()[6]!;
+    // Empty the book so our bid is the only one: an outside seller then meets us.
+    for (const leg of ["yes", "no"] as const) for (const [p, size] of fake.state.book(market)[leg]) fake.state.changeLevel(market, leg, p, -size);
+    transport.place({ ...intent(60, market, "yes", "buy", 500), count: 500 });
+    await transport.idle();
+    expect(fake.state.takerTrade(market, "ask", 200)).toBe(200); // 2 of our 5 fill at the venue
+    // The engine knew of the 2 fills and wants 2 more to rest: total max fillable 4 (ref §4.4).
+    transport.amend({ kind: "amend_order", ts: 3, clientOrderId: "map-60", orderId: null, market, outcome: "yes", action: "buy", price: 600, count: 400, reason: "test" });
+    await transport.idle();
+    const o = fake.state.orderByClientId("map-60")!;
+    expect(o).toMatchObject({ status: "resting", yesPrice: 600, filled: 200, remaining: 200 });
+  });
+
   it("a definite 4xx is rejected; nothing rests", async () => {
     const market = fake.state.tickers()[5]!;
     fake.state.markets.get(market)!.status = "closed";

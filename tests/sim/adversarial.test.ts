@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 import type { EngineEvent, OrderUpdate, OwnFill, PublicTrade } from "../../lib/core/events.ts";
 import type { AmendOrder, PlaceOrder } from "../../lib/core/records.ts";
 import { ConservativeQueue, ConstantLatency } from "../../lib/sim/models.ts";
-import { SimVenue } from "../../lib/sim/venue.ts";
+import { SimVenue, type SimVenueOptions } from "../../lib/sim/venue.ts";
 import { S, T0, delta, marketInfo, snapshot } from "../helpers/scenario.ts";
 
 const M = "KXBTCD-26NOV2517-T99999.99";
@@ -17,7 +17,7 @@ const M2 = "KXBTCD-26NOV2517-T100249.99";
 const CLOSE = T0 + 3600 * S;
 const LAT = 10_000; // 10 ms entry and response
 
-function venue(): SimVenue {
+function venue(extra: Partial<SimVenueOptions> = {}): SimVenue {
   const v = new SimVenue({
     latency: new ConstantLatency(LAT, LAT),
     queue: new ConservativeQueue(),
@@ -26,6 +26,7 @@ function venue(): SimVenue {
     writeBucketCapacity: 1000,
     createCost: 10,
     cancelCost: 2,
+    ...extra,
   });
   v.onMarketEvent(marketInfo(M, 99_999.99, CLOSE));
   v.onMarketEvent(marketInfo(M2, 100_249.99, CLOSE));
@@ -42,7 +43,7 @@ function place(v: SimVenue, ts: number, id: string, o: Partial<PlaceOrder>): voi
 }
 function amend(v: SimVenue, ts: number, id: string, o: Partial<AmendOrder>): void {
   v.advance(ts);
-  v.amend({ kind: "amend_order", ts, clientOrderId: id, orderId: null, market: M, outcome: "yes", action: "buy", price: 5000, remaining: 100, reason: "test", ...o });
+  v.amend({ kind: "amend_order", ts, clientOrderId: id, orderId: null, market: M, outcome: "yes", action: "buy", price: 5000, count: 100, reason: "test", ...o });
 }
 function trade(ts: number, count: number, yesPrice: number, takerSide: "yes" | "no", market = M): PublicTrade {
   return { kind: "public_trade", tsRecv: ts, tsExchange: null, market, tradeId: `t${ts}`, yesPrice, count, takerSide, sid: 2, seq: ts };
@@ -262,7 +263,7 @@ describe("amend through the book (V2 amend may trade)", () => {
     feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 500], [5200, 200], [5300, 200]]));
     place(v, T0 + S, "r", { price: 4400, count: 500 }); // rests at 0.44
     // Amend to 0.48 × 5: takes 2 @ 0.47 and 2 @ 0.48 (taker), 1 rests at 0.48 (back of an empty queue).
-    amend(v, T0 + 2 * S, "r", { price: 4800, remaining: 500 });
+    amend(v, T0 + 2 * S, "r", { price: 4800, count: 500 });
     // +1 at NO 0.52 (3 shown, 2 ours): a new seller at 0.48 meets our resting 0.48 → 1 @ 0.48 maker.
     feed(v, delta(T0 + 3 * S, M, 1, 2, "no", 5200, 100));
     const es = out(v, T0 + 4 * S);
@@ -282,7 +283,7 @@ describe("amend through the book (V2 amend may trade)", () => {
     const v = venue();
     feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5300, 200]]));
     place(v, T0 + S, "r", { price: 4400, count: 500, postOnly: true });
-    amend(v, T0 + 2 * S, "r", { price: 4800, remaining: 500 });
+    amend(v, T0 + 2 * S, "r", { price: 4800, count: 500 });
     const es = out(v, T0 + 3 * S);
     expect(fills(es)).toEqual([]);
     expect(updates(es).map((u) => [u.status, u.reason])).toEqual([
@@ -349,7 +350,7 @@ describe("market close", () => {
     feed(v, delta(CLOSE, M, 1, 3, "no", 5700, 300));
     feed(v, trade(CLOSE + S, 900, 4400, "no"));
     // An amend after the close is refused; the order is gone.
-    amend(v, CLOSE + 2 * S, "r", { price: 4600, remaining: 500 });
+    amend(v, CLOSE + 2 * S, "r", { price: 4600, count: 500 });
     const es = out(v, CLOSE + 3 * S);
     expect(fillRows(es)).toEqual([["r", 4400, 100, false]]);
     expect(updates(es).at(-1)).toMatchObject({ clientOrderId: "r", status: "canceled", reason: "CloseCancel" });
@@ -368,29 +369,47 @@ describe("market close", () => {
 });
 
 describe("our own orders meeting each other, amends racing fills, reduce_only", () => {
-  // Known limit, not fixed yet (lib/sim/README.md): the simulated amend takes `remaining` as the new
-  // remaining, not as Kalshi's total (filled the sender knew + remaining). `test.fails` passes while
-  // the limit stands and fails the day it is fixed, so this test is then turned into a plain one.
-  test.fails("amend count is total max fillable (ref §4.4): a decrease racing a fill leaves filled+remaining = the amended total", () => {
+  test("amend count is total max fillable (ref §4.4): a decrease racing a fill leaves filled+remaining = the amended total", () => {
     const v = venue();
     // YES 0.48 × 0 public ahead (empty level), NO best 0.50 → our 0.48 bid rests first in line.
     feed(v, snapshot(T0, M, 1, 1, [[4700, 500]], [[5000, 500]]));
     place(v, T0 + S, "a", { price: 4800, count: 1000 }); // rests 10 @ 0.48, queue ahead 0
     out(v, T0 + 2 * S);
-    // Engine decides at T0+3s (it knows filled = 0) to decrease to remaining 5: the live transport
-    // sends count = filled(0) + 5 = 5 total. The amend reaches the venue at T0+3s+10ms.
-    amend(v, T0 + 3 * S, "a", { price: 4800, remaining: 500 });
+    // Engine decides at T0+3s (it knows filled = 0) to decrease to remaining 5: it sends count =
+    // filled(0) + 5 = 5 total. The amend reaches the venue at T0+3s+10ms.
+    amend(v, T0 + 3 * S, "a", { price: 4800, count: 500 });
     // Before it arrives (T0+3s+5ms) a seller prints 4 at 0.48: we are first in line, 4 fill.
     feed(v, trade(T0 + 3 * S + 5_000, 400, 4800, "no"));
     const o1 = out(v, T0 + 4 * S);
     expect(total(o1)).toBe(400);
-    // Kalshi: total max fillable 5, filled 4 → remaining 1. Sim: remaining 5 (total fillable 9).
+    // Kalshi: total max fillable 5, filled 4 → remaining 1 (the old code let 5 rest: 9 fillable).
     expect(v.restingOrders()[0]?.remaining).toBe(100);
+    expect(updates(o1).at(-1)).toMatchObject({ status: "resting", filled: 400, remaining: 100, reason: "Amend" });
   });
 
-  // Known limit, not fixed yet (lib/sim/README.md): the simulated venue keeps no position, so it
-  // does not cap reduce_only orders (the engine only sends them to reduce a position it holds).
-  test.fails("reduce_only caps the order at the current position (ref §4.4): with no position nothing fills", () => {
+  test("an amend overtaken by fills (total at or below filled) is refused by default and leaves the order as it rests; 'cancel' cancels the rest", () => {
+    for (const mode of ["reject", "cancel"] as const) {
+      const v = venue({ amendAtOrBelowFilled: mode });
+      feed(v, snapshot(T0, M, 1, 1, [[4700, 500]], [[5000, 500]]));
+      place(v, T0 + S, "a", { price: 4800, count: 1000 });
+      out(v, T0 + 2 * S);
+      amend(v, T0 + 3 * S, "a", { price: 4800, count: 300 }); // meant: 3 in total
+      feed(v, trade(T0 + 3 * S + 5_000, 400, 4800, "no")); // 4 fill first
+      const o = out(v, T0 + 4 * S);
+      expect(total(o)).toBe(400);
+      const last = updates(o).at(-1)!;
+      if (mode === "reject") {
+        expect(last).toMatchObject({ status: "resting", filled: 400, remaining: 600 });
+        expect(last.reason).toMatch(/^amend refused: count 300 does not exceed filled 400/);
+        expect(v.restingOrders()[0]?.remaining).toBe(600);
+      } else {
+        expect(last).toMatchObject({ status: "canceled", filled: 400, remaining: 0, reason: "Amend" });
+        expect(v.restingOrders()).toEqual([]);
+      }
+    }
+  });
+
+  test("reduce_only caps the order at the current position (ref §4.4): with no position nothing fills", () => {
     const v = venue();
     // YES bids 0.45 × 10: a sell of YES at 0.45 could take them.
     feed(v, snapshot(T0, M, 1, 1, [[4500, 1000]], [[5000, 500]]));
@@ -399,6 +418,44 @@ describe("our own orders meeting each other, amends racing fills, reduce_only", 
     place(v, T0 + S, "x", { action: "sell", price: 4500, count: 1000, tif: "immediate_or_cancel", reduceOnly: true });
     const o = out(v, T0 + 2 * S);
     expect(total(o)).toBe(0); // before the fix: 1000 (opens 10 NO)
+    expect(updates(o)).toEqual([expect.objectContaining({ clientOrderId: "x", status: "canceled", filled: 0, reason: "ReduceOnlyCancel" })]);
+  });
+
+  test("reduce_only with a position: a sell of 10 YES while long 3 fills 3, and never flips the position", () => {
+    const v = venue();
+    // YES asks 0.50 × 5 (NO bids 0.50 × 5); YES bids 0.45 × 10.
+    feed(v, snapshot(T0, M, 1, 1, [[4500, 1000]], [[5000, 500]]));
+    place(v, T0 + S, "buy", { price: 5000, count: 300, tif: "immediate_or_cancel" }); // long 3 YES @ 0.50
+    expect(total(out(v, T0 + 2 * S))).toBe(300);
+    place(v, T0 + 3 * S, "exit", { action: "sell", price: 4500, count: 1000, tif: "immediate_or_cancel", reduceOnly: true });
+    const o = out(v, T0 + 4 * S);
+    // Hand-derived: the 0.45 level holds 10, the position 3: the cap, not the book, stops it at 3.
+    expect(fills(o).map((f) => [f.clientOrderId, f.count, f.yesPrice])).toEqual([["exit", 300, 4500]]);
+    // Buying NO is also an ask: while flat, a reduce-only buy of NO is cancelled, a plain one opens.
+    place(v, T0 + 5 * S, "no-ro", { outcome: "no", action: "buy", price: 5500, count: 100, tif: "immediate_or_cancel", reduceOnly: true });
+    expect(updates(out(v, T0 + 6 * S))).toEqual([expect.objectContaining({ clientOrderId: "no-ro", status: "canceled", reason: "ReduceOnlyCancel" })]);
+  });
+
+  test("a resting reduce_only order shrinks when another fill reduces the position, and is cancelled once it can reduce nothing", () => {
+    const v = venue();
+    // YES asks 0.50 × 5; YES bids 0.40 × 10.
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 1000]], [[5000, 500]]));
+    place(v, T0 + S, "buy", { price: 5000, count: 400, tif: "immediate_or_cancel" }); // long 4
+    out(v, T0 + 2 * S);
+    // A resting reduce-only sell of 4 YES at 0.60 (rests as a NO bid at 0.40, nothing crosses it).
+    place(v, T0 + 3 * S, "tp", { action: "sell", price: 6000, count: 400, reduceOnly: true });
+    out(v, T0 + 3 * S + 500_000);
+    expect(v.restingOrders()).toEqual([expect.objectContaining({ clientOrderId: "tp", remaining: 400 })]);
+    // An IOC sell of 3 YES into the 0.40 bids (not reduce-only): long 1 left → the resting one caps at 1.
+    place(v, T0 + 4 * S, "cut", { action: "sell", price: 4000, count: 300, tif: "immediate_or_cancel" });
+    const o1 = out(v, T0 + 5 * S);
+    expect(total(o1)).toBe(300);
+    expect(v.restingOrders()).toEqual([expect.objectContaining({ clientOrderId: "tp", remaining: 100 })]);
+    // Another IOC sell of 1: flat → the reduce-only order is cancelled, it can never open a short.
+    place(v, T0 + 6 * S, "cut2", { action: "sell", price: 4000, count: 100, tif: "immediate_or_cancel" });
+    const o2 = out(v, T0 + 7 * S);
+    expect(updates(o2).find((u) => u.clientOrderId === "tp")).toMatchObject({ status: "canceled", reason: "ReduceOnlyCancel" });
+    expect(v.restingOrders()).toEqual([]);
   });
 
   test("self-trade prevention taker_at_cross: a taker that would meet our own better resting bid is cancelled, not filled past it", () => {

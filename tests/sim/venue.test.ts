@@ -241,7 +241,7 @@ describe("queue position, amend and write costs (issue 10)", () => {
     v.onMarketEvent(snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 1000]]));
     rest(v, T0 + S);
     v.onMarketEvent(trade(T0 + 3 * S, 700)); // 10 ahead → 3 ahead
-    v.amend({ kind: "amend_order", ts: T0 + 4 * S, clientOrderId: `c${T0 + S}`, orderId: null, market: M, outcome: "yes", action: "buy", price: 4800, remaining: 300, reason: "test" });
+    v.amend({ kind: "amend_order", ts: T0 + 4 * S, clientOrderId: `c${T0 + S}`, orderId: null, market: M, outcome: "yes", action: "buy", price: 4800, count: 300, reason: "test" });
     const u = updates(drain(v, T0 + 5 * S));
     expect(u.map((x) => [x.status, x.remaining, x.reason])).toEqual([["resting", 300, "Amend"]]);
     expect(v.restingOrders()[0]).toMatchObject({ remaining: 300, queueAhead: 300 });
@@ -255,7 +255,7 @@ describe("queue position, amend and write costs (issue 10)", () => {
     rest(v, T0 + S);
     v.onMarketEvent(trade(T0 + 3 * S, 1000)); // queue at 0.48 exhausted: we are first
     expect(v.restingOrders()[0]!.queueAhead).toBe(0);
-    v.amend({ kind: "amend_order", ts: T0 + 4 * S, clientOrderId: `c${T0 + S}`, orderId: null, market: M, outcome: "yes", action: "buy", price: 4700, remaining: 500, reason: "test" });
+    v.amend({ kind: "amend_order", ts: T0 + 4 * S, clientOrderId: `c${T0 + S}`, orderId: null, market: M, outcome: "yes", action: "buy", price: 4700, count: 500, reason: "test" });
     expect(updates(drain(v, T0 + 5 * S)).map((x) => [x.status, x.yesPrice])).toEqual([["resting", 4700]]);
     // At 0.47 the 8 displayed are ahead of us.
     expect(v.restingOrders()[0]).toMatchObject({ price: 4700, queueAhead: 800 });
@@ -267,7 +267,7 @@ describe("queue position, amend and write costs (issue 10)", () => {
     const v = venue();
     v.onMarketEvent(snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 300]]));
     rest(v, T0 + S);
-    v.amend({ kind: "amend_order", ts: T0 + 4 * S, clientOrderId: `c${T0 + S}`, orderId: null, market: M, outcome: "yes", action: "buy", price: 5000, remaining: 500, reason: "test" });
+    v.amend({ kind: "amend_order", ts: T0 + 4 * S, clientOrderId: `c${T0 + S}`, orderId: null, market: M, outcome: "yes", action: "buy", price: 5000, count: 500, reason: "test" });
     const out = drain(v, T0 + 5 * S);
     expect(fills(out).map((f) => [f.count, f.yesPrice, f.isTaker])).toEqual([[300, 5000, true]]);
     expect(v.restingOrders()[0]).toMatchObject({ remaining: 200, price: 5000 });
@@ -277,7 +277,7 @@ describe("queue position, amend and write costs (issue 10)", () => {
     const v = venue(1_000, 100);
     v.onMarketEvent(snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 1000]]));
     for (let i = 0; i < 3; i++) v.place(order(T0 + S + i, { clientOrderId: `r${i}`, price: 4800, count: 100, tif: "good_till_canceled" }));
-    v.amend({ kind: "amend_order", ts: T0 + S + 10, clientOrderId: "r0", orderId: null, market: M, outcome: "yes", action: "buy", price: 4800, remaining: 50, reason: "t" });
+    v.amend({ kind: "amend_order", ts: T0 + S + 10, clientOrderId: "r0", orderId: null, market: M, outcome: "yes", action: "buy", price: 4800, count: 50, reason: "t" });
     v.cancel({ kind: "cancel_order", ts: T0 + S + 11, clientOrderId: "r1", orderId: null, market: M, reason: "t" });
     v.cancelAll(T0 + S + 12);
     drain(v, T0 + 3 * S);
@@ -289,7 +289,7 @@ describe("queue position, amend and write costs (issue 10)", () => {
     const v = venue(1_000, 30); // 30 tokens: three creates empty it
     v.onMarketEvent(snapshot(T0, M, 1, 1, [[4800, 1000]], [[5000, 1000]]));
     for (let i = 0; i < 3; i++) v.place(order(T0 + S + i, { clientOrderId: `r${i}`, price: 4800, count: 100, tif: "good_till_canceled" }));
-    v.amend({ kind: "amend_order", ts: T0 + S + 10, clientOrderId: "r0", orderId: null, market: M, outcome: "yes", action: "buy", price: 4700, remaining: 100, reason: "t" });
+    v.amend({ kind: "amend_order", ts: T0 + S + 10, clientOrderId: "r0", orderId: null, market: M, outcome: "yes", action: "buy", price: 4700, count: 100, reason: "t" });
     const u = updates(drain(v, T0 + 2 * S)).filter((x) => x.clientOrderId === "r0");
     expect(u.map((x) => [x.status, x.yesPrice, x.reason])).toEqual([
       ["resting", 4800, ""],
