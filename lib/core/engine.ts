@@ -208,6 +208,8 @@ export class Engine {
   private readonly sweepMarkets: string[] = [];
   // Made once: the risk book is rebuilt at every sweep and these are asked at every evaluation.
   private readonly positionCostIn = (m: string): Micros => this.portfolio.costBasisIn(m);
+  private readonly openOrderCostIn = (m: string | null): Micros => this.orders.openEntryCost(m);
+  private readonly openOrderMarketSet = (): ReadonlySet<string> => this.orders.openEntryMarkets();
   private readonly hasPositionIn = (m: string): boolean => this.portfolio.positionIn(m) !== 0;
   private sweepDirty = true;
 
@@ -612,6 +614,8 @@ export class Engine {
         openPositions: p.openMarketCount(),
         positionCost: this.positionCostIn,
         hasPosition: this.hasPositionIn,
+        openOrderCost: this.openOrderCostIn,
+        openOrderMarkets: this.openOrderMarketSet,
       }),
     );
   }

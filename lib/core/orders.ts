@@ -26,7 +26,7 @@ import type { OrderAction, OrderRecord, Outcome, PlaceOrder, TimeInForce } from 
 import type { OrderConfig } from "./config.ts";
 import type { FillInput } from "./portfolio.ts";
 import { TokenBucket } from "./ratelimit.ts";
-import { PRICE_ONE, formatCountFp, formatPriceDollars, type CountE2, type PriceE4, type TsUs } from "./units.ts";
+import { PRICE_ONE, formatCountFp, formatPriceDollars, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
 
 // ---- The YES-book mapping ----------------------------------------------------------------------
 
@@ -461,6 +461,31 @@ export class OrderManager {
 
   openForMarket(market: string): TrackedOrder[] {
     return this.open().filter((o) => o.market === market);
+  }
+
+  /**
+   * Money the open orders that are not reduce-only (pending, resting, unknown; a cancel in flight
+   * included, it may still fill) would add to positions if what remains of them filled: in one
+   * market, or in all when `market` is null. A buy costs its price, a sell 1 − price (a buy of the
+   * other leg).
+   */
+  openEntryCost(market: string | null): Micros {
+    if (this.live.size === 0) return 0;
+    let cost = 0;
+    for (const o of this.liveOrders()) {
+      if (!OPEN.has(o.status) || o.reduceOnly || (market !== null && o.market !== market)) continue;
+      const left = Math.max(o.count - o.filled, 0);
+      cost += left * (o.action === "buy" ? o.price : PRICE_ONE - o.price);
+    }
+    return cost;
+  }
+
+  /** Markets with an open order that is not reduce-only (each may become a position). */
+  openEntryMarkets(): Set<string> {
+    const out = new Set<string>();
+    if (this.live.size === 0) return out;
+    for (const o of this.liveOrders()) if (OPEN.has(o.status) && !o.reduceOnly) out.add(o.market);
+    return out;
   }
 
   /** Any pending or unknown order on the market (its outcome is not yet known). */

@@ -15,7 +15,7 @@
  *
  * Refusal order in `checkEntry` (first match wins): HALTED, stale reconciliation, REDUCING and not
  * reducing, a reducing order without a position, blocks (non-reducing only), open-position count,
- * per-market cap, total exposure cap. Reasons start with a stable code (`RiskReason`) then ": detail".
+ * per-market cap, total exposure cap. The last three count open entry orders as if they had filled. Reasons start with a stable code (`RiskReason`) then ": detail".
  */
 import type { OrderAction, Outcome, RiskState, RiskStateChanged } from "./records.ts";
 import type { RiskConfig } from "./config.ts";
@@ -64,7 +64,17 @@ export interface BookSummary {
   openPositions: number;
   positionCost: (market: string) => Micros;
   hasPosition: (market: string) => boolean;
+  /**
+   * What the open entry orders (not reduce-only) would add if they filled: in one market, or in
+   * all when `market` is null. The caps count them, so orders resting in several markets at once
+   * cannot fill past a cap together. Asked at each check (orders change between book updates).
+   */
+  openOrderCost: (market: string | null) => Micros;
+  /** Markets with an open entry order, position or not (each may become a position). */
+  openOrderMarkets: () => ReadonlySet<string>;
 }
+
+const NO_MARKETS: ReadonlySet<string> = new Set();
 
 function isEntryBlockKey(key: string, market: string): boolean {
   return key === "spot" || key.startsWith("feed:") || key === `book:${market}`;
@@ -93,6 +103,8 @@ export class RiskManager {
       openPositions: 0,
       positionCost: () => 0,
       hasPosition: () => false,
+      openOrderCost: () => 0,
+      openOrderMarkets: () => NO_MARKETS,
     };
     this.bookDay = utcDay(startTs);
   }
@@ -221,16 +233,23 @@ export class RiskManager {
     }
 
     const b = this.book;
-    if (!b.hasPosition(r.market) && b.openPositions >= this.cfg.maxOpenPositions) {
-      return refuse("MAX_OPEN_POSITIONS", `${b.openPositions} open ≥ ${this.cfg.maxOpenPositions}`);
+    if (!b.hasPosition(r.market)) {
+      // A market with an open entry order counts as a position: it becomes one if the order fills.
+      let opening = 0;
+      for (const m of b.openOrderMarkets()) if (m !== r.market && !b.hasPosition(m)) opening++;
+      if (b.openPositions + opening >= this.cfg.maxOpenPositions) {
+        const detail = opening > 0 ? `${b.openPositions} open + ${opening} with open orders` : `${b.openPositions} open`;
+        return refuse("MAX_OPEN_POSITIONS", `${detail} ≥ ${this.cfg.maxOpenPositions}`);
+      }
     }
 
     // Money at risk per unit of count: a buy pays its price; a non-reducing sell is a buy of the
     // other leg at 1 − price.
     const unitCost = r.action === "buy" ? r.price : PRICE_ONE - r.price;
     const balance = Math.max(b.balance, 0);
-    const marketRoom = Math.floor(this.cfg.maxPositionPct * balance) - b.positionCost(r.market);
-    const exposureRoom = Math.floor(this.cfg.maxExposurePct * balance) - b.exposure;
+    // Open entry orders take room as if they had filled (worst case: they all may).
+    const marketRoom = Math.floor(this.cfg.maxPositionPct * balance) - b.positionCost(r.market) - b.openOrderCost(r.market);
+    const exposureRoom = Math.floor(this.cfg.maxExposurePct * balance) - b.exposure - b.openOrderCost(null);
     let count = r.count;
     let limitedBy: RiskReason | null = null;
     if (unitCost > 0) {

@@ -24,6 +24,8 @@ function book(p: Partial<BookSummary> & { costs?: Record<string, number> } = {})
     openPositions: Object.keys(costs).length,
     positionCost: (m) => costs[m] ?? 0,
     hasPosition: (m) => m in costs,
+    openOrderCost: () => 0,
+    openOrderMarkets: () => new Set(),
     ...p,
   };
 }
@@ -82,6 +84,29 @@ describe("RiskManager — caps", () => {
     expect(v.allowed).toBe(false);
     expect(code(v.reason)).toBe("MAX_OPEN_POSITIONS");
     expect(rm.checkEntry(req({ market: "B" })).allowed).toBe(true);
+  });
+
+  it("counts open entry orders as filled: per-market room, exposure room and the open-position count", () => {
+    const rm = new RiskManager({ ...CFG, maxOpenPositions: 2 }, T);
+    // A holds $10; $6 more rests in A and $30 in C (C has no position yet). Balance $1000.
+    const open: Record<string, number> = { A: 6 * D, C: 30 * D };
+    rm.updateBook(T, book({
+      costs: { A: 10 * D },
+      openOrderCost: (m) => (m === null ? 36 * D : (open[m] ?? 0)),
+      openOrderMarkets: () => new Set(["A", "C"]),
+    }));
+    // A: $20 − $10 − $6 = $4 → 10 contracts at 0.40 (not 25).
+    expect(rm.checkEntry(req({ market: "A", count: 10_000 })).count).toBe(1000);
+    // B: A is a position and C is one in waiting → 2 ≥ maxOpenPositions 2.
+    expect(rm.checkEntry(req({ market: "B" })).reason).toBe("MAX_OPEN_POSITIONS: 1 open + 1 with open orders ≥ 2");
+    // C itself may grow: $20 − $0 − $30 < 0 → no room in C.
+    expect(code(rm.checkEntry(req({ market: "C" })).reason)).toBe("POSITION_CAP");
+    // Exposure: cap $100 − $10 held − $36 open = $54; A's own room is smaller, so POSITION_CAP binds there.
+    const rm2 = new RiskManager({ ...CFG, maxOpenPositions: 10, maxPositionPct: 1 }, T);
+    rm2.updateBook(T, book({ costs: { A: 10 * D }, openOrderCost: (m) => (m === null ? 36 * D : 0), openOrderMarkets: () => new Set(["C"]) }));
+    const v = rm2.checkEntry(req({ market: "B", count: 100_000 }));
+    expect(v).toMatchObject({ allowed: true, count: 13_500 }); // $54 / $0.40 = 135 contracts
+    expect(code(v.reason)).toBe("CAPPED");
   });
 
   it("refuses with zero or negative balance", () => {

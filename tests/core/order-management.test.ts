@@ -299,3 +299,41 @@ describe("sizing, EV fee at the capped size, MARKET_NOT_OPEN (issue 10)", () => 
     expect(places(intents).length).toBeGreaterThan(0);
   });
 });
+
+describe("risk caps count the orders still open, not only the positions", () => {
+  // Two markets with the same book: YES 0.40 × 10, NO 0.50 × 10. Spot 100k against strikes 90k and
+  // 91k: p ≈ 0.99 in both, so the maker bids 10 YES at 0.40 ($4.00) in each when the caps allow it.
+  const evs = () =>
+    merge(
+      [marketInfo(A, 89_999.99, CLOSE), marketInfo(B, 90_999.99, CLOSE)],
+      spotWalk(420, 100_000, 0.0001, 7),
+      [snapshot(T0 + S, A, 1, 1, [[4000, 1000]], [[5000, 1000]]), snapshot(T0 + S, B, 1, 2, [[4000, 1000]], [[5000, 1000]])],
+      // 40 sold at 0.40 into each market: 10 to the queue ahead, then to any bid of ours there.
+      [trade(T0 + 400 * S, A, 4000, 4000), trade(T0 + 400 * S, B, 4000, 4000)],
+    );
+  const positions = (records: AuditRecord[]) => new Set(records.flatMap((r) => (r.kind === "fill_record" ? [r.market] : [])));
+
+  test("maxOpenPositions 1: a resting entry in A counts as A's position, so B gets no order and only one position can open", () => {
+    const { s, records, intents } = session({ ...MAKER, risk: { maxOpenPositions: 1 } });
+    for (const e of evs()) s.push(e);
+    s.finish();
+    expect(new Set(places(intents).map((i) => i.market)).size).toBe(1); // before the fix: A and B
+    expect(positions(records).size).toBe(1); // before the fix: 2 open positions with a cap of 1
+    const other = places(intents)[0]!.market === A ? B : A;
+    const blocked = records.filter((r): r is Opportunity => r.kind === "opportunity" && r.market === other && r.reason === "RISK_BLOCKED");
+    expect(blocked.length).toBeGreaterThan(0);
+    expect(blocked[0]!.detail).toMatch(/^MAX_OPEN_POSITIONS/);
+  });
+
+  test("maxExposurePct: the second market's entry is sized to the room the first one's resting order leaves", () => {
+    // Exposure cap 0.6 % of $1000 = $6.00; the first bid holds $4.00 of it → the second gets
+    // floor($2.00 / $0.40) = 5 contracts, not 10.
+    const { s, records, intents } = session({ ...MAKER, risk: { maxOpenPositions: 5, maxExposurePct: 0.006 } });
+    for (const e of evs()) s.push(e);
+    s.finish();
+    const p = places(intents);
+    expect(p.map((i) => i.count)).toEqual([1000, 500]); // before the fix: [1000, 1000]
+    const bought = records.reduce((a, r) => a + (r.kind === "fill_record" ? r.count * r.price : 0), 0);
+    expect(bought).toBeLessThanOrEqual(6_000_000); // $6.00: count (E2) × price (E4) is micros
+  });
+});
