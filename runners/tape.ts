@@ -132,7 +132,7 @@ function syntheticEvent(i: number, t0: number): [EngineEvent, Source] {
   }
   if (r === 8) {
     return [
-      { kind: "index_value", tsRecv, tsExchange: null, indexId: "BRTI", value: 97000.1, avg60s: 96999.9, sid: 1, seq: i },
+      { kind: "index_value", tsRecv, tsExchange: null, indexId: "BRTI", value: 97000.1, avg60s: 96999.9, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: i },
       "kalshi",
     ];
   }

@@ -47,6 +47,14 @@ export interface IndexValue extends EventBase {
   readonly value: number;
   /** Trailing 60-s average the venue computed, NaN when absent. */
   readonly avg60s: number;
+  /**
+   * Kalshi's running settlement average of the quarter hour (`last_60s_windowed_average_15min`):
+   * BRTI over (close − 60 s, close] for the next :00/:15/:30/:45 close, sent only in the final
+   * minute before it. NaN when absent.
+   */
+  readonly quarterAvg: number;
+  /** Ticks in `quarterAvg` (its `window_size`: 60 once the close tick is in), 0 when absent. */
+  readonly quarterTicks: number;
   readonly sid: number;
   readonly seq: number;
 }
@@ -168,7 +176,7 @@ export interface MarketLifecycle extends EventBase {
    * Who decided the result: the venue (default when absent), or the replayer's fallback from the
    * recorded BRTI 60-s average or the spot proxy when the tape holds no result.
    */
-  readonly resultSource?: "venue" | "brti_avg60" | "spot_proxy";
+  readonly resultSource?: "venue" | "venue_avg60" | "brti_avg60" | "spot_proxy";
   /** New close time for close_date_updated, else -1. */
   readonly closeTime: TsUs;
   readonly sid: number;

@@ -26,7 +26,11 @@ export function observeSpotEvent(w: IndexWindow, e: EngineEvent): void {
   if (e.kind === "spot_quote") {
     const mid = quoteMid(e);
     if (mid === mid) w.onSpotMid(e.tsRecv, mid);
-  } else if (e.kind === "index_value") w.onIndex(indexStamp(e), e.value);
+  } else if (e.kind === "index_value") {
+    const t = indexStamp(e);
+    w.onIndex(t, e.value);
+    if (e.quarterTicks > 0) w.onVenueQuarterAverage(t, e.quarterAvg, e.quarterTicks);
+  }
 }
 
 /** A print's stamp further than this from its receipt is not trusted (a venue clock gone wrong). */

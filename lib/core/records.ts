@@ -218,7 +218,7 @@ export interface SettlementRecord {
   readonly market: string;
   readonly result: MarketResult;
   /** Where the result came from: the venue's recorded result, a BRTI 60-s average, or the spot proxy. */
-  readonly source: "venue" | "brti_avg60" | "spot_proxy";
+  readonly source: "venue" | "venue_avg60" | "brti_avg60" | "spot_proxy";
   readonly settleValue: number;
   /** Signed position settled (+YES / −NO). */
   readonly position: CountE2;

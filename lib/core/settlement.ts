@@ -26,6 +26,21 @@ export function inSettlementWindow(ts: TsUs, close: TsUs, windowSeconds = 60): b
 
 export type IndexSource = "brti" | "spot" | "mixed" | "none";
 
+/** Kalshi's quarter-hour closes (:00, :15, :30, :45), µs. */
+export const QUARTER_US = 900 * US_PER_S;
+
+/** The quarter-hour close whose final minute holds an observation at `ts`: the next boundary at or after it. */
+export function quarterCloseOf(ts: TsUs): TsUs {
+  return Math.ceil(ts / QUARTER_US) * QUARTER_US;
+}
+
+/** Kalshi's own running settlement average for one quarter-hour close, as it last published it. */
+export interface VenueAverage {
+  readonly value: number;
+  /** Ticks in it (60 once the close tick is in). */
+  readonly ticks: number;
+}
+
 export interface WindowSample {
   readonly sum: number;
   readonly count: number;
@@ -39,6 +54,8 @@ export class IndexWindow {
   private readonly indexSec: Float64Array;
   private readonly spotVal: Float64Array;
   private readonly spotSec: Float64Array;
+  /** Venue-published quarter averages by close time (a few quarters kept). */
+  private readonly venueAvg = new Map<TsUs, VenueAverage>();
 
   constructor(
     readonly windowSeconds = 60,
@@ -57,6 +74,30 @@ export class IndexWindow {
     const i = sec % this.keepSeconds;
     this.indexVal[i] = value;
     this.indexSec[i] = sec;
+  }
+
+  /**
+   * Kalshi's `last_60s_windowed_average_15min` on a print stamped `ts`: the running average of the
+   * window (close − 60 s, close] of the quarter closing next. The fullest one seen is kept.
+   */
+  onVenueQuarterAverage(ts: TsUs, value: number, ticks: number): void {
+    if (!(value > 0) || !(ticks > 0)) return;
+    const close = quarterCloseOf(ts);
+    const prior = this.venueAvg.get(close);
+    if (prior && prior.ticks > ticks) return;
+    this.venueAvg.set(close, { value, ticks });
+    if (this.venueAvg.size > 8) {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const k of this.venueAvg.keys()) if (k < oldest) oldest = k;
+      this.venueAvg.delete(oldest);
+    }
+  }
+
+  /** The venue's average for the window ending at `close`, when it published a complete one (the close tick in). */
+  venueAverage(close: TsUs, minTicks = this.windowSeconds): VenueAverage | null {
+    if (this.windowSeconds !== 60 || close % QUARTER_US !== 0) return null; // the venue averages 60 s at quarter closes only
+    const v = this.venueAvg.get(close);
+    return v !== undefined && v.ticks >= minTicks ? v : null;
   }
 
   onSpotMid(ts: TsUs, mid: number): void {

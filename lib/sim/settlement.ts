@@ -1,7 +1,9 @@
 /**
  * Settlement for replays whose tape holds no venue result for a market: after a grace period past
- * the settle time, decide the result from the recorded BRTI 60-s average, or, without BRTI prints,
- * from the spot-mid proxy — and say which. A venue result seen at any time wins.
+ * the settle time, decide the result from Kalshi's own published average of the window when the tape
+ * holds a complete one (`last_60s_windowed_average_15min` at a quarter-hour close), else from the
+ * recorded BRTI 60-s average, or, without BRTI prints, from the spot-mid proxy — and say which. A
+ * venue result seen at any time wins.
  */
 import type { EngineEvent, MarketInfo, MarketLifecycle, MarketResult } from "../core/events.ts";
 import { mergeMarketInfo } from "../core/markets.ts";
@@ -12,7 +14,7 @@ import { US_PER_S, type TsUs } from "../core/units.ts";
 interface Pending {
   info: MarketInfo;
   avg: number;
-  source: "brti_avg60" | "spot_proxy" | null;
+  source: "venue_avg60" | "brti_avg60" | "spot_proxy" | null;
   done: boolean;
 }
 
@@ -39,7 +41,7 @@ export class SettlementFallback {
   /** Nothing can fall due before this time (keeps the per-event cost O(1)). */
   private nextCheck = Number.POSITIVE_INFINITY;
   /** Markets settled by each source, for the summary. */
-  readonly bySource = { venue: 0, brti_avg60: 0, spot_proxy: 0 };
+  readonly bySource = { venue: 0, venue_avg60: 0, brti_avg60: 0, spot_proxy: 0 };
 
   /** False when a sweep's owner moves the window (`sharedWindow`), once for every session. */
   private readonly ownsWindow: boolean;
@@ -125,9 +127,15 @@ export class SettlementFallback {
         continue;
       }
       if (p.source === null && Number.isNaN(p.avg)) {
-        const w = this.window.observed(settle, settle);
-        p.avg = w.count > 0 ? w.sum / w.count : Number.POSITIVE_INFINITY; // ∞ marks "no data"
-        if (w.count > 0) p.source = w.source === "brti" ? "brti_avg60" : "spot_proxy";
+        const venue = this.window.venueAverage(settle);
+        if (venue !== null) {
+          p.avg = venue.value;
+          p.source = "venue_avg60";
+        } else {
+          const w = this.window.observed(settle, settle);
+          p.avg = w.count > 0 ? w.sum / w.count : Number.POSITIVE_INFINITY; // ∞ marks "no data"
+          if (w.count > 0) p.source = w.source === "brti" ? "brti_avg60" : "spot_proxy";
+        }
       }
       if (ts < settle + this.graceUs && !final) {
         next = Math.min(next, settle + this.graceUs);

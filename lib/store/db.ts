@@ -732,10 +732,10 @@ const MD_SPECS: Partial<Record<EngineEvent["kind"], EventSpec>> = {
   },
   index_value: {
     table: "index_values",
-    kinds: [...HEAD_KINDS, "str", "dbl", "dbl", "big", "big"],
+    kinds: [...HEAD_KINDS, "str", "dbl", "dbl", "big", "big", "dbl", "big"],
     row: (e, runId) => {
       const v = e as Ev<"index_value">;
-      return [...head(e, runId), v.indexId, v.value, v.avg60s, v.sid, v.seq];
+      return [...head(e, runId), v.indexId, v.value, v.avg60s, v.sid, v.seq, v.quarterAvg, v.quarterTicks];
     },
   },
   market_info: {

@@ -107,6 +107,8 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       row.market = e.indexId;
       row.px = float(e.value, "value");
       row.px2 = float(e.avg60s, "avg60s");
+      row.px3 = float(e.quarterAvg, "quarterAvg");
+      row.px4 = float(e.quarterTicks > 0 ? e.quarterTicks : Number.NaN, "quarterTicks");
       row.sid = int32(e.sid, "sid");
       row.seq = int64(e.seq, "seq");
       break;
@@ -448,6 +450,8 @@ export function decodeEventBatch(b: EventBatch, out: TapeEvent[]): void {
           indexId: marketOf(b, r),
           value: v[r + C_PX]!,
           avg60s: v[r + C_PX2]!,
+          quarterAvg: v[r + C_PX3]!,
+          quarterTicks: v[r + C_PX4]! === v[r + C_PX4]! ? v[r + C_PX4]! : 0,
           sid: need(v[r + C_SID]!, "index_value", "sid"),
           seq: need(v[r + C_SEQ]!, "index_value", "seq"),
         };

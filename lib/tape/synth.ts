@@ -1067,6 +1067,16 @@ export class Synthesizer {
         else break;
       }
     }
+    // In the final minute before a quarter-hour close C, Kalshi adds its running settlement average
+    // over (C − 60 s, C]: the prints of seconds C − 59 … s (one a second here), 60 at the close.
+    const close = Math.ceil(s / 900) * 900;
+    let quarter = "";
+    if (s > close - 60) {
+      const k = Math.min(s - (close - 60), h.length);
+      let qs = 0;
+      for (let i = h.length - k; i < h.length; i++) qs += h[i]!;
+      quarter = `,"last_60s_windowed_average_15min":{"value":"${(qs / k).toFixed(8)}","window_size":${k},"window_start_ts_ms":${(close - 60) * 1000},"window_end_ts_exclusive":${s * 1000 + 1}}`;
+    }
     const recv = this.stamp(recvPlanned);
     const receivedAt = Math.floor((recv - this.rngK.int(1_000, 20_000)) / US_PER_MS);
     const timeMs = s * 1000;
@@ -1074,7 +1084,7 @@ export class Synthesizer {
     this.kRecv(
       recv,
       `{"type":"cfbenchmarks_value","sid":${SID_BRTI},"seq":${this.nextSeq(SID_BRTI)},"msg":{"index_id":"BRTI","received_at":${receivedAt},"data":${data},` +
-        `"avg_60s_data":{"value":"${avg.toFixed(8)}","window_size":${prior},"window_start_ts_ms":${timeMs - 60_000},"window_end_ts_exclusive":${timeMs}}}}`,
+        `"avg_60s_data":{"value":"${avg.toFixed(8)}","window_size":${prior},"window_start_ts_ms":${timeMs - 60_000},"window_end_ts_exclusive":${timeMs}}${quarter}}}`,
     );
   }
 

@@ -243,7 +243,7 @@ describe("settlement window (close − 60 s, close] (issue 10)", () => {
     g.onEvent(marketInfo(A, 30.9, close));
     for (let k = 0; k <= 60; k++) {
       const ts = close - 59 * S - 500_000 + k * S;
-      g.onEvent({ kind: "index_value", tsRecv: ts, tsExchange: ts, indexId: "BRTI", value: k + 1, avg60s: Number.NaN, sid: 9, seq: k + 1 });
+      g.onEvent({ kind: "index_value", tsRecv: ts, tsExchange: ts, indexId: "BRTI", value: k + 1, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: k + 1 });
     }
     const out = g.finish(close + 5 * S);
     expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 30.5]]);

@@ -371,6 +371,23 @@ describe("current shapes (AsyncAPI examples)", () => {
     expect(v.tsExchange).toBe(1_790_715_600_123_000);
     const broken = byType(ref, "cfbenchmarks_value")[0]!.replace('"data":"{', '"data":"{{');
     expect(parseKalshiFrame(broken, TS, NO_YES)).toMatchObject({ ok: false });
+    // Outside the final minute before a quarter-hour close the venue sends no quarter average.
+    expect(v).toMatchObject({ quarterTicks: 0 });
+    expect(v.quarterAvg).toBeNaN();
+  });
+
+  it("cfbenchmarks_value in the final minute: last_60s_windowed_average_15min (the AsyncAPI spec's own example)", () => {
+    const frame =
+      '{"type":"cfbenchmarks_value","sid":1,"seq":42,"msg":{"index_id":"BRTI","received_at":1710000000123,' +
+      '"data":"{\\"type\\":\\"value\\",\\"id\\":\\"BRTI\\",\\"time\\":1710000000123,\\"value\\":\\"68000.12\\"}",' +
+      '"avg_60s_data":{"value":"68000.12000000","window_size":3,"window_start_ts_ms":1709999940123,"window_end_ts_exclusive":1710000000123},' +
+      '"last_60s_windowed_average_15min":{"value":"68000.23000000","window_size":14,"window_start_ts_ms":1709999980000,"window_end_ts_exclusive":1710000000123}}}';
+    const r = parseKalshiFrame(frame, TS, NO_YES);
+    expect(r.ok).toBe(true);
+    expect(only(r, "index_value")).toMatchObject({ value: 68_000.12, avg60s: 68_000.12, quarterAvg: 68_000.23, quarterTicks: 14 });
+    // A broken quarter average refuses the frame (it is the settlement number), it is not dropped silently.
+    expect(parseKalshiFrame(frame.replace('"68000.23000000"', '"-1"'), TS, NO_YES)).toMatchObject({ ok: false });
+    expect(parseKalshiFrame(frame.replace('"window_size":14', '"window_size":-2'), TS, NO_YES)).toMatchObject({ ok: false });
   });
 
   it("control responses", () => {

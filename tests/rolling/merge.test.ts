@@ -80,7 +80,7 @@ describe("partial market info is merged, never replaces the record", () => {
     t.onEvent(created());
     t.onEvent(partial(T0 + S, 100_012.5));
     const out: ReturnType<SettlementFallback["onEvent"]> = [];
-    for (let i = 0; i < 960; i++) out.push(...t.onEvent({ kind: "index_value", tsRecv: T0 + i * S, tsExchange: null, indexId: "BRTI", value: 100_020, avg60s: Number.NaN, sid: 2, seq: i + 1 }));
+    for (let i = 0; i < 960; i++) out.push(...t.onEvent({ kind: "index_value", tsRecv: T0 + i * S, tsExchange: null, indexId: "BRTI", value: 100_020, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 2, seq: i + 1 }));
     out.push(...t.finish(CLOSE + 1000 * S));
     const mine = out.filter((l) => l.market === M);
     expect(mine).toHaveLength(1);

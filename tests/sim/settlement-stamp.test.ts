@@ -16,7 +16,7 @@ describe("settlement fallback", () => {
     // All are 100 except the one stamped settle−60 (outside the window) = 1000.
     for (let k = 60; k >= 0; k--) {
       const ts = settle - k * S;
-      const e: IndexValue = { kind: "index_value", tsRecv: ts + 200_000, tsExchange: ts, indexId: "BRTI", value: k === 60 ? 1000 : 100, avg60s: Number.NaN, sid: 1, seq: 60 - k };
+      const e: IndexValue = { kind: "index_value", tsRecv: ts + 200_000, tsExchange: ts, indexId: "BRTI", value: k === 60 ? 1000 : 100, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 - k };
       fb.onEvent(e);
     }
     const out = fb.finish(settle + 1000 * S);
@@ -25,5 +25,46 @@ describe("settlement fallback", () => {
     // Before the fix, receipt-time slots take settle−60 … settle−1 → (1000 + 59 × 100) / 60 = 115 → YES.
     expect(out[0]!.expirationValue).toBe(100);
     expect(out[0]!.result).toBe("no");
+  });
+});
+
+describe("settlement fallback: Kalshi's own quarter-hour average (last_60s_windowed_average_15min)", () => {
+  const settle = T0 + 3600 * S; // 17:00 UTC, a quarter-hour close
+  const K = "KXBTCD-26NOV2517-T100000.00";
+  // We recorded only the prints of the first half of the window, all at 100,010: our own average
+  // says 100,010 ≥ strike 100,000 → YES. The venue's published running average, complete at the
+  // close tick (60 ticks), is 99,990 → NO: the venue's number is the settlement one.
+  function run(closeTicks: number) {
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo(K, 100_000, settle));
+    for (let k = 59; k >= 30; k--) {
+      const ts = settle - k * S;
+      fb.onEvent({ kind: "index_value", tsRecv: ts + 200_000, tsExchange: ts, indexId: "BRTI", value: 100_010, avg60s: Number.NaN, quarterAvg: 100_010, quarterTicks: 60 - k, sid: 1, seq: 60 - k });
+    }
+    // The close print (stamped at the close; 60 ticks when the venue counted the close tick).
+    fb.onEvent({ kind: "index_value", tsRecv: settle + 200_000, tsExchange: settle, indexId: "BRTI", value: 99_950, avg60s: Number.NaN, quarterAvg: 99_990, quarterTicks: closeTicks, sid: 1, seq: 99 });
+    return { out: fb.finish(settle + 1000 * S), fb };
+  }
+
+  test("a complete venue average (60 ticks) settles the market, source venue_avg60", () => {
+    const { out, fb } = run(60);
+    expect(out).toEqual([expect.objectContaining({ market: K, result: "no", expirationValue: 99_990, resultSource: "venue_avg60" })]);
+    expect(fb.bySource).toMatchObject({ venue_avg60: 1, brti_avg60: 0 });
+  });
+
+  test("an incomplete one (the close tick not in it) is not used: our own prints decide, source brti_avg60", () => {
+    const { out } = run(59);
+    // Hand: prints stamped settle−59 … settle−30 (30 × 100,010) and the close's 99,950 → (30 × 100,010 + 99,950) / 31.
+    const avg = (30 * 100_010 + 99_950) / 31;
+    expect(out).toEqual([expect.objectContaining({ market: K, result: "yes", resultSource: "brti_avg60" })]);
+    expect(out[0]!.expirationValue).toBeCloseTo(avg, 9);
+  });
+
+  test("a market whose settle time is not a quarter-hour close never takes a venue average", () => {
+    const fb = new SettlementFallback(900, 60);
+    const odd = settle + 7 * 60 * S;
+    fb.onEvent(marketInfo(K, 100_000, odd));
+    fb.onEvent({ kind: "index_value", tsRecv: odd, tsExchange: odd, indexId: "BRTI", value: 100_010, avg60s: Number.NaN, quarterAvg: 99_990, quarterTicks: 60, sid: 1, seq: 1 });
+    expect(fb.finish(odd + 1000 * S)).toEqual([expect.objectContaining({ result: "yes", resultSource: "brti_avg60" })]);
   });
 });

@@ -154,7 +154,7 @@ describe("batched writers", () => {
     const w = new MarketDataWriter(s, "c1");
     for (let i = 0; i < 10; i++) {
       // index_values.value and spot_trades.size are NOT NULL; a NaN there is stored as NULL
-      w.write({ kind: "index_value", tsRecv: T0 + i, tsExchange: null, indexId: "BRTI", value: i === 4 ? Number.NaN : 77000 + i, avg60s: Number.NaN, sid: 1, seq: i });
+      w.write({ kind: "index_value", tsRecv: T0 + i, tsExchange: null, indexId: "BRTI", value: i === 4 ? Number.NaN : 77000 + i, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: i });
       w.write({ kind: "spot_trade", tsRecv: T0 + i, tsExchange: null, productId: "BTC-USD", price: 77000, size: i === 7 ? Number.NaN : 0.01, takerSide: "buy", tradeId: `${i}` });
     }
     await w.close();

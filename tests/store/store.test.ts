@@ -78,6 +78,27 @@ describe("migrations", () => {
     expect(rows.map((r) => [r.trade_id, r.is_block_trade, r.n])).toEqual([["t0", false, 301], ["t1", true, 500_000], ["t2", false, 500_000]]);
   });
 
+  it("012 adds the venue's quarter-hour average: a store written before it keeps its prints (NULL, 0 ticks) and takes new ones", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "store-"));
+    dirs.push(dir);
+    const path = join(dir, "old.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const { migrate } = await import("../../lib/store/db.ts");
+    const old = await DuckDBInstance.create(path);
+    const c = await old.connect();
+    await migrate(c, loadMigrations().filter((m) => m.version < 12));
+    await c.run(`INSERT INTO index_values VALUES ('r0', ${T0}, NULL, 'BRTI', 77000.5, 76999.5, 1, 7)`);
+    c.closeSync();
+    old.closeSync();
+    const s = await openStore(path);
+    stores.push(s);
+    const w = new MarketDataWriter(s, "r1");
+    w.write({ kind: "index_value", tsRecv: T0 + 1, tsExchange: null, indexId: "BRTI", value: 77001.5, avg60s: 77000, quarterAvg: 77000.75, quarterTicks: 60, sid: 1, seq: 8 });
+    await w.close();
+    const rows = await queryObjects(s, "SELECT run_id, value, quarter_avg, quarter_ticks::INTEGER AS n, ts FROM index_values ORDER BY ts_recv_us");
+    expect(rows.map((r) => [r.run_id, r.value, r.quarter_avg, r.n])).toEqual([["r0", 77000.5, null, 0], ["r1", 77001.5, 77000.75, 60]]);
+  });
+
   it("DB path: argument, then DB_PATH, then default", () => {
     expect(resolveDbPath("x.duckdb", { DB_PATH: "y" })).toBe("x.duckdb");
     expect(resolveDbPath(undefined, { DB_PATH: "y.duckdb" })).toBe("y.duckdb");
@@ -183,7 +204,7 @@ describe("MarketDataWriter", () => {
     const evs: EngineEvent[] = [
       { kind: "spot_quote", tsRecv: T0, tsExchange: T0 - 5, productId: "BTC-USD", bid: 77000.01, ask: 77000.02, bidSize: 0.5, askSize: 0.25, last: NaN, seq: -1 },
       { kind: "spot_trade", tsRecv: T0 + 1, tsExchange: null, productId: "BTC-USD", price: 77000.02, size: 0.001, takerSide: "buy", tradeId: "99" },
-      { kind: "index_value", tsRecv: T0 + 2, tsExchange: T0, indexId: "BRTI", value: 77001.5, avg60s: NaN, sid: 4, seq: 10 },
+      { kind: "index_value", tsRecv: T0 + 2, tsExchange: T0, indexId: "BRTI", value: 77001.5, avg60s: NaN, quarterAvg: 77000.25, quarterTicks: 42, sid: 4, seq: 10 },
       {
         kind: "market_info", tsRecv: T0 + 3, tsExchange: null, market: "M", eventTicker: "E", seriesTicker: "KXBTCD", strikeType: "between",
         floorStrike: 76000, capStrike: 76249.99, openTime: T0 - 1, closeTime: T0 + 9, settleTime: T0 + 9,
@@ -202,7 +223,7 @@ describe("MarketDataWriter", () => {
     const q = async (sql: string) => (await queryObjects(s, sql))[0];
     expect(await q("SELECT ts_exchange_us, bid, last, seq FROM spot_ticks")).toEqual({ ts_exchange_us: T0 - 5, bid: 77000.01, last: null, seq: null });
     expect(await q("SELECT ts_exchange_us, taker_side FROM spot_trades")).toEqual({ ts_exchange_us: null, taker_side: "buy" });
-    expect(await q("SELECT value, avg60s, seq FROM index_values")).toEqual({ value: 77001.5, avg60s: null, seq: 10 });
+    expect(await q("SELECT value, avg60s, seq, quarter_avg, quarter_ticks FROM index_values")).toEqual({ value: 77001.5, avg60s: null, seq: 10, quarter_avg: 77000.25, quarter_ticks: 42 });
     expect(await q("SELECT cap_strike, price_ranges_json, settle_time_us FROM kalshi_markets")).toEqual({
       cap_strike: 76249.99, price_ranges_json: '[{"start":0,"end":10000,"step":100}]', settle_time_us: T0 + 9,
     });

@@ -269,6 +269,15 @@ describe("synthesizer: market content", () => {
       const closePrint = brti.find((v) => v.tsExchange === info.closeTime)!;
       const cf = brti.filter((v) => v.tsExchange! >= info.closeTime - 60_000_000 && v.tsExchange! < info.closeTime);
       expect(closePrint.avg60s).toBeCloseTo(cf.reduce((s, v) => s + v.value, 0) / 60, 6);
+      // Kalshi's running settlement average, complete at the close print, is that same mean; in the
+      // final minute the k-th print of the window carries the mean of the first k.
+      expect(closePrint).toMatchObject({ quarterTicks: 60 });
+      expect(closePrint.quarterAvg).toBeCloseTo(mean, 6);
+      const tenth = window[9]!;
+      expect(tenth.quarterTicks).toBe(10);
+      expect(tenth.quarterAvg).toBeCloseTo(window.slice(0, 10).reduce((s, v) => s + v.value, 0) / 10, 6);
+      const before = brti.find((v) => v.tsExchange === info.closeTime - 60_000_000)!;
+      expect([before.quarterTicks, Number.isNaN(before.quarterAvg)]).toEqual([0, true]);
       expect(d.result).toBe(mean > info.floorStrike ? "yes" : "no");
       expect(d.settlementValue).toBe(d.result === "yes" ? 10_000 : 0);
       expect(d.tsRecv).toBeGreaterThan(info.closeTime);

@@ -48,6 +48,8 @@ const byKind: { [K in EventKind]: fc.Arbitrary<Extract<EngineEvent, { kind: K }>
     indexId: fc.constantFrom("BRTI", "ETHUSD_RTI"),
     value: fl,
     avg60s: flOrNaN,
+    quarterAvg: flOrNaN,
+    quarterTicks: fc.integer({ min: 0, max: 60 }),
     sid,
     seq,
   }),

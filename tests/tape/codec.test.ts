@@ -105,7 +105,7 @@ describe("event codec", () => {
     expect(() => encodeEvent({ ...base, sid: 2 ** 31 }, 0)).toThrow(TapeCodecError);
     expect(() =>
       encodeEvent(
-        { kind: "index_value", tsRecv: 1, tsExchange: null, indexId: "BRTI", value: Infinity, avg60s: 1, sid: 1, seq: 1 },
+        { kind: "index_value", tsRecv: 1, tsExchange: null, indexId: "BRTI", value: Infinity, avg60s: 1, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 1 },
         0,
       ),
     ).toThrow(TapeCodecError);

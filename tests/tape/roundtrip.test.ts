@@ -108,7 +108,7 @@ describe("tape round trip through Parquet", () => {
       tsExchange: null,
       indexId: "BRTI",
       value: 97_000 + day,
-      avg60s: Number.NaN,
+      avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0,
       sid: 1,
       seq: day * 100 + s,
     });

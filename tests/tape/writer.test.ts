@@ -114,7 +114,7 @@ describe("tape writer", () => {
   it("counts events it cannot encode instead of throwing", async () => {
     const dir = freshDir();
     const w = await openTapeWriter({ dir });
-    w.event({ kind: "index_value", tsRecv: T0, tsExchange: null, indexId: "BRTI", value: Infinity, avg60s: 1, sid: 1, seq: 1 }, "kalshi");
+    w.event({ kind: "index_value", tsRecv: T0, tsExchange: null, indexId: "BRTI", value: Infinity, avg60s: 1, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 1 }, "kalshi");
     w.event(timer(-5), "control");
     w.event(timer(T0), "control");
     await w.close();

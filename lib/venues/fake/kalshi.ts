@@ -1054,6 +1054,14 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     const avg = prior.length > 0 ? prior.reduce((a, h) => a + h.v, 0) / prior.length : brti;
     brtiHistory.push({ ms: nowMs, v: brti });
     while (brtiHistory.length > 0 && brtiHistory[0]!.ms < nowMs - 61_000) brtiHistory.shift();
+    // Final minute before a quarter-hour close C: the running settlement average over (C − 60 s, C].
+    const closeMs = Math.ceil(nowMs / 900_000) * 900_000;
+    let quarter: Record<string, unknown> | undefined;
+    if (nowMs > closeMs - 60_000) {
+      const inWindow = brtiHistory.filter((h) => h.ms > closeMs - 60_000 && h.ms <= closeMs);
+      const qAvg = inWindow.reduce((a, h) => a + h.v, 0) / inWindow.length;
+      quarter = { value: qAvg.toFixed(8), window_size: inWindow.length, window_start_ts_ms: closeMs - 60_000, window_end_ts_exclusive: nowMs + 1 };
+    }
     for (const [c, s] of subsFor("cfbenchmarks_value", null)) {
       if (!s.indexIds.has("BRTI") && !s.indexIds.has("all")) continue;
       send(c, {
@@ -1065,6 +1073,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
           received_at: nowMs,
           data: JSON.stringify({ type: "value", id: "BRTI", time: nowMs, value: brti.toFixed(2) }),
           avg_60s_data: { value: avg.toFixed(8), window_size: prior.length, window_start_ts_ms: nowMs - 60_000, window_end_ts_exclusive: nowMs },
+          ...(quarter ? { last_60s_windowed_average_15min: quarter } : {}),
         },
       });
     }

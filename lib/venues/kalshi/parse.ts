@@ -301,6 +301,7 @@ const cfbMsg = z.object({
   received_at: z.number().optional(),
   data: z.string(),
   avg_60s_data: z.object({ value: fixed }).optional(),
+  last_60s_windowed_average_15min: z.object({ value: fixed, window_size: z.number().int().nonnegative() }).optional(),
 });
 const cfbData = z.object({ id: z.string().optional(), time: z.number().optional(), value: fixed });
 
@@ -846,6 +847,14 @@ function parseCfb(env: Envelope, tsRecv: TsUs): Ok {
     avg60s = Number(m.avg_60s_data.value);
     if (!Number.isFinite(avg60s)) fail("cfbenchmarks_value: bad avg_60s_data.value");
   }
+  let quarterAvg = Number.NaN;
+  let quarterTicks = 0;
+  const q = m.last_60s_windowed_average_15min;
+  if (q) {
+    quarterAvg = Number(q.value);
+    if (!Number.isFinite(quarterAvg) || quarterAvg <= 0) fail("cfbenchmarks_value: bad last_60s_windowed_average_15min.value");
+    quarterTicks = q.window_size;
+  }
   const sourceMs = d.time ?? m.received_at;
   return ok(env, [
     {
@@ -855,6 +864,8 @@ function parseCfb(env: Envelope, tsRecv: TsUs): Ok {
       indexId: m.index_id,
       value,
       avg60s,
+      quarterAvg,
+      quarterTicks,
       sid: sidOf(env),
       seq: seqOf(env),
     },
