@@ -186,7 +186,8 @@ function printHuman(s: Record<string, unknown>, first: TsUs, last: TsUs): void {
   const reasons = s.opportunities_by_reason as Record<string, number>;
   lines.push(`  by reason: ${Object.entries(reasons).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`);
   lines.push(`  orders ${n("orders")} (rejected ${n("orders_rejected")}) · fills ${n("fills")} · contracts ${n("contracts")} · fees $${Number(n("fees_usd")).toFixed(2)}`);
-  lines.push(`  settlements ${n("settlements")} ${JSON.stringify(n("settlement_sources"))} · settlement PnL $${Number(n("settlement_pnl_usd")).toFixed(2)} · realized PnL $${Number(n("realized_pnl_usd")).toFixed(2)} · open positions ${n("open_positions")}`);
+  const corrections = Number(n("settlement_corrections") ?? 0);
+  lines.push(`  settlements ${n("settlements")} ${JSON.stringify(n("settlement_sources"))}${corrections > 0 ? ` (${corrections} fallback result(s) overruled by a later venue result)` : ""} · settlement PnL $${Number(n("settlement_pnl_usd")).toFixed(2)} · realized PnL $${Number(n("realized_pnl_usd")).toFixed(2)} · open positions ${n("open_positions")}`);
   const sc = s.scores as Record<string, number | null>;
   const f = (x: number | null | undefined) => (x === null || x === undefined ? "n/a" : x.toFixed(4));
   lines.push(`  forecasts scored ${sc.n} on ${sc.markets} settled markets: Brier model ${f(sc.brier_model)} vs market ${f(sc.brier_market)} · log-loss model ${f(sc.log_loss_model)} vs market ${f(sc.log_loss_market)}`);

@@ -16,6 +16,7 @@ import type {
   IndexValue,
   MarketInfo,
   MarketLifecycle,
+  MarketResult,
   OrderUpdate,
   OwnFill,
   PositionSnapshot,
@@ -35,10 +36,11 @@ import type {
   PlaceOrder,
   ReasonCode,
   RiskStateChanged,
+  SettlementRecord,
 } from "./records.ts";
 import { RiskManager } from "./risk.ts";
 import { settlementSecond, type IndexWindow } from "./settlement.ts";
-import { PRICE_ONE, US_PER_S, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
+import { PRICE_ONE, US_PER_S, formatMoneyDollars, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
 import type { VolEstimator } from "./volatility.ts";
 import { SpotFeatures, quoteMid } from "./features.ts";
 
@@ -79,11 +81,22 @@ interface MarketState {
   info: MarketInfo;
   closed: boolean;
   settled: boolean;
+  /** How the market was settled, while a venue result could still overrule it (a fallback's). */
+  settledBy: SettledBy | null;
   /** Risk block key of this market's book (built once, asked on every evaluation). */
   readonly bookKey: string;
   /** The fee schedule of `info`, rebuilt only when the record changes (asked on every evaluation). */
   schedule: FeeSchedule | null;
   scheduleOf: MarketInfo | null;
+}
+
+interface SettledBy {
+  readonly source: SettlementRecord["source"];
+  readonly result: MarketResult;
+  readonly settlementValue: PriceE4;
+  readonly position: CountE2;
+  readonly costBasis: Micros;
+  readonly payout: Micros;
 }
 
 export interface EngineCounters {
@@ -416,7 +429,7 @@ export class Engine {
     // A partial update (metadata_updated: strike only) is merged over the record, never replaces it.
     if (prev) prev.info = mergeMarketInfo(prev.info, e);
     else {
-      this.markets.set(e.market, { info: e, closed: false, settled: false, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
+      this.markets.set(e.market, { info: e, closed: false, settled: false, settledBy: null, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
       this.sweepDirty = true;
     }
   }
@@ -437,6 +450,7 @@ export class Engine {
       case "settled":
         if (st) st.closed = true;
         if (e.result && !(st?.settled ?? false)) this.settleMarket(ts, e);
+        else if (e.result && st?.settledBy && (e.resultSource ?? "venue") === "venue") this.overruleSettlement(ts, st, e);
         // Nothing trades after determination: release the book (replays of many days stay flat).
         this.feed.retire(e);
         break;
@@ -451,19 +465,48 @@ export class Engine {
     this.sweepDirty = true;
     this.cancelMarketOrders(ts, e.market, "settled");
     const result = e.result!;
+    const source = e.resultSource ?? "venue";
     const r = this.portfolio.settle(e.market, result, e.settlementValue, ts);
+    // A fallback's result stands only until the venue's arrives (kept to correct it then).
+    if (st && source !== "venue") st.settledBy = { source, result, settlementValue: e.settlementValue, position: r.position, costBasis: r.payout - r.pnl, payout: r.payout };
     this.sink.record({
       kind: "settlement",
       ts,
       market: e.market,
       result,
-      source: e.resultSource ?? "venue",
+      source,
       settleValue: e.expirationValue,
       position: r.position,
       payout: r.payout,
       pnl: r.pnl,
     });
     this.counters.settlements++;
+    this.updateRisk(ts);
+  }
+
+  /**
+   * The venue's result for a market a fallback already settled. If it differs, the settled position
+   * is paid the venue's way: a second settlement row (source venue) carries the payout and PnL
+   * difference, so sums per market are right, and an inconsistency says what happened.
+   */
+  private overruleSettlement(ts: TsUs, st: MarketState, e: MarketLifecycle): void {
+    const prev = st.settledBy!;
+    st.settledBy = null; // the venue has spoken: nothing can overrule it
+    const result = e.result!;
+    if (result === prev.result && (result !== "scalar" || e.settlementValue === prev.settlementValue)) return;
+    const delta = this.portfolio.resettle(e.market, prev, result, e.settlementValue, ts);
+    this.inconsistency(ts, e.market, "settlement_overruled", `${prev.source} settled ${prev.result}; the venue says ${result}: payout ${formatMoneyDollars(delta, 2)}`);
+    this.sink.record({
+      kind: "settlement",
+      ts,
+      market: e.market,
+      result,
+      source: "venue",
+      settleValue: e.expirationValue,
+      position: prev.position,
+      payout: delta,
+      pnl: delta,
+    });
     this.updateRisk(ts);
   }
 

@@ -58,6 +58,22 @@ export interface MarketPosition {
 
 export type SettlementResult = "yes" | "no" | "void" | "scalar";
 
+/** What a position pays on a result: $1 a YES on yes, $1 a NO on no, the scalar value, or its cost back (void). */
+export function settlementPayout(position: CountE2, costBasis: Micros, result: SettlementResult, settlementValue: PriceE4): Micros {
+  if (result === "void") return costBasis;
+  let yesPays: PriceE4;
+  if (result === "yes") yesPays = PRICE_ONE;
+  else if (result === "no") yesPays = 0;
+  else {
+    assertInt(settlementValue, "settlementValue");
+    if (settlementValue < 0 || settlementValue > PRICE_ONE) {
+      throw new RangeError(`scalar settlementValue out of [0, 1]: ${settlementValue}`);
+    }
+    yesPays = settlementValue;
+  }
+  return position > 0 ? yesPays * position : (PRICE_ONE - yesPays) * -position;
+}
+
 interface Lot {
   /** Own-leg price of the held side. */
   price: PriceE4;
@@ -220,22 +236,7 @@ export class Portfolio {
     const s = this.markets.get(market);
     if (ts !== undefined) this.noteTs(ts);
     if (!s || s.position === 0) return { payout: 0, pnl: 0, position: 0 };
-    let payout: Micros;
-    if (result === "void") {
-      payout = s.costBasis;
-    } else {
-      let yesPays: PriceE4;
-      if (result === "yes") yesPays = PRICE_ONE;
-      else if (result === "no") yesPays = 0;
-      else {
-        assertInt(settlementValue, "settlementValue");
-        if (settlementValue < 0 || settlementValue > PRICE_ONE) {
-          throw new RangeError(`scalar settlementValue out of [0, 1]: ${settlementValue}`);
-        }
-        yesPays = settlementValue;
-      }
-      payout = s.position > 0 ? yesPays * s.position : (PRICE_ONE - yesPays) * -s.position;
-    }
+    const payout = settlementPayout(s.position, s.costBasis, result, settlementValue);
     const pnl = payout - s.costBasis;
     const position = s.position;
     this.cashMicros += payout;
@@ -247,6 +248,29 @@ export class Portfolio {
     s.costBasis = 0;
     s.lots = [];
     return { payout, pnl, position };
+  }
+
+  /**
+   * A market settled earlier (from a fallback) is settled again on a different result: the position
+   * and cost basis it was settled with pay `result` instead, and the difference is booked at `ts`
+   * (cash, the market's and the day's realized PnL). Returns that difference (payout = PnL).
+   */
+  resettle(
+    market: string,
+    settled: { readonly position: CountE2; readonly costBasis: Micros; readonly payout: Micros },
+    result: SettlementResult,
+    settlementValue: PriceE4,
+    ts: TsUs,
+  ): Micros {
+    this.noteTs(ts);
+    if (settled.position === 0) return 0;
+    const delta = settlementPayout(settled.position, settled.costBasis, result, settlementValue) - settled.payout;
+    this.cashMicros += delta;
+    const s = this.markets.get(market);
+    if (s) s.realizedPnl += delta;
+    this.realizedSum += delta;
+    this.addDaily(ts, delta);
+    return delta;
   }
 
   /**

@@ -39,7 +39,11 @@ export class SummaryCollector {
   fees = 0;
   settlementPnl = 0;
   settlements = 0;
+  /** Fallback settlements a later venue result overruled (their correcting rows are not new settlements). */
+  settlementCorrections = 0;
   readonly settlementSources = new Map<string, number>();
+  /** Markets settled by a fallback, by source: a later venue row for one of them is a correction. */
+  private readonly fallbackSettled = new Map<string, string>();
   inconsistencies = 0;
   riskChanges: string[] = [];
   private readonly pending = new Map<string, Pending>();
@@ -79,8 +83,19 @@ export class SummaryCollector {
         this.fees += r.fee;
         break;
       case "settlement": {
-        this.settlements++;
         this.settlementPnl += r.pnl;
+        const overruled = this.fallbackSettled.get(r.market);
+        if (overruled !== undefined) {
+          // The venue's result replaced a fallback's: the market now counts under the venue. Its
+          // forecasts keep the fallback's outcome in this summary's scores (the store has both rows).
+          this.fallbackSettled.delete(r.market);
+          this.settlementCorrections++;
+          this.settlementSources.set(overruled, this.settlementSources.get(overruled)! - 1);
+          this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
+          break;
+        }
+        this.settlements++;
+        if (r.source !== "venue") this.fallbackSettled.set(r.market, r.source);
         this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
         const p = this.pending.get(r.market);
         // Keep the entry (so the market still counts once) but free its forecasts.
@@ -129,7 +144,7 @@ export class SummaryCollector {
     const reasons: Record<string, number> = {};
     for (const k of Object.keys(this.reasonCounts).sort()) reasons[k] = this.reasonCounts[k]!;
     const sources: Record<string, number> = {};
-    for (const k of [...this.settlementSources.keys()].sort()) sources[k] = this.settlementSources.get(k)!;
+    for (const k of [...this.settlementSources.keys()].sort()) if (this.settlementSources.get(k)! > 0) sources[k] = this.settlementSources.get(k)!;
     const p = engine.portfolio;
     return {
       ...extra,
@@ -145,6 +160,7 @@ export class SummaryCollector {
       fees_usd: microsToDollars(this.fees),
       settlements: this.settlements,
       settlement_sources: sources,
+      settlement_corrections: this.settlementCorrections,
       settlement_pnl_usd: microsToDollars(this.settlementPnl),
       realized_pnl_usd: microsToDollars(p.realizedTotal()),
       open_positions: p.openMarkets().length,

@@ -9,6 +9,7 @@ import { DEFAULT_ENGINE_CONFIG, mergeEngineConfig, type EngineConfigOverrides } 
 import type { EngineEvent, MarketLifecycle, PublicTrade } from "../../lib/core/events.ts";
 import type { AuditRecord, Opportunity, OrderIntent } from "../../lib/core/records.ts";
 import { TradingSession } from "../../lib/run/session.ts";
+import { SummaryCollector } from "../../lib/run/summary.ts";
 import { S, T0, marketInfo, merge, snapshot, spotWalk } from "../helpers/scenario.ts";
 
 const A = "KXBTCD-26NOV2516-T89999.99";
@@ -335,5 +336,54 @@ describe("risk caps count the orders still open, not only the positions", () => 
     expect(p.map((i) => i.count)).toEqual([1000, 500]); // before the fix: [1000, 1000]
     const bought = records.reduce((a, r) => a + (r.kind === "fill_record" ? r.count * r.price : 0), 0);
     expect(bought).toBeLessThanOrEqual(6_000_000); // $6.00: count (E2) × price (E4) is micros
+  });
+});
+
+describe("a venue result that comes after the fallback settled the market overrules it", () => {
+  // YES ask 0.50 × 10 (NO bid 0.50); spot 100k against strike 90k: the taker buys 10 YES at 0.50.
+  // No venue result within the 900-s grace: the fallback settles from the spot proxy (≈100k ≥ 90k →
+  // YES). Then Kalshi's determination arrives, 20 min after the close, and says NO.
+  const run = (venueResult: "yes" | "no") => {
+    const { s, records } = session({ vol: { minSamples: 60 } });
+    const evs = merge(
+      [marketInfo(A, 89_999.99, CLOSE)],
+      [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
+      spotWalk(1810, 100_000, 0.00001, 3),
+      spotWalk(30, 100_000, 0.00001, 4, CLOSE + 950 * S),
+      [determined(CLOSE + 1200 * S, A, venueResult)],
+    );
+    for (const e of evs) s.push(e);
+    s.finish();
+    return { s, records };
+  };
+  const settlements = (records: AuditRecord[]) => records.filter((r) => r.kind === "settlement");
+
+  test("the fallback said YES, the venue says NO: a correcting settlement row takes the payout back; PnL is the NO outcome's", () => {
+    const { s, records } = run("no");
+    const fill = records.find((r) => r.kind === "fill_record")!;
+    expect(fill).toMatchObject({ market: A, price: 5000, count: 1000 });
+    const cost = 5_000_000; // the cost basis: 10 × $0.50 (the fee is booked with the fill, not here)
+    const rows = settlements(records);
+    // Hand: the fallback pays 10 × $1 = $10 (PnL $10 − cost); the venue's NO pays $0, so the second
+    // row carries −$10 of payout and PnL. Summed per market (as lib/analysis does): payout 0, PnL −cost.
+    expect(rows.map((r) => r.kind === "settlement" && [r.source, r.result, r.position, r.payout])).toEqual([
+      ["spot_proxy", "yes", 1000, 10_000_000],
+      ["venue", "no", 1000, -10_000_000],
+    ]);
+    expect(rows.reduce((a, r) => a + (r.kind === "settlement" ? r.pnl : 0), 0)).toBe(-cost);
+    expect(s.engine.portfolio.realizedTotal()).toBe(-cost);
+    expect(records.some((r) => r.kind === "inconsistency" && r.market === A && /settlement_overruled/.test(r.issue))).toBe(true);
+    // The run summary counts the market once, under the venue, and says a fallback was overruled.
+    const summary = new SummaryCollector();
+    for (const r of records) summary.record(r);
+    expect(summary.toJSON(s.engine, 0)).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 }, settlement_corrections: 1, settlement_pnl_usd: -5 });
+  });
+
+  test("the venue agrees with the fallback: nothing changes, no second row", () => {
+    const { s, records } = run("yes");
+    const rows = settlements(records);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ source: "spot_proxy", result: "yes", payout: 10_000_000 });
+    expect(s.engine.portfolio.realizedTotal()).toBe(rows[0]!.kind === "settlement" ? rows[0]!.pnl : NaN);
   });
 });
