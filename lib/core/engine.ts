@@ -40,7 +40,7 @@ import type {
 } from "./records.ts";
 import { RiskManager } from "./risk.ts";
 import { settlementSecond, type IndexWindow } from "./settlement.ts";
-import { PRICE_ONE, US_PER_S, formatMoneyDollars, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
+import { PRICE_ONE, US_PER_S, formatCountFp, formatMoneyDollars, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
 import type { VolEstimator } from "./volatility.ts";
 import { SpotFeatures, quoteMid } from "./features.ts";
 
@@ -1043,6 +1043,18 @@ export class Engine {
   }
 
   private amendResting(ts: TsUs, o: TrackedOrder, price: PriceE4, remaining: CountE2, why: string): { reason: ReasonCode; detail: string; side: Outcome | null; sent: boolean } {
+    const oldUnit = o.action === "buy" ? o.price : PRICE_ONE - o.price;
+    const newUnit = o.action === "buy" ? price : PRICE_ONE - price;
+    if (newUnit > oldUnit) {
+      // A reprice up grows what the order can cost: it may use its own current cost plus the caps'
+      // room left (which already counts this order), and shrinks to what fits.
+      const fits = Math.floor((this.risk.entryRoom(o.market) + remaining * oldUnit) / newUnit);
+      if (fits <= 0) return { reason: "RISK_BLOCKED", detail: `reprice to ${price} does not fit the caps: ${why}`, side: o.outcome, sent: false };
+      if (fits < remaining) {
+        why = `${why}; capped to ${formatCountFp(fits)} by the risk caps`;
+        remaining = fits;
+      }
+    }
     if (!this.orders.canSend(ts, "amend")) return { reason: "RATE_LIMITED", detail: `reprice waits for the write bucket: ${why}`, side: o.outcome, sent: false };
     const rec = this.orders.onAmendSubmit(ts, o.clientOrderId, price, remaining);
     if (!rec) return { reason: "ORDER_IN_FLIGHT", detail: why, side: o.outcome, sent: false };

@@ -116,6 +116,16 @@ type MutableOrder = { -readonly [K in keyof TrackedOrder]: TrackedOrder[K] } & {
 
 const OPEN: ReadonlySet<OrderStatus> = new Set<OrderStatus>(["pending", "resting", "unknown"]);
 const IN_FLIGHT: ReadonlySet<OrderStatus> = new Set<OrderStatus>(["pending", "unknown"]);
+const NO_MARKETS: ReadonlySet<string> = new Set();
+
+/**
+ * Contracts of an order that may still become position: what remains of an open one, plus fills the
+ * venue reported that have not reached us yet (an executed report can overtake its fills in live).
+ */
+function unappliedCount(o: MutableOrder): CountE2 {
+  const remaining = OPEN.has(o.status) ? Math.max(o.count - o.filled, 0) : 0;
+  return remaining + Math.max(o.filledReported - o.fillSum, 0);
+}
 
 function publicView(o: MutableOrder): TrackedOrder {
   const { fillSum: _f, filledReported: _r, ...rest } = o;
@@ -350,6 +360,7 @@ export class OrderManager {
     }
     if (next === "executed" || next === "canceled" || next === "rejected") o.cancelRequested = false;
     else if (next === "resting" && u.reason.startsWith(CANCEL_REFUSED)) o.cancelRequested = false;
+    this.keepLive(o);
     return { record: this.touch(o, u.tsRecv, u.reason || `venue: ${u.status}`), unknownOrder: false };
   }
 
@@ -386,6 +397,7 @@ export class OrderManager {
     }
     if (f.tsRecv > o.lastTs) o.lastTs = f.tsRecv;
     o.reason = `fill ${f.tradeId}`;
+    this.keepLive(o);
     return { order: publicView(o), unknownOrder: false, duplicate: false, inconsistent };
   }
 
@@ -454,9 +466,14 @@ export class OrderManager {
    */
   private *liveOrders(): Generator<MutableOrder> {
     for (const [id, o] of this.live) {
-      if (o.status === "canceled" || o.status === "executed") this.live.delete(id);
+      if (!OPEN.has(o.status) && o.fillSum >= o.filledReported) this.live.delete(id);
       else yield o;
     }
+  }
+
+  /** Back into the live set an order a venue report or a fill made open again (or left with fills to apply). */
+  private keepLive(o: MutableOrder): void {
+    if ((OPEN.has(o.status) || o.fillSum < o.filledReported) && !this.live.has(o.clientOrderId)) this.live.set(o.clientOrderId, o);
   }
 
   openForMarket(market: string): TrackedOrder[] {
@@ -473,19 +490,19 @@ export class OrderManager {
     if (this.live.size === 0) return 0;
     let cost = 0;
     for (const o of this.liveOrders()) {
-      if (!OPEN.has(o.status) || o.reduceOnly || (market !== null && o.market !== market)) continue;
-      const left = Math.max(o.count - o.filled, 0);
-      cost += left * (o.action === "buy" ? o.price : PRICE_ONE - o.price);
+      if (o.reduceOnly || (market !== null && o.market !== market)) continue;
+      const left = unappliedCount(o);
+      if (left > 0) cost += left * (o.action === "buy" ? o.price : PRICE_ONE - o.price);
     }
     return cost;
   }
 
-  /** Markets with an open order that is not reduce-only (each may become a position). */
-  openEntryMarkets(): Set<string> {
-    const out = new Set<string>();
-    if (this.live.size === 0) return out;
-    for (const o of this.liveOrders()) if (OPEN.has(o.status) && !o.reduceOnly) out.add(o.market);
-    return out;
+  /** Markets with an open order that is not reduce-only, or one with fills still to apply (each may become a position). */
+  openEntryMarkets(): ReadonlySet<string> {
+    if (this.live.size === 0) return NO_MARKETS;
+    let out: Set<string> | null = null;
+    for (const o of this.liveOrders()) if (!o.reduceOnly && unappliedCount(o) > 0) (out ??= new Set()).add(o.market);
+    return out ?? NO_MARKETS;
   }
 
   /** Any pending or unknown order on the market (its outcome is not yet known). */

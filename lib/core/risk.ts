@@ -246,10 +246,7 @@ export class RiskManager {
     // Money at risk per unit of count: a buy pays its price; a non-reducing sell is a buy of the
     // other leg at 1 − price.
     const unitCost = r.action === "buy" ? r.price : PRICE_ONE - r.price;
-    const balance = Math.max(b.balance, 0);
-    // Open entry orders take room as if they had filled (worst case: they all may).
-    const marketRoom = Math.floor(this.cfg.maxPositionPct * balance) - b.positionCost(r.market) - b.openOrderCost(r.market);
-    const exposureRoom = Math.floor(this.cfg.maxExposurePct * balance) - b.exposure - b.openOrderCost(null);
+    const { marketRoom, exposureRoom } = this.rooms(r.market);
     let count = r.count;
     let limitedBy: RiskReason | null = null;
     if (unitCost > 0) {
@@ -267,6 +264,26 @@ export class RiskManager {
     if (count <= 0) return refuse(limitedBy ?? "POSITION_CAP", capDetail(limitedBy, marketRoom, exposureRoom));
     if (limitedBy) return { allowed: true, count, reason: `CAPPED: ${limitedBy} ${capDetail(limitedBy, marketRoom, exposureRoom)}` };
     return { allowed: true, count, reason: "OK" };
+  }
+
+  /**
+   * Money a new or bigger entry in `market` may still put at risk under the per-market and exposure
+   * caps (open entry orders counted as filled; may be negative). A reprice up asks it: it is not a new
+   * order, but it grows what the resting one can cost.
+   */
+  entryRoom(market: string): Micros {
+    const { marketRoom, exposureRoom } = this.rooms(market);
+    return Math.min(marketRoom, exposureRoom);
+  }
+
+  private rooms(market: string): { marketRoom: Micros; exposureRoom: Micros } {
+    const b = this.book;
+    const balance = Math.max(b.balance, 0);
+    // Open entry orders take room as if they had filled (worst case: they all may).
+    return {
+      marketRoom: Math.floor(this.cfg.maxPositionPct * balance) - b.positionCost(market) - b.openOrderCost(market),
+      exposureRoom: Math.floor(this.cfg.maxExposurePct * balance) - b.exposure - b.openOrderCost(null),
+    };
   }
 }
 

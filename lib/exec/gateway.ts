@@ -23,7 +23,7 @@ export interface OrderTransport {
   place(intent: PlaceOrder): void;
   cancel(intent: CancelOrder): void;
   cancelAll(ts: TsUs, reason: string): void;
-  /** V2 amend of a resting order (price and/or remaining size). */
+  /** V2 amend of a resting order (price and/or size; `count` is the total max fillable). */
   amend(intent: AmendOrder): void;
 }
 

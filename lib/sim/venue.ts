@@ -383,7 +383,6 @@ export class SimVenue {
     if (order.remaining <= 0) {
       // Reduce-only with nothing to reduce on this side: cancelled without trading.
       order.status = "canceled";
-      this.stats.ordersRejected++;
       this.update(at, order, "canceled", "ReduceOnlyCancel");
       return;
     }

@@ -447,3 +447,43 @@ describe("OrderManager — reconcile", () => {
     expect(om.untracked(venue)).toEqual([venue[1]]);
   });
 });
+
+describe("what open entry orders would still add (the risk caps' input)", () => {
+  it("remaining size at the order's price; a buy of NO and a sell cost their own leg; reduce-only orders none", () => {
+    const om = new OrderManager(CFG, T);
+    om.onSubmit(place({ clientOrderId: "run7-1" })); // 10 YES @ 0.45 → $4.50
+    om.onSubmit(place({ clientOrderId: "run7-2", market: "B", outcome: "no", price: 3000 })); // 10 NO @ 0.30 → $3.00
+    om.onSubmit(place({ clientOrderId: "run7-3", action: "sell", price: 4500, reduceOnly: true }));
+    expect(om.openEntryCost(M)).toBe(4_500_000);
+    expect(om.openEntryCost(null)).toBe(7_500_000);
+    expect([...om.openEntryMarkets()].sort()).toEqual(["B", M].sort());
+    // 4 of the 10 fill: 6 × $0.45 left.
+    om.onFill(ownFill({ tradeId: "t1", clientOrderId: "run7-1", count: 400 }));
+    expect(om.openEntryCost(M)).toBe(2_700_000);
+  });
+
+  it("an order the venue reports executed before its fills arrive still counts until the fills are applied", () => {
+    const om = new OrderManager(CFG, T);
+    om.onSubmit(place({ clientOrderId: "run7-1" }));
+    // Live: the order update (executed, 10 filled) overtakes the fill messages.
+    om.onOrderUpdate(update({ clientOrderId: "run7-1", status: "executed", filled: 1000, remaining: 0 }));
+    expect(om.openEntryCost(M)).toBe(4_500_000); // before the fix: 0 — neither a position nor an open order
+    expect(om.openEntryMarkets().has(M)).toBe(true);
+    om.onFill(ownFill({ tradeId: "t1", clientOrderId: "run7-1", count: 600 }));
+    expect(om.openEntryCost(M)).toBe(1_800_000); // 4 still to come
+    om.onFill(ownFill({ tradeId: "t2", clientOrderId: "run7-1", count: 400 }));
+    expect(om.openEntryCost(M)).toBe(0);
+    expect(om.openEntryMarkets().size).toBe(0);
+  });
+
+  it("a rejected order that a fill proves alive counts again", () => {
+    const om = new OrderManager(CFG, T);
+    om.onSubmit(place({ clientOrderId: "run7-1" }));
+    om.onRejected(T + 10, "run7-1", "invalid_price");
+    expect(om.openEntryCost(null)).toBe(0);
+    om.noneOpen(); // lets the manager drop final orders from its live set
+    om.onFill(ownFill({ tradeId: "t1", clientOrderId: "run7-1", count: 400 }));
+    expect(om.openEntryCost(M)).toBe(2_700_000);
+    expect(om.open().map((o) => o.clientOrderId)).toEqual(["run7-1"]);
+  });
+});

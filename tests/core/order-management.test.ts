@@ -337,6 +337,27 @@ describe("risk caps count the orders still open, not only the positions", () => 
     const bought = records.reduce((a, r) => a + (r.kind === "fill_record" ? r.count * r.price : 0), 0);
     expect(bought).toBeLessThanOrEqual(6_000_000); // $6.00: count (E2) × price (E4) is micros
   });
+
+  test("a reprice up is held to the same caps: it shrinks to what fits at the new price", () => {
+    // As above: A rests 10 @ 0.40 ($4.00), B 5 @ 0.40 ($2.00) — the $6.00 cap is used up. A's best
+    // bid then moves to 0.45 (5 ticks ≥ repriceTicks): the reprice may use A's own $4.00 plus the
+    // room left ($0): $4.00 / $0.45 = 8.88 contracts (counts are hundredths), so A is amended to
+    // 0.45 × 8.88, not × 10.
+    const { s, records, intents } = session({ ...MAKER, risk: { maxOpenPositions: 5, maxExposurePct: 0.006 }, vol: { minSamples: 60 } });
+    const moved = merge(
+      [marketInfo(A, 89_999.99, CLOSE), marketInfo(B, 90_999.99, CLOSE)],
+      spotWalk(420, 100_000, 0.0001, 7),
+      [snapshot(T0 + S, A, 1, 1, [[4000, 1000]], [[5000, 1000]]), snapshot(T0 + S, B, 1, 2, [[4000, 1000]], [[5000, 1000]])],
+      [snapshot(T0 + 200 * S, A, 1, 3, [[4500, 1000]], [[5000, 1000]])],
+      [trade(T0 + 400 * S, A, 4000, 4500), trade(T0 + 400 * S, B, 4000, 4000)],
+    );
+    for (const e of moved) s.push(e);
+    s.finish();
+    const amends = intents.filter((i) => i.kind === "amend_order");
+    expect(amends.map((a) => [a.market, a.price, a.count])).toEqual([[A, 4500, 888]]); // before the fix: count 1000
+    const bought = records.reduce((a, r) => a + (r.kind === "fill_record" ? r.count * r.price : 0), 0);
+    expect(bought).toBe(888 * 4500 + 500 * 4000); // $3.996 + $2.00 ≤ $6.00 (before the fix: $6.50)
+  });
 });
 
 describe("a venue result that comes after the fallback settled the market overrules it", () => {
