@@ -229,6 +229,11 @@ export interface RestingOrderEntry {
   readonly clientOrderId: string;
   readonly market: string;
   readonly remaining: CountE2;
+  /**
+   * The venue's filled count when the snapshot carries it (REST orders do): with it, a fill still on
+   * its way at snapshot time keeps its place in the order's size.
+   */
+  readonly filled?: CountE2;
 }
 
 /** What the venue says we hold (REST reconciliation). */

@@ -420,7 +420,14 @@ export class OrderManager {
       if (o.createdTs > ts - graceUs) continue;
       const r = byCid.get(o.clientOrderId) ?? (o.orderId !== null ? byOid.get(o.orderId) : undefined);
       if (r) {
-        const count = r.remaining >= 0 ? o.filled + r.remaining : o.count;
+        // The venue's own total when it says what it filled (a fill in flight is then not lost from
+        // the size: it shows as reported, not yet applied); else our filled + its remaining.
+        const venueFilled = r.filled !== undefined && r.filled >= 0 ? r.filled : -1;
+        if (venueFilled > o.filledReported) {
+          o.filledReported = venueFilled;
+          this.refreshFilled(o);
+        }
+        const count = r.remaining >= 0 ? Math.max(venueFilled, o.filled) + r.remaining : o.count;
         const changed = o.status !== "resting" || count !== o.count || (r.orderId !== "" && o.orderId !== r.orderId);
         this.setOrderId(o, r.orderId);
         if (!changed) continue;

@@ -154,12 +154,13 @@ export class SimVenue {
   }
 
   /** Orders currently resting at the simulated venue (what a REST "resting orders" query would return). */
-  restingOrders(): { orderId: string; clientOrderId: string; market: string; remaining: CountE2; price: PriceE4; queueAhead: CountE2 }[] {
+  restingOrders(): { orderId: string; clientOrderId: string; market: string; remaining: CountE2; filled: CountE2; price: PriceE4; queueAhead: CountE2 }[] {
     return [...this.resting.values()].map((o) => ({
       orderId: o.orderId,
       clientOrderId: o.clientOrderId,
       market: o.market,
       remaining: o.remaining,
+      filled: o.filled,
       price: o.action === "buy" ? o.price : PRICE_ONE - o.price,
       queueAhead: o.queueAhead,
     }));

@@ -205,7 +205,11 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       row.qty = int64(e.balance, "balance");
       row.extra = JSON.stringify({
         positions: e.positions.map((p) => [p.market, int64(p.position, "position")]),
-        restingOrders: e.restingOrders.map((o) => [o.orderId, o.clientOrderId, o.market, int64(o.remaining, "remaining")]),
+        restingOrders: e.restingOrders.map((o) =>
+          o.filled === undefined
+            ? [o.orderId, o.clientOrderId, o.market, int64(o.remaining, "remaining")]
+            : [o.orderId, o.clientOrderId, o.market, int64(o.remaining, "remaining"), int64(o.filled, "filled")],
+        ),
       });
       break;
     case "feed_health":
@@ -339,7 +343,8 @@ const FillExtra = z.object({
 });
 const PositionExtra = z.object({
   positions: z.array(z.tuple([z.string(), int])),
-  restingOrders: z.array(z.tuple([z.string(), z.string(), z.string(), int])),
+  // [orderId, clientOrderId, market, remaining, filled?] (filled since the venue's count was kept).
+  restingOrders: z.array(z.union([z.tuple([z.string(), z.string(), z.string(), int]), z.tuple([z.string(), z.string(), z.string(), int, int])])),
 });
 const FeedHealthExtra = z.object({
   feed: z.enum(["coinbase", "kalshi"]),
@@ -612,12 +617,9 @@ function decodeRare(
         tsRecv,
         tsExchange,
         positions: x.positions.map(([market, position]) => ({ market, position })),
-        restingOrders: x.restingOrders.map(([orderId, clientOrderId, market, remaining]) => ({
-          orderId,
-          clientOrderId,
-          market,
-          remaining,
-        })),
+        restingOrders: x.restingOrders.map(([orderId, clientOrderId, market, remaining, filled]) =>
+          filled === undefined ? { orderId, clientOrderId, market, remaining } : { orderId, clientOrderId, market, remaining, filled },
+        ),
         balance: need(v[r + C_QTY]!, "position_snapshot", "qty"),
       };
     }

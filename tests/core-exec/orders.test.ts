@@ -487,3 +487,19 @@ describe("what open entry orders would still add (the risk caps' input)", () => 
     expect(om.open().map((o) => o.clientOrderId)).toEqual(["run7-1"]);
   });
 });
+
+describe("reconcile with the venue's filled count", () => {
+  it("a fill still in flight when the snapshot was taken is neither lost from the order's size nor counted twice", () => {
+    const om = new OrderManager(CFG, T);
+    om.onSubmit(place({ clientOrderId: "run7-1" })); // 10 YES @ 0.45
+    om.onOrderUpdate(update({ clientOrderId: "run7-1", status: "resting", filled: 0, remaining: 1000 }));
+    // The venue has filled 4 (the fill is on its way); REST shows 6 resting, 4 filled.
+    om.reconcile(T + 5_000_000, [{ clientOrderId: "run7-1", orderId: "oid-1", market: M, remaining: 600, filled: 400 }]);
+    // Size stays 10 (before the fix: our filled 0 + 6 = 6); all 10 may still become position.
+    expect(om.get("run7-1")).toMatchObject({ count: 1000, status: "resting" });
+    expect(om.openEntryCost(M)).toBe(4_500_000); // before the fix: 6 × $0.45
+    om.onFill(ownFill({ tradeId: "t1", clientOrderId: "run7-1", count: 400 }));
+    expect(om.get("run7-1")).toMatchObject({ count: 1000, filled: 400 });
+    expect(om.openEntryCost(M)).toBe(2_700_000); // 6 left (before the fix: 2)
+  });
+});

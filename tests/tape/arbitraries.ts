@@ -170,7 +170,7 @@ const byKind: { [K in EventKind]: fc.Arbitrary<Extract<EngineEvent, { kind: K }>
     kind: fc.constant("position_snapshot"),
     ...base,
     positions: fc.array(fc.record({ market, position: signedCount }), { maxLength: 3 }),
-    restingOrders: fc.array(fc.record({ orderId: str, clientOrderId: str, market, remaining: count }), {
+    restingOrders: fc.array(fc.oneof(fc.record({ orderId: str, clientOrderId: str, market, remaining: count }), fc.record({ orderId: str, clientOrderId: str, market, remaining: count, filled: count })), {
       maxLength: 3,
     }),
     balance: fc.integer({ min: -1, max: 1e14 }),

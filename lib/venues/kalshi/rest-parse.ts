@@ -653,7 +653,7 @@ export function toPositionSnapshot(
     positions: positions.filter((p) => p.position !== 0).map((p) => ({ market: p.market, position: p.position })),
     restingOrders: resting
       .filter((o) => o.status === "resting")
-      .map((o) => ({ orderId: o.orderId, clientOrderId: o.clientOrderId, market: o.market, remaining: o.remaining })),
+      .map((o) => ({ orderId: o.orderId, clientOrderId: o.clientOrderId, market: o.market, remaining: o.remaining, filled: o.filled })),
     balance,
   };
 }
