@@ -80,10 +80,21 @@ if (values.child) {
   await main();
 }
 
-/** The research-sweep scaling figures (in-process vs 1 and 2 BullMQ workers) on the first day(s). */
-function sweepJobs(days: readonly string[]): Promise<SweepBench> {
+/**
+ * The research-sweep scaling figures (in-process vs 1 and 2 BullMQ workers) on the first day(s).
+ * Without Redis (no REDIS_URL, no redis-server) they are reported as skipped, with the reason, and
+ * every other figure still prints.
+ */
+async function sweepJobs(days: readonly string[]): Promise<SweepBench | { skipped: string }> {
   const n = Math.max(1, Math.min(days.length, Number(values["sweep-days"])));
-  return benchSweep({ tape: tapeDir, from: days[0], to: days[n - 1], configs: Number(values["sweep-configs"]), repeats: Number(values["sweep-repeats"]) });
+  try {
+    return await benchSweep({ tape: tapeDir, from: days[0], to: days[n - 1], configs: Number(values["sweep-configs"]), repeats: Number(values["sweep-repeats"]) });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    if (!/redis/i.test(why)) throw err;
+    process.stderr.write(`bench: sweep_jobs skipped: ${why}\n`);
+    return { skipped: why };
+  }
 }
 
 async function main(): Promise<void> {
