@@ -55,7 +55,8 @@ describe("migrations", () => {
     ]) expect(tables).toContain(t);
   });
 
-  it("011 marks block trades: a store written before it keeps its trades, read as book trades, and takes marked ones", async () => {
+  /** A store file migrated only up to `version` − 1 with one row written by `sql`, reopened by today's code. */
+  async function storeBefore(version: number, sql: string) {
     const dir = mkdtempSync(join(tmpdir(), "store-"));
     dirs.push(dir);
     const path = join(dir, "old.duckdb");
@@ -63,12 +64,17 @@ describe("migrations", () => {
     const { migrate } = await import("../../lib/store/db.ts");
     const old = await DuckDBInstance.create(path);
     const c = await old.connect();
-    await migrate(c, loadMigrations().filter((m) => m.version < 11));
-    await c.run(`INSERT INTO public_trades VALUES ('r0', ${T0}, NULL, 'M', 't0', 4425, 301, 'no', 2, 7)`);
+    await migrate(c, loadMigrations().filter((m) => m.version < version));
+    await c.run(sql);
     c.closeSync();
     old.closeSync();
     const s = await openStore(path);
     stores.push(s);
+    return s;
+  }
+
+  it("011 marks block trades: a store written before it keeps its trades, read as book trades, and takes marked ones", async () => {
+    const s = await storeBefore(11, `INSERT INTO public_trades VALUES ('r0', ${T0}, NULL, 'M', 't0', 4425, 301, 'no', 2, 7)`);
     const w = new MarketDataWriter(s, "r1");
     const trade = { kind: "public_trade", tsRecv: T0 + 1, tsExchange: null, market: "M", tradeId: "t1", yesPrice: 4400, count: 500_000, takerSide: "yes", sid: 2, seq: 8 } as const;
     w.write({ ...trade, blockTrade: true });
@@ -79,19 +85,7 @@ describe("migrations", () => {
   });
 
   it("012 adds the venue's quarter-hour average: a store written before it keeps its prints (NULL, 0 ticks) and takes new ones", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "store-"));
-    dirs.push(dir);
-    const path = join(dir, "old.duckdb");
-    const { DuckDBInstance } = await import("@duckdb/node-api");
-    const { migrate } = await import("../../lib/store/db.ts");
-    const old = await DuckDBInstance.create(path);
-    const c = await old.connect();
-    await migrate(c, loadMigrations().filter((m) => m.version < 12));
-    await c.run(`INSERT INTO index_values VALUES ('r0', ${T0}, NULL, 'BRTI', 77000.5, 76999.5, 1, 7)`);
-    c.closeSync();
-    old.closeSync();
-    const s = await openStore(path);
-    stores.push(s);
+    const s = await storeBefore(12, `INSERT INTO index_values VALUES ('r0', ${T0}, NULL, 'BRTI', 77000.5, 76999.5, 1, 7)`);
     const w = new MarketDataWriter(s, "r1");
     w.write({ kind: "index_value", tsRecv: T0 + 1, tsExchange: null, indexId: "BRTI", value: 77001.5, avg60s: 77000, quarterAvg: 77000.75, quarterTicks: 60, sid: 1, seq: 8 });
     await w.close();
