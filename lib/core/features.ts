@@ -34,7 +34,7 @@ export function observeSpotEvent(w: IndexWindow, e: EngineEvent): void {
 }
 
 /** A print's stamp further than this from its receipt is not trusted (a venue clock gone wrong). */
-const MAX_STAMP_SKEW_US = 5 * US_PER_S;
+export const MAX_STAMP_SKEW_US = 5 * US_PER_S;
 
 /**
  * The time an index print belongs to in the settlement window: CF Benchmarks' own stamp. Kalshi

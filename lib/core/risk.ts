@@ -15,7 +15,8 @@
  *
  * Refusal order in `checkEntry` (first match wins): HALTED, stale reconciliation, REDUCING and not
  * reducing, a reducing order without a position, blocks (non-reducing only), open-position count,
- * per-market cap, total exposure cap. The last three count open entry orders as if they had filled. Reasons start with a stable code (`RiskReason`) then ": detail".
+ * per-market cap, total exposure cap; the last three count open entry orders as if they had filled.
+ * Reasons start with a stable code (`RiskReason`) then ": detail".
  */
 import type { OrderAction, Outcome, RiskState, RiskStateChanged } from "./records.ts";
 import type { RiskConfig } from "./config.ts";

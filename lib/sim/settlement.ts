@@ -7,7 +7,7 @@
  */
 import type { EngineEvent, MarketInfo, MarketLifecycle, MarketResult } from "../core/events.ts";
 import { mergeMarketInfo } from "../core/markets.ts";
-import { observeSpotEvent } from "../core/features.ts";
+import { MAX_STAMP_SKEW_US, observeSpotEvent } from "../core/features.ts";
 import { IndexWindow } from "../core/settlement.ts";
 import { US_PER_S, type TsUs } from "../core/units.ts";
 
@@ -33,6 +33,13 @@ export function resultFromAverage(info: MarketInfo, avg: number): MarketResult {
       return avg >= info.floorStrike && avg <= info.capStrike ? "yes" : "no";
   }
 }
+
+/**
+ * When the window's average is first read, after the settle time: a print of the window filed by its
+ * CF stamp can arrive up to MAX_STAMP_SKEW_US after it (a later one is filed by receipt, outside), and
+ * Kalshi's close-tick average with it.
+ */
+const FIRST_LOOK_US = MAX_STAMP_SKEW_US + US_PER_S;
 
 export class SettlementFallback {
   private readonly window: IndexWindow;
@@ -92,7 +99,7 @@ export class SettlementFallback {
         if (p) p.info = mergeMarketInfo(p.info, e);
         else this.markets.set(e.market, { info: e, avg: Number.NaN, source: null, done: false });
         const settle = this.markets.get(e.market)!.info.settleTime;
-        if (settle >= 0) this.nextCheck = Math.min(this.nextCheck, settle + US_PER_S);
+        if (settle >= 0) this.nextCheck = Math.min(this.nextCheck, settle + FIRST_LOOK_US);
         break;
       }
       case "market_lifecycle":
@@ -122,8 +129,9 @@ export class SettlementFallback {
     for (const p of this.markets.values()) {
       if (p.done) continue;
       const settle = p.info.settleTime;
-      if (ts < settle + US_PER_S) {
-        next = Math.min(next, settle + US_PER_S);
+      // At the end of the tape, a settle time that has passed is settled on what was recorded.
+      if (final ? ts < settle : ts < settle + FIRST_LOOK_US) {
+        next = Math.min(next, settle + FIRST_LOOK_US);
         continue;
       }
       if (p.source === null && Number.isNaN(p.avg)) {

@@ -68,3 +68,23 @@ describe("settlement fallback: Kalshi's own quarter-hour average (last_60s_windo
     expect(fb.finish(odd + 1000 * S)).toEqual([expect.objectContaining({ result: "yes", resultSource: "brti_avg60" })]);
   });
 });
+
+describe("settlement fallback: prints of the window that arrive late still count", () => {
+  test("the close print, received 3 s after the close (after other events), is in the average", () => {
+    const settle = T0 + 3600 * S;
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo(M, 109.99, settle));
+    // Prints stamped settle−59 … settle−1 at 100, each received 200 ms later; the close print
+    // (stamped at the close) is 1000 and reaches us only at settle + 3 s.
+    for (let k = 59; k >= 1; k--) {
+      const ts = settle - k * S;
+      fb.onEvent({ kind: "index_value", tsRecv: ts + 200_000, tsExchange: ts, indexId: "BRTI", value: 100, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 - k });
+    }
+    // Something else is recorded in between (a spot quote at settle + 1.5 s).
+    fb.onEvent({ kind: "spot_quote", tsRecv: settle + 1_500_000, tsExchange: null, productId: "BTC-USD", bid: 99, ask: 101, bidSize: 1, askSize: 1, last: 100, seq: 1 });
+    fb.onEvent({ kind: "index_value", tsRecv: settle + 3 * S, tsExchange: settle, indexId: "BRTI", value: 1000, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 });
+    const out = fb.finish(settle + 1000 * S);
+    // Hand: (59 × 100 + 1000) / 60 = 115 ≥ 109.99 → YES. Computed at settle + 1.5 s it would be 100 → NO.
+    expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["yes", 115]]);
+  });
+});
