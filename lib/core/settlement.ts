@@ -78,11 +78,14 @@ export class IndexWindow {
 
   /**
    * Kalshi's `last_60s_windowed_average_15min` on a print stamped `ts`: the running average of the
-   * window (close − 60 s, close] of the quarter closing next. The fullest one seen is kept.
+   * window (close − 60 s, close] of the quarter whose final minute the print is in. The fullest one
+   * seen is kept.
    */
   onVenueQuarterAverage(ts: TsUs, value: number, ticks: number): void {
     if (!(value > 0) || !(ticks > 0)) return;
-    const close = quarterCloseOf(ts);
+    // The field is sent only in (close − 60 s, close], so a print up to 30 s past a close (a close tick
+    // stamped a few ms late, or filed by a late receipt) still belongs to that close, not the next.
+    const close = quarterCloseOf(ts - 30 * US_PER_S);
     const prior = this.venueAvg.get(close);
     if (prior && prior.ticks > ticks) return;
     this.venueAvg.set(close, { value, ticks });

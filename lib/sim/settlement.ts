@@ -150,6 +150,14 @@ export class SettlementFallback {
         continue;
       }
       p.done = true;
+      if (p.source !== "venue_avg60") {
+        // Kalshi's complete average may have come in after the first look (a late close tick).
+        const venue = this.window.venueAverage(settle);
+        if (venue !== null) {
+          p.avg = venue.value;
+          p.source = "venue_avg60";
+        }
+      }
       if (p.source === null) continue; // nothing recorded to settle from
       this.bySource[p.source]++;
       const result = resultFromAverage(p.info, p.avg);

@@ -1,6 +1,6 @@
 /** replay settlement fallback. */
 import { describe, expect, test } from "vitest";
-import type { IndexValue } from "../../lib/core/events.ts";
+import type { IndexValue, MarketLifecycle } from "../../lib/core/events.ts";
 import { SettlementFallback } from "../../lib/sim/settlement.ts";
 import { S, T0, marketInfo } from "../helpers/scenario.ts";
 
@@ -86,5 +86,51 @@ describe("settlement fallback: prints of the window that arrive late still count
     const out = fb.finish(settle + 1000 * S);
     // Hand: (59 × 100 + 1000) / 60 = 115 ≥ 109.99 → YES. Computed at settle + 1.5 s it would be 100 → NO.
     expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["yes", 115]]);
+  });
+});
+
+describe("settlement fallback: which quarter a venue average belongs to", () => {
+  const Q = 900 * S;
+  const C1 = T0 + 3600 * S;
+  const C2 = C1 + Q;
+  const OFF = 123_000; // CF stamps 123 ms past the second, as in both reference examples
+  const iv = (stamp: number, value: number, qa: number, qt: number, tsExchange: number | null = stamp): IndexValue => ({
+    kind: "index_value", tsRecv: stamp + 150_000, tsExchange, indexId: "BRTI", value, avg60s: Number.NaN, quarterAvg: qa, quarterTicks: qt, sid: 1, seq: 0,
+  });
+  // Quarter 1's final minute prints 99,000 (its own average: NO at strike 100,000); quarter 2's 101,000 (YES).
+  function run(stampless: boolean) {
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo("Q1", 100_000, C1));
+    fb.onEvent(marketInfo("Q2", 100_000, C2));
+    const out: MarketLifecycle[] = [];
+    const minute = (close: number, v: number) => {
+      for (let k = 1; k <= 60; k++) {
+        const t = close - (60 - k) * S + OFF;
+        out.push(...fb.onEvent(iv(t, v, v, k, stampless ? null : t)));
+      }
+    };
+    minute(C1, 99_000);
+    for (let t = C1 + 2 * S; t < C2 - 60 * S; t += 5 * S) out.push(...fb.onEvent(iv(t, 100_000, Number.NaN, 0)));
+    minute(C2, 101_000);
+    out.push(...fb.finish(C2 + 1000 * S));
+    return out.map((o) => [o.market, o.resultSource, o.result, o.expirationValue]);
+  }
+  test("a close tick stamped a few ms after the close is quarter 1's, not the next one's", () => {
+    // Before the fix quarter 1's 60-tick average was filed under C2 and settled Q2: ["Q2", "venue_avg60", "no", 99000].
+    expect(run(false)).toEqual([["Q1", "venue_avg60", "no", 99_000], ["Q2", "venue_avg60", "yes", 101_000]]);
+  });
+  test("the same without a CF stamp (filed by receipt, 150 ms later)", () => {
+    expect(run(true)).toEqual([["Q1", "venue_avg60", "no", 99_000], ["Q2", "venue_avg60", "yes", 101_000]]);
+  });
+
+  test("a complete venue average that arrives after the first look is still used when the grace ends", () => {
+    const fb = new SettlementFallback(900, 60);
+    const K = "KXBTCD-26NOV2517-T100000.00";
+    fb.onEvent(marketInfo(K, 100_000, C1));
+    for (let k = 1; k <= 59; k++) fb.onEvent(iv(C1 - (60 - k) * S, 100_010, 100_010, k));
+    // The close tick (60 ticks, the venue's average 99,990) is received 8 s late: the fallback first
+    // looked at C1 + 6 s and saw only 59 ticks.
+    fb.onEvent({ ...iv(C1, 99_950, 99_990, 60), tsRecv: C1 + 8 * S, tsExchange: null });
+    expect(fb.finish(C1 + 1000 * S).map((o) => [o.resultSource, o.result, o.expirationValue])).toEqual([["venue_avg60", "no", 99_990]]);
   });
 });
