@@ -503,3 +503,25 @@ describe("reconcile with the venue's filled count", () => {
     expect(om.openEntryCost(M)).toBe(2_700_000); // 6 left (before the fix: 2)
   });
 });
+
+describe("reconcile never grows an order from a snapshot older than our fills", () => {
+  // A 10-lot; 6 have filled and reached us; the REST snapshot was taken when only 4 had: filled 4, remaining 6.
+  const setup = () => {
+    const om = new OrderManager(CFG, T);
+    om.onSubmit(place({ clientOrderId: "run7-1" }));
+    om.onOrderUpdate(update({ clientOrderId: "run7-1", status: "resting", filled: 0, remaining: 1000 }));
+    om.onFill(ownFill({ tradeId: "t1", clientOrderId: "run7-1", count: 600 }));
+    return om;
+  };
+  it("with the venue's filled count: its total (4 + 6 = 10) stands", () => {
+    const om = setup();
+    om.reconcile(T + 5_000_000, [{ clientOrderId: "run7-1", orderId: "oid-1", market: M, remaining: 600, filled: 400 }]);
+    expect(om.get("run7-1")).toMatchObject({ count: 1000, filled: 600 }); // before the fix: count 1200
+    expect(om.openEntryCost(M)).toBe(1_800_000); // 4 left × $0.45
+  });
+  it("without it: our filled + its stale remaining (12) is not believed over the size we know (10)", () => {
+    const om = setup();
+    om.reconcile(T + 5_000_000, [{ clientOrderId: "run7-1", orderId: "oid-1", market: M, remaining: 600 }]);
+    expect(om.get("run7-1")).toMatchObject({ count: 1000, filled: 600 }); // before the fix: count 1200
+  });
+});
