@@ -38,7 +38,7 @@ import type {
   RiskStateChanged,
   SettlementRecord,
 } from "./records.ts";
-import { RiskManager } from "./risk.ts";
+import { RiskManager, type BookSummary } from "./risk.ts";
 import { settlementSecond, type IndexWindow } from "./settlement.ts";
 import { PRICE_ONE, US_PER_S, formatCountFp, formatMoneyDollars, priceToProb, type CountE2, type Micros, type PriceE4, type TsUs } from "./units.ts";
 import type { VolEstimator } from "./volatility.ts";
@@ -507,7 +507,7 @@ export class Engine {
       payout: delta,
       pnl: delta,
     });
-    this.updateRisk(ts);
+    this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts)));
   }
 
   private cancelMarketOrders(ts: TsUs, market: string, why: string): void {
@@ -648,19 +648,21 @@ export class Engine {
   }
 
   private updateRisk(ts: TsUs): void {
+    this.emitStates(this.risk.updateBook(ts, this.riskBook(ts)));
+  }
+
+  private riskBook(ts: TsUs): BookSummary {
     const p = this.portfolio;
-    this.emitStates(
-      this.risk.updateBook(ts, {
-        dailyPnl: p.dailyRealized(ts),
-        balance: p.cash() + this.venueCashOffset + p.exposure(),
-        exposure: p.exposure(),
-        openPositions: p.openMarketCount(),
-        positionCost: this.positionCostIn,
-        hasPosition: this.hasPositionIn,
-        openOrderCost: this.openOrderCostIn,
-        openOrderMarkets: this.openOrderMarketSet,
-      }),
-    );
+    return {
+      dailyPnl: p.dailyRealized(ts),
+      balance: p.cash() + this.venueCashOffset + p.exposure(),
+      exposure: p.exposure(),
+      openPositions: p.openMarketCount(),
+      positionCost: this.positionCostIn,
+      hasPosition: this.hasPositionIn,
+      openOrderCost: this.openOrderCostIn,
+      openOrderMarkets: this.openOrderMarketSet,
+    };
   }
 
   // ---- evaluation ------------------------------------------------------------------------------

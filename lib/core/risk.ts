@@ -185,6 +185,20 @@ export class RiskManager {
     return `daily loss limit: realized ${formatMoneyDollars(b.dailyPnl, 2)} ≤ −${formatMoneyDollars(this.dailyLossLimit(b), 2)}`;
   }
 
+  /**
+   * A settlement the day's PnL was counted from was corrected (the venue overruled a fallback's
+   * result). A REDUCING that today's loss limit caused is lifted if the corrected day is within the
+   * limit: that loss never happened. (A real recovery within the day still does not re-open entries.)
+   */
+  settlementCorrected(ts: TsUs, s: BookSummary): RiskStateChanged[] {
+    const out = this.updateBook(ts, s);
+    if (this.current === "REDUCING" && this.reducingDay === utcDay(ts) && !this.overDailyLimit(s)) {
+      this.reducingDay = null;
+      out.push(...this.moveTo(ts, "ACTIVE", `settlement corrected: realized ${formatMoneyDollars(s.dailyPnl, 2)} today, within the daily loss limit`));
+    }
+    return out;
+  }
+
   /** Update from the portfolio after each fill/settlement and on timers (so the UTC-day rollover is seen). */
   updateBook(ts: TsUs, s: BookSummary): RiskStateChanged[] {
     this.book = s;

@@ -205,6 +205,21 @@ describe("RiskManager — states", () => {
     expect(rm.state()).toBe("REDUCING");
   });
 
+  it("a corrected settlement lifts the REDUCING its wrong loss caused, only when the corrected day is within the limit", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
+    expect(rm.state()).toBe("REDUCING");
+    // Corrected to −$35: still over the limit (3 % of the $1000 day start = $30): stays.
+    expect(rm.settlementCorrected(T + 1, book({ dailyPnl: -35 * D, balance: 965 * D }))).toEqual([]);
+    // Corrected to +$10: the loss never happened → ACTIVE, with the reason.
+    const recs = rm.settlementCorrected(T + 2, book({ dailyPnl: 10 * D, balance: 1010 * D }));
+    expect(recs).toEqual([expect.objectContaining({ from: "REDUCING", to: "ACTIVE", reason: "settlement corrected: realized 10.00 today, within the daily loss limit" })]);
+    // HALTED is never lifted by a correction.
+    rm.halt(T + 3, "test");
+    expect(rm.settlementCorrected(T + 4, book({ dailyPnl: 10 * D, balance: 1010 * D }))).toEqual([]);
+    expect(rm.state()).toBe("HALTED");
+  });
+
   it("REDUCING → ACTIVE on the next UTC day, and back to REDUCING if that day loses too", () => {
     const rm = new RiskManager(CFG, T);
     rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));

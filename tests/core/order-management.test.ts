@@ -400,6 +400,35 @@ describe("a venue result that comes after the fallback settled the market overru
     expect(summary.toJSON(s.engine, 0)).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 }, settlement_corrections: 1, settlement_pnl_usd: -5 });
   });
 
+  test("a REDUCING the fallback's wrong loss caused is lifted when the venue's result removes that loss", () => {
+    // As above, but BRTI prints of 89,000 fill the final minute: the fallback settles NO from them
+    // (−$5.00 ≥ the 0.3 % × $1000 = $3 daily loss limit → REDUCING); Kalshi says YES: +$5.00 on the day.
+    const { s, records } = session({ vol: { minSamples: 60 }, strategy: { exitsEnabled: false }, risk: { maxDailyLossPct: 0.003 } });
+    const brti: EngineEvent[] = [];
+    for (let k = 59; k >= 0; k--) {
+      const ts = CLOSE - k * S;
+      brti.push({ kind: "index_value", tsRecv: ts + 100_000, tsExchange: ts, indexId: "BRTI", value: 89_000, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: 60 - k });
+    }
+    const evs = merge(
+      [marketInfo(A, 89_999.99, CLOSE)],
+      [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
+      spotWalk(1810, 100_000, 0.00001, 3),
+      brti,
+      spotWalk(30, 100_000, 0.00001, 4, CLOSE + 950 * S),
+      [determined(CLOSE + 1200 * S, A, "yes")],
+    );
+    for (const e of evs) s.push(e);
+    s.finish();
+    const rows = records.filter((r) => r.kind === "settlement");
+    expect(rows.map((r) => r.kind === "settlement" && [r.source, r.result, r.pnl])).toEqual([
+      ["brti_avg60", "no", -5_000_000],
+      ["venue", "yes", 10_000_000],
+    ]);
+    const changes = records.filter((r) => r.kind === "risk_state_changed").map((r) => r.kind === "risk_state_changed" && [r.from, r.to]);
+    expect(changes).toEqual([["ACTIVE", "REDUCING"], ["REDUCING", "ACTIVE"]]); // before the fix: it stayed REDUCING
+    expect(s.engine.risk.state()).toBe("ACTIVE");
+  });
+
   test("the venue agrees with the fallback: nothing changes, no second row", () => {
     const { s, records } = run("yes");
     const rows = settlements(records);
