@@ -6,7 +6,7 @@
  * venue result seen at any time wins.
  */
 import type { EngineEvent, MarketInfo, MarketLifecycle, MarketResult } from "../core/events.ts";
-import { mergeMarketInfo } from "../core/markets.ts";
+import { mergeMarketInfo, withMovedClose } from "../core/markets.ts";
 import { MAX_STAMP_SKEW_US, observeSpotEvent } from "../core/features.ts";
 import { IndexWindow } from "../core/settlement.ts";
 import { US_PER_S, type TsUs } from "../core/units.ts";
@@ -103,7 +103,16 @@ export class SettlementFallback {
         break;
       }
       case "market_lifecycle":
-        if ((e.phase === "determined" || e.phase === "settled") && e.result) {
+        if (e.phase === "close_date_updated" && e.closeTime >= 0) {
+          // The close (and with it the settle time and its window) moved, as the engine sees it.
+          const p = this.markets.get(e.market);
+          if (p && !p.done) {
+            p.info = withMovedClose(p.info, e.closeTime);
+            p.avg = Number.NaN; // an average of the old window no longer applies
+            p.source = null;
+            this.nextCheck = Math.min(this.nextCheck, p.info.settleTime + FIRST_LOOK_US);
+          }
+        } else if ((e.phase === "determined" || e.phase === "settled") && e.result) {
           const p = this.markets.get(e.market);
           if (p && !p.done) {
             p.done = true;

@@ -134,3 +134,19 @@ describe("settlement fallback: which quarter a venue average belongs to", () => 
     expect(fb.finish(C1 + 1000 * S).map((o) => [o.resultSource, o.result, o.expirationValue])).toEqual([["venue_avg60", "no", 99_990]]);
   });
 });
+
+describe("settlement fallback: a moved close moves the window", () => {
+  test("close_date_updated 10 min earlier: the fallback averages the 60 s before the new close, not the old one", () => {
+    const oldClose = T0 + 3600 * S;
+    const newClose = oldClose - 600 * S;
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo(M, 109.99, oldClose));
+    fb.onEvent({ kind: "market_lifecycle", tsRecv: T0 + 60 * S, tsExchange: null, market: M, phase: "close_date_updated", result: null, settlementValue: -1, expirationValue: Number.NaN, closeTime: newClose, sid: 3, seq: 1 });
+    // 100 before the new close (→ NO at strike 109.99), 120 before the old one (→ YES).
+    const out: MarketLifecycle[] = [];
+    for (let k = 59; k >= 0; k--) out.push(...fb.onEvent({ kind: "index_value", tsRecv: newClose - k * S + 1000, tsExchange: newClose - k * S, indexId: "BRTI", value: 100, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 - k }));
+    for (let k = 59; k >= 0; k--) out.push(...fb.onEvent({ kind: "index_value", tsRecv: oldClose - k * S + 1000, tsExchange: oldClose - k * S, indexId: "BRTI", value: 120, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 200 - k }));
+    out.push(...fb.finish(oldClose + 1000 * S));
+    expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 100]]); // before the fix: ["yes", 120]
+  });
+});
