@@ -485,17 +485,18 @@ export class Engine {
   }
 
   /**
-   * The venue's result for a market a fallback already settled. If it differs, the settled position
-   * is paid the venue's way: a second settlement row (source venue) carries the payout and PnL
-   * difference, so sums per market are right, and an inconsistency says what happened.
+   * The venue's result for a market a fallback already settled: a second settlement row (source
+   * venue) records it. If it differs, the settled position is paid the venue's way and that row
+   * carries the payout and PnL difference, so sums per market are right, and an inconsistency says
+   * what happened; if it agrees, the row carries 0 (the venue confirmed the fallback).
    */
   private overruleSettlement(ts: TsUs, st: MarketState, e: MarketLifecycle): void {
     const prev = st.settledBy!;
     st.settledBy = null; // the venue has spoken: nothing can overrule it
     const result = e.result!;
-    if (result === prev.result && (result !== "scalar" || e.settlementValue === prev.settlementValue)) return;
-    const delta = this.portfolio.resettle(e.market, prev, result, e.settlementValue, ts);
-    this.inconsistency(ts, e.market, "settlement_overruled", `${prev.source} settled ${prev.result}; the venue says ${result}: payout ${formatMoneyDollars(delta, 2)}`);
+    const agrees = result === prev.result && (result !== "scalar" || e.settlementValue === prev.settlementValue);
+    const delta = agrees ? 0 : this.portfolio.resettle(e.market, prev, result, e.settlementValue, ts);
+    if (!agrees) this.inconsistency(ts, e.market, "settlement_overruled", `${prev.source} settled ${prev.result}; the venue says ${result}: payout ${formatMoneyDollars(delta, 2)}`);
     this.sink.record({
       kind: "settlement",
       ts,
@@ -507,7 +508,7 @@ export class Engine {
       payout: delta,
       pnl: delta,
     });
-    this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts)));
+    if (!agrees) this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts)));
   }
 
   private cancelMarketOrders(ts: TsUs, market: string, why: string): void {

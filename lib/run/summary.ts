@@ -42,8 +42,8 @@ export class SummaryCollector {
   /** Fallback settlements a later venue result overruled (their correcting rows are not new settlements). */
   settlementCorrections = 0;
   readonly settlementSources = new Map<string, number>();
-  /** Markets settled by a fallback, by source: a later venue row for one of them is a correction. */
-  private readonly fallbackSettled = new Map<string, string>();
+  /** Markets settled by a fallback: a later venue row for one of them confirms or corrects it. */
+  private readonly fallbackSettled = new Map<string, { readonly source: string; readonly result: string }>();
   inconsistencies = 0;
   riskChanges: string[] = [];
   private readonly pending = new Map<string, Pending>();
@@ -84,18 +84,19 @@ export class SummaryCollector {
         break;
       case "settlement": {
         this.settlementPnl += r.pnl;
-        const overruled = this.fallbackSettled.get(r.market);
-        if (overruled !== undefined) {
-          // The venue's result replaced a fallback's: the market now counts under the venue. Its
-          // forecasts keep the fallback's outcome in this summary's scores (the store has both rows).
+        const fallback = this.fallbackSettled.get(r.market);
+        if (fallback !== undefined) {
+          // The venue's result came after a fallback's: the market now counts under the venue. When
+          // it differs, its forecasts keep the fallback's outcome in this summary's scores (the
+          // store has both rows).
           this.fallbackSettled.delete(r.market);
-          this.settlementCorrections++;
-          this.settlementSources.set(overruled, this.settlementSources.get(overruled)! - 1);
+          if (r.result !== fallback.result || r.pnl !== 0) this.settlementCorrections++;
+          this.settlementSources.set(fallback.source, this.settlementSources.get(fallback.source)! - 1);
           this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
           break;
         }
         this.settlements++;
-        if (r.source !== "venue") this.fallbackSettled.set(r.market, r.source);
+        if (r.source !== "venue") this.fallbackSettled.set(r.market, { source: r.source, result: r.result });
         this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
         const p = this.pending.get(r.market);
         // Keep the entry (so the market still counts once) but free its forecasts.

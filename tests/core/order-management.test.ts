@@ -429,11 +429,17 @@ describe("a venue result that comes after the fallback settled the market overru
     expect(s.engine.risk.state()).toBe("ACTIVE");
   });
 
-  test("the venue agrees with the fallback: nothing changes, no second row", () => {
+  test("the venue agrees with the fallback: a confirming row of 0, no correction; the market counts under the venue", () => {
     const { s, records } = run("yes");
     const rows = settlements(records);
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ source: "spot_proxy", result: "yes", payout: 10_000_000 });
-    expect(s.engine.portfolio.realizedTotal()).toBe(rows[0]!.kind === "settlement" ? rows[0]!.pnl : NaN);
+    expect(rows.map((r) => r.kind === "settlement" && [r.source, r.result, r.payout, r.pnl])).toEqual([
+      ["spot_proxy", "yes", 10_000_000, 5_000_000],
+      ["venue", "yes", 0, 0],
+    ]);
+    expect(s.engine.portfolio.realizedTotal()).toBe(5_000_000);
+    expect(records.some((r) => r.kind === "inconsistency")).toBe(false);
+    const summary = new SummaryCollector();
+    for (const r of records) summary.record(r);
+    expect(summary.toJSON(s.engine, 0)).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 }, settlement_corrections: 0, settlement_pnl_usd: 5 });
   });
 });
