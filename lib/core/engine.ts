@@ -508,7 +508,7 @@ export class Engine {
       payout: delta,
       pnl: delta,
     });
-    if (!agrees) this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts)));
+    if (!agrees) this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts), delta));
   }
 
   private cancelMarketOrders(ts: TsUs, market: string, why: string): void {

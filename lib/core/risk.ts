@@ -91,6 +91,8 @@ export class RiskManager {
   private bookDay: string;
   /** Day on which the daily loss limit put us in REDUCING (null if not in REDUCING for that). */
   private reducingDay: string | null = null;
+  /** The day's realized PnL when the loss limit tripped, plus settlement corrections since. */
+  private reducingTripPnl = 0;
 
   constructor(
     private readonly cfg: RiskConfig,
@@ -186,13 +188,17 @@ export class RiskManager {
   }
 
   /**
-   * A settlement the day's PnL was counted from was corrected (the venue overruled a fallback's
-   * result). A REDUCING that today's loss limit caused is lifted if the corrected day is within the
-   * limit: that loss never happened. (A real recovery within the day still does not re-open entries.)
+   * A settlement the day's PnL was counted from was corrected by `delta` (the venue overruled a
+   * fallback's result). A REDUCING that today's loss limit caused is lifted only if, with the
+   * corrections, the day would not have reached the limit when it tripped, and is within it now:
+   * that loss never happened. A real recovery within the day still does not re-open entries.
    */
-  settlementCorrected(ts: TsUs, s: BookSummary): RiskStateChanged[] {
+  settlementCorrected(ts: TsUs, s: BookSummary, delta: Micros): RiskStateChanged[] {
     const out = this.updateBook(ts, s);
-    if (this.current === "REDUCING" && this.reducingDay === utcDay(ts) && !this.overDailyLimit(s)) {
+    if (this.current !== "REDUCING" || this.reducingDay !== utcDay(ts)) return out;
+    this.reducingTripPnl += delta;
+    const atTrip = { ...s, dailyPnl: this.reducingTripPnl, balance: s.balance - s.dailyPnl + this.reducingTripPnl };
+    if (delta > 0 && !this.overDailyLimit(atTrip) && !this.overDailyLimit(s)) {
       this.reducingDay = null;
       out.push(...this.moveTo(ts, "ACTIVE", `settlement corrected: realized ${formatMoneyDollars(s.dailyPnl, 2)} today, within the daily loss limit`));
     }
@@ -208,6 +214,7 @@ export class RiskManager {
     const over = this.overDailyLimit(s);
     if (this.current === "ACTIVE" && over) {
       this.reducingDay = day;
+      this.reducingTripPnl = s.dailyPnl;
       return this.moveTo(ts, "REDUCING", this.dailyLossReason(s));
     }
     if (this.current === "REDUCING" && this.reducingDay !== null && day > this.reducingDay && !over) {

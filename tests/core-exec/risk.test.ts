@@ -209,15 +209,25 @@ describe("RiskManager — states", () => {
     const rm = new RiskManager(CFG, T);
     rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
     expect(rm.state()).toBe("REDUCING");
-    // Corrected to −$35: still over the limit (3 % of the $1000 day start = $30): stays.
-    expect(rm.settlementCorrected(T + 1, book({ dailyPnl: -35 * D, balance: 965 * D }))).toEqual([]);
-    // Corrected to +$10: the loss never happened → ACTIVE, with the reason.
-    const recs = rm.settlementCorrected(T + 2, book({ dailyPnl: 10 * D, balance: 1010 * D }));
+    // Corrected by +$5 to −$35: still over the limit (3 % of the $1000 day start = $30): stays.
+    expect(rm.settlementCorrected(T + 1, book({ dailyPnl: -35 * D, balance: 965 * D }), 5 * D)).toEqual([]);
+    // Corrected by +$45 to +$10: the loss never happened → ACTIVE, with the reason.
+    const recs = rm.settlementCorrected(T + 2, book({ dailyPnl: 10 * D, balance: 1010 * D }), 45 * D);
     expect(recs).toEqual([expect.objectContaining({ from: "REDUCING", to: "ACTIVE", reason: "settlement corrected: realized 10.00 today, within the daily loss limit" })]);
     // HALTED is never lifted by a correction.
     rm.halt(T + 3, "test");
-    expect(rm.settlementCorrected(T + 4, book({ dailyPnl: 10 * D, balance: 1010 * D }))).toEqual([]);
+    expect(rm.settlementCorrected(T + 4, book({ dailyPnl: 10 * D, balance: 1010 * D }), 1 * D)).toEqual([]);
     expect(rm.state()).toBe("HALTED");
+  });
+
+  it("a correction does not undo a REDUCING that real losses caused, even after a real recovery", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D })); // real losses: REDUCING
+    rm.updateBook(T + 1, book({ dailyPnl: -20 * D, balance: 980 * D })); // a real recovery: still REDUCING
+    // A correction elsewhere that makes the day worse, or one too small to undo the trip, lifts nothing.
+    expect(rm.settlementCorrected(T + 2, book({ dailyPnl: -21 * D, balance: 979 * D }), -1 * D)).toEqual([]);
+    expect(rm.settlementCorrected(T + 3, book({ dailyPnl: -16 * D, balance: 984 * D }), 5 * D)).toEqual([]); // trip −40 −1 +5 = −36
+    expect(rm.state()).toBe("REDUCING");
   });
 
   it("REDUCING → ACTIVE on the next UTC day, and back to REDUCING if that day loses too", () => {
