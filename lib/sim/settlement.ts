@@ -66,9 +66,12 @@ export class SettlementFallback {
     this.ownsWindow = sharedWindow === undefined;
   }
 
-  /** The window a fallback keeps (900 s: a whole grace period of past seconds). */
+  /**
+   * The window a fallback keeps: an hour of past seconds (≈ 115 KB), so a close moved earlier and
+   * reported up to ~59 min late can still be averaged on its own window.
+   */
   static windowFor(windowSeconds: number): IndexWindow {
-    return new IndexWindow(windowSeconds, 900);
+    return new IndexWindow(windowSeconds, 3600);
   }
 
   /** The earliest time onEvent may settle something (∞: nothing pending). */
@@ -106,7 +109,9 @@ export class SettlementFallback {
         if (e.phase === "close_date_updated" && e.closeTime >= 0) {
           // The close (and with it the settle time and its window) moved, as the engine sees it.
           const p = this.markets.get(e.market);
-          if (p && !p.done) {
+          // A window already older than the kept seconds cannot be read: the average taken so far stands.
+          const readable = e.tsRecv - e.closeTime <= (this.window.keepSeconds - this.window.windowSeconds) * US_PER_S;
+          if (p && !p.done && (readable || Number.isNaN(p.avg))) {
             p.info = withMovedClose(p.info, e.closeTime);
             p.avg = Number.NaN; // an average of the old window no longer applies
             p.source = null;
@@ -138,8 +143,8 @@ export class SettlementFallback {
     for (const p of this.markets.values()) {
       if (p.done) continue;
       const settle = p.info.settleTime;
-      // At the end of the tape, a settle time that has passed is settled on what was recorded.
-      if (final ? ts < settle : ts < settle + FIRST_LOOK_US) {
+      // At the end of the tape, a settle time a second past is settled on what was recorded.
+      if (ts < settle + (final ? US_PER_S : FIRST_LOOK_US)) {
         next = Math.min(next, settle + FIRST_LOOK_US);
         continue;
       }

@@ -150,3 +150,26 @@ describe("settlement fallback: a moved close moves the window", () => {
     expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 100]]); // before the fix: ["yes", 120]
   });
 });
+
+describe("settlement fallback: moved closes reported late, and the end of the tape", () => {
+  const iv = (ts: number, value: number, seq: number): IndexValue => ({ kind: "index_value", tsRecv: ts + 1000, tsExchange: ts, indexId: "BRTI", value, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq });
+  test("a close moved 25 min earlier and reported 23 min after the new close still settles on the new window", () => {
+    const oldClose = T0 + 3600 * S;
+    const newClose = oldClose - 1500 * S;
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo(M, 109.99, oldClose));
+    const out: MarketLifecycle[] = [];
+    // One print a second from before the new close's window to the report: 100 in the new window, 120 after.
+    for (let t = newClose - 70 * S, seq = 0; t < newClose + 1401 * S; t += S) out.push(...fb.onEvent(iv(t, t <= newClose ? 100 : 120, seq++)));
+    out.push(...fb.onEvent({ kind: "market_lifecycle", tsRecv: newClose + 1401 * S, tsExchange: null, market: M, phase: "close_date_updated", result: null, settlementValue: -1, expirationValue: Number.NaN, closeTime: newClose, sid: 3, seq: 1 }));
+    out.push(...fb.finish(oldClose + 1000 * S));
+    expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 100]]); // before: nothing settled
+  });
+  test("a tape that ends less than a second after the settle time leaves the market unsettled", () => {
+    const settle = T0 + 3600 * S;
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo(M, 109.99, settle));
+    for (let k = 59; k >= 1; k--) fb.onEvent(iv(settle - k * S, 100, 60 - k));
+    expect(fb.finish(settle + 500_000)).toEqual([]); // the close print may still have been on its way
+  });
+});
