@@ -423,14 +423,16 @@ export class OrderManager {
         // The venue's own total when it says what it filled (a fill in flight is then not lost from
         // the size: it shows as reported, not yet applied), never below what has filled. Without it,
         // our filled + its remaining, which a snapshot older than our fills would inflate: a
-        // reconcile then only shrinks the order (it grows by our own amends, which report back).
+        // reconcile then only shrinks the order, unless an amend of ours is unanswered (it may
+        // have grown it).
         const venueFilled = r.filled !== undefined && r.filled >= 0 ? r.filled : -1;
         if (venueFilled > o.filledReported) {
           o.filledReported = venueFilled;
           this.refreshFilled(o);
         }
+        const ours = o.filled + r.remaining;
         const count =
-          r.remaining < 0 ? o.count : venueFilled >= 0 ? Math.max(venueFilled + r.remaining, o.filled) : Math.min(o.count, o.filled + r.remaining);
+          r.remaining < 0 ? o.count : venueFilled >= 0 ? Math.max(venueFilled + r.remaining, o.filled) : o.amendRequestedTs >= 0 ? ours : Math.min(o.count, ours);
         const changed = o.status !== "resting" || count !== o.count || (r.orderId !== "" && o.orderId !== r.orderId);
         this.setOrderId(o, r.orderId);
         if (!changed) continue;

@@ -525,3 +525,14 @@ describe("reconcile never grows an order from a snapshot older than our fills", 
     expect(om.get("run7-1")).toMatchObject({ count: 1000, filled: 600 }); // before the fix: count 1200
   });
 });
+
+describe("reconcile while an amend of ours is unanswered", () => {
+  it("without the venue's filled count, a bigger size at the venue is taken (the amend may have grown it)", () => {
+    const om = new OrderManager(CFG, T);
+    om.onSubmit(place({ clientOrderId: "run7-1" }));
+    om.onOrderUpdate(update({ clientOrderId: "run7-1", status: "resting", filled: 0, remaining: 1000 }));
+    om.onAmendSubmit(T + 2_000_000, "run7-1", 4600, 1500); // to 15, no answer yet
+    om.reconcile(T + 5_000_000, [{ clientOrderId: "run7-1", orderId: "oid-1", market: M, remaining: 1500 }]);
+    expect(om.get("run7-1")).toMatchObject({ count: 1500 });
+  });
+});
