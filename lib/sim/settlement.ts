@@ -148,30 +148,18 @@ export class SettlementFallback {
         next = Math.min(next, settle + FIRST_LOOK_US);
         continue;
       }
-      if (p.source === null && Number.isNaN(p.avg)) {
-        const venue = this.window.venueAverage(settle);
-        if (venue !== null) {
-          p.avg = venue.value;
-          p.source = "venue_avg60";
-        } else {
-          const w = this.window.observed(settle, settle);
-          p.avg = w.count > 0 ? w.sum / w.count : Number.POSITIVE_INFINITY; // ∞ marks "no data"
-          if (w.count > 0) p.source = w.source === "brti" ? "brti_avg60" : "spot_proxy";
-        }
+      if (p.source === null && Number.isNaN(p.avg) && !this.takeVenueAverage(p, settle)) {
+        const w = this.window.observed(settle, settle);
+        p.avg = w.count > 0 ? w.sum / w.count : Number.POSITIVE_INFINITY; // ∞ marks "no data"
+        if (w.count > 0) p.source = w.source === "brti" ? "brti_avg60" : "spot_proxy";
       }
       if (ts < settle + this.graceUs && !final) {
         next = Math.min(next, settle + this.graceUs);
         continue;
       }
       p.done = true;
-      if (p.source !== "venue_avg60") {
-        // Kalshi's complete average may have come in after the first look (a late close tick).
-        const venue = this.window.venueAverage(settle);
-        if (venue !== null) {
-          p.avg = venue.value;
-          p.source = "venue_avg60";
-        }
-      }
+      // Kalshi's complete average may have come in after the first look (a late close tick).
+      if (p.source !== "venue_avg60") this.takeVenueAverage(p, settle);
       if (p.source === null) continue; // nothing recorded to settle from
       this.bySource[p.source]++;
       const result = resultFromAverage(p.info, p.avg);
@@ -192,6 +180,15 @@ export class SettlementFallback {
     }
     this.nextCheck = next;
     return out ?? NONE;
+  }
+
+  /** Settle on Kalshi's own average of the window when the tape holds a complete one; true if it did. */
+  private takeVenueAverage(p: Pending, settle: TsUs): boolean {
+    const venue = this.window.venueAverage(settle);
+    if (venue === null) return false;
+    p.avg = venue.value;
+    p.source = "venue_avg60";
+    return true;
   }
 }
 
