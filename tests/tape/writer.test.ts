@@ -193,6 +193,9 @@ describe("tape writer", () => {
     expect(Math.min(...fresh.map((f) => f.ord))).toBeGreaterThan(Math.max(...old.map((f) => f.ord)));
     const after = parquetFiles(path.join(dir, "raw")).map((f) => path.basename(f));
     const added = after.filter((n) => !before.has(n));
-    expect(added.length).toBeGreaterThanOrEqual(2); // the recovered journal(s) + the restart's own segment
+    // The restart's own segment is new. The recovered journal's segment is new too, unless the kill
+    // fell after its Parquet file was finished and before its journal was removed: recovery then
+    // rewrites that same file (the frames above show nothing lost or doubled). CI once hit that window.
+    expect(added.length).toBeGreaterThanOrEqual(1);
   });
 });
