@@ -25,7 +25,7 @@ import type {
 import { feePerContract, orderFee, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
 import { mergeMarketInfo, withMovedClose } from "./markets.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
-import { OrderManager, ownFillToFillInput, type TrackedOrder } from "./orders.ts";
+import { OrderManager, ownFillToFillInput, type OpenEntryCosts, type TrackedOrder } from "./orders.ts";
 import { Portfolio } from "./portfolio.ts";
 import type { ModelRegistry, ProbabilityModel } from "./models.ts";
 import { defaultModelRegistry } from "./models.ts";
@@ -221,7 +221,7 @@ export class Engine {
   private readonly sweepMarkets: string[] = [];
   // Made once: the risk book is rebuilt at every sweep and these are asked at every evaluation.
   private readonly positionCostIn = (m: string): Micros => this.portfolio.costBasisIn(m);
-  private readonly openOrderCostIn = (m: string | null): Micros => this.orders.openEntryCost(m);
+  private readonly openOrderCostIn = (m: string): OpenEntryCosts => this.orders.openEntryCosts(m);
   private readonly openOrderMarketSet = (): ReadonlySet<string> => this.orders.openEntryMarkets();
   private readonly hasPositionIn = (m: string): boolean => this.portfolio.positionIn(m) !== 0;
   private sweepDirty = true;

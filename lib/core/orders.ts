@@ -118,6 +118,13 @@ const OPEN: ReadonlySet<OrderStatus> = new Set<OrderStatus>(["pending", "resting
 const IN_FLIGHT: ReadonlySet<OrderStatus> = new Set<OrderStatus>(["pending", "unknown"]);
 const NO_MARKETS: ReadonlySet<string> = new Set();
 
+/** What open entry orders would add if they filled: in one market, and in all. */
+export interface OpenEntryCosts {
+  readonly inMarket: Micros;
+  readonly total: Micros;
+}
+const NO_COSTS: OpenEntryCosts = { inMarket: 0, total: 0 };
+
 /**
  * Contracts of an order that may still become position: what remains of an open one, plus fills the
  * venue reported that have not reached us yet (an executed report can overtake its fills in live).
@@ -499,14 +506,24 @@ export class OrderManager {
    * other leg).
    */
   openEntryCost(market: string | null): Micros {
-    if (this.live.size === 0) return 0;
-    let cost = 0;
+    const c = this.openEntryCosts(market ?? "");
+    return market === null ? c.total : c.inMarket;
+  }
+
+  /** openEntryCost of one market and of all markets, in one pass (the risk check asks both). */
+  openEntryCosts(market: string): OpenEntryCosts {
+    if (this.live.size === 0) return NO_COSTS;
+    let inMarket = 0;
+    let total = 0;
     for (const o of this.liveOrders()) {
-      if (o.reduceOnly || (market !== null && o.market !== market)) continue;
+      if (o.reduceOnly) continue;
       const left = unappliedCount(o);
-      if (left > 0) cost += left * (o.action === "buy" ? o.price : PRICE_ONE - o.price);
+      if (left <= 0) continue;
+      const cost = left * (o.action === "buy" ? o.price : PRICE_ONE - o.price);
+      total += cost;
+      if (o.market === market) inMarket += cost;
     }
-    return cost;
+    return { inMarket, total };
   }
 
   /** Markets with an open order that is not reduce-only, or one with fills still to apply (each may become a position). */

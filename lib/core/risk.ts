@@ -66,16 +66,17 @@ export interface BookSummary {
   positionCost: (market: string) => Micros;
   hasPosition: (market: string) => boolean;
   /**
-   * What the open entry orders (not reduce-only) would add if they filled: in one market, or in
-   * all when `market` is null. The caps count them, so orders resting in several markets at once
-   * cannot fill past a cap together. Asked at each check (orders change between book updates).
+   * What the open entry orders (not reduce-only) would add if they filled: in `market`, and in all
+   * markets. The caps count them, so orders resting in several markets at once cannot fill past a
+   * cap together. Asked at each check (orders change between book updates).
    */
-  openOrderCost: (market: string | null) => Micros;
+  openOrderCost: (market: string) => { readonly inMarket: Micros; readonly total: Micros };
   /** Markets with an open entry order, position or not (each may become a position). */
   openOrderMarkets: () => ReadonlySet<string>;
 }
 
 const NO_MARKETS: ReadonlySet<string> = new Set();
+const NO_OPEN_COST = { inMarket: 0, total: 0 } as const;
 
 function isEntryBlockKey(key: string, market: string): boolean {
   return key === "spot" || key.startsWith("feed:") || key === `book:${market}`;
@@ -106,7 +107,7 @@ export class RiskManager {
       openPositions: 0,
       positionCost: () => 0,
       hasPosition: () => false,
-      openOrderCost: () => 0,
+      openOrderCost: () => NO_OPEN_COST,
       openOrderMarkets: () => NO_MARKETS,
     };
     this.bookDay = utcDay(startTs);
@@ -302,9 +303,10 @@ export class RiskManager {
     const b = this.book;
     const balance = Math.max(b.balance, 0);
     // Open entry orders take room as if they had filled (worst case: they all may).
+    const open = b.openOrderCost(market);
     return {
-      marketRoom: Math.floor(this.cfg.maxPositionPct * balance) - b.positionCost(market) - b.openOrderCost(market),
-      exposureRoom: Math.floor(this.cfg.maxExposurePct * balance) - b.exposure - b.openOrderCost(null),
+      marketRoom: Math.floor(this.cfg.maxPositionPct * balance) - b.positionCost(market) - open.inMarket,
+      exposureRoom: Math.floor(this.cfg.maxExposurePct * balance) - b.exposure - open.total,
     };
   }
 }

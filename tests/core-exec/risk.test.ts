@@ -24,7 +24,7 @@ function book(p: Partial<BookSummary> & { costs?: Record<string, number> } = {})
     openPositions: Object.keys(costs).length,
     positionCost: (m) => costs[m] ?? 0,
     hasPosition: (m) => m in costs,
-    openOrderCost: () => 0,
+    openOrderCost: () => ({ inMarket: 0, total: 0 }),
     openOrderMarkets: () => new Set(),
     ...p,
   };
@@ -92,7 +92,7 @@ describe("RiskManager — caps", () => {
     const open: Record<string, number> = { A: 6 * D, C: 30 * D };
     rm.updateBook(T, book({
       costs: { A: 10 * D },
-      openOrderCost: (m) => (m === null ? 36 * D : (open[m] ?? 0)),
+      openOrderCost: (m) => ({ inMarket: open[m] ?? 0, total: 36 * D }),
       openOrderMarkets: () => new Set(["A", "C"]),
     }));
     // A: $20 − $10 − $6 = $4 → 10 contracts at 0.40 (not 25).
@@ -103,7 +103,7 @@ describe("RiskManager — caps", () => {
     expect(code(rm.checkEntry(req({ market: "C" })).reason)).toBe("POSITION_CAP");
     // Exposure: cap $100 − $10 held − $36 open = $54; A's own room is smaller, so POSITION_CAP binds there.
     const rm2 = new RiskManager({ ...CFG, maxOpenPositions: 10, maxPositionPct: 1 }, T);
-    rm2.updateBook(T, book({ costs: { A: 10 * D }, openOrderCost: (m) => (m === null ? 36 * D : 0), openOrderMarkets: () => new Set(["C"]) }));
+    rm2.updateBook(T, book({ costs: { A: 10 * D }, openOrderCost: () => ({ inMarket: 0, total: 36 * D }), openOrderMarkets: () => new Set(["C"]) }));
     const v = rm2.checkEntry(req({ market: "B", count: 100_000 }));
     expect(v).toMatchObject({ allowed: true, count: 13_500 }); // $54 / $0.40 = 135 contracts
     expect(code(v.reason)).toBe("CAPPED");
