@@ -97,10 +97,10 @@ export class IndexWindow {
   }
 
   /** The venue's average for the window ending at `close`, when it published a complete one (the close tick in). */
-  venueAverage(close: TsUs, minTicks = this.windowSeconds): VenueAverage | null {
+  venueAverage(close: TsUs): VenueAverage | null {
     if (this.windowSeconds !== 60 || close % QUARTER_US !== 0) return null; // the venue averages 60 s at quarter closes only
     const v = this.venueAvg.get(close);
-    return v !== undefined && v.ticks >= minTicks ? v : null;
+    return v !== undefined && v.ticks >= 60 ? v : null;
   }
 
   onSpotMid(ts: TsUs, mid: number): void {

@@ -6,6 +6,22 @@ import { S, T0, marketInfo } from "../helpers/scenario.ts";
 
 const M = "KXBTCD-26NOV2517-T109.99";
 
+/** A BRTI print stamped `stamp` and received `lagUs` later; a quarter average only when given. */
+function print(stamp: number, value: number, o: { lagUs?: number; tsRecv?: number; tsExchange?: number | null; quarterAvg?: number; quarterTicks?: number; seq?: number } = {}): IndexValue {
+  return {
+    kind: "index_value",
+    tsRecv: o.tsRecv ?? stamp + (o.lagUs ?? 200_000),
+    tsExchange: o.tsExchange === undefined ? stamp : o.tsExchange,
+    indexId: "BRTI",
+    value,
+    avg60s: Number.NaN,
+    quarterAvg: o.quarterAvg ?? Number.NaN,
+    quarterTicks: o.quarterTicks ?? 0,
+    sid: 1,
+    seq: o.seq ?? 0,
+  };
+}
+
 describe("settlement fallback", () => {
   test("the 60 BRTI prints of the window are chosen by their index stamp, not by when we received them", () => {
     const settle = T0 + 3600 * S;
@@ -16,8 +32,7 @@ describe("settlement fallback", () => {
     // All are 100 except the one stamped settle−60 (outside the window) = 1000.
     for (let k = 60; k >= 0; k--) {
       const ts = settle - k * S;
-      const e: IndexValue = { kind: "index_value", tsRecv: ts + 200_000, tsExchange: ts, indexId: "BRTI", value: k === 60 ? 1000 : 100, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 - k };
-      fb.onEvent(e);
+      fb.onEvent(print(ts, k === 60 ? 1000 : 100, { seq: 60 - k }));
     }
     const out = fb.finish(settle + 1000 * S);
     expect(out).toHaveLength(1);
@@ -39,10 +54,10 @@ describe("settlement fallback: Kalshi's own quarter-hour average (last_60s_windo
     fb.onEvent(marketInfo(K, 100_000, settle));
     for (let k = 59; k >= 30; k--) {
       const ts = settle - k * S;
-      fb.onEvent({ kind: "index_value", tsRecv: ts + 200_000, tsExchange: ts, indexId: "BRTI", value: 100_010, avg60s: Number.NaN, quarterAvg: 100_010, quarterTicks: 60 - k, sid: 1, seq: 60 - k });
+      fb.onEvent(print(ts, 100_010, { quarterAvg: 100_010, quarterTicks: 60 - k, seq: 60 - k }));
     }
     // The close print (stamped at the close; 60 ticks when the venue counted the close tick).
-    fb.onEvent({ kind: "index_value", tsRecv: settle + 200_000, tsExchange: settle, indexId: "BRTI", value: 99_950, avg60s: Number.NaN, quarterAvg: 99_990, quarterTicks: closeTicks, sid: 1, seq: 99 });
+    fb.onEvent(print(settle, 99_950, { quarterAvg: 99_990, quarterTicks: closeTicks, seq: 99 }));
     return { out: fb.finish(settle + 1000 * S), fb };
   }
 
@@ -64,7 +79,7 @@ describe("settlement fallback: Kalshi's own quarter-hour average (last_60s_windo
     const fb = new SettlementFallback(900, 60);
     const odd = settle + 7 * 60 * S;
     fb.onEvent(marketInfo(K, 100_000, odd));
-    fb.onEvent({ kind: "index_value", tsRecv: odd, tsExchange: odd, indexId: "BRTI", value: 100_010, avg60s: Number.NaN, quarterAvg: 99_990, quarterTicks: 60, sid: 1, seq: 1 });
+    fb.onEvent(print(odd, 100_010, { lagUs: 0, quarterAvg: 99_990, quarterTicks: 60, seq: 1 }));
     expect(fb.finish(odd + 1000 * S)).toEqual([expect.objectContaining({ result: "yes", resultSource: "brti_avg60" })]);
   });
 });
@@ -78,11 +93,11 @@ describe("settlement fallback: prints of the window that arrive late still count
     // (stamped at the close) is 1000 and reaches us only at settle + 3 s.
     for (let k = 59; k >= 1; k--) {
       const ts = settle - k * S;
-      fb.onEvent({ kind: "index_value", tsRecv: ts + 200_000, tsExchange: ts, indexId: "BRTI", value: 100, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 - k });
+      fb.onEvent(print(ts, 100, { seq: 60 - k }));
     }
     // Something else is recorded in between (a spot quote at settle + 1.5 s).
     fb.onEvent({ kind: "spot_quote", tsRecv: settle + 1_500_000, tsExchange: null, productId: "BTC-USD", bid: 99, ask: 101, bidSize: 1, askSize: 1, last: 100, seq: 1 });
-    fb.onEvent({ kind: "index_value", tsRecv: settle + 3 * S, tsExchange: settle, indexId: "BRTI", value: 1000, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 });
+    fb.onEvent(print(settle, 1000, { lagUs: 3 * S, seq: 60 }));
     const out = fb.finish(settle + 1000 * S);
     // Hand: (59 × 100 + 1000) / 60 = 115 ≥ 109.99 → YES. Computed at settle + 1.5 s it would be 100 → NO.
     expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["yes", 115]]);
@@ -94,9 +109,8 @@ describe("settlement fallback: which quarter a venue average belongs to", () => 
   const C1 = T0 + 3600 * S;
   const C2 = C1 + Q;
   const OFF = 123_000; // CF stamps 123 ms past the second, as in both reference examples
-  const iv = (stamp: number, value: number, qa: number, qt: number, tsExchange: number | null = stamp): IndexValue => ({
-    kind: "index_value", tsRecv: stamp + 150_000, tsExchange, indexId: "BRTI", value, avg60s: Number.NaN, quarterAvg: qa, quarterTicks: qt, sid: 1, seq: 0,
-  });
+  const iv = (stamp: number, value: number, qa: number, qt: number, tsExchange: number | null = stamp): IndexValue =>
+    print(stamp, value, { lagUs: 150_000, tsExchange, quarterAvg: qa, quarterTicks: qt });
   // Quarter 1's final minute prints 99,000 (its own average: NO at strike 100,000); quarter 2's 101,000 (YES).
   function run(stampless: boolean) {
     const fb = new SettlementFallback(900, 60);
@@ -144,15 +158,15 @@ describe("settlement fallback: a moved close moves the window", () => {
     fb.onEvent({ kind: "market_lifecycle", tsRecv: T0 + 60 * S, tsExchange: null, market: M, phase: "close_date_updated", result: null, settlementValue: -1, expirationValue: Number.NaN, closeTime: newClose, sid: 3, seq: 1 });
     // 100 before the new close (→ NO at strike 109.99), 120 before the old one (→ YES).
     const out: MarketLifecycle[] = [];
-    for (let k = 59; k >= 0; k--) out.push(...fb.onEvent({ kind: "index_value", tsRecv: newClose - k * S + 1000, tsExchange: newClose - k * S, indexId: "BRTI", value: 100, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 60 - k }));
-    for (let k = 59; k >= 0; k--) out.push(...fb.onEvent({ kind: "index_value", tsRecv: oldClose - k * S + 1000, tsExchange: oldClose - k * S, indexId: "BRTI", value: 120, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq: 200 - k }));
+    for (let k = 59; k >= 0; k--) out.push(...fb.onEvent(print(newClose - k * S, 100, { lagUs: 1000, seq: 60 - k })));
+    for (let k = 59; k >= 0; k--) out.push(...fb.onEvent(print(oldClose - k * S, 120, { lagUs: 1000, seq: 200 - k })));
     out.push(...fb.finish(oldClose + 1000 * S));
     expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 100]]); // before the fix: ["yes", 120]
   });
 });
 
 describe("settlement fallback: moved closes reported late, and the end of the tape", () => {
-  const iv = (ts: number, value: number, seq: number): IndexValue => ({ kind: "index_value", tsRecv: ts + 1000, tsExchange: ts, indexId: "BRTI", value, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 1, seq });
+  const iv = (ts: number, value: number, seq: number): IndexValue => print(ts, value, { lagUs: 1000, seq });
   test("a close moved 25 min earlier and reported 23 min after the new close still settles on the new window", () => {
     const oldClose = T0 + 3600 * S;
     const newClose = oldClose - 1500 * S;
