@@ -81,7 +81,7 @@ interface MarketState {
   info: MarketInfo;
   closed: boolean;
   settled: boolean;
-  /** How the market was settled, while a venue result could still overrule it (a fallback's). */
+  /** How the market was settled, so a later result that differs is booked as a correction. */
   settledBy: SettledBy | null;
   /** Risk block key of this market's book (built once, asked on every evaluation). */
   readonly bookKey: string;
@@ -91,6 +91,8 @@ interface MarketState {
 }
 
 interface SettledBy {
+  /** When this settlement was booked (a correction of it may lift the REDUCING it caused). */
+  readonly ts: TsUs;
   readonly source: SettlementRecord["source"];
   readonly result: MarketResult;
   readonly settlementValue: PriceE4;
@@ -178,6 +180,8 @@ export class Engine {
   readonly books: BookRegistry;
   private readonly models: ModelCache | null;
   readonly markets = new Map<string, MarketState>();
+  /** Markets whose result was recorded before their market record (kept until it arrives). */
+  private readonly settledBeforeInfo = new Map<string, SettledBy>();
   readonly portfolio: Portfolio;
   readonly risk: RiskManager;
   readonly orders: OrderManager;
@@ -429,7 +433,10 @@ export class Engine {
     // A partial update (metadata_updated: strike only) is merged over the record, never replaces it.
     if (prev) prev.info = mergeMarketInfo(prev.info, e);
     else {
-      this.markets.set(e.market, { info: e, closed: false, settled: false, settledBy: null, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
+      // A result recorded before the market's record (a determined frame first): nothing to trade.
+      const early = this.settledBeforeInfo.get(e.market) ?? null;
+      if (early) this.settledBeforeInfo.delete(e.market);
+      this.markets.set(e.market, { info: e, closed: early !== null, settled: early !== null, settledBy: early, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
       this.sweepDirty = true;
     }
   }
@@ -449,8 +456,11 @@ export class Engine {
       case "determined":
       case "settled":
         if (st) st.closed = true;
-        if (e.result && !(st?.settled ?? false)) this.settleMarket(ts, e);
-        else if (e.result && st?.settledBy && (e.resultSource ?? "venue") === "venue") this.overruleSettlement(ts, st, e);
+        if (e.result && !(st?.settled ?? (this.settledBeforeInfo.has(e.market)))) this.settleMarket(ts, e);
+        else if (e.result && (e.resultSource ?? "venue") === "venue") {
+          const by = st ? st.settledBy : (this.settledBeforeInfo.get(e.market) ?? null);
+          if (by) this.overruleSettlement(ts, e, by, (next) => (st ? (st.settledBy = next) : this.settledBeforeInfo.set(e.market, next)));
+        }
         // Nothing trades after determination: release the book (replays of many days stay flat).
         this.feed.retire(e);
         break;
@@ -467,8 +477,11 @@ export class Engine {
     const result = e.result!;
     const source = e.resultSource ?? "venue";
     const r = this.portfolio.settle(e.market, result, e.settlementValue, ts);
-    // A fallback's result stands only until the venue's arrives (kept to correct it then).
-    if (st && source !== "venue") st.settledBy = { source, result, settlementValue: e.settlementValue, position: r.position, costBasis: r.payout - r.pnl, payout: r.payout };
+    // Kept so that a later result which differs (the venue's after a fallback's, or the venue
+    // changing its own: a dispute, an amended value) is booked as a correction.
+    const by: SettledBy = { ts, source, result, settlementValue: e.settlementValue, position: r.position, costBasis: r.payout - r.pnl, payout: r.payout };
+    if (st) st.settledBy = by;
+    else this.settledBeforeInfo.set(e.market, by);
     this.sink.record({
       kind: "settlement",
       ts,
@@ -485,18 +498,24 @@ export class Engine {
   }
 
   /**
-   * The venue's result for a market a fallback already settled: a second settlement row (source
-   * venue) records it. If it differs, the settled position is paid the venue's way and that row
+   * A venue result for a market already settled. After a fallback's settlement a second row (source
+   * venue) always records it: if it differs, the settled position is paid the venue's way and the row
    * carries the payout and PnL difference, so sums per market are right, and an inconsistency says
-   * what happened; if it agrees, the row carries 0 (the venue confirmed the fallback).
+   * what happened; if it agrees, the row carries 0 (the venue confirmed the fallback). After the
+   * venue's own settlement a repeat (settled after determined) adds nothing, and a different result
+   * (a dispute, an amended value) is a correction like the fallback's.
    */
-  private overruleSettlement(ts: TsUs, st: MarketState, e: MarketLifecycle): void {
-    const prev = st.settledBy!;
-    st.settledBy = null; // the venue has spoken: nothing can overrule it
+  private overruleSettlement(ts: TsUs, e: MarketLifecycle, prev: SettledBy, keep: (next: SettledBy) => void): void {
     const result = e.result!;
     const agrees = result === prev.result && (result !== "scalar" || e.settlementValue === prev.settlementValue);
+    if (agrees && prev.source === "venue") return;
     const delta = agrees ? 0 : this.portfolio.resettle(e.market, prev, result, e.settlementValue, ts);
-    if (!agrees) this.inconsistency(ts, e.market, "settlement_overruled", `${prev.source} settled ${prev.result}; the venue says ${result}: payout ${formatMoneyDollars(delta, 2)}`);
+    // The venue has spoken; should it speak again differently, that is compared with this.
+    keep({ ...prev, ts, source: "venue", result, settlementValue: e.settlementValue, payout: prev.payout + delta });
+    if (!agrees) {
+      const was = prev.source === "venue" ? "the venue first" : prev.source;
+      this.inconsistency(ts, e.market, "settlement_overruled", `${was} settled ${prev.result}; the venue says ${result}: payout ${formatMoneyDollars(delta, 2)}`);
+    }
     this.sink.record({
       kind: "settlement",
       ts,
@@ -508,7 +527,7 @@ export class Engine {
       payout: delta,
       pnl: delta,
     });
-    if (!agrees) this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts), delta));
+    if (!agrees) this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts), delta, prev.ts));
   }
 
   private cancelMarketOrders(ts: TsUs, market: string, why: string): void {

@@ -29,7 +29,9 @@ export function observeSpotEvent(w: IndexWindow, e: EngineEvent): void {
   } else if (e.kind === "index_value") {
     const t = indexStamp(e);
     w.onIndex(t, e.value);
-    if (e.quarterTicks > 0) w.onVenueQuarterAverage(t, e.quarterAvg, e.quarterTicks);
+    // Kalshi's quarter average is of the quarter its own tick's stamp is in, however late we got it
+    // (filed by receipt, a close tick received late would count for the next quarter).
+    if (e.quarterTicks > 0) w.onVenueQuarterAverage(e.tsExchange ?? e.tsRecv, e.quarterAvg, e.quarterTicks);
   }
 }
 

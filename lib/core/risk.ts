@@ -92,8 +92,10 @@ export class RiskManager {
   private bookDay: string;
   /** Day on which the daily loss limit put us in REDUCING (null if not in REDUCING for that). */
   private reducingDay: string | null = null;
-  /** The day's realized PnL when the loss limit tripped, plus settlement corrections since. */
+  /** The day's realized PnL when the loss limit tripped, plus corrections of settlements booked by then. */
   private reducingTripPnl = 0;
+  /** When the loss limit tripped. */
+  private reducingTripTs: TsUs = 0;
 
   constructor(
     private readonly cfg: RiskConfig,
@@ -189,14 +191,18 @@ export class RiskManager {
   }
 
   /**
-   * A settlement the day's PnL was counted from was corrected by `delta` (the venue overruled a
-   * fallback's result). A REDUCING that today's loss limit caused is lifted only if, with the
-   * corrections, the day would not have reached the limit when it tripped, and is within it now:
-   * that loss never happened. A real recovery within the day still does not re-open entries.
+   * A settlement booked at `bookedTs` was corrected by `delta` (a later result overruled it). A
+   * REDUCING that today's loss limit caused is lifted only if, with the corrections of settlements
+   * already booked when it tripped, the day would not have reached the limit then, and is within it
+   * now: that loss never happened. A settlement booked after the trip was not part of it, so its
+   * correction is a recovery like any other, and a real recovery within the day does not re-open
+   * entries. A correction that itself trips the limit is already in the PnL at the trip.
    */
-  settlementCorrected(ts: TsUs, s: BookSummary, delta: Micros): RiskStateChanged[] {
+  settlementCorrected(ts: TsUs, s: BookSummary, delta: Micros, bookedTs: TsUs): RiskStateChanged[] {
+    const wasReducing = this.current === "REDUCING";
     const out = this.updateBook(ts, s);
-    if (this.current !== "REDUCING" || this.reducingDay !== utcDay(ts)) return out;
+    if (!wasReducing || this.current !== "REDUCING" || this.reducingDay !== utcDay(ts)) return out;
+    if (bookedTs > this.reducingTripTs) return out;
     this.reducingTripPnl += delta;
     const atTrip = { ...s, dailyPnl: this.reducingTripPnl, balance: s.balance - s.dailyPnl + this.reducingTripPnl };
     if (delta > 0 && !this.overDailyLimit(atTrip) && !this.overDailyLimit(s)) {
@@ -216,6 +222,7 @@ export class RiskManager {
     if (this.current === "ACTIVE" && over) {
       this.reducingDay = day;
       this.reducingTripPnl = s.dailyPnl;
+      this.reducingTripTs = ts;
       return this.moveTo(ts, "REDUCING", this.dailyLossReason(s));
     }
     if (this.current === "REDUCING" && this.reducingDay !== null && day > this.reducingDay && !over) {

@@ -6,22 +6,44 @@
  * Each whole second keeps the last BRTI print seen in it and, separately, the last spot mid. A
  * second with no BRTI print falls back to the spot mid, and the caller is told which source it got.
  * Window convention — one rule, `settlementSecond`, for the model, the simulated venue's fallback
- * settlement and the studies: Kalshi averages the prints in (close − 60 s, close]. A print at time t
- * belongs to the one-second slot s = ⌈t⌉ covering (s − 1 s, s]; the window is the slots
- * close − 59 … close. So a print exactly at close counts, one a moment after close does not, and one
- * a moment after close − 60 s does (flooring to the second got both of these wrong). A BRTI print's
- * t is its CF Benchmarks stamp (features.ts `indexStamp`), not when we received it.
+ * settlement and the studies: Kalshi averages the 60 ticks of the seconds close − 59 … close — its
+ * `cfbenchmarks_value` stream counts them ":01 → 1 … :00 → 60", the tick of the close second in, the
+ * one of close − 60 out. CF Benchmarks stamps a tick a fraction past its second (the published example
+ * tick of a quarter close is stamped close + 123 ms), so a print at time t belongs to the slot of the
+ * whole second it falls in, s = ⌊t⌋; rounding up instead put the close tick outside the window and the
+ * tick of close − 60 inside it. A BRTI print's t is its CF Benchmarks stamp (features.ts
+ * `indexStamp`), not when we received it.
  */
 import { US_PER_S, type TsUs } from "./units.ts";
 
-/** The one-second slot (s − 1 s, s] holding an observation at `ts`, as an integer second. */
+/** The one-second slot [s, s + 1 s) holding an observation at `ts`, as an integer second. */
 export function settlementSecond(ts: TsUs): number {
-  return Math.ceil(ts / US_PER_S);
+  return Math.floor(ts / US_PER_S);
 }
 
-/** True when an observation at `ts` is inside the settlement window (close − window, close]. */
+/** True when an observation at `ts` is in one of the window's seconds, close − (window − 1) … close. */
 export function inSettlementWindow(ts: TsUs, close: TsUs, windowSeconds = 60): boolean {
-  return ts > close - windowSeconds * US_PER_S && ts <= close;
+  const sec = settlementSecond(ts);
+  const closeSec = settlementSecond(close);
+  return sec > closeSec - windowSeconds && sec <= closeSec;
+}
+
+/**
+ * A settlement average as Kalshi states it: in dollars to the cent (every `expiration_value` of the
+ * KXBTC15M settlements we hold has two decimals, and its result is that value against the strike).
+ * `sum` is of `count` prints; prints of whole cents are summed exactly as integer cents and the
+ * average rounded half up. Kalshi's rounding of a half cent is not published (README, "Protocol facts
+ * that are uncertain"); comparing the unrounded float instead let a tie with the strike or a
+ * sub-cent excess fall either way by floating-point noise.
+ */
+export function settlementAverage(sum: number, count: number): number {
+  const cents = Math.round(sum * 100);
+  return Math.floor((2 * cents + count) / (2 * count)) / 100;
+}
+
+/** A published average (8 decimals) to the cent, half up; a half cent within 1e-8 $ counts as one. */
+export function settlementValueToCents(value: number): number {
+  return Math.floor(value * 100 + 0.5 + 1e-6) / 100;
 }
 
 export type IndexSource = "brti" | "spot" | "mixed" | "none";
@@ -83,8 +105,9 @@ export class IndexWindow {
    */
   onVenueQuarterAverage(ts: TsUs, value: number, ticks: number): void {
     if (!(value > 0) || !(ticks > 0)) return;
-    // The field is sent only in (close − 60 s, close], so a print up to 30 s past a close (a close tick
-    // stamped a few ms late, or filed by a late receipt) still belongs to that close, not the next.
+    // `ts` is the tick's CF stamp (receipt only when it has none). The field is sent only in the
+    // close's final minute, so a stamp up to 30 s past a close (the close tick, stamped a fraction
+    // past its second) still belongs to that close, not the next.
     const close = quarterCloseOf(ts - 30 * US_PER_S);
     const prior = this.venueAvg.get(close);
     if (prior && prior.ticks > ticks) return;
@@ -113,7 +136,7 @@ export class IndexWindow {
 
   /** Samples of the window ending at `settle` that are already in the past at `now`. */
   observed(settle: TsUs, now: TsUs): WindowSample {
-    // Slots are (s − 1, s]: the window's last slot is the close's, and a slot is observed once begun.
+    // Slots are [s, s + 1): the window's last slot is the close's, and a slot is observed once begun.
     const settleSec = settlementSecond(settle);
     const nowSec = settlementSecond(now);
     const first = settleSec - this.windowSeconds + 1;

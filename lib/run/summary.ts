@@ -44,6 +44,8 @@ export class SummaryCollector {
   readonly settlementSources = new Map<string, number>();
   /** Markets settled by a fallback: a later venue row for one of them confirms or corrects it. */
   private readonly fallbackSettled = new Map<string, { readonly source: string; readonly result: string }>();
+  /** The venue's result per market it settled: a later venue row for one is a repeat or a correction. */
+  private readonly venueSettled = new Map<string, string>();
   inconsistencies = 0;
   riskChanges: string[] = [];
   private readonly pending = new Map<string, Pending>();
@@ -90,13 +92,22 @@ export class SummaryCollector {
           // it differs, its forecasts keep the fallback's outcome in this summary's scores (the
           // store has both rows).
           this.fallbackSettled.delete(r.market);
+          this.venueSettled.set(r.market, r.result);
           if (r.result !== fallback.result || r.pnl !== 0) this.settlementCorrections++;
           this.settlementSources.set(fallback.source, this.settlementSources.get(fallback.source)! - 1);
           this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
           break;
         }
+        const venueBefore = r.source === "venue" ? this.venueSettled.get(r.market) : undefined;
+        if (venueBefore !== undefined) {
+          // The venue changed its own result (a dispute, an amended value): a correction, not a new market.
+          if (r.result !== venueBefore || r.pnl !== 0) this.settlementCorrections++;
+          this.venueSettled.set(r.market, r.result);
+          break;
+        }
         this.settlements++;
         if (r.source !== "venue") this.fallbackSettled.set(r.market, { source: r.source, result: r.result });
+        else this.venueSettled.set(r.market, r.result);
         this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
         const p = this.pending.get(r.market);
         // Keep the entry (so the market still counts once) but free its forecasts.

@@ -8,7 +8,7 @@
 import type { EngineEvent, MarketInfo, MarketLifecycle, MarketResult } from "../core/events.ts";
 import { mergeMarketInfo, withMovedClose } from "../core/markets.ts";
 import { MAX_STAMP_SKEW_US, observeSpotEvent } from "../core/features.ts";
-import { IndexWindow } from "../core/settlement.ts";
+import { IndexWindow, settlementAverage, settlementValueToCents } from "../core/settlement.ts";
 import { US_PER_S, type TsUs } from "../core/units.ts";
 
 interface Pending {
@@ -34,6 +34,20 @@ export function resultFromAverage(info: MarketInfo, avg: number): MarketResult {
   }
 }
 
+/** Whether the strikes the market's rule compares with are known numbers. */
+function strikeKnown(info: MarketInfo): boolean {
+  switch (info.strikeType) {
+    case "greater":
+    case "greater_or_equal":
+      return Number.isFinite(info.floorStrike);
+    case "less":
+    case "less_or_equal":
+      return Number.isFinite(info.capStrike);
+    case "between":
+      return Number.isFinite(info.floorStrike) && Number.isFinite(info.capStrike);
+  }
+}
+
 /**
  * When the window's average is first read, after the settle time: a print of the window filed by its
  * CF stamp can arrive up to MAX_STAMP_SKEW_US after it (a later one is filed by receipt, outside), and
@@ -47,6 +61,8 @@ export class SettlementFallback {
   private readonly graceUs: number;
   /** Nothing can fall due before this time (keeps the per-event cost O(1)). */
   private nextCheck = Number.POSITIVE_INFINITY;
+  /** Markets the venue determined before their market record came (nothing left to settle). */
+  private readonly venueDoneEarly = new Set<string>();
   /** Markets settled by each source, for the summary. */
   readonly bySource = { venue: 0, venue_avg60: 0, brti_avg60: 0, spot_proxy: 0 };
 
@@ -99,8 +115,16 @@ export class SettlementFallback {
       case "market_info": {
         // A partial update (metadata_updated) is merged: the settle time stays the known one.
         const p = this.markets.get(e.market);
-        if (p) p.info = mergeMarketInfo(p.info, e);
-        else this.markets.set(e.market, { info: e, avg: Number.NaN, source: null, done: false });
+        if (p) {
+          const before = p.info.settleTime;
+          p.info = mergeMarketInfo(p.info, e);
+          // A refreshed record can move the settle time too: an average of the old window no longer applies.
+          if (p.info.settleTime !== before) this.windowMoved(p, e.tsRecv);
+        } else {
+          const early = this.venueDoneEarly.delete(e.market);
+          if (early) this.bySource.venue++;
+          this.markets.set(e.market, { info: e, avg: Number.NaN, source: null, done: early });
+        }
         const settle = this.markets.get(e.market)!.info.settleTime;
         if (settle >= 0) this.nextCheck = Math.min(this.nextCheck, settle + FIRST_LOOK_US);
         break;
@@ -109,26 +133,38 @@ export class SettlementFallback {
         if (e.phase === "close_date_updated" && e.closeTime >= 0) {
           // The close (and with it the settle time and its window) moved, as the engine sees it.
           const p = this.markets.get(e.market);
-          // A window already older than the kept seconds cannot be read: the average taken so far stands.
-          const readable = e.tsRecv - e.closeTime <= (this.window.keepSeconds - this.window.windowSeconds) * US_PER_S;
-          if (p && !p.done && (readable || Number.isNaN(p.avg))) {
+          if (p && !p.done && (this.readable(e.closeTime, e.tsRecv) || Number.isNaN(p.avg))) {
             p.info = withMovedClose(p.info, e.closeTime);
-            p.avg = Number.NaN; // an average of the old window no longer applies
-            p.source = null;
-            this.nextCheck = Math.min(this.nextCheck, p.info.settleTime + FIRST_LOOK_US);
+            this.windowMoved(p, e.tsRecv);
           }
         } else if ((e.phase === "determined" || e.phase === "settled") && e.result) {
           const p = this.markets.get(e.market);
           if (p && !p.done) {
             p.done = true;
             if ((e.resultSource ?? "venue") === "venue") this.bySource.venue++;
-          }
+          } else if (!p && (e.resultSource ?? "venue") === "venue") this.venueDoneEarly.add(e.market);
         }
         break;
       default:
         break;
     }
     return this.due(e.tsRecv, false);
+  }
+
+  /** Whether the seconds of a window closing at `close` are still kept at `now`. */
+  private readable(close: TsUs, now: TsUs): boolean {
+    return now - close <= (this.window.keepSeconds - this.window.windowSeconds) * US_PER_S;
+  }
+
+  /**
+   * The market's settle time moved: forget an average taken of the old window, unless the new
+   * window is too old to read (then the average taken so far stands).
+   */
+  private windowMoved(p: Pending, now: TsUs): void {
+    if (p.done || (!this.readable(p.info.settleTime, now) && !Number.isNaN(p.avg))) return;
+    p.avg = Number.NaN;
+    p.source = null;
+    if (p.info.settleTime >= 0) this.nextCheck = Math.min(this.nextCheck, p.info.settleTime + FIRST_LOOK_US);
   }
 
   /** End of the tape: settle every market whose settle time has passed. */
@@ -150,7 +186,7 @@ export class SettlementFallback {
       }
       if (p.source === null && Number.isNaN(p.avg) && !this.takeVenueAverage(p, settle)) {
         const w = this.window.observed(settle, settle);
-        p.avg = w.count > 0 ? w.sum / w.count : Number.POSITIVE_INFINITY; // ∞ marks "no data"
+        p.avg = w.count > 0 ? settlementAverage(w.sum, w.count) : Number.POSITIVE_INFINITY; // ∞ marks "no data"
         if (w.count > 0) p.source = w.source === "brti" ? "brti_avg60" : "spot_proxy";
       }
       if (ts < settle + this.graceUs && !final) {
@@ -161,6 +197,7 @@ export class SettlementFallback {
       // Kalshi's complete average may have come in after the first look (a late close tick).
       if (p.source !== "venue_avg60") this.takeVenueAverage(p, settle);
       if (p.source === null) continue; // nothing recorded to settle from
+      if (!strikeKnown(p.info)) continue; // the strike never came (no metadata_updated on the tape): no result to decide
       this.bySource[p.source]++;
       const result = resultFromAverage(p.info, p.avg);
       (out ??= []).push({
@@ -186,7 +223,7 @@ export class SettlementFallback {
   private takeVenueAverage(p: Pending, settle: TsUs): boolean {
     const venue = this.window.venueAverage(settle);
     if (venue === null) return false;
-    p.avg = venue.value;
+    p.avg = settlementValueToCents(venue.value);
     p.source = "venue_avg60";
     return true;
   }

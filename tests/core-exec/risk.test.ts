@@ -210,13 +210,13 @@ describe("RiskManager — states", () => {
     rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
     expect(rm.state()).toBe("REDUCING");
     // Corrected by +$5 to −$35: still over the limit (3 % of the $1000 day start = $30): stays.
-    expect(rm.settlementCorrected(T + 1, book({ dailyPnl: -35 * D, balance: 965 * D }), 5 * D)).toEqual([]);
+    expect(rm.settlementCorrected(T + 1, book({ dailyPnl: -35 * D, balance: 965 * D }), 5 * D, T - 1)).toEqual([]);
     // Corrected by +$45 to +$10: the loss never happened → ACTIVE, with the reason.
-    const recs = rm.settlementCorrected(T + 2, book({ dailyPnl: 10 * D, balance: 1010 * D }), 45 * D);
+    const recs = rm.settlementCorrected(T + 2, book({ dailyPnl: 10 * D, balance: 1010 * D }), 45 * D, T - 1);
     expect(recs).toEqual([expect.objectContaining({ from: "REDUCING", to: "ACTIVE", reason: "settlement corrected: realized 10.00 today, within the daily loss limit" })]);
     // HALTED is never lifted by a correction.
     rm.halt(T + 3, "test");
-    expect(rm.settlementCorrected(T + 4, book({ dailyPnl: 10 * D, balance: 1010 * D }), 1 * D)).toEqual([]);
+    expect(rm.settlementCorrected(T + 4, book({ dailyPnl: 10 * D, balance: 1010 * D }), 1 * D, T - 1)).toEqual([]);
     expect(rm.state()).toBe("HALTED");
   });
 
@@ -225,9 +225,33 @@ describe("RiskManager — states", () => {
     rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D })); // real losses: REDUCING
     rm.updateBook(T + 1, book({ dailyPnl: -20 * D, balance: 980 * D })); // a real recovery: still REDUCING
     // A correction elsewhere that makes the day worse, or one too small to undo the trip, lifts nothing.
-    expect(rm.settlementCorrected(T + 2, book({ dailyPnl: -21 * D, balance: 979 * D }), -1 * D)).toEqual([]);
-    expect(rm.settlementCorrected(T + 3, book({ dailyPnl: -16 * D, balance: 984 * D }), 5 * D)).toEqual([]); // trip −40 −1 +5 = −36
+    expect(rm.settlementCorrected(T + 2, book({ dailyPnl: -21 * D, balance: 979 * D }), -1 * D, T - 1)).toEqual([]);
+    expect(rm.settlementCorrected(T + 3, book({ dailyPnl: -16 * D, balance: 984 * D }), 5 * D, T - 1)).toEqual([]); // trip −40 −1 +5 = −36
     expect(rm.state()).toBe("REDUCING");
+  });
+
+  it("a correction of a settlement booked after the trip is a recovery, and lifts nothing", () => {
+    const rm = new RiskManager(CFG, T);
+    // Market A's real −$40 trips REDUCING at T. B settles by a fallback at T + 1 for −$5 (day −$45).
+    rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D }));
+    rm.updateBook(T + 1, book({ dailyPnl: -45 * D, balance: 955 * D }));
+    // The venue says B won: +$20 → the day is −$25, within the $30 limit. But at the trip the day
+    // was −$40 from A alone (B was not booked yet): the trip stands.
+    expect(rm.settlementCorrected(T + 2, book({ dailyPnl: -25 * D, balance: 975 * D }), 20 * D, T + 1)).toEqual([]);
+    expect(rm.state()).toBe("REDUCING");
+  });
+
+  it("a correction that itself trips the limit counts once at the trip", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ dailyPnl: -25 * D, balance: 975 * D })); // within the $30 limit
+    // A −$20 correction of a settlement booked at T − 1 takes the day to −$45: REDUCING.
+    const trip = rm.settlementCorrected(T + 1, book({ dailyPnl: -45 * D, balance: 955 * D }), -20 * D, T - 1);
+    expect(trip).toEqual([expect.objectContaining({ from: "ACTIVE", to: "REDUCING" })]);
+    // That settlement corrected back by +$20 (its booking is now the correction at T + 1): the day at
+    // the trip, corrected, is −$25, within the limit, and so is the day now → ACTIVE. Counting the
+    // −$20 twice (−$45 at the trip, −$65 after it) would leave the trip at −$45 after the +$20: stuck.
+    const lift = rm.settlementCorrected(T + 2, book({ dailyPnl: -25 * D, balance: 975 * D }), 20 * D, T + 1);
+    expect(lift).toEqual([expect.objectContaining({ from: "REDUCING", to: "ACTIVE" })]);
   });
 
   it("REDUCING → ACTIVE on the next UTC day, and back to REDUCING if that day loses too", () => {

@@ -215,39 +215,46 @@ describe("repricing and exits (replay)", () => {
 
 });
 
-describe("settlement window (close − 60 s, close] (issue 10)", () => {
-  test("a print just after close − 60 s counts, one exactly at close counts, one just after close does not", async () => {
+describe("settlement window: the ticks of the seconds close − 59 … close (issue 10)", () => {
+  // Kalshi's cfbenchmarks_value stream counts the window's ticks ":01 → 1 … :00 → 60" (the tick of
+  // the close second in, the one of close − 60 out), and CF stamps a tick a fraction past its second:
+  // the reference's quarter-close tick is stamped close + 123 ms (kalshi-api.md, cfbenchmarks_value).
+  const OFF = 123_000;
+
+  test("a tick belongs to the whole second it is stamped in: close − 60 s + 123 ms is out, close + 123 ms is in", async () => {
     const { IndexWindow, inSettlementWindow, settlementSecond } = await import("../../lib/core/settlement.ts");
     const close = T0 + 600 * S;
     const w = new IndexWindow(60);
-    // 60 one-per-second prints at close − 59.5 s … close + 0.5 s, valued 1 … 61. The window holds the
-    // 60 prints in (close − 60, close], i.e. those at close − 59.5 … close − 0.5 (values 1 … 60); the
-    // one at close + 0.5 s (61) is after the close. Flooring to seconds took 2 … 61 instead.
-    for (let k = 0; k <= 60; k++) w.onIndex(close - 59 * S - 500_000 + k * S, k + 1);
+    // 61 one-per-second ticks stamped close − 60 s + 123 ms … close + 123 ms, valued 1 … 61. Kalshi's
+    // 60 are those of the seconds close − 59 … close: values 2 … 61, average 31.5. Rounding stamps up
+    // to the next second took 1 … 60 (average 30.5): the close tick out, the one of close − 60 in.
+    for (let k = 0; k <= 60; k++) w.onIndex(close - 60 * S + OFF + k * S, k + 1);
     const o = w.observed(close, close + 2 * S);
-    expect([o.count, o.sum / o.count, o.source]).toEqual([60, 30.5, "brti"]);
+    expect([o.count, o.sum / o.count, o.source]).toEqual([60, 31.5, "brti"]);
     // Edges, with the one shared predicate.
-    expect(inSettlementWindow(close - 60 * S, close)).toBe(false);
-    expect(inSettlementWindow(close - 60 * S + 1, close)).toBe(true);
+    expect(inSettlementWindow(close - 60 * S + OFF, close)).toBe(false);
+    expect(inSettlementWindow(close - 59 * S, close)).toBe(true);
     expect(inSettlementWindow(close, close)).toBe(true);
-    expect(inSettlementWindow(close + 1, close)).toBe(false);
+    expect(inSettlementWindow(close + OFF, close)).toBe(true);
+    expect(inSettlementWindow(close + S, close)).toBe(false);
     expect(settlementSecond(close)).toBe(close / S);
-    expect(settlementSecond(close + 1)).toBe(close / S + 1);
+    expect(settlementSecond(close + OFF)).toBe(close / S);
+    expect(settlementSecond(close - 1)).toBe(close / S - 1);
   });
 
   test("the simulated venue's fallback settlement uses the same window", async () => {
     const { SettlementFallback } = await import("../../lib/sim/settlement.ts");
     const close = T0 + 600 * S;
-    // The BRTI prints 1 … 61 as above, strike 30.9: the window's average 30.5 settles NO; the floored
-    // slots (2 … 61, average 31.5) would have settled YES.
+    // The ticks 1 … 61 as above, strike 30.9: the window's average 31.5 settles YES; the rounded-up
+    // slots (1 … 60, average 30.5) settled NO.
     const g = new SettlementFallback(0, 60);
     g.onEvent(marketInfo(A, 30.9, close));
     for (let k = 0; k <= 60; k++) {
-      const ts = close - 59 * S - 500_000 + k * S;
-      g.onEvent({ kind: "index_value", tsRecv: ts, tsExchange: ts, indexId: "BRTI", value: k + 1, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: k + 1 });
+      const ts = close - 60 * S + OFF + k * S;
+      g.onEvent({ kind: "index_value", tsRecv: ts + 150_000, tsExchange: ts, indexId: "BRTI", value: k + 1, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: k + 1 });
     }
     const out = g.finish(close + 5 * S);
-    expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 30.5]]);
+    expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["yes", 31.5]]);
   });
 });
 
@@ -443,3 +450,49 @@ describe("a venue result that comes after the fallback settled the market overru
     expect(summary.toJSON(s.engine, 0)).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 }, settlement_corrections: 0, settlement_pnl_usd: 5 });
   });
 });
+describe("the venue's own results: a repeat, a changed result, a result before the market's record", () => {
+  // As above: 10 YES bought at 0.50 (cost $5), the close at CLOSE.
+  const run = (extra: EngineEvent[], withInfo = true) => {
+    const { s, records } = session({ vol: { minSamples: 60 } });
+    const evs = merge(
+      withInfo ? [marketInfo(A, 89_999.99, CLOSE)] : [],
+      [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
+      spotWalk(1810, 100_000, 0.00001, 3),
+      spotWalk(30, 100_000, 0.00001, 4, CLOSE + 950 * S),
+      extra,
+    );
+    for (const e of evs) s.push(e);
+    s.finish();
+    const summary = new SummaryCollector();
+    for (const r of records) summary.record(r);
+    const rows = records.filter((r) => r.kind === "settlement").map((r) => r.kind === "settlement" && [r.source, r.result, r.pnl]);
+    const issues = records.filter((r) => r.kind === "inconsistency").map((r) => r.kind === "inconsistency" && r.issue.split(":")[0]);
+    return { s, records, rows, issues, summary: summary.toJSON(s.engine, 0) };
+  };
+  const settled = (ts: number, result: "yes" | "no"): MarketLifecycle => ({ ...determined(ts, A, result), phase: "settled" });
+
+  test("settled after determined with the same result adds nothing", () => {
+    const r = run([determined(CLOSE + 60 * S, A, "no"), determined(CLOSE + 60 * S, A, "no"), settled(CLOSE + 120 * S, "no")]);
+    expect(r.rows).toEqual([["venue", "no", -5_000_000]]);
+    expect(r.issues).toEqual([]);
+    expect(r.summary).toMatchObject({ settlements: 1, settlement_corrections: 0 });
+  });
+
+  test("the venue changes its result (determined YES, then settled NO): a correcting row, an inconsistency, one market", () => {
+    const r = run([determined(CLOSE + 60 * S, A, "yes"), settled(CLOSE + 120 * S, "no")]);
+    // Hand: YES pays $10 (PnL +$5); NO pays $0, so the correction is −$10 and the market's PnL −$5.
+    expect(r.rows).toEqual([["venue", "yes", 5_000_000], ["venue", "no", -10_000_000]]);
+    expect(r.s.engine.portfolio.realizedTotal()).toBe(-5_000_000);
+    expect(r.issues).toEqual(["settlement_overruled"]); // before the fix: nothing, and PnL stayed +$5
+    expect(r.summary).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 }, settlement_corrections: 1, settlement_pnl_usd: -5 });
+  });
+
+  test("a result recorded before the market's record: one settlement, under the venue, and the market is not traded", () => {
+    const info = { ...marketInfo(A, 89_999.99, CLOSE), tsRecv: T0 + 2 * S };
+    const r = run([determined(T0 + S + 500_000, A, "no"), info], false);
+    expect(r.rows).toEqual([["venue", "no", 0]]); // before the fix: a second row from the spot proxy
+    expect(r.records.filter((x) => x.kind === "fill_record")).toEqual([]);
+    expect(r.summary).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 } });
+  });
+});
+

@@ -69,10 +69,10 @@ describe("settlement fallback: Kalshi's own quarter-hour average (last_60s_windo
 
   test("an incomplete one (the close tick not in it) is not used: our own prints decide, source brti_avg60", () => {
     const { out } = run(59);
-    // Hand: prints stamped settle−59 … settle−30 (30 × 100,010) and the close's 99,950 → (30 × 100,010 + 99,950) / 31.
-    const avg = (30 * 100_010 + 99_950) / 31;
+    // Hand: prints stamped settle−59 … settle−30 (30 × 100,010) and the close's 99,950 → (30 × 100,010 +
+    // 99,950) / 31 = 3,100,250 / 31 = 100,008.0645…, stated to the cent as Kalshi does: 100,008.06.
     expect(out).toEqual([expect.objectContaining({ market: K, result: "yes", resultSource: "brti_avg60" })]);
-    expect(out[0]!.expirationValue).toBeCloseTo(avg, 9);
+    expect(out[0]!.expirationValue).toBe(100_008.06);
   });
 
   test("a market whose settle time is not a quarter-hour close never takes a venue average", () => {
@@ -185,5 +185,103 @@ describe("settlement fallback: moved closes reported late, and the end of the ta
     fb.onEvent(marketInfo(M, 109.99, settle));
     for (let k = 59; k >= 1; k--) fb.onEvent(iv(settle - k * S, 100, 60 - k));
     expect(fb.finish(settle + 500_000)).toEqual([]); // the close print may still have been on its way
+  });
+});
+
+describe("settlement fallback: the average to the cent, as Kalshi states the expiration value", () => {
+  // Every expiration_value of the KXBTC15M settlements in fixtures has two decimals, and its result is
+  // that value against the strike. 60 prints, each stamped on its second of the window.
+  function settle(info: ReturnType<typeof marketInfo>, values: readonly number[]) {
+    const close = info.settleTime;
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(info);
+    values.forEach((v, i) => fb.onEvent(print(close - (59 - i) * S, v, { seq: i })));
+    return fb.finish(close + 1000 * S).map((e) => [e.market, e.result, e.expirationValue]);
+  }
+  const close = T0 + 3600 * S;
+  const halves = (a: number, b: number) => [...Array(30).fill(a), ...Array(30).fill(b)] as number[];
+
+  test("an average exactly at a 'greater' strike is not above it, whatever the order of the prints", () => {
+    // Hand: 30 × 110,000.00 + 30 × 109,999.98 = 6,599,999,940 ¢ / 60 = 10,999,999 ¢ = 109,999.99 = the strike → NO.
+    // The float average was 109,999.99000000017 one way round (YES) and below it the other (NO).
+    const info = marketInfo("G", 109_999.99, close);
+    expect(settle(info, halves(110_000, 109_999.98))).toEqual([["G", "no", 109_999.99]]);
+    expect(settle(info, halves(109_999.98, 110_000))).toEqual([["G", "no", 109_999.99]]);
+  });
+
+  test("prints all equal to a 'greater_or_equal' strike settle YES", () => {
+    const info = marketInfo("E", 100_000.01, close, { strikeType: "greater_or_equal" });
+    expect(settle(info, Array(60).fill(100_000.01))).toEqual([["E", "yes", 100_000.01]]); // float: 100,000.00999999985 → NO
+  });
+
+  test("a sub-cent excess over a .99 strike is not above it; half a cent rounds up, into exactly one of two adjacent ranges", () => {
+    // 20 × 110,000.00 + 40 × 109,999.99 → 659,999,960 / 60 = 10,999,999.33 ¢ → 109,999.99: NO (float 109,999.993 said YES).
+    const values = [...Array(20).fill(110_000), ...Array(40).fill(109_999.99)] as number[];
+    expect(settle(marketInfo("C", 109_999.99, close), values)).toEqual([["C", "no", 109_999.99]]);
+    // 30 × 76,000.00 + 30 × 75,999.99 → 7,599,999.5 ¢, half a cent → 76,000.00 (half up): in [76,000, 76,099.99] only.
+    const lo = marketInfo("LO", Number.NaN, close, { strikeType: "between", floorStrike: 75_900, capStrike: 75_999.99 });
+    const hi = marketInfo("HI", Number.NaN, close, { strikeType: "between", floorStrike: 76_000, capStrike: 76_099.99 });
+    const both = [...settle(lo, halves(76_000, 75_999.99)), ...settle(hi, halves(76_000, 75_999.99))];
+    expect(both).toEqual([["LO", "no", 76_000], ["HI", "yes", 76_000]]); // float 75,999.995: NO in both
+  });
+
+  test("Kalshi's own average is taken to the cent too", () => {
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo("V", 109_999.99, close));
+    fb.onEvent(print(close, 110_000, { quarterAvg: 109_999.99333333, quarterTicks: 60 }));
+    expect(fb.finish(close + 1000 * S).map((e) => [e.result, e.expirationValue, e.resultSource])).toEqual([["no", 109_999.99, "venue_avg60"]]);
+  });
+});
+
+describe("settlement fallback: records that come late or not at all", () => {
+  const close = T0 + 3600 * S;
+
+  test("a close tick received 40 s late is Kalshi's average of its own quarter, not of the next one", () => {
+    const next = close + 900 * S;
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo("Q1", 100_000, close));
+    fb.onEvent(marketInfo("Q2", 100_000, next));
+    // Q1: the venue's running average reaches 60 ticks only with its close tick, which we get 40 s late
+    // (its stamp too far from receipt to file the BRTI value by it).
+    for (let k = 1; k <= 59; k++) fb.onEvent(print(close - (60 - k) * S + 123_000, 99_000, { lagUs: 150_000, quarterAvg: 99_000, quarterTicks: k }));
+    fb.onEvent(print(close + 123_000, 99_000, { lagUs: 40 * S, quarterAvg: 99_000, quarterTicks: 60 }));
+    // Q2's final minute at 101,000, its close tick missing (59 ticks): settled from our own prints.
+    for (let k = 1; k <= 59; k++) fb.onEvent(print(next - (60 - k) * S + 123_000, 101_000, { lagUs: 150_000, quarterAvg: 101_000, quarterTicks: k }));
+    const out = fb.finish(next + 1000 * S).map((e) => [e.market, e.result, e.expirationValue, e.resultSource]);
+    // Before the fix Q2 took Q1's average, filed by receipt under Q2: ["Q2", "no", 99000, "venue_avg60"].
+    expect(out).toEqual([
+      ["Q1", "no", 99_000, "venue_avg60"],
+      ["Q2", "yes", 101_000, "brti_avg60"],
+    ]);
+  });
+
+  test("a settle time moved by a refreshed market record drops the old window's average", () => {
+    const later = close + 300 * S;
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo("R", 109.99, close));
+    const out: MarketLifecycle[] = [];
+    // 120 in the old window (→ YES), 90 in the new one (→ NO); the refresh comes after the old first look.
+    for (let t = close - 100 * S, seq = 0; t <= later + 100 * S; t += S, seq++) {
+      out.push(...fb.onEvent(print(t, t > close - 60 * S && t <= close ? 120 : t > later - 60 * S && t <= later ? 90 : 110, { lagUs: 1000, seq })));
+      if (t === close + 100 * S) out.push(...fb.onEvent({ ...marketInfo("R", 109.99, later), tsRecv: t }));
+    }
+    out.push(...fb.finish(later + 1000 * S));
+    expect(out.map((e) => [e.result, e.expirationValue])).toEqual([["no", 90]]); // before the fix: ["yes", 120]
+  });
+
+  test("a venue result recorded before the market's record leaves nothing for the fallback to settle", () => {
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent({ kind: "market_lifecycle", tsRecv: close + 60 * S, tsExchange: null, market: "D", phase: "determined", result: "no", settlementValue: 0, expirationValue: Number.NaN, closeTime: -1, sid: 3, seq: -1 });
+    fb.onEvent({ ...marketInfo("D", 109.99, close), tsRecv: close + 61 * S });
+    for (let k = 0; k < 60; k++) fb.onEvent(print(close + 62 * S + k * S, 120, { seq: k }));
+    expect(fb.finish(close + 2000 * S)).toEqual([]); // before the fix: a second settlement, from the spot proxy
+    expect(fb.bySource).toMatchObject({ venue: 1, brti_avg60: 0, spot_proxy: 0 });
+  });
+
+  test("a market whose strike never came (no metadata_updated on the tape) is not settled", () => {
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo("N", Number.NaN, close, { strikeType: "greater_or_equal" }));
+    for (let k = 59; k >= 0; k--) fb.onEvent(print(close - k * S, 100_000, { seq: 60 - k }));
+    expect(fb.finish(close + 1000 * S)).toEqual([]); // before the fix: NO (100,000 ≥ NaN is false)
   });
 });
