@@ -125,6 +125,8 @@ export class OrderBook {
   /** True until a snapshot arrives, and again after a seq gap or reconnect. */
   stale = true;
   lastUpdate = -1;
+  /** The latest venue stamp (µs) among the applied messages; −1 when none carried one. */
+  lastStamp = -1;
 
   constructor(market: string) {
     this.name = market;
@@ -143,6 +145,7 @@ export class OrderBook {
     this.seq = -1;
     this.stale = true;
     this.lastUpdate = -1;
+    this.lastStamp = -1;
     return this;
   }
 
@@ -157,6 +160,7 @@ export class OrderBook {
     this.seq = s.seq;
     this.stale = false;
     this.lastUpdate = s.tsRecv;
+    if (s.tsExchange !== null && s.tsExchange > this.lastStamp) this.lastStamp = s.tsExchange;
     const crossed = this.crossedIssue();
     if (crossed) issues.push(crossed);
     return issues;
@@ -166,6 +170,7 @@ export class OrderBook {
   applyDelta(d: BookDelta): BookIssue | null {
     this.seq = d.seq;
     this.lastUpdate = d.tsRecv;
+    if (d.tsExchange !== null && d.tsExchange > this.lastStamp) this.lastStamp = d.tsExchange;
     if (!validPrice(d.price)) return { kind: "bad_price", side: d.side, price: d.price };
     const ladder = d.side === "yes" ? this.yes : this.no;
     const after = ladder.add(d.price, d.delta);

@@ -21,6 +21,7 @@ import type { AmendOrder, CancelOrder, OrderAction, Outcome, PlaceOrder } from "
 import type { FeeLeg } from "../core/fees.ts";
 import { PRICE_ONE, type CountE2, type Micros, type PriceE4, type TsUs } from "../core/units.ts";
 import { CANCEL_REFUSED, toYesBook } from "../core/orders.ts";
+import { isOnGrid } from "../core/grid.ts";
 import type { LatencyModel, QueueModel, RestingView } from "./models.ts";
 
 export interface SimVenueOptions {
@@ -66,6 +67,14 @@ interface SimOrder extends RestingView {
    */
   capped: CountE2;
   cappedAt: TsUs | null;
+  /**
+   * The latest venue stamp the market had shown (book messages, prints) when the order took its
+   * place in the queue: a print stamped at or before it is a match that happened before the order
+   * was there (−1: none known).
+   */
+  arrivedAfter: TsUs;
+  /** Rested while the book was stale: its queue is set from the book that heals it. */
+  queueUnknown: boolean;
   status: "resting" | "canceled" | "executed";
   /** Fills so far as taker / maker, and the fee charged for each (per-order rounding). */
   readonly takerLegs: FeeLeg[];
@@ -104,6 +113,8 @@ export class SimVenue {
   private nextCloseCache: TsUs | null = null;
   /** Liquidity we took, per market and bid-ladder level (levelKey), until the recording shows it gone. */
   private readonly consumed = new Map<string, Map<number, CountE2>>();
+  /** Latest venue stamp of a print per market (see SimOrder.arrivedAfter). */
+  private readonly lastPrintStamp = new Map<string, TsUs>();
   private readonly resting = new Map<string, SimOrder>();
   private readonly restingByMarket = new Map<string, Set<string>>();
   /** Net YES position per market from this venue's own fills (a bid +count, an ask −count), as Kalshi's `position_fp`. */
@@ -219,6 +230,7 @@ export class SimVenue {
         const book = this.books.get(e.market);
         if (taken !== undefined && book) for (const k of [...taken.keys()]) this.capTaken(taken, k, book);
         if (taken !== undefined && taken.size === 0) this.consumed.delete(e.market);
+        this.queuesFromHealedBook(e.market);
         this.capQueues(e.market);
         this.matchRestingAgainstBook(e.market, e.tsRecv);
         break;
@@ -356,6 +368,16 @@ export class SimVenue {
       this.reject(at, intent.clientOrderId, intent.market, "MARKET_INACTIVE");
       return;
     }
+    // What Kalshi refuses with a 400: a count that is not a positive whole number of hundredths, a
+    // price outside (0, 1) or off the market's tick grid.
+    if (!Number.isSafeInteger(intent.count) || intent.count <= 0) {
+      this.reject(at, intent.clientOrderId, intent.market, "invalid_parameters");
+      return;
+    }
+    if (!validOrderPrice(info, intent.price)) {
+      this.reject(at, intent.clientOrderId, intent.market, "invalid_price");
+      return;
+    }
     const { side: bookSide, yesPrice } = toYesBook(intent.outcome, intent.action, intent.price);
     const order: SimOrder = {
       clientOrderId: intent.clientOrderId,
@@ -375,6 +397,8 @@ export class SimVenue {
       filled: 0,
       capped: 0,
       cappedAt: null,
+      arrivedAfter: -1,
+      queueUnknown: false,
       status: "resting",
       takerLegs: [],
       makerLegs: [],
@@ -425,7 +449,7 @@ export class SimVenue {
       if (!wasResting && restReason === "") this.stats.ordersRejected++;
       return;
     }
-    if (tif === "fill_or_kill" && this.crossableSize(order) < order.remaining) {
+    if (tif === "fill_or_kill" && this.takeable(order) < order.remaining) {
       order.status = "canceled";
       this.update(at, order, "canceled", "FillOrKill");
       return;
@@ -453,6 +477,8 @@ export class SimVenue {
     const displayed = book ? this.available(order.market, book, order.side, order.price) : 0;
     this.opts.queue.onRest(order, displayed);
     order.queueAhead = Math.min(order.queueAhead, displayed);
+    order.arrivedAfter = Math.max(book ? book.lastStamp : -1, this.lastPrintStamp.get(order.market) ?? -1);
+    order.queueUnknown = !book || book.stale;
     this.resting.set(order.clientOrderId, order);
     let set = this.restingByMarket.get(order.market);
     if (!set) this.restingByMarket.set(order.market, (set = new Set()));
@@ -475,6 +501,10 @@ export class SimVenue {
     if (!o) return; // already executed or canceled: the venue refuses, the final report was already sent
     if (this.paused.has(o.market)) {
       this.update(at, o, "resting", "amend refused: market paused");
+      return;
+    }
+    if (!Number.isSafeInteger(intent.count) || !validOrderPrice(this.infos.get(o.market), intent.price)) {
+      this.update(at, o, "resting", `amend refused: invalid_price ${intent.price} or count ${intent.count}`);
       return;
     }
     this.stats.amends++;
@@ -577,6 +607,55 @@ export class SimVenue {
   }
 
   /**
+   * What a taker order could fill now: the crossable depth up to the point where self-trade
+   * prevention would stop it at a resting order of ours (the public orders ahead of that one at its
+   * level included). What fill-or-kill checks, so it never fills part and is then stopped.
+   */
+  private takeable(o: SimOrder): CountE2 {
+    const book = this.books.get(o.market);
+    if (!book || book.stale) return 0;
+    const other = o.side === "yes" ? "no" : "yes";
+    let ownPrice = -1;
+    let ownAhead = 0;
+    const ids = this.restingByMarket.get(o.market);
+    if (ids) {
+      for (const id of ids) {
+        const r = this.resting.get(id)!;
+        if (r.side !== other || o.price + r.price < PRICE_ONE) continue;
+        if (r.price > ownPrice) {
+          ownPrice = r.price;
+          ownAhead = r.queueAhead;
+        } else if (r.price === ownPrice && r.queueAhead < ownAhead) ownAhead = r.queueAhead;
+      }
+    }
+    let total = 0;
+    for (const [q] of book.bidLadder(other).descending()) {
+      if (o.price + q < PRICE_ONE || q < ownPrice) break;
+      const avail = this.available(o.market, book, other, q);
+      total += q === ownPrice ? Math.min(avail, ownAhead) : avail;
+      if (q === ownPrice) break;
+    }
+    return total;
+  }
+
+  /**
+   * A snapshot healed the book: an order that came to rest while it was stale had its queue guessed
+   * from a book the venue had moved on from. Everything the healed book shows at its price is taken
+   * to be ahead of it (what a newly resting order gets), never less than it had.
+   */
+  private queuesFromHealedBook(market: string): void {
+    const ids = this.restingByMarket.get(market);
+    const book = this.books.get(market);
+    if (!ids || !book || book.stale) return;
+    for (const id of ids) {
+      const o = this.resting.get(id)!;
+      if (!o.queueUnknown) continue;
+      o.queueUnknown = false;
+      o.queueAhead = Math.max(o.queueAhead, this.available(market, book, o.side, o.price));
+    }
+  }
+
+  /**
    * Walk the displayed depth, best first, net of what we already took. Fills as taker. True when
    * self-trade prevention stopped it with size left (the caller cancels the rest).
    */
@@ -619,6 +698,13 @@ export class SimVenue {
         used.set(key, (used.get(key) ?? 0) + q);
         took = true;
         this.fill(o, at, px, q, true);
+        // We took the first in line there: our resting orders at that level have that much less ahead.
+        if (ladderPrice === ownPrice && ids) {
+          for (const id of ids) {
+            const r = this.resting.get(id)!;
+            if (r.side === ladder && r.price === ladderPrice) r.queueAhead = Math.max(0, r.queueAhead - q);
+          }
+        }
       }
       if (ladderPrice === ownPrice) break;
     }
@@ -755,9 +841,14 @@ export class SimVenue {
    */
   private onPublicTrade(t: PublicTrade): void {
     if (t.blockTrade) return; // matched off book: it neither met our orders nor moved the queue
+    const stamp = t.tsExchange;
+    if (stamp !== null && stamp > (this.lastPrintStamp.get(t.market) ?? -1)) this.lastPrintStamp.set(t.market, stamp);
     let left = t.count;
     for (const o of this.byPriority(t.market)) {
       if (left <= 0) break;
+      // The match happened before this order was in the queue: the book (or a print) had already
+      // shown that venue time when it arrived. Its volume went to those who were there.
+      if (stamp !== null && stamp <= o.arrivedAfter) continue;
       // The book may show a trade's removal before its print: same venue stamp → those were ahead of us.
       let seen = left;
       if (o.cappedAt !== null && t.tsExchange === o.cappedAt && printAtOwnPrice(o, t)) {
@@ -827,4 +918,11 @@ function levelKey(side: "yes" | "no", price: PriceE4): number {
 
 function yesBookPrice(outcome: Outcome, action: OrderAction, price: PriceE4): PriceE4 {
   return toYesBook(outcome, action, price).yesPrice;
+}
+
+/** A price Kalshi accepts for an order in this market: inside (0, 1) and on its tick grid. */
+function validOrderPrice(info: MarketInfo | undefined, price: PriceE4): boolean {
+  if (!Number.isSafeInteger(price) || price <= 0 || price >= PRICE_ONE) return false;
+  // No grid known: whole cents, valid in every price structure.
+  return info === undefined || info.priceRanges.length === 0 ? price % 100 === 0 : isOnGrid(info.priceRanges, price);
 }

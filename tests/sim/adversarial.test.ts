@@ -513,3 +513,89 @@ describe("our own orders meeting each other, amends racing fills, reduce_only", 
     expect(fills(out(v, T0 + 6 * S)).filter((f) => f.clientOrderId === "bid").reduce((a, f) => a + f.count, 0)).toBe(200); // before the fix: 0
   });
 });
+
+describe("liquidity each unit once: prints, stale books, fill-or-kill and our own queue (second hostile review)", () => {
+  const X = T0 + 2 * S; // the venue time of a match (µs)
+  const stamped = (e: ReturnType<typeof delta>) => ({ ...e, tsExchange: X });
+  const print = (ts: number, count: number, yesPrice: number): PublicTrade => ({ ...trade(ts, count, yesPrice, "no"), tsExchange: X });
+
+  test("a print of a match the book already showed before our order arrived fills nothing", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500], [4800, 1000]], [[5000, 1000]]));
+    // The match at X empties YES 0.48 (delta stamped X); then our bid of 5 @ 0.48 arrives (nothing
+    // ahead); then the match's print (stamped X) is received. It traded with the 10 who were there.
+    feed(v, stamped(delta(X + 1000, M, 1, 2, "yes", 4800, -1000)));
+    place(v, X + 2000 - LAT, "b", { price: 4800, count: 500 });
+    feed(v, print(X + 5000, 1000, 4800));
+    expect(fillRows(out(v, X + S))).toEqual([]); // before the fix: b filled 5
+  });
+
+  test("the same print is not spent twice: once on the queue it removed ahead of one order, again on a later order", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500], [4800, 1000]], [[5000, 1000]]));
+    place(v, T0 + S, "a", { price: 4800, count: 500 }); // behind the 10
+    feed(v, stamped(delta(X + 1000, M, 1, 2, "yes", 4800, -1000))); // a's 10 ahead are gone (stamp X)
+    place(v, X + 2000 - LAT, "b", { price: 4800, count: 500 }); // arrives after that
+    feed(v, print(X + 5000, 1000, 4800)); // the print of those 10: theirs, neither a's nor b's
+    expect(fillRows(out(v, X + S))).toEqual([]); // before the fix: b filled 5
+    // A later match (stamp X + 1 s) of 6 at 0.48 reaches a first (5), then b (1).
+    feed(v, { ...trade(X + 2 * S, 600, 4800, "no"), tsExchange: X + S });
+    expect(fillRows(out(v, X + 3 * S))).toEqual([
+      ["a", 4800, 500, false],
+      ["b", 4800, 100, false],
+    ]);
+  });
+
+  test("an order that rested on a stale book has everything the healing snapshot shows at its price ahead of it", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 1000]]));
+    feed(v, delta(T0 + S, M, 1, 3, "yes", 4800, 1000)); // seq 3 after 1: a gap, the book is stale
+    place(v, T0 + 2 * S, "r", { price: 4800, count: 500 }); // rests with nothing known ahead
+    out(v, T0 + 3 * S);
+    feed(v, snapshot(T0 + 4 * S, M, 1, 4, [[4000, 500], [4800, 1000]], [[5000, 1000]])); // 10 at 0.48
+    expect(v.restingOrders().find((o) => o.clientOrderId === "r")?.queueAhead).toBe(1000); // before: 0
+    feed(v, trade(T0 + 5 * S, 1000, 4800, "no")); // those 10 trade: not with us
+    expect(fillRows(out(v, T0 + 6 * S))).toEqual([]);
+  });
+
+  test("fill-or-kill counts only the depth self-trade prevention lets it reach: all or nothing", () => {
+    const v = venue();
+    // NO bids 0.55 × 5 and 0.50 × 10 (YES asks 0.45 × 5, 0.50 × 10); ours: a NO bid 0.52 × 5 between them.
+    feed(v, snapshot(T0, M, 1, 1, [[3000, 500]], [[5000, 1000], [5500, 500]]));
+    place(v, T0 + S, "own", { outcome: "no", price: 5200, count: 500 });
+    // FOK buy 10 YES @ 0.50: 15 crossable, but the walk meets our own NO 0.52 after the 5 at 0.45.
+    place(v, T0 + 2 * S, "fok", { price: 5000, count: 1000, tif: "fill_or_kill" });
+    const es = out(v, T0 + 3 * S);
+    expect(fillRows(es).filter((r) => r[0] === "fok")).toEqual([]); // before: 5 filled, then SelfTradePrevention
+    expect(updates(es).find((u) => u.clientOrderId === "fok")).toMatchObject({ status: "canceled", reason: "FillOrKill" });
+  });
+
+  test("our taker takes the public orders ahead of our resting bid first: the bid has that much less ahead", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4500, 300]], [[5000, 1000]]));
+    place(v, T0 + S, "rest", { price: 4500, count: 500 }); // queue: 3 public, ours
+    feed(v, delta(T0 + 2 * S, M, 1, 2, "yes", 4500, 700)); // 7 join behind: 10 shown
+    // IOC sell 10 YES @ 0.45: takes the 3 ahead, meets our bid, stops.
+    place(v, T0 + 3 * S, "sell", { action: "sell", price: 4500, count: 1000, tif: "immediate_or_cancel" });
+    out(v, T0 + 4 * S);
+    expect(v.restingOrders().find((o) => o.clientOrderId === "rest")?.queueAhead).toBe(0); // before: 3
+    feed(v, trade(T0 + 5 * S, 300, 4500, "no"));
+    expect(fillRows(out(v, T0 + 6 * S)).filter((r) => r[0] === "rest")).toEqual([["rest", 4500, 300, false]]);
+  });
+
+  test("prices off the tick grid or outside (0, 1), and counts that are not positive, are refused", () => {
+    const v = venue();
+    feed(v, snapshot(T0, M, 1, 1, [[4500, 1000]], [[5000, 1000]]));
+    place(v, T0 + S, "offgrid", { price: 4550, count: 500 }); // 0.4550 on a whole-cent market
+    place(v, T0 + 2 * S, "zero", { price: 0, count: 500 });
+    place(v, T0 + 3 * S, "negcount", { price: 4000, count: -500 });
+    feed(v, trade(T0 + 4 * S, 500, 4500, "no"));
+    const es = out(v, T0 + 5 * S);
+    expect(updates(es).map((u) => [u.clientOrderId, u.status, u.reason])).toEqual([
+      ["offgrid", "rejected", "invalid_price"],
+      ["zero", "rejected", "invalid_price"],
+      ["negcount", "rejected", "invalid_parameters"],
+    ]);
+    expect(fills(es)).toEqual([]); // before: the off-grid bid jumped the 10 at 0.45 and filled 5
+  });
+});
