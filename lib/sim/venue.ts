@@ -113,6 +113,8 @@ export class SimVenue {
   private nextCloseCache: TsUs | null = null;
   /** Liquidity we took, per market and bid-ladder level (levelKey), until the recording shows it gone. */
   private readonly consumed = new Map<string, Map<number, CountE2>>();
+  /** Orders whose cancel reached the venue before they did (see process). */
+  private readonly cancelBeforeArrival = new Set<string>();
   /** Latest venue stamp of a print per market (see SimOrder.arrivedAfter). */
   private readonly lastPrintStamp = new Map<string, TsUs>();
   private readonly resting = new Map<string, SimOrder>();
@@ -349,6 +351,9 @@ export class SimVenue {
       }
       this.stats.cancels++;
       if (o) this.cancelResting(o.clientOrderId, at, "Cancel");
+      // A cancel that overtook its own create (latencies vary): Kalshi answers 404, and the order
+      // then rests. Its resting report carries the refusal, so the sender knows the cancel failed.
+      else if (this.pending.some((q) => q.kind === "place" && q.intent.clientOrderId === p.intent.clientOrderId)) this.cancelBeforeArrival.add(p.intent.clientOrderId);
       return;
     }
     if (p.kind === "amend") {
@@ -441,6 +446,7 @@ export class SimVenue {
 
   /** Match a new (or re-priced) order as taker, then rest, cancel or complete it. */
   private enter(order: SimOrder, at: TsUs, tif: PlaceOrder["tif"], restReason: string): void {
+    const cancelArrivedFirst = this.cancelBeforeArrival.delete(order.clientOrderId);
     if (order.postOnly && this.crossableSize(order) > 0) {
       const wasResting = this.resting.has(order.clientOrderId);
       if (wasResting) this.unrest(order);
@@ -464,7 +470,7 @@ export class SimVenue {
     if (selfTradeStopped) {
       this.unrest(order);
       order.status = "canceled";
-      this.update(at, order, "canceled", "SelfTradePrevention");
+      this.update(at, order, "canceled", "SelfTradeCancel");
       return;
     }
     if (tif !== "good_till_canceled") {
@@ -483,7 +489,8 @@ export class SimVenue {
     let set = this.restingByMarket.get(order.market);
     if (!set) this.restingByMarket.set(order.market, (set = new Set()));
     set.add(order.clientOrderId);
-    this.update(at, order, "resting", restReason || (order.filled > 0 ? "Trade" : ""));
+    const refusedCancel = cancelArrivedFirst ? `${CANCEL_REFUSED}: not_found (the cancel arrived first)` : "";
+    this.update(at, order, "resting", refusedCancel || restReason || (order.filled > 0 ? "Trade" : ""));
   }
 
   /**

@@ -482,7 +482,7 @@ describe("our own orders meeting each other, amends racing fills, reduce_only", 
     const o = out(v, T0 + 4 * S);
     // Hand: 3 public ahead at 0.45 fill the taker, then it meets our bid → cancelled; 0.44 untouched.
     expect(fills(o).filter((f) => f.clientOrderId === "sell").map((f) => [f.yesPrice, f.count])).toEqual([[4500, 300]]);
-    expect(updates(o).filter((u) => u.clientOrderId === "sell").at(-1)).toMatchObject({ status: "canceled", reason: "SelfTradePrevention" });
+    expect(updates(o).filter((u) => u.clientOrderId === "sell").at(-1)).toMatchObject({ status: "canceled", reason: "SelfTradeCancel" });
     expect(v.restingOrders().find((r) => r.clientOrderId === "bid")).toMatchObject({ remaining: 500, queueAhead: 0 });
   });
 
@@ -566,7 +566,7 @@ describe("liquidity each unit once: prints, stale books, fill-or-kill and our ow
     // FOK buy 10 YES @ 0.50: 15 crossable, but the walk meets our own NO 0.52 after the 5 at 0.45.
     place(v, T0 + 2 * S, "fok", { price: 5000, count: 1000, tif: "fill_or_kill" });
     const es = out(v, T0 + 3 * S);
-    expect(fillRows(es).filter((r) => r[0] === "fok")).toEqual([]); // before: 5 filled, then SelfTradePrevention
+    expect(fillRows(es).filter((r) => r[0] === "fok")).toEqual([]); // before: 5 filled, then SelfTradeCancel
     expect(updates(es).find((u) => u.clientOrderId === "fok")).toMatchObject({ status: "canceled", reason: "FillOrKill" });
   });
 
@@ -597,5 +597,19 @@ describe("liquidity each unit once: prints, stale books, fill-or-kill and our ow
       ["negcount", "rejected", "invalid_parameters"],
     ]);
     expect(fills(es)).toEqual([]); // before: the off-grid bid jumped the 10 at 0.45 and filled 5
+  });
+
+  test("a cancel that overtakes its own create is refused, and the order's resting report says so", () => {
+    let n = 0;
+    // The create takes 50 ms to reach the venue, the cancel sent 1 ms after it only 1 ms.
+    const v = venue({ latency: { entryUs: () => (n++ === 0 ? 50_000 : 1_000), responseUs: () => 1_000 } });
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 1000]]));
+    place(v, T0 + S, "o", { price: 4400, count: 500 });
+    v.cancel({ kind: "cancel_order", ts: T0 + S + 1000, clientOrderId: "o", orderId: null, market: M, reason: "test" });
+    const es = out(v, T0 + 2 * S);
+    // Kalshi answers the early cancel 404; the create then rests. Before: only "resting", with no word
+    // of the cancel, so the sender waited on it for ever (and refused its own later amends).
+    expect(updates(es).map((u) => [u.clientOrderId, u.status, u.reason])).toEqual([["o", "resting", "cancel refused: not_found (the cancel arrived first)"]]);
+    expect(v.restingOrders().map((o) => o.clientOrderId)).toEqual(["o"]);
   });
 });
