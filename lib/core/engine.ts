@@ -80,6 +80,8 @@ const SUPPORTED_STRIKES = new Set(["greater", "greater_or_equal", "less", "less_
 interface MarketState {
   info: MarketInfo;
   closed: boolean;
+  /** Deactivated (a pause): no place or amend until it is activated again (reference §7.4). */
+  paused: boolean;
   settled: boolean;
   /** How the market was settled, so a later result that differs is booked as a correction. */
   settledBy: SettledBy | null;
@@ -431,12 +433,16 @@ export class Engine {
   private onMarketInfo(e: MarketInfo): void {
     const prev = this.markets.get(e.market);
     // A partial update (metadata_updated: strike only) is merged over the record, never replaces it.
-    if (prev) prev.info = mergeMarketInfo(prev.info, e);
-    else {
+    if (prev) {
+      prev.info = mergeMarketInfo(prev.info, e);
+      // A record's status says whether it is paused as well as the lifecycle frames do.
+      if (e.status === "inactive") prev.paused = true;
+      else if (e.status === "active") prev.paused = false;
+    } else {
       // A result recorded before the market's record (a determined frame first): nothing to trade.
       const early = this.settledBeforeInfo.get(e.market) ?? null;
       if (early) this.settledBeforeInfo.delete(e.market);
-      this.markets.set(e.market, { info: e, closed: early !== null, settled: early !== null, settledBy: early, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
+      this.markets.set(e.market, { info: e, closed: early !== null, paused: e.status === "inactive", settled: early !== null, settledBy: early, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
       this.sweepDirty = true;
     }
   }
@@ -448,7 +454,11 @@ export class Engine {
       case "closed":
       case "deactivated":
         if (st && e.phase === "closed") st.closed = true;
+        if (st && e.phase === "deactivated") st.paused = true;
         this.cancelMarketOrders(ts, e.market, e.phase);
+        break;
+      case "activated":
+        if (st) st.paused = false;
         break;
       case "close_date_updated":
         if (st && e.closeTime > 0) st.info = withMovedClose(st.info, e.closeTime);
@@ -805,6 +815,10 @@ export class Engine {
     let priceable = false;
     if (!supported) reason = "UNSUPPORTED_STRIKE";
     else if (!open) reason = "MARKET_NOT_OPEN";
+    else if (st.paused) {
+      reason = "MARKET_NOT_OPEN";
+      detail = "paused (deactivated)";
+    }
     else if (tauSeconds > s.tauMaxMinutes * 60) reason = "TAU_TOO_LONG";
     else if (!(this.spotMid > 0) && !(this.indexValue > 0)) reason = "NO_SPOT";
     else if (anyBlock && blocks.has("spot")) reason = "SPOT_STALE";

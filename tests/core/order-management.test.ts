@@ -496,3 +496,26 @@ describe("the venue's own results: a repeat, a changed result, a result before t
   });
 });
 
+
+describe("a paused market (deactivated) gets no new orders until it is activated again (reference §7.4)", () => {
+  const lifecycle = (phase: MarketLifecycle["phase"], ts: number): MarketLifecycle => ({ kind: "market_lifecycle", tsRecv: ts, tsExchange: null, market: A, phase, result: null, settlementValue: -1, expirationValue: Number.NaN, closeTime: -1, sid: 3, seq: -1 });
+  test("entries stop at the pause (MARKET_NOT_OPEN, paused) and start again at the reactivation", () => {
+    const { s, records, intents } = session({ vol: { minSamples: 60 } });
+    const pause = T0 + 200 * S;
+    const resume = T0 + 400 * S;
+    const evs = merge(
+      [marketInfo(A, 89_999.99, CLOSE)],
+      spotWalk(600, 100_000, 0.0001, 42),
+      [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
+      [lifecycle("deactivated", pause), { ...marketInfo(A, 89_999.99, CLOSE), tsRecv: pause, status: "inactive" }],
+      [lifecycle("activated", resume)],
+    );
+    for (const e of evs) s.push(e);
+    s.finish();
+    const during = (r: AuditRecord) => r.kind === "opportunity" && r.ts > pause && r.ts < resume;
+    expect(intents.filter((i) => i.kind === "place_order" && i.ts > pause && i.ts < resume)).toEqual([]); // before: one IOC per evaluation
+    expect(records.filter(during).every((r) => r.kind === "opportunity" && r.reason === "MARKET_NOT_OPEN" && r.detail === "paused (deactivated)")).toBe(true);
+    expect(records.filter(during).length).toBeGreaterThan(0);
+    expect(intents.some((i) => i.kind === "place_order" && i.ts > resume)).toBe(true);
+  });
+});
