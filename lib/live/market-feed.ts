@@ -63,7 +63,7 @@ export function marketSelection(env: {
 export interface KalshiMarketFeedOptions {
   readonly rest: KalshiRestClient;
   /** WebSocket settings; markets and callbacks are the feed's. */
-  readonly ws: Omit<KalshiWsOptions, "markets" | "onEvent" | "onPatch" | "onMarketAbandoned" | "onSubscribed">;
+  readonly ws: Omit<KalshiWsOptions, "markets" | "onEvent" | "onPatch" | "onMarketAbandoned" | "onSubscribed" | "onChannelGap">;
   readonly selection: MarketSelection;
   /** REST re-discovery period (KALSHI_DISCOVERY_SECONDS); 0 = start-up only. */
   readonly discoverySeconds: number;
@@ -167,6 +167,10 @@ export class KalshiMarketFeed {
       onPatch: (p, ep) => this.onPatch(p, ep),
       // Lifecycle frames sent before we were subscribed (start-up, a reconnect) are lost: catch up over REST.
       onSubscribed: (channel) => {
+        if (channel === "market_lifecycle_v2") void this.rediscover();
+      },
+      // Lifecycle frames lost in a seq gap (opens, strikes, closes, results): catch up over REST too.
+      onChannelGap: (channel) => {
         if (channel === "market_lifecycle_v2") void this.rediscover();
       },
       onMarketAbandoned: (m, why) => {

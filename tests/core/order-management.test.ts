@@ -519,3 +519,23 @@ describe("a paused market (deactivated) gets no new orders until it is activated
     expect(intents.some((i) => i.kind === "place_order" && i.ts > resume)).toBe(true);
   });
 });
+
+describe("a seq gap on a Kalshi channel that carries no book (lifecycle, trades, index)", () => {
+  test("is recorded, and trading goes on: no book was lost", () => {
+    const run = (extra: EngineEvent[]) => {
+      const { s, records, intents } = session({ vol: { minSamples: 60 } });
+      for (const e of merge([marketInfo(A, 89_999.99, CLOSE)], spotWalk(600, 100_000, 0.0001, 42), [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])], extra)) s.push(e);
+      s.finish();
+      return { records, intents };
+    };
+    const at = T0 + 200 * S;
+    // What KalshiWsClient emits for a lifecycle sid's gap: its sid, no market.
+    const gap: EngineEvent = { kind: "feed_health", tsRecv: at, tsExchange: null, feed: "kalshi", status: "gap", sid: 2, markets: [], detail: "market_lifecycle_v2 expected seq 2, got 3" };
+    const base = run([]);
+    const after = run([gap]);
+    const placed = (x: { intents: OrderIntent[] }) => x.intents.filter((i) => i.kind === "place_order" && i.ts > at).length;
+    expect(placed(base)).toBeGreaterThan(0);
+    expect(placed(after)).toBe(placed(base)); // before the fix: 0, every later evaluation BOOK_STALE for good
+    expect(after.records.some((r) => r.kind === "inconsistency" && r.issue === "feed_gap")).toBe(true);
+  });
+});

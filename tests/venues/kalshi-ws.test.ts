@@ -138,6 +138,24 @@ describe("Kalshi WS resync", () => {
     await waitFor(() => booksEqual(fake, client), 5000, "books equal after resync");
   });
 
+  it("a lost lifecycle frame (seq gap off the book) names no market, asks no snapshot, and is handed on for a REST catch-up", async () => {
+    const gaps: string[] = [];
+    const subscribed: string[] = [];
+    const { fake, events } = await setup({ channels: ["orderbook_delta", "market_lifecycle_v2"], onChannelGap: (channel) => gaps.push(channel), onSubscribed: (channel) => subscribed.push(channel) });
+    await waitFor(() => subscribed.includes("market_lifecycle_v2"), 5000, "lifecycle subscribed");
+    const [a] = fake.state.tickers();
+    const before = events.length;
+    fake.state.lifecycle(a!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 99_999 }); // seq 1: seen
+    await waitFor(() => events.length > before, 5000, "first lifecycle frame");
+    fake.faults.skipLifecycleSeq(1);
+    fake.state.lifecycle(a!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 100_000 });
+    fake.state.lifecycle(a!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 100_001 });
+    await waitFor(() => health(events, "gap").length === 1, 5000, "lifecycle gap");
+    expect(health(events, "gap")[0]!.markets).toEqual([]); // no book was lost
+    expect(gaps).toEqual(["market_lifecycle_v2"]); // before: nothing told the caller to catch up
+    expect(fake.wsCommands.some((c) => c.cmd === "update_subscription")).toBe(false);
+  });
+
   it("no snapshot within the timeout → unsubscribe + subscribe anew", async () => {
     const { fake, client, events } = await setup({ snapshotTimeoutMs: 300 });
     fake.faults.ignoreSnapshots(1);

@@ -96,6 +96,8 @@ export interface FakeKalshiFaults {
   dropConnections(): void;
   /** Lose the next `n` orderbook messages (their seq is consumed, the frames never sent). */
   skipSeq(n?: number): void;
+  /** Lose the next `n` market_lifecycle_v2 channel messages the same way. */
+  skipLifecycleSeq(n?: number): void;
   /** Send nothing at all (no frames, no pings) for `ms`. */
   stall(ms: number): void;
   /** Send `n` malformed frames on every connection now. */
@@ -184,6 +186,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   const stats = { upgrades: 0, rejectedUpgrades: 0, rejectedRest: 0, connections: 0 };
   const restFaults = new Map<string, RestFault>();
   let skipSeqCount = 0;
+  let skipLifecycleCount = 0;
   let stalledUntil = 0;
   let ignoreSnapshotCount = 0;
   let novelFieldCount = 0;
@@ -376,7 +379,12 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       }
     },
     lifecycle(msg: Record<string, unknown>, type = "market_lifecycle_v2") {
-      for (const [c, s] of subsFor("market_lifecycle_v2", null)) send(c, { type, sid: s.sid, seq: ++s.seq, msg });
+      const lost = skipLifecycleCount > 0;
+      if (lost) skipLifecycleCount--;
+      for (const [c, s] of subsFor("market_lifecycle_v2", null)) {
+        const frame = { type, sid: s.sid, seq: ++s.seq, msg };
+        if (!lost) send(c, frame); // a lost frame still uses up its seq
+      }
     },
   });
 
@@ -1103,6 +1111,9 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     skipSeq(n = 1) {
       skipSeqCount += n;
     },
+    skipLifecycleSeq(n = 1) {
+      skipLifecycleCount += n;
+    },
     stall(ms: number) {
       stalledUntil = Date.now() + ms;
     },
@@ -1148,6 +1159,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     },
     clear() {
       skipSeqCount = 0;
+      skipLifecycleCount = 0;
       stalledUntil = 0;
       ignoreSnapshotCount = 0;
       novelFieldCount = 0;

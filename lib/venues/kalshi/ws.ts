@@ -73,6 +73,11 @@ export interface KalshiWsOptions {
   readonly maxSnapshotMisses?: number;
   /** A subscription was confirmed (after every connect too): e.g. catch up on what was missed meanwhile. */
   readonly onSubscribed?: (channel: string, sid: number) => void;
+  /**
+   * A seq gap on a channel other than the order book (lifecycle, trades, index): no book is lost,
+   * but frames are. Lifecycle frames missed are caught up over REST by the caller.
+   */
+  readonly onChannelGap?: (channel: string, sid: number) => void;
   /** A market given up on (snapshot never came, or the venue said it does not exist). */
   readonly onMarketAbandoned?: (market: string, reason: string) => void;
   /** No frame and no ping for this long → stale, reconnect. Default 30 000 (Kalshi pings every 10 s). */
@@ -594,8 +599,13 @@ export class KalshiWsClient {
     const isBook = info?.channel === "orderbook_delta";
     const markets = isBook ? [...info.tickers].sort() : [];
     this.log.warn("sequence gap", { connId: this.connId, sid, channel: info?.channel ?? "?", expected, got });
+    // A gap off the book (lifecycle, trades, index) names no market: the engine records it and
+    // keeps trading, since no book is lost; the caller catches up what the channel missed.
     this.health("gap", sid, markets, `${info?.channel ?? "?"} expected seq ${expected}, got ${got}`, tsRecv);
-    if (!isBook) return;
+    if (!isBook) {
+      if (info) this.opts.onChannelGap?.(info.channel, sid);
+      return;
+    }
     for (const m of markets) this.awaiting.add(m);
     this.resyncReason = "gap";
     this.requestSnapshots(sid, markets);
