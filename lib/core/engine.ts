@@ -93,7 +93,7 @@ interface MarketState {
 }
 
 interface SettledBy {
-  /** When this settlement was booked (a correction of it may lift the REDUCING it caused). */
+  /** When this settlement was first booked (a correction of it may lift the REDUCING it caused). */
   readonly ts: TsUs;
   readonly source: SettlementRecord["source"];
   readonly result: MarketResult;
@@ -520,8 +520,9 @@ export class Engine {
     const agrees = result === prev.result && (result !== "scalar" || e.settlementValue === prev.settlementValue);
     if (agrees && prev.source === "venue") return;
     const delta = agrees ? 0 : this.portfolio.resettle(e.market, prev, result, e.settlementValue, ts);
-    // The venue has spoken; should it speak again differently, that is compared with this.
-    keep({ ...prev, ts, source: "venue", result, settlementValue: e.settlementValue, payout: prev.payout + delta });
+    // The venue has spoken; should it speak again differently, that is compared with this. The
+    // booking time stays the first one: what the risk manager asks is whether the trip counted it.
+    keep({ ...prev, source: "venue", result, settlementValue: e.settlementValue, payout: prev.payout + delta });
     if (!agrees) {
       const was = prev.source === "venue" ? "the venue first" : prev.source;
       this.inconsistency(ts, e.market, "settlement_overruled", `${was} settled ${prev.result}; the venue says ${result}: payout ${formatMoneyDollars(delta, 2)}`);

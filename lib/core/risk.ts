@@ -154,6 +154,8 @@ export class RiskManager {
     const out = this.moveTo(ts, "ACTIVE", `reset: ${reason}`);
     if (utcDay(ts) === this.bookDay && this.overDailyLimit(this.book)) {
       this.reducingDay = this.bookDay;
+      this.reducingTripPnl = this.book.dailyPnl;
+      this.reducingTripTs = ts;
       out.push(...this.moveTo(ts, "REDUCING", this.dailyLossReason(this.book)));
     }
     return out;
@@ -191,18 +193,20 @@ export class RiskManager {
   }
 
   /**
-   * A settlement booked at `bookedTs` was corrected by `delta` (a later result overruled it). A
-   * REDUCING that today's loss limit caused is lifted only if, with the corrections of settlements
-   * already booked when it tripped, the day would not have reached the limit then, and is within it
-   * now: that loss never happened. A settlement booked after the trip was not part of it, so its
-   * correction is a recovery like any other, and a real recovery within the day does not re-open
-   * entries. A correction that itself trips the limit is already in the PnL at the trip.
+   * A settlement first booked at `bookedTs` was corrected by `delta` (a later result overruled it).
+   * A REDUCING that today's loss limit caused is lifted only if, with the corrections of settlements
+   * booked that day by the time it tripped, the day would not have reached the limit then, and is
+   * within it now: that loss never happened. A settlement booked after the trip (or on another day)
+   * was not part of it, so its correction is a recovery like any other, and a real recovery within
+   * the day does not re-open entries. A correction that itself trips the limit is already in the PnL
+   * at the trip.
    */
   settlementCorrected(ts: TsUs, s: BookSummary, delta: Micros, bookedTs: TsUs): RiskStateChanged[] {
     const wasReducing = this.current === "REDUCING";
     const out = this.updateBook(ts, s);
     if (!wasReducing || this.current !== "REDUCING" || this.reducingDay !== utcDay(ts)) return out;
-    if (bookedTs > this.reducingTripTs) return out;
+    // Only a settlement of the trip's own day, booked by the trip, was part of the PnL that tripped it.
+    if (bookedTs > this.reducingTripTs || utcDay(bookedTs) !== this.reducingDay) return out;
     this.reducingTripPnl += delta;
     const atTrip = { ...s, dailyPnl: this.reducingTripPnl, balance: s.balance - s.dailyPnl + this.reducingTripPnl };
     if (delta > 0 && !this.overDailyLimit(atTrip) && !this.overDailyLimit(s)) {

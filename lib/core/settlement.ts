@@ -37,8 +37,12 @@ export function inSettlementWindow(ts: TsUs, close: TsUs, windowSeconds = 60): b
  * sub-cent excess fall either way by floating-point noise.
  */
 export function settlementAverage(sum: number, count: number): number {
-  const cents = Math.round(sum * 100);
-  return Math.floor((2 * cents + count) / (2 * count)) / 100;
+  const cents = sum * 100;
+  const whole = Math.round(cents);
+  // Prints of whole cents: exact integer arithmetic. Otherwise (spot-mid proxies at half cents) the
+  // float mean, rounded half up — rounding such a sum to cents first could add up to half a cent.
+  if (Math.abs(cents - whole) < 1e-6) return Math.floor((2 * whole + count) / (2 * count)) / 100;
+  return Math.floor(cents / count + 0.5 + 1e-9) / 100;
 }
 
 /** A published average (8 decimals) to the cent, half up; a half cent within 1e-8 $ counts as one. */

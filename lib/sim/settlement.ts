@@ -193,11 +193,13 @@ export class SettlementFallback {
         next = Math.min(next, settle + this.graceUs);
         continue;
       }
+      // The strike never came (no metadata_updated yet): no result to decide. It stays pending, so a
+      // strike recorded later still settles it (a new market record asks for a check).
+      if (!strikeKnown(p.info)) continue;
       p.done = true;
       // Kalshi's complete average may have come in after the first look (a late close tick).
       if (p.source !== "venue_avg60") this.takeVenueAverage(p, settle);
       if (p.source === null) continue; // nothing recorded to settle from
-      if (!strikeKnown(p.info)) continue; // the strike never came (no metadata_updated on the tape): no result to decide
       this.bySource[p.source]++;
       const result = resultFromAverage(p.info, p.avg);
       (out ??= []).push({

@@ -114,7 +114,7 @@ export class SimVenue {
   /** Liquidity we took, per market and bid-ladder level (levelKey), until the recording shows it gone. */
   private readonly consumed = new Map<string, Map<number, CountE2>>();
   /** Orders whose cancel reached the venue before they did (see process). */
-  private readonly cancelBeforeArrival = new Set<string>();
+  private readonly cancelBeforeArrival = new Map<string, string>();
   /** Latest venue stamp of a print per market (see SimOrder.arrivedAfter). */
   private readonly lastPrintStamp = new Map<string, TsUs>();
   private readonly resting = new Map<string, SimOrder>();
@@ -342,18 +342,23 @@ export class SimVenue {
       return;
     }
     if (p.kind === "cancel") {
-      const o = this.resting.get(p.intent.clientOrderId);
+      const id = p.intent.clientOrderId;
+      const o = this.resting.get(id);
+      // A cancel that overtook its own create (latencies vary) is refused, and the order then rests:
+      // its resting report carries the refusal, so the sender knows the cancel failed.
+      const refuseEarly = (why: string): void => {
+        if (this.pending.some((q) => q.kind === "place" && q.intent.clientOrderId === id)) this.cancelBeforeArrival.set(id, why);
+      };
       if (!this.takeTokens(at, this.opts.cancelCost)) {
         this.stats.rateLimited++;
         // The order is untouched: it still rests.
         if (o) this.update(at, o, "resting", `${CANCEL_REFUSED}: too many requests (429)`);
+        else refuseEarly(`${CANCEL_REFUSED}: too many requests (429)`);
         return;
       }
       this.stats.cancels++;
       if (o) this.cancelResting(o.clientOrderId, at, "Cancel");
-      // A cancel that overtook its own create (latencies vary): Kalshi answers 404, and the order
-      // then rests. Its resting report carries the refusal, so the sender knows the cancel failed.
-      else if (this.pending.some((q) => q.kind === "place" && q.intent.clientOrderId === p.intent.clientOrderId)) this.cancelBeforeArrival.add(p.intent.clientOrderId);
+      else refuseEarly(`${CANCEL_REFUSED}: not_found (the cancel arrived first)`); // Kalshi's 404
       return;
     }
     if (p.kind === "amend") {
@@ -446,7 +451,8 @@ export class SimVenue {
 
   /** Match a new (or re-priced) order as taker, then rest, cancel or complete it. */
   private enter(order: SimOrder, at: TsUs, tif: PlaceOrder["tif"], restReason: string): void {
-    const cancelArrivedFirst = this.cancelBeforeArrival.delete(order.clientOrderId);
+    const refusedCancel = this.cancelBeforeArrival.get(order.clientOrderId) ?? "";
+    this.cancelBeforeArrival.delete(order.clientOrderId);
     if (order.postOnly && this.crossableSize(order) > 0) {
       const wasResting = this.resting.has(order.clientOrderId);
       if (wasResting) this.unrest(order);
@@ -489,7 +495,6 @@ export class SimVenue {
     let set = this.restingByMarket.get(order.market);
     if (!set) this.restingByMarket.set(order.market, (set = new Set()));
     set.add(order.clientOrderId);
-    const refusedCancel = cancelArrivedFirst ? `${CANCEL_REFUSED}: not_found (the cancel arrived first)` : "";
     this.update(at, order, "resting", refusedCancel || restReason || (order.filled > 0 ? "Trade" : ""));
   }
 

@@ -247,11 +247,29 @@ describe("RiskManager — states", () => {
     // A −$20 correction of a settlement booked at T − 1 takes the day to −$45: REDUCING.
     const trip = rm.settlementCorrected(T + 1, book({ dailyPnl: -45 * D, balance: 955 * D }), -20 * D, T - 1);
     expect(trip).toEqual([expect.objectContaining({ from: "ACTIVE", to: "REDUCING" })]);
-    // That settlement corrected back by +$20 (its booking is now the correction at T + 1): the day at
+    // That settlement (first booked at T − 1) corrected back by +$20: the day at
     // the trip, corrected, is −$25, within the limit, and so is the day now → ACTIVE. Counting the
     // −$20 twice (−$45 at the trip, −$65 after it) would leave the trip at −$45 after the +$20: stuck.
-    const lift = rm.settlementCorrected(T + 2, book({ dailyPnl: -25 * D, balance: 975 * D }), 20 * D, T + 1);
+    const lift = rm.settlementCorrected(T + 2, book({ dailyPnl: -25 * D, balance: 975 * D }), 20 * D, T - 1);
     expect(lift).toEqual([expect.objectContaining({ from: "REDUCING", to: "ACTIVE" })]);
+  });
+
+  it("a correction of a settlement booked the day before is not part of today's trip", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.updateBook(T, book({ dailyPnl: -40 * D, balance: 960 * D })); // today's real −$40: REDUCING
+    // A settlement of yesterday corrected by +$45, booked today: today's day is +$5, but the trip was real.
+    expect(rm.settlementCorrected(T + 1, book({ dailyPnl: 5 * D, balance: 1005 * D }), 45 * D, T - 86_400 * 1_000_000)).toEqual([]);
+    expect(rm.state()).toBe("REDUCING");
+  });
+
+  it("a REDUCING entered on reset() is lifted by a correction of the loss that caused it", () => {
+    const rm = new RiskManager(CFG, T);
+    rm.halt(T, "test");
+    rm.updateBook(T + 1, book({ dailyPnl: -40 * D, balance: 960 * D })); // a fallback's −$40, booked at T + 1
+    const reset = rm.reset(T + 2, "operator");
+    expect(reset.map((r) => r.to)).toEqual(["ACTIVE", "REDUCING"]);
+    const lift = rm.settlementCorrected(T + 3, book({ dailyPnl: 10 * D, balance: 1010 * D }), 50 * D, T + 1);
+    expect(lift).toEqual([expect.objectContaining({ from: "REDUCING", to: "ACTIVE" })]); // before: the trip time was unset
   });
 
   it("REDUCING → ACTIVE on the next UTC day, and back to REDUCING if that day loses too", () => {

@@ -436,6 +436,32 @@ describe("a venue result that comes after the fallback settled the market overru
     expect(s.engine.risk.state()).toBe("ACTIVE");
   });
 
+  test("the venue first confirms the fallback's wrong loss, then changes its result: the REDUCING it caused is lifted", () => {
+    // As above (fallback NO from BRTI at 89,000: −$5, REDUCING), then Kalshi determined NO (a row of 0),
+    // then settled YES (+$10): the day is +$5, within the limit, at the trip and now.
+    const { s, records } = session({ vol: { minSamples: 60 }, strategy: { exitsEnabled: false }, risk: { maxDailyLossPct: 0.003 } });
+    const brti: EngineEvent[] = [];
+    for (let k = 59; k >= 0; k--) {
+      const ts = CLOSE - k * S;
+      brti.push({ kind: "index_value", tsRecv: ts + 100_000, tsExchange: ts, indexId: "BRTI", value: 89_000, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: 60 - k });
+    }
+    const settledYes: MarketLifecycle = { ...determined(CLOSE + 1300 * S, A, "yes"), phase: "settled" };
+    const evs = merge(
+      [marketInfo(A, 89_999.99, CLOSE)],
+      [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
+      spotWalk(1810, 100_000, 0.00001, 3),
+      brti,
+      spotWalk(30, 100_000, 0.00001, 4, CLOSE + 950 * S),
+      [determined(CLOSE + 1200 * S, A, "no"), settledYes],
+    );
+    for (const e of evs) s.push(e);
+    s.finish();
+    const rows = records.filter((r) => r.kind === "settlement").map((r) => r.kind === "settlement" && [r.source, r.result, r.pnl]);
+    expect(rows).toEqual([["brti_avg60", "no", -5_000_000], ["venue", "no", 0], ["venue", "yes", 10_000_000]]);
+    const changes = records.filter((r) => r.kind === "risk_state_changed").map((r) => r.kind === "risk_state_changed" && [r.from, r.to]);
+    expect(changes).toEqual([["ACTIVE", "REDUCING"], ["REDUCING", "ACTIVE"]]); // before: the confirmation's time hid the first booking
+  });
+
   test("the venue agrees with the fallback: a confirming row of 0, no correction; the market counts under the venue", () => {
     const { s, records } = run("yes");
     const rows = settlements(records);

@@ -612,4 +612,18 @@ describe("liquidity each unit once: prints, stale books, fill-or-kill and our ow
     expect(updates(es).map((u) => [u.clientOrderId, u.status, u.reason])).toEqual([["o", "resting", "cancel refused: not_found (the cancel arrived first)"]]);
     expect(v.restingOrders().map((o) => o.clientOrderId)).toEqual(["o"]);
   });
+
+  test("a cancel that overtakes its create and finds the write bucket empty is refused too", () => {
+    let n = 0;
+    // A bucket of 10 tokens refilled at 200/s; create 10, cancel 2. "x" takes the 10 just before; "o"
+    // takes 50 ms to arrive, its cancel 1 ms: the cancel finds ~0.4 tokens (429), then "o" rests.
+    const v = venue({ writeTokensPerSecond: 200, writeBucketCapacity: 10, latency: { entryUs: () => [1_000, 50_000, 1_000][n++] ?? 1_000, responseUs: () => 1_000 } });
+    feed(v, snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 1000]]));
+    place(v, T0 + S - 2000, "x", { price: 4000, count: 100 });
+    place(v, T0 + S, "o", { price: 4400, count: 500 });
+    v.cancel({ kind: "cancel_order", ts: T0 + S + 1000, clientOrderId: "o", orderId: null, market: M, reason: "test" });
+    const es = out(v, T0 + 2 * S);
+    expect(updates(es).filter((u) => u.clientOrderId === "o").map((u) => [u.status, u.reason])).toEqual([["resting", "cancel refused: too many requests (429)"]]); // before: ["resting", ""]
+  });
+
 });

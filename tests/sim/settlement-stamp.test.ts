@@ -225,6 +225,14 @@ describe("settlement fallback: the average to the cent, as Kalshi states the exp
     expect(both).toEqual([["LO", "no", 76_000], ["HI", "yes", 76_000]]); // float 75,999.995: NO in both
   });
 
+  test("spot-mid proxies at half cents: the mean is rounded, not the sum first", async () => {
+    const { settlementAverage } = await import("../../lib/core/settlement.ts");
+    // 59 mids at 68,000.005 and one print at 68,000.00: mean 68,000 + 59/120 ¢ = 68,000.0049… → 68,000.00.
+    // Rounding the sum to cents first (408,000,295 ¢ … up half a cent) gave 68,000.01.
+    expect(settlementAverage(59 * 68_000.005 + 68_000, 60)).toBe(68_000);
+    expect(settlementAverage(60 * 68_000.005, 60)).toBe(68_000.01); // an exact half cent rounds up
+  });
+
   test("Kalshi's own average is taken to the cent too", () => {
     const fb = new SettlementFallback(900, 60);
     fb.onEvent(marketInfo("V", 109_999.99, close));
@@ -276,6 +284,15 @@ describe("settlement fallback: records that come late or not at all", () => {
     for (let k = 0; k < 60; k++) fb.onEvent(print(close + 62 * S + k * S, 120, { seq: k }));
     expect(fb.finish(close + 2000 * S)).toEqual([]); // before the fix: a second settlement, from the spot proxy
     expect(fb.bySource).toMatchObject({ venue: 1, brti_avg60: 0, spot_proxy: 0 });
+  });
+
+  test("a strike recorded only after the grace still lets the market settle", () => {
+    const fb = new SettlementFallback(900, 60);
+    fb.onEvent(marketInfo("L", Number.NaN, close, { strikeType: "greater_or_equal" }));
+    for (let k = 59; k >= 0; k--) fb.onEvent(print(close - k * S, 100_000, { seq: 60 - k }));
+    expect(fb.onEvent(print(close + 901 * S, 100_000, { seq: 99 }))).toEqual([]); // grace over, no strike yet
+    const out = fb.onEvent({ ...marketInfo("L", 99_999, close, { strikeType: "greater_or_equal" }), tsRecv: close + 1000 * S });
+    expect(out.map((e) => [e.market, e.result, e.expirationValue])).toEqual([["L", "yes", 100_000]]); // before: never settled
   });
 
   test("a market whose strike never came (no metadata_updated on the tape) is not settled", () => {
