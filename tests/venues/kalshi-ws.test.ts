@@ -156,6 +156,20 @@ describe("Kalshi WS resync", () => {
     expect(fake.wsCommands.some((c) => c.cmd === "update_subscription")).toBe(false);
   });
 
+  it("a venue that sends no snapshot at all for two timeouts loses no market: the subscription is made anew", async () => {
+    const abandoned: string[] = [];
+    const { fake, client, events } = await setup({ snapshotTimeoutMs: 200, maxSnapshotMisses: 2, onMarketAbandoned: (m) => abandoned.push(m) });
+    // A gap; the venue then answers no snapshot (get_snapshot, and the resubscribe's) for 700 ms.
+    fake.faults.withholdSnapshots(700);
+    fake.faults.skipSeq(1);
+    drive(fake, 50);
+    await waitFor(() => health(events, "resynced").length >= 2, 5000, "resynced once the venue answers");
+    // Before: each silent timeout counted against every market, and after two all were given up.
+    expect(abandoned).toEqual([]);
+    expect(client.stats.resubscribes).toBeGreaterThanOrEqual(2);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal");
+  });
+
   it("no snapshot within the timeout → unsubscribe + subscribe anew", async () => {
     const { fake, client, events } = await setup({ snapshotTimeoutMs: 300 });
     fake.faults.ignoreSnapshots(1);

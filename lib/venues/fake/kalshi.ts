@@ -111,6 +111,8 @@ export interface FakeKalshiFaults {
   novelFields(n?: number): void;
   /** Do not answer the next `n` get_snapshot commands. */
   ignoreSnapshots(n?: number): void;
+  /** Send no book snapshot of any kind (subscribe, get_snapshot, add_markets) for `ms`: a venue slow for everyone. */
+  withholdSnapshots(ms: number): void;
   /** Send a terminal channel error (code 10) for every orderbook subscription. */
   channelError(): void;
   /**
@@ -189,6 +191,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   let skipLifecycleCount = 0;
   let stalledUntil = 0;
   let ignoreSnapshotCount = 0;
+  let withholdSnapshotsUntil = 0;
   let novelFieldCount = 0;
   let rejectUpgradeCount = 0;
   const conns = new Set<Conn>();
@@ -231,6 +234,12 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       }
     }
     return out;
+  }
+
+  /** Send a book snapshot unless the venue is withholding them (the seq is still used up). */
+  function sendSnapshot(c: Conn, s: Sub, ticker: string, id?: number): void {
+    const frame = bookSnapshotMsg(s, ticker, id);
+    if (Date.now() >= withholdSnapshotsUntil) send(c, frame);
   }
 
   function bookSnapshotMsg(s: Sub, ticker: string, id?: number): Record<string, unknown> {
@@ -490,7 +499,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
           };
           c.subs.set(sub.sid, sub);
           send(c, { id, type: "subscribed", msg: { channel: ch, sid: sub.sid } });
-          if (ch === "orderbook_delta") for (const t of [...(sub.tickers ?? [])].sort()) send(c, bookSnapshotMsg(sub, t));
+          if (ch === "orderbook_delta") for (const t of [...(sub.tickers ?? [])].sort()) sendSnapshot(c, sub, t);
           if (ch === "ticker" && params.send_initial_snapshot === true) {
             for (const t of [...(sub.tickers ?? state.markets.keys())]) send(c, tickerMsg(sub, state.markets.get(t)!));
           }
@@ -527,7 +536,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
             ignoreSnapshotCount--;
             return;
           }
-          for (const t of tickers) if (!s.tickers || s.tickers.has(t)) send(c, bookSnapshotMsg(s, t, id as number));
+          for (const t of tickers) if (!s.tickers || s.tickers.has(t)) sendSnapshot(c, s, t, id as number);
           return;
         }
         if (action === "add_markets" || action === "delete_markets") {
@@ -541,7 +550,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
             if (action === "delete_markets") s.tickers.delete(t);
           }
           send(c, { id, sid: s.sid, seq: ++s.seq, type: "ok", msg: { market_tickers: [...s.tickers].sort() } });
-          if (s.channel === "orderbook_delta") for (const t of added.sort()) send(c, bookSnapshotMsg(s, t));
+          if (s.channel === "orderbook_delta") for (const t of added.sort()) sendSnapshot(c, s, t);
           return;
         }
         return error(c, id, 13, "Unsupported action");
@@ -1141,6 +1150,9 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     ignoreSnapshots(n = 1) {
       ignoreSnapshotCount += n;
     },
+    withholdSnapshots(ms: number) {
+      withholdSnapshotsUntil = Date.now() + ms;
+    },
     channelError() {
       for (const c of conns) for (const s of c.subs.values()) if (s.channel === "orderbook_delta") error(c, 0, 10, "Channel error", s.sid);
     },
@@ -1162,6 +1174,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       skipLifecycleCount = 0;
       stalledUntil = 0;
       ignoreSnapshotCount = 0;
+      withholdSnapshotsUntil = 0;
       novelFieldCount = 0;
       rejectUpgradeCount = 0;
       restFaults.clear();

@@ -322,6 +322,8 @@ export class KalshiWsClient {
     this.seq.reset();
     this.pending.clear();
     this.books.resetAll();
+    // A new connection starts every market's count of unanswered snapshot requests afresh.
+    this.snapshotMisses.clear();
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     this.snapshotTimer = null;
     if (wasOpen) {
@@ -429,16 +431,18 @@ export class KalshiWsClient {
   }
 
   /**
-   * Snapshots still missing after the timeout. A market that missed `maxSnapshotMisses` timeouts is
-   * given up on (a closed or unknown market never answers) — one bad ticker must not reset the good
-   * books over and over. When NOTHING arrived the venue likely lost our request: the book
-   * subscription is made anew once; otherwise only the missing markets are asked again.
+   * Snapshots still missing after the timeout. When NOTHING arrived the venue likely lost our
+   * request (or is slow for everyone): the book subscription is made anew, and no market is blamed.
+   * Otherwise only the missing markets are asked again, and a market that stayed silent through
+   * `maxSnapshotMisses` such timeouts while others answered is given up on (a closed or unknown
+   * market never answers) — one bad ticker must not reset the good books over and over.
    */
   private onSnapshotTimeout(): void {
     const missing = [...this.awaiting].sort();
     const maxMisses = Math.max(1, this.opts.maxSnapshotMisses ?? 2);
     const giveUp: string[] = [];
-    for (const m of missing) {
+    const othersAnswered = this.snapshotsSinceArm > 0;
+    for (const m of othersAnswered ? missing : []) {
       const n = (this.snapshotMisses.get(m) ?? 0) + 1;
       this.snapshotMisses.set(m, n);
       if (n >= maxMisses) giveUp.push(m);
