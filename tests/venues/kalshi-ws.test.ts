@@ -170,6 +170,38 @@ describe("Kalshi WS resync", () => {
     await waitFor(() => booksEqual(fake, client), 5000, "books equal");
   });
 
+  it("a refused delta still counts its seq: the book is resynced at once, and the next frame is no gap", async () => {
+    const { fake, client, events } = await setup();
+    drive(fake, 50);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal");
+    fake.faults.corruptSeq("orderbook_delta", 1); // a 5-decimal price: the parser refuses the frame
+    drive(fake, 1);
+    // Before: nothing until a later frame showed the hole (minutes, in a quiet market), the book wrong meanwhile.
+    await waitFor(() => health(events, "gap").length === 1, 5000, "gap at the refused frame");
+    expect(health(events, "gap")[0]!.detail).toMatch(/refused frame at seq/);
+    expect(client.stats.rejected).toBe(1);
+    await waitFor(() => health(events, "resynced").length >= 2, 5000, "resynced");
+    drive(fake, 50);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal after the resync");
+    expect(health(events, "gap")).toHaveLength(1);
+  });
+
+  it("a refused lifecycle frame is skipped: its seq counts, and the next frame is no gap", async () => {
+    const subscribed: string[] = [];
+    const { fake, client, events } = await setup({ channels: ["orderbook_delta", "market_lifecycle_v2"], onSubscribed: (channel) => subscribed.push(channel) });
+    await waitFor(() => subscribed.includes("market_lifecycle_v2"), 5000, "lifecycle subscribed");
+    const [a] = fake.state.tickers();
+    const seen = () => events.filter((e) => e.kind === "market_info" || e.kind === "market_lifecycle").length;
+    fake.state.lifecycle(a!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 99_999 });
+    await waitFor(() => seen() >= 1, 5000, "first lifecycle frame");
+    fake.faults.corruptSeq("market_lifecycle_v2", 1); // a ticker that is a number: refused
+    fake.state.lifecycle(a!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 100_000 });
+    fake.state.lifecycle(a!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 100_001 });
+    await waitFor(() => seen() >= 2, 5000, "the frame after the refused one");
+    expect(client.stats.rejected).toBe(1);
+    expect(health(events, "gap")).toEqual([]); // before: a gap, which blocked every market
+  });
+
   it("no snapshot within the timeout → unsubscribe + subscribe anew", async () => {
     const { fake, client, events } = await setup({ snapshotTimeoutMs: 300 });
     fake.faults.ignoreSnapshots(1);

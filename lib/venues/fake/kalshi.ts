@@ -98,6 +98,11 @@ export interface FakeKalshiFaults {
   skipSeq(n?: number): void;
   /** Lose the next `n` market_lifecycle_v2 channel messages the same way. */
   skipLifecycleSeq(n?: number): void;
+  /**
+   * The next `n` messages of the channel keep their sid and seq but carry a value the protocol does
+   * not allow (a price of 5 decimals; a market ticker that is a number): a frame a client refuses.
+   */
+  corruptSeq(channel: "orderbook_delta" | "market_lifecycle_v2", n?: number): void;
   /** Send nothing at all (no frames, no pings) for `ms`. */
   stall(ms: number): void;
   /** Send `n` malformed frames on every connection now. */
@@ -189,6 +194,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   const restFaults = new Map<string, RestFault>();
   let skipSeqCount = 0;
   let skipLifecycleCount = 0;
+  const corruptCount = { orderbook_delta: 0, market_lifecycle_v2: 0 };
   let stalledUntil = 0;
   let ignoreSnapshotCount = 0;
   let withholdSnapshotsUntil = 0;
@@ -260,6 +266,11 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     if (s.channel === "orderbook_delta" && skipSeqCount > 0 && frame.type === "orderbook_delta") {
       // The frame is lost on the way: its seq number is consumed but nothing is delivered.
       skipSeqCount--;
+      return;
+    }
+    if (s.channel === "orderbook_delta" && corruptCount.orderbook_delta > 0 && frame.type === "orderbook_delta") {
+      corruptCount.orderbook_delta--;
+      send(c, { ...frame, msg: { ...(frame.msg as Record<string, unknown>), price_dollars: "0.40001" } });
       return;
     }
     send(c, frame);
@@ -390,8 +401,10 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     lifecycle(msg: Record<string, unknown>, type = "market_lifecycle_v2") {
       const lost = skipLifecycleCount > 0;
       if (lost) skipLifecycleCount--;
+      const corrupt = !lost && corruptCount.market_lifecycle_v2 > 0;
+      if (corrupt) corruptCount.market_lifecycle_v2--;
       for (const [c, s] of subsFor("market_lifecycle_v2", null)) {
-        const frame = { type, sid: s.sid, seq: ++s.seq, msg };
+        const frame = { type, sid: s.sid, seq: ++s.seq, msg: corrupt ? { ...msg, market_ticker: 42 } : msg };
         if (!lost) send(c, frame); // a lost frame still uses up its seq
       }
     },
@@ -1123,6 +1136,9 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     skipLifecycleSeq(n = 1) {
       skipLifecycleCount += n;
     },
+    corruptSeq(channel, n = 1) {
+      corruptCount[channel] += n;
+    },
     stall(ms: number) {
       stalledUntil = Date.now() + ms;
     },
@@ -1172,6 +1188,8 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     clear() {
       skipSeqCount = 0;
       skipLifecycleCount = 0;
+      corruptCount.orderbook_delta = 0;
+      corruptCount.market_lifecycle_v2 = 0;
       stalledUntil = 0;
       ignoreSnapshotCount = 0;
       withholdSnapshotsUntil = 0;

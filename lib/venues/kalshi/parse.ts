@@ -109,7 +109,18 @@ export type KalshiFrameResult =
        */
       unknownFields?: string[];
     }
-  | { ok: false; error: string };
+  | {
+      ok: false;
+      error: string;
+      /**
+       * What the envelope said, when it could be read although the message could not: a refused
+       * frame on a subscription still used up its seq (lib/core/seq.ts), and on a book sid the book
+       * is now unknown. −1 / "" when not readable.
+       */
+      sid?: number;
+      seq?: number;
+      type?: string;
+    };
 
 /** Thrown inside the parser for a bad field; turned into `{ ok: false }` at the top. */
 class FrameError extends Error {}
@@ -971,7 +982,20 @@ function parseFrame(text: string, tsRecv: TsUs, opts: KalshiParseOptions): Kalsh
     }
     return r;
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : "unparseable frame" };
+    return { ok: false, error: e instanceof Error ? e.message : "unparseable frame", ...envelopeOf(text) };
+  }
+}
+
+/** sid, seq and type of a frame whose message was refused, when its envelope reads as such. */
+function envelopeOf(text: string): { sid: number; seq: number; type: string } {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return { sid: -1, seq: -1, type: "" };
+    const o = v as Record<string, unknown>;
+    const int = (x: unknown): number => (typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? x : -1);
+    return { sid: int(o["sid"]), seq: int(o["seq"]), type: typeof o["type"] === "string" ? o["type"].slice(0, 80) : "" };
+  } catch {
+    return { sid: -1, seq: -1, type: "" };
   }
 }
 

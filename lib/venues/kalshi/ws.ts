@@ -431,19 +431,21 @@ export class KalshiWsClient {
   }
 
   /**
-   * Snapshots still missing after the timeout. When NOTHING arrived the venue likely lost our
-   * request (or is slow for everyone): the book subscription is made anew, and no market is blamed.
-   * Otherwise only the missing markets are asked again, and a market that stayed silent through
-   * `maxSnapshotMisses` such timeouts while others answered is given up on (a closed or unknown
-   * market never answers) — one bad ticker must not reset the good books over and over.
+   * Snapshots still missing after the timeout. A market is blamed for a miss only once it has been
+   * silent while others answered: when NOTHING arrived, the venue likely lost our request (or is slow
+   * for everyone), so the book subscription is made anew and only markets already silent before are
+   * counted again. A market with `maxSnapshotMisses` misses is given up on (a closed or unknown market
+   * never answers) — one bad ticker must not reset the good books over and over.
    */
   private onSnapshotTimeout(): void {
     const missing = [...this.awaiting].sort();
     const maxMisses = Math.max(1, this.opts.maxSnapshotMisses ?? 2);
     const giveUp: string[] = [];
     const othersAnswered = this.snapshotsSinceArm > 0;
-    for (const m of othersAnswered ? missing : []) {
-      const n = (this.snapshotMisses.get(m) ?? 0) + 1;
+    for (const m of missing) {
+      const prior = this.snapshotMisses.get(m) ?? 0;
+      if (!othersAnswered && prior === 0) continue;
+      const n = prior + 1;
       this.snapshotMisses.set(m, n);
       if (n >= maxMisses) giveUp.push(m);
     }
@@ -484,8 +486,9 @@ export class KalshiWsClient {
     if (!r.ok) {
       this.stats.rejected++;
       if (this.stats.rejected <= 20 || this.stats.rejected % 100 === 0) {
-        this.log.warn("frame rejected", { connId: this.connId, reason: r.error.slice(0, 160), rejected: this.stats.rejected });
+        this.log.warn("frame rejected", { connId: this.connId, reason: r.error.slice(0, 160), type: r.type ?? "", sid: r.sid ?? -1, seq: r.seq ?? -1, rejected: this.stats.rejected });
       }
+      this.onRefusedSequenced(r.sid ?? -1, r.seq ?? -1, tsRecv);
       return;
     }
     if (r.ignored !== undefined) {
@@ -597,15 +600,31 @@ export class KalshiWsClient {
     }
   }
 
-  private onGap(sid: number, expected: number, got: number, tsRecv: TsUs): void {
+  /**
+   * A frame of one of our subscriptions whose message we refused still used up its seq: count it,
+   * so the next frame is not taken for a gap. On the book sid we no longer know the book: it is
+   * treated as a gap there (books stale, snapshots asked) at once, not when a later frame shows a
+   * hole. Elsewhere (lifecycle, trades, index) the frame is skipped, as an ignored one is.
+   */
+  private onRefusedSequenced(sid: number, seq: number, tsRecv: TsUs): void {
+    if (sid < 0 || seq < 0 || !this.sids.has(sid)) return;
+    const gap = this.seq.observe(sid, seq);
+    if (gap) {
+      this.onGap(sid, gap.expected, gap.got, tsRecv);
+      return;
+    }
+    if (this.sids.get(sid)!.channel === "orderbook_delta") this.onGap(sid, seq, seq, tsRecv, `refused frame at seq ${seq}`);
+  }
+
+  private onGap(sid: number, expected: number, got: number, tsRecv: TsUs, why = ""): void {
     this.stats.gaps++;
     const info = this.sids.get(sid);
     const isBook = info?.channel === "orderbook_delta";
     const markets = isBook ? [...info.tickers].sort() : [];
-    this.log.warn("sequence gap", { connId: this.connId, sid, channel: info?.channel ?? "?", expected, got });
+    this.log.warn("sequence gap", { connId: this.connId, sid, channel: info?.channel ?? "?", expected, got, why });
     // A gap off the book (lifecycle, trades, index) names no market: the engine records it and
     // keeps trading, since no book is lost; the caller catches up what the channel missed.
-    this.health("gap", sid, markets, `${info?.channel ?? "?"} expected seq ${expected}, got ${got}`, tsRecv);
+    this.health("gap", sid, markets, why ? `${info?.channel ?? "?"} ${why}` : `${info?.channel ?? "?"} expected seq ${expected}, got ${got}`, tsRecv);
     if (!isBook) {
       if (info) this.opts.onChannelGap?.(info.channel, sid);
       return;
