@@ -150,6 +150,8 @@ export class MarketDirectory {
   private readonly eventOverrides = new Map<string, { feeType: FeeType | null; feeMultiplier: number | null }>();
   private readonly shards = new Map<string, number>();
   private readonly eventShards = new Map<string, number>();
+  /** When a lifecycle frame last set a market's strike (venue time, else receipt). */
+  private readonly strikeSetAt = new Map<string, TsUs>();
 
   get(market: string): MarketInfo | undefined {
     return this.records.get(market);
@@ -209,7 +211,14 @@ export class MarketDirectory {
       next = mergeMarketInfo(prior, info);
       // A delayed REST listing does not undo a close or a determination we already saw.
       if (rank(info.status) < rank(prior.status)) next = { ...next, status: prior.status };
+      // Nor a strike a metadata_updated frame set after it was written: only a record the venue
+      // updated later (its updated_time) may move that strike again.
+      const setAt = this.strikeSetAt.get(info.market);
+      if (setAt !== undefined && !isPartialMarketInfo(info) && !(info.tsExchange !== null && info.tsExchange > setAt)) {
+        next = { ...next, strikeType: prior.strikeType, floorStrike: prior.floorStrike, capStrike: prior.capStrike };
+      }
     }
+    if (isPartialMarketInfo(info) && (!Number.isNaN(info.floorStrike) || !Number.isNaN(info.capStrike))) this.strikeSetAt.set(info.market, info.tsExchange ?? info.tsRecv);
     let changed = this.store(next);
     const waiting = this.pending.get(info.market);
     if (waiting) {
@@ -221,6 +230,9 @@ export class MarketDirectory {
 
   patch(p: MarketPatch): MarketInfo | null {
     if (p.exchangeIndex !== undefined && p.exchangeIndex >= 0) this.shards.set(p.market, p.exchangeIndex);
+    if ((p.floorStrike !== undefined && !Number.isNaN(p.floorStrike)) || (p.capStrike !== undefined && !Number.isNaN(p.capStrike))) {
+      this.strikeSetAt.set(p.market, p.tsExchange ?? p.tsRecv);
+    }
     const prior = this.records.get(p.market);
     if (!prior) {
       const list = this.pending.get(p.market) ?? [];
@@ -292,6 +304,7 @@ export class MarketDirectory {
   /** Forget a market (released after settlement so long runs stay flat). */
   forget(market: string): void {
     this.records.delete(market);
+    this.strikeSetAt.delete(market);
     this.pending.delete(market);
     this.shards.delete(market);
   }

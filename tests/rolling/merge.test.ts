@@ -155,3 +155,22 @@ describe("partial market info is merged, never replaces the record", () => {
     expect(k.get("KXBTC-25APR30-T0915-B95000")!.priceRanges).toEqual([{ start: 0, end: 10_000, step: 100 }]);
   });
 });
+
+describe("a REST listing older than a metadata_updated frame does not undo its strike", () => {
+  // The listing as GET /markets serves it: strike provisional, updated_time stamped by the venue.
+  const listing = (tsRecv: number, updated: string, floor: number) =>
+    parseKalshiMarket({ ticker: M, event_ticker: "KXBTC15M-26NOV251115", strike_type: "greater_or_equal", floor_strike: floor, open_time: "2026-11-25T16:00:00Z", close_time: "2026-11-25T16:15:00Z", status: "active", updated_time: updated }, tsRecv);
+
+  test("a re-discovery served from cache keeps the frame's strike; a record updated later moves it", () => {
+    const d = new MarketDirectory();
+    d.upsert(listing(T0, "2026-11-25T15:59:50Z", 109_700.01));
+    d.upsert(metadataUpdated(T0 + 5 * S, 109_812.37));
+    expect(d.get(M)!.floorStrike).toBe(109_812.37);
+    // Rediscovery 20 s later, the listing unchanged (same updated_time; Kalshi's REST may be cached 15 s).
+    d.upsert(listing(T0 + 20 * S, "2026-11-25T15:59:50Z", 109_700.01));
+    expect(d.get(M)!.floorStrike).toBe(109_812.37); // before: 109,700.01 again
+    // A record the venue updated after the frame does move it.
+    d.upsert(listing(T0 + 40 * S, "2026-11-25T16:00:30Z", 109_900.5));
+    expect(d.get(M)!.floorStrike).toBe(109_900.5);
+  });
+});

@@ -1085,10 +1085,13 @@ export function parseKalshiMarket(json: unknown, tsRecv: TsUs, fee?: { feeType: 
     const m = check(restMarket, json, "market");
     if (!STRIKE_TYPES.has(m.strike_type)) fail(`market ${m.ticker}: unsupported strike_type ${m.strike_type}`);
     const closeTime = safeTs(parseIsoToUs(m.close_time), "close_time");
+    // The record's own venue time: a listing served late (a CDN-cached page) is older than a strike
+    // a metadata_updated frame set meanwhile (MarketDirectory keeps that strike).
+    const updated = m.updated_time !== undefined ? parseIsoToUs(m.updated_time) : Number.NaN;
     return {
       kind: "market_info",
       tsRecv,
-      tsExchange: null,
+      tsExchange: Number.isSafeInteger(updated) ? updated : null,
       market: m.ticker,
       eventTicker: m.event_ticker,
       seriesTicker: seriesTickerOf(m.event_ticker),
