@@ -264,6 +264,9 @@ export interface BookUpdateResult {
  * On a gap every book of that sid is marked stale; deltas to a stale book are ignored until its
  * snapshot replaces it.
  */
+/** How many removed markets a registry remembers (a few days of rolling 15-minute and hourly markets). */
+const REMOVED_KEPT = 4096;
+
 export class BookRegistry {
   private readonly books = new Map<string, OrderBook>();
   /** The seq rule (lib/core/seq.ts), per subscription. */
@@ -271,6 +274,12 @@ export class BookRegistry {
   private readonly sidMarkets = new Map<number, Set<string>>();
   /** Books of removed markets, cleared and ready for reuse. */
   private readonly spare: OrderBook[] = [];
+  /**
+   * Markets removed lately (their trading is over): a late delta of theirs on a live sid (Kalshi
+   * cancels resting orders after the close) counts its seq but builds no book again. A snapshot,
+   * i.e. the market followed anew, lifts it. The last REMOVED_KEPT are remembered.
+   */
+  private readonly removed = new Set<string>();
 
   get(market: string): OrderBook | undefined {
     return this.books.get(market);
@@ -308,7 +317,11 @@ export class BookRegistry {
   }
 
   applySnapshot(s: BookSnapshot): BookUpdateResult {
+    this.removed.delete(s.market);
     const book = this.getOrCreate(s.market);
+    // Re-snapshotted on another subscription: it no longer belongs to the old one (whose late gap
+    // would otherwise mark this fresh book stale).
+    if (book.sid >= 0 && book.sid !== s.sid) this.sidMarkets.get(book.sid)?.delete(s.market);
     this.attach(s.sid, s.market);
     const g = this.checkSeq(s.sid, s.seq);
     // A snapshot heals its own book; a gap still staleness-marks the others on the sid.
@@ -319,6 +332,10 @@ export class BookRegistry {
   }
 
   applyDelta(d: BookDelta): BookUpdateResult {
+    if (this.removed.has(d.market) && !this.books.has(d.market)) {
+      const g = this.checkSeq(d.sid, d.seq);
+      return { market: d.market, gap: g ? this.markSidStale(d.sid, g, null) : null, issues: [], applied: false };
+    }
     const book = this.getOrCreate(d.market);
     if (book.sid !== d.sid) this.attach(d.sid, d.market);
     const g = this.checkSeq(d.sid, d.seq);
@@ -339,6 +356,8 @@ export class BookRegistry {
     this.books.delete(market);
     this.sidMarkets.get(b.sid)?.delete(market);
     if (this.spare.length < 16) this.spare.push(b);
+    this.removed.add(market);
+    if (this.removed.size > REMOVED_KEPT) this.removed.delete(this.removed.values().next().value!);
   }
 
   /** A new connection means new sids: forget seq state and mark every book stale. */

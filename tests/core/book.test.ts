@@ -140,3 +140,28 @@ describe("the shared book feed of a sweep", () => {
     expect(feed.registry.get(M)!.stale).toBe(false);
   });
 });
+
+describe("BookRegistry: markets that move or go away (hostile venue review)", () => {
+  test("a market re-snapshotted on a new sid leaves the old sid: a late gap there does not touch its fresh book", () => {
+    const r = new BookRegistry();
+    r.applySnapshot(snap(1, [[4000, 100]], [], 1));
+    r.applySnapshot(snap(1, [[4000, 100]], [], 2)); // resubscribed: a new sid, a fresh book
+    expect(r.marketsOnSid(1)).toEqual([]); // before: still a member of sid 1
+    expect(r.marketsOnSid(2)).toEqual([M]);
+    const late = r.applyDelta(delta(9, "yes", 4000, -100, 1, "KXBTCD-26NOV2517-T100249.99")); // sid 1 jumps 1 → 9
+    expect(late.gap?.markets).toEqual(["KXBTCD-26NOV2517-T100249.99"]);
+    expect(r.get(M)!.stale).toBe(false);
+  });
+
+  test("a removed market's late deltas count their seq but build no book again; a snapshot brings it back", () => {
+    const r = new BookRegistry();
+    r.applySnapshot(snap(1, [[4000, 1000]], []));
+    r.remove(M);
+    // The venue cancels resting orders after the close: deltas on the still-live sid.
+    expect(r.applyDelta(delta(2, "yes", 4000, -1000))).toMatchObject({ applied: false, gap: null });
+    expect(r.get(M)).toBeUndefined(); // before: a new 160 KB book, never released again
+    expect(r.applyDelta(delta(4, "yes", 4000, 100)).gap).toMatchObject({ expected: 3, got: 4 }); // the seq still counts
+    r.applySnapshot(snap(5, [[4100, 300]], []));
+    expect(r.get(M)!.top().yesBid).toBe(4100);
+  });
+});
