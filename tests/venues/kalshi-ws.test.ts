@@ -217,6 +217,8 @@ describe("Kalshi WS resync", () => {
     drive(fake, 200);
     await waitFor(() => booksEqual(fake, client), 5000, "books equal after resubscribe");
     expect(health(events, "resynced").length).toBeGreaterThanOrEqual(2);
+    // The engine is told the books are unknown while the old sid's frames are dropped (before: nothing).
+    expect(health(events, "gap").map((g) => g.detail)).toContainEqual(expect.stringMatching(/^resubscribing: no snapshot within/));
   });
 
   it("a terminal channel error (code 10) → resubscribe", async () => {
@@ -266,6 +268,28 @@ describe("Kalshi WS resync", () => {
     c.removeMarkets([b!]);
     await waitFor(() => f.subscriptions().find((s) => s.channel === "orderbook_delta")!.tickers!.length === 1, 3000, "market removed on the venue");
     expect(f.subscriptions().find((s) => s.channel === "orderbook_delta")!.tickers).toEqual([a]);
+  });
+});
+
+describe("Kalshi WS: a market the venue does not know, added mid-session", () => {
+  it("the venue's marketNotFound answer (no ticker, the command's id) gives that market up, with no resubscribe", async () => {
+    fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 5, answerUnknownTickers: true });
+    const f = fake;
+    const [a] = f.state.tickers();
+    const ghost = "KXBTCD-26JAN0117-T1.99";
+    const abandoned: string[] = [];
+    const c = new KalshiWsClient({ wsUrl: f.wsUrl, signer: KalshiSigner.fromFile(f.keyId, f.privateKeyPath), markets: [a!], channels: ["orderbook_delta"], snapshotTimeoutMs: 300, onMarketAbandoned: (m) => abandoned.push(m) });
+    client = c;
+    c.start();
+    await waitFor(() => c.connected && c.awaitingSnapshots().length === 0, 5000, "first market");
+    c.addMarkets([ghost]);
+    await waitFor(() => abandoned.length === 1, 5000, "ghost given up");
+    expect(abandoned).toEqual([ghost]);
+    await new Promise((r) => setTimeout(r, 700)); // two snapshot timeouts
+    // Before: the answer named no market, so after the timeout the whole book channel was made anew.
+    expect(c.stats.resubscribes).toBe(0);
+    expect(f.wsCommands.filter((x) => x.cmd === "subscribe").length).toBe(1);
+    expect(c.awaitingSnapshots()).toEqual([]);
   });
 });
 

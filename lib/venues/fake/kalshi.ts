@@ -35,6 +35,12 @@ import {
 } from "./kalshi-state.ts";
 
 export interface FakeKalshiOptions extends FakeStateOptions {
+  /**
+   * Answer an add_markets naming a ticker this venue does not list with the AsyncAPI's own
+   * `marketNotFound` error ({code: 16, msg: "Market not found"}: the command's id, no ticker).
+   * Default false: unknown tickers are silently left out (no snapshot ever comes).
+   */
+  readonly answerUnknownTickers?: boolean;
   /** Random book activity: one step every N ms (0 = off; drive it with `state.randomDelta()`). */
   readonly flowIntervalMs?: number;
   /** Book changes per flow tick (default 1): with flowIntervalMs 1, a load generator (soak/bench). */
@@ -554,6 +560,9 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
         }
         if (action === "add_markets" || action === "delete_markets") {
           if (!s.tickers) return error(c, id, 13, "Unsupported action");
+          if (action === "add_markets" && opts.answerUnknownTickers && (tickerList(params) ?? []).some((t) => !state.markets.has(t))) {
+            error(c, id, 16, "Market not found");
+          }
           const added: string[] = [];
           for (const t of tickers) {
             if (action === "add_markets" && !s.tickers.has(t)) {

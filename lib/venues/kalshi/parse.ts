@@ -69,7 +69,16 @@ export type KalshiControl =
       subscriptions?: { channel: string; sid: number }[];
     }
   | { type: "unsubscribed"; id: number; sid: number; seq: number }
-  | { type: "error"; id: number; sid: number; code: number; message: string; market: string | null };
+  | {
+      type: "error";
+      id: number;
+      sid: number;
+      code: number;
+      message: string;
+      market: string | null;
+      /** The markets it names (`market_ticker`, or `market_tickers`); empty when it names none. */
+      markets: string[];
+    };
 
 /** A `market_position` push (own position in one market). Not an EngineEvent — see the module note. */
 export interface KalshiPositionUpdate {
@@ -152,7 +161,13 @@ type Envelope = z.infer<typeof envelope>;
 const subscribedMsg = z.object({ channel: z.string(), sid: int });
 const okMsg = z.object({ market_tickers: z.array(z.string()).optional() });
 const listMsg = z.array(z.object({ channel: z.string(), sid: int }));
-const errorMsg = z.object({ code: int, msg: z.string().optional(), message: z.string().optional(), market_ticker: z.string().optional() });
+const errorMsg = z.object({
+  code: int,
+  msg: z.string().optional(),
+  message: z.string().optional(),
+  market_ticker: z.string().optional(),
+  market_tickers: z.array(z.string()).optional(),
+});
 
 const snapshotMsg = z.object({
   market_ticker: z.string().min(1),
@@ -921,7 +936,15 @@ function parseControl(env: Envelope, raw: Record<string, unknown>, tsRecv: TsUs)
       const m = check(errorMsg, env.msg, "error");
       return {
         ...ok(env, []),
-        control: { type: "error", id, sid: sidOf(env), code: m.code, message: m.msg ?? m.message ?? "", market: m.market_ticker ?? null },
+        control: {
+          type: "error",
+          id,
+          sid: sidOf(env),
+          code: m.code,
+          message: m.msg ?? m.message ?? "",
+          market: m.market_ticker ?? m.market_tickers?.[0] ?? null,
+          markets: m.market_tickers ?? (m.market_ticker !== undefined ? [m.market_ticker] : []),
+        },
       };
     }
   }

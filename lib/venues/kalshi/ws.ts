@@ -122,7 +122,7 @@ interface SidInfo {
 type Pending =
   | { cmd: "subscribe"; channel: KalshiChannel; tickers: readonly string[] }
   | { cmd: "unsubscribe"; sids: number[] }
-  | { cmd: "update_subscription"; sid: number; action: string };
+  | { cmd: "update_subscription"; sid: number; action: string; tickers?: readonly string[] };
 
 export class KalshiWsClient {
   readonly books = new BookRegistry();
@@ -226,7 +226,7 @@ export class KalshiWsClient {
         if (!this.subscribePending(ch)) this.subscribe(ch);
         continue;
       }
-      this.send({ id: this.takeId({ cmd: "update_subscription", sid, action: "add_markets" }), cmd: "update_subscription", params: { sid, action: "add_markets", market_tickers: fresh } });
+      this.send({ id: this.takeId({ cmd: "update_subscription", sid, action: "add_markets", tickers: fresh }), cmd: "update_subscription", params: { sid, action: "add_markets", market_tickers: fresh } });
     }
     if (this.awaiting.size > 0) this.armSnapshotTimer();
   }
@@ -405,6 +405,9 @@ export class KalshiWsClient {
       this.seq.forget(old);
     }
     if (channel === "orderbook_delta") {
+      // The old sid's frames are dropped from now on: the books are unknown until the new
+      // subscription's snapshots, and the engine must know that too.
+      this.health("gap", old ?? -1, [...this.markets].sort(), `resubscribing: ${why}`);
       for (const m of this.markets) this.awaiting.add(m);
       this.armSnapshotTimer();
     }
@@ -553,7 +556,7 @@ export class KalshiWsClient {
           const have = new Set(sent);
           const missing = [...this.markets].filter((m) => !have.has(m)).sort();
           if (missing.length > 0) {
-            this.send({ id: this.takeId({ cmd: "update_subscription", sid: c.sid, action: "add_markets" }), cmd: "update_subscription", params: { sid: c.sid, action: "add_markets", market_tickers: missing } });
+            this.send({ id: this.takeId({ cmd: "update_subscription", sid: c.sid, action: "add_markets", tickers: missing }), cmd: "update_subscription", params: { sid: c.sid, action: "add_markets", market_tickers: missing } });
           }
           // …and markets released meanwhile (e.g. closed during a reconnect's subscribe).
           const gone = sent.filter((m) => !this.markets.has(m));
@@ -583,17 +586,22 @@ export class KalshiWsClient {
         if (pending) this.pending.delete(c.id);
         this.stats.venueErrors++;
         this.log.warn("venue error", { connId: this.connId, code: c.code, message: c.message.slice(0, 120), id: c.id, sid: c.sid, market: c.market });
-        // "Market not found" naming the market: waiting for its snapshot is pointless.
-        if (c.code === 16 && c.market && this.markets.has(c.market)) {
-          this.abandon(c.market, "venue: market not found");
-          if (this.awaiting.size === 0 && this.snapshotTimer) this.onAllFresh(c.sid, tsRecv);
-          return;
+        // "Market not found": waiting for its snapshot is pointless. The error may name the market(s),
+        // or only answer our command (the AsyncAPI example has no ticker): a command for one market
+        // then names it.
+        if (c.code === 16) {
+          const named = c.markets.length > 0 ? c.markets : pending && "tickers" in pending && pending.tickers?.length === 1 ? [...pending.tickers] : [];
+          const ours = named.filter((m) => this.markets.has(m));
+          if (ours.length > 0) {
+            for (const m of ours) this.abandon(m, "venue: market not found");
+            if (this.awaiting.size === 0 && this.snapshotTimer) this.onAllFresh(c.sid, tsRecv);
+            return;
+          }
         }
         if (!TERMINAL_ERRORS.has(c.code)) return;
         const channel = c.sid >= 0 ? this.sids.get(c.sid)?.channel : pending?.cmd === "subscribe" ? pending.channel : undefined;
         if (channel && (this.channels as readonly string[]).includes(channel)) {
-          if (channel === "orderbook_delta") this.health("gap", c.sid, [...this.markets].sort(), `channel error ${c.code}`, tsRecv);
-          this.resubscribe(channel as KalshiChannel, `terminal error ${c.code}`);
+          this.resubscribe(channel as KalshiChannel, `channel error ${c.code}`);
         }
         return;
       }
