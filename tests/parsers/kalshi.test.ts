@@ -416,7 +416,7 @@ describe("current shapes (AsyncAPI examples)", () => {
       { channel: "fill", sid: 3 },
     ]);
     const errs = byType(cur, "error").map((l) => c(l).control);
-    expect(errs).toContainEqual({ type: "error", id: 127, sid: -1, code: 16, message: "Market not found", market: "INVALID-MARKET" });
+    expect(errs).toContainEqual({ type: "error", id: 127, sid: -1, code: 16, message: "Market not found", market: "INVALID-MARKET", markets: ["INVALID-MARKET"] });
     expect(errs).toHaveLength(5);
     // Older servers: subscribed without msg, ok with top-level market_tickers.
     expect(c('{"type":"subscribed","id":4}').control).toEqual({ type: "subscribed", id: 4, sid: -1, channel: "" });
