@@ -186,6 +186,19 @@ describe("Kalshi WS resync", () => {
     expect(health(events, "gap")).toHaveLength(1);
   });
 
+  it("many refused deltas ask for one resync at a time, not one each", async () => {
+    const { fake, client, events } = await setup({ snapshotTimeoutMs: 300 });
+    drive(fake, 20);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal");
+    fake.faults.corruptSeq("orderbook_delta", 200);
+    drive(fake, 200);
+    await waitFor(() => client.stats.rejected === 200, 5000, "all refused");
+    const asked = fake.wsCommands.filter((c) => c.cmd === "update_subscription" && (c.params as { action: string }).action === "get_snapshot").length;
+    expect(asked).toBeLessThanOrEqual(2); // before: 200, each for every market on the sid
+    expect(health(events, "gap").length).toBeLessThanOrEqual(2);
+    await waitFor(() => booksEqual(fake, client), 5000, "books equal after the resync");
+  });
+
   it("a refused lifecycle frame is skipped: its seq counts, and the next frame is no gap", async () => {
     const subscribed: string[] = [];
     const { fake, client, events } = await setup({ channels: ["orderbook_delta", "market_lifecycle_v2"], onSubscribed: (channel) => subscribed.push(channel) });
@@ -200,6 +213,21 @@ describe("Kalshi WS resync", () => {
     await waitFor(() => seen() >= 2, 5000, "the frame after the refused one");
     expect(client.stats.rejected).toBe(1);
     expect(health(events, "gap")).toEqual([]); // before: a gap, which blocked every market
+  });
+
+  it("the only market followed never answering: the subscription is made anew less and less often, reported once", async () => {
+    fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 3 });
+    const f = fake;
+    const events: EngineEvent[] = [];
+    const c = new KalshiWsClient({ wsUrl: f.wsUrl, signer: KalshiSigner.fromFile(f.keyId, f.privateKeyPath), markets: ["KXBTCD-26JAN0117-T1.99"], channels: ["orderbook_delta"], snapshotTimeoutMs: 100, onEvent: (e) => events.push(e) });
+    client = c;
+    c.start();
+    await new Promise((r) => setTimeout(r, 2000));
+    // Waits of 100, 200, 400, 800 ms … : at most 4 resubscribes in 2 s (before: one every 100 ms, 19),
+    // and the books reported unknown once, not at every round.
+    expect(c.stats.resubscribes).toBeGreaterThanOrEqual(1);
+    expect(c.stats.resubscribes).toBeLessThanOrEqual(5);
+    expect(health(events, "gap").length).toBeLessThanOrEqual(1);
   });
 
   it("no snapshot within the timeout → unsubscribe + subscribe anew", async () => {

@@ -166,6 +166,8 @@ export class KalshiWsClient {
   private readonly snapshotMisses = new Map<string, number>();
   /** Snapshots received since the snapshot timer was armed. */
   private snapshotsSinceArm = 0;
+  /** Timeouts in a row in which no snapshot at all arrived (backs the next wait off; reset by any snapshot). */
+  private silentTimeouts = 0;
   /** Markets given up on: never subscribed again by this client. */
   private readonly abandoned = new Set<string>();
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -324,6 +326,7 @@ export class KalshiWsClient {
     this.books.resetAll();
     // A new connection starts every market's count of unanswered snapshot requests afresh.
     this.snapshotMisses.clear();
+    this.silentTimeouts = 0;
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     this.snapshotTimer = null;
     if (wasOpen) {
@@ -394,7 +397,8 @@ export class KalshiWsClient {
   }
 
   /** Drop a subscription and make it anew (new sid, fresh snapshots for books). */
-  private resubscribe(channel: KalshiChannel, why: string): void {
+  /** `quiet`: a resubscribe in a run of silent timeouts (the books were already reported unknown). */
+  private resubscribe(channel: KalshiChannel, why: string, quiet = false): void {
     this.stats.resubscribes++;
     const old = this.channelSid.get(channel);
     this.log.warn("resubscribing", { connId: this.connId, channel, sid: old ?? -1, why });
@@ -407,7 +411,7 @@ export class KalshiWsClient {
     if (channel === "orderbook_delta") {
       // The old sid's frames are dropped from now on: the books are unknown until the new
       // subscription's snapshots, and the engine must know that too.
-      this.health("gap", old ?? -1, [...this.markets].sort(), `resubscribing: ${why}`);
+      if (!quiet) this.health("gap", old ?? -1, [...this.markets].sort(), `resubscribing: ${why}`);
       for (const m of this.markets) this.awaiting.add(m);
       this.armSnapshotTimer();
     }
@@ -426,11 +430,14 @@ export class KalshiWsClient {
   private armSnapshotTimer(): void {
     if (this.snapshotTimer) return;
     this.snapshotsSinceArm = 0;
+    // After silent timeouts the wait doubles (up to 64 ×): a venue that answers nobody, or the one
+    // market we follow never answering, is asked again less and less often, not every timeout for ever.
+    const backoff = 2 ** Math.min(this.silentTimeouts, 6);
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = null;
       if (this.awaiting.size === 0 || !this.isOpen) return;
       this.onSnapshotTimeout();
-    }, this.opts.snapshotTimeoutMs ?? 5000);
+    }, (this.opts.snapshotTimeoutMs ?? 5000) * backoff);
   }
 
   /**
@@ -445,6 +452,7 @@ export class KalshiWsClient {
     const maxMisses = Math.max(1, this.opts.maxSnapshotMisses ?? 2);
     const giveUp: string[] = [];
     const othersAnswered = this.snapshotsSinceArm > 0;
+    this.silentTimeouts = othersAnswered ? 0 : this.silentTimeouts + 1;
     for (const m of missing) {
       const prior = this.snapshotMisses.get(m) ?? 0;
       if (!othersAnswered && prior === 0) continue;
@@ -461,7 +469,7 @@ export class KalshiWsClient {
     }
     const sid = this.channelSid.get("orderbook_delta");
     if (this.snapshotsSinceArm === 0 || sid === undefined) {
-      this.resubscribe("orderbook_delta", `no snapshot within ${timeoutMs} ms for ${still.length} markets`);
+      this.resubscribe("orderbook_delta", `no snapshot within ${timeoutMs} ms for ${still.length} markets`, this.silentTimeouts > 1);
       return;
     }
     this.requestSnapshots(sid, still);
@@ -527,6 +535,7 @@ export class KalshiWsClient {
         const info = this.sids.get(e.sid);
         info?.tickers.add(e.market);
         this.snapshotsSinceArm++;
+        this.silentTimeouts = 0;
         this.snapshotMisses.delete(e.market);
         if (this.awaiting.delete(e.market) && this.awaiting.size === 0) this.onAllFresh(e.sid, tsRecv);
       } else if (e.kind === "book_delta") {
@@ -621,7 +630,9 @@ export class KalshiWsClient {
       this.onGap(sid, gap.expected, gap.got, tsRecv);
       return;
     }
-    if (this.sids.get(sid)!.channel === "orderbook_delta") this.onGap(sid, seq, seq, tsRecv, `refused frame at seq ${seq}`);
+    // One resync at a time: while snapshots are awaited (the timer armed), a refused frame — a bad
+    // snapshot answering our request, say — asks nothing more; the timeout asks again, paced.
+    if (this.sids.get(sid)!.channel === "orderbook_delta" && !this.snapshotTimer) this.onGap(sid, seq, seq, tsRecv, `refused frame at seq ${seq}`);
   }
 
   private onGap(sid: number, expected: number, got: number, tsRecv: TsUs, why = ""): void {
