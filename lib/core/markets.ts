@@ -152,6 +152,8 @@ export class MarketDirectory {
   private readonly eventShards = new Map<string, number>();
   /** When a lifecycle frame last set a market's strike (venue time, else receipt). */
   private readonly strikeSetAt = new Map<string, TsUs>();
+  /** When a lifecycle frame last set a market's status (a pause, a reactivation, a close…). */
+  private readonly statusSetAt = new Map<string, TsUs>();
 
   get(market: string): MarketInfo | undefined {
     return this.records.get(market);
@@ -209,8 +211,11 @@ export class MarketDirectory {
     if (!prior) next = info;
     else {
       next = mergeMarketInfo(prior, info);
-      // A delayed REST listing does not undo a close or a determination we already saw.
-      if (rank(info.status) < rank(prior.status)) next = { ...next, status: prior.status };
+      // A delayed REST listing does not undo a close or a determination we already saw, nor a status
+      // (a pause, a reactivation) a lifecycle frame set after the listing was written.
+      const statusAt = this.statusSetAt.get(info.market);
+      const olderThanFrame = statusAt !== undefined && !isPartialMarketInfo(info) && !(info.tsExchange !== null && info.tsExchange > statusAt);
+      if (rank(info.status) < rank(prior.status) || (olderThanFrame && info.status !== "")) next = { ...next, status: prior.status };
       // Nor a strike a metadata_updated frame set after it was written: only a record the venue
       // updated later (its updated_time) may move that strike again.
       const setAt = this.strikeSetAt.get(info.market);
@@ -260,6 +265,7 @@ export class MarketDirectory {
     const status = statusOfPhase(l);
     const prior = this.records.get(l.market);
     if (!prior) return null;
+    if (status && rank(status) >= rank(prior.status)) this.statusSetAt.set(l.market, l.tsExchange ?? l.tsRecv);
     const p: MarketPatch = {
       market: l.market,
       tsRecv: l.tsRecv,
@@ -305,6 +311,7 @@ export class MarketDirectory {
   forget(market: string): void {
     this.records.delete(market);
     this.strikeSetAt.delete(market);
+    this.statusSetAt.delete(market);
     this.pending.delete(market);
     this.shards.delete(market);
   }

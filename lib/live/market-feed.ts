@@ -169,9 +169,13 @@ export class KalshiMarketFeed {
       onSubscribed: (channel) => {
         if (channel === "market_lifecycle_v2") void this.rediscover();
       },
-      // Lifecycle frames lost in a seq gap (opens, strikes, closes, results): catch up over REST too.
+      // Lifecycle frames lost in a seq gap: catch up over REST — new markets through the usual
+      // listing, and what happened to the followed ones (a pause, a close, a result) by asking for
+      // them by ticker, with no status filter (an open-markets listing leaves those out).
       onChannelGap: (channel) => {
-        if (channel === "market_lifecycle_v2") void this.rediscover();
+        if (channel !== "market_lifecycle_v2") return;
+        void this.rediscover();
+        void this.catchUpFollowed();
       },
       onMarketAbandoned: (m, why) => {
         this.stats.abandoned++;
@@ -233,6 +237,20 @@ export class KalshiMarketFeed {
       }
     })();
     return this.discovery;
+  }
+
+  /** The followed markets' records as the venue has them now (after lost lifecycle frames). */
+  private async catchUpFollowed(): Promise<void> {
+    const tickers = [...this.followed].sort();
+    if (tickers.length === 0 || this.closed) return;
+    try {
+      const r = await this.opts.rest.discover({ tickers, seriesTickers: [], withSeriesFees: false });
+      for (const m of r.markets) this.onInfo(m, r.shards.get(m.market) ?? -1, "rest");
+      this.stats.rediscoveries++;
+    } catch (e) {
+      this.stats.rediscoveryFailures++;
+      this.log.warn("catch-up of followed markets failed", { reason: (e as Error).message });
+    }
   }
 
   private async loadSeriesFees(series: readonly string[]): Promise<void> {

@@ -103,3 +103,33 @@ describe("market feed close", () => {
     expect(late).toEqual([]);
   });
 });
+
+describe("a lifecycle frame lost in a seq gap", () => {
+  test("a pause whose deactivated frame was lost is learnt from REST: the followed markets are asked for by ticker", async () => {
+    fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 5 });
+    const f = fake;
+    const signer = KalshiSigner.fromFile(f.keyId, f.privateKeyPath);
+    rest = new KalshiRestClient({ restUrl: f.restUrl, signer });
+    const events: EngineEvent[] = [];
+    const [a, b] = f.state.tickers();
+    feed = new KalshiMarketFeed({
+      rest,
+      ws: { wsUrl: f.wsUrl, signer, channels: ["orderbook_delta", "market_lifecycle_v2"] },
+      selection: { series: [f.state.markets.get(a!)!.seriesTicker] },
+      discoverySeconds: 3600,
+      onEvent: (e) => events.push(e),
+    });
+    await feed.start();
+    const fd = feed;
+    await waitFor(() => !!fd.client?.connected && fd.client.awaitingSnapshots().length === 0, 5000, "connected");
+    f.state.lifecycle(b!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 1 }); // a frame seen: the seq count starts
+    await waitFor(() => events.some((e) => e.kind === "market_info" && e.market === b && e.floorStrike === 1), 5000, "first frame");
+    // The pause: the venue's record goes inactive, its frame is lost; the next frame shows the gap.
+    f.state.markets.get(a!)!.status = "inactive";
+    f.faults.skipLifecycleSeq(1);
+    f.state.lifecycle(a!, "deactivated", { is_deactivated: true });
+    f.state.lifecycle(b!, "metadata_updated", { strike_type: "greater_or_equal", floor_strike: 2 });
+    // Before: the catch-up listed open markets only, which leaves a paused one out; the record stayed active.
+    await waitFor(() => [...events].reverse().find((e): e is MarketInfo => e.kind === "market_info" && e.market === a)?.status === "inactive", 5000, "pause learnt over REST");
+  });
+});

@@ -174,3 +174,21 @@ describe("a REST listing older than a metadata_updated frame does not undo its s
     expect(d.get(M)!.floorStrike).toBe(109_900.5);
   });
 });
+
+describe("a REST listing older than a lifecycle frame does not undo its status", () => {
+  const listing = (tsRecv: number, updated: string, status: string) =>
+    parseKalshiMarket({ ticker: M, event_ticker: "KXBTC15M-26NOV251115", strike_type: "greater_or_equal", floor_strike: 100_000, open_time: "2026-11-25T16:00:00Z", close_time: "2026-11-25T16:15:00Z", status, updated_time: updated }, tsRecv);
+  const phase = (ts: number, p: "deactivated" | "activated") => ({ kind: "market_lifecycle" as const, tsRecv: ts, tsExchange: null, market: M, phase: p, result: null, settlementValue: -1, expirationValue: Number.NaN, closeTime: -1, sid: 3, seq: -1 });
+
+  test("paused and reactivated: a listing written during the pause does not pause it again; a later one may", () => {
+    const d = new MarketDirectory();
+    d.upsert(listing(T0, "2026-11-25T16:00:00Z", "active"));
+    d.lifecycle(phase(T0 + 10 * S, "deactivated"));
+    d.lifecycle(phase(T0 + 20 * S, "activated"));
+    expect(d.get(M)!.status).toBe("active");
+    d.upsert(listing(T0 + 30 * S, "2026-11-25T16:00:15Z", "inactive")); // written in the pause, served late
+    expect(d.get(M)!.status).toBe("active"); // before: inactive, and the engine paused the market for good
+    d.upsert(listing(T0 + 60 * S, "2026-11-25T16:00:50Z", "inactive")); // the venue paused it again since
+    expect(d.get(M)!.status).toBe("inactive");
+  });
+});

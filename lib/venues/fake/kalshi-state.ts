@@ -49,6 +49,8 @@ export interface FakeMarket {
   readonly tick: PriceE4;
   /** Rolling mode's record of what happened when (ms), for tests to check against. */
   readonly history?: RollingHistory;
+  /** When the record last changed (ms): REST's `updated_time`. Every lifecycle frame of the market moves it. */
+  updatedMs?: number;
 }
 
 /** What the rolling fake did with one market: the oracle of the rolling tests. */
@@ -664,6 +666,8 @@ export class FakeKalshiState {
   // ---- lifecycle -------------------------------------------------------------------------------
 
   lifecycle(ticker: string, eventType: string, extra: Record<string, unknown> = {}): void {
+    const m = this.markets.get(ticker);
+    if (m) m.updatedMs = Date.now();
     this.emit("lifecycle", { market_ticker: ticker, event_type: eventType, ...extra });
   }
 

@@ -610,7 +610,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       title: "",
       subtitle: "",
       created_time: iso(m.openMs - 3_600_000),
-      updated_time: iso(m.openMs),
+      updated_time: iso(m.updatedMs ?? m.openMs),
       open_time: iso(m.openMs),
       close_time: iso(m.closeMs),
       expected_expiration_time: iso(m.closeMs + 300_000),
