@@ -627,6 +627,24 @@ export class SimVenue {
     const book = this.books.get(o.market);
     if (!book || book.stale) return 0;
     const other = o.side === "yes" ? "no" : "yes";
+    const { ownPrice, ownAhead } = this.selfTradeStop(o);
+    let total = 0;
+    for (const [q] of book.bidLadder(other).descending()) {
+      if (o.price + q < PRICE_ONE || q < ownPrice) break;
+      const avail = this.available(o.market, book, other, q);
+      total += q === ownPrice ? Math.min(avail, ownAhead) : avail;
+      if (q === ownPrice) break;
+    }
+    return total;
+  }
+
+  /**
+   * Self-trade prevention (taker_at_cross, what we send): a taker stops where it would meet a
+   * resting order of ours — the best of ours in the ladder it takes from that it crosses — after the
+   * public orders ahead of that one at its level (`ownAhead`). ownPrice −1: none in its way.
+   */
+  private selfTradeStop(o: SimOrder): { ownPrice: PriceE4; ownAhead: CountE2 } {
+    const other = o.side === "yes" ? "no" : "yes";
     let ownPrice = -1;
     let ownAhead = 0;
     const ids = this.restingByMarket.get(o.market);
@@ -640,14 +658,7 @@ export class SimVenue {
         } else if (r.price === ownPrice && r.queueAhead < ownAhead) ownAhead = r.queueAhead;
       }
     }
-    let total = 0;
-    for (const [q] of book.bidLadder(other).descending()) {
-      if (o.price + q < PRICE_ONE || q < ownPrice) break;
-      const avail = this.available(o.market, book, other, q);
-      total += q === ownPrice ? Math.min(avail, ownAhead) : avail;
-      if (q === ownPrice) break;
-    }
-    return total;
+    return { ownPrice, ownAhead };
   }
 
   /**
@@ -678,23 +689,10 @@ export class SimVenue {
     const levels =
       o.action === "buy" ? [...book.asks(o.outcome)] : [...book.bidLadder(o.outcome).descending()];
     const limit = o.action === "buy" ? o.price : this.sellLimit(o);
-    // Self-trade prevention (taker_at_cross, what we send): the taker stops where it would meet a
-    // resting order of ours — after the public orders ahead of that one at its level.
-    const ladder: "yes" | "no" = o.action === "buy" ? (o.outcome === "yes" ? "no" : "yes") : o.outcome;
-    const minLadderPrice = o.action === "buy" ? PRICE_ONE - limit : limit;
-    let ownPrice = -1;
-    let ownAhead = 0;
+    // The ladder whose bids this taker takes (the opposite of the one it would rest in).
+    const ladder: "yes" | "no" = o.side === "yes" ? "no" : "yes";
+    const { ownPrice, ownAhead } = this.selfTradeStop(o);
     const ids = this.restingByMarket.get(o.market);
-    if (ids) {
-      for (const id of ids) {
-        const r = this.resting.get(id)!;
-        if (r.side !== ladder || r.price < minLadderPrice) continue;
-        if (r.price > ownPrice) {
-          ownPrice = r.price;
-          ownAhead = r.queueAhead;
-        } else if (r.price === ownPrice && r.queueAhead < ownAhead) ownAhead = r.queueAhead;
-      }
-    }
     let took = false;
     for (const [px, size] of levels) {
       if (o.remaining <= 0) break;

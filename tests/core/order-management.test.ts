@@ -367,6 +367,30 @@ describe("risk caps count the orders still open, not only the positions", () => 
   });
 });
 
+/**
+ * 10 YES bought at 0.50; BRTI prints of 89,000 fill the final minute, so the fallback settles NO from
+ * them (−$5.00 ≥ the 0.3 % × $1000 = $3 daily loss limit → REDUCING); then the venue's `results`.
+ */
+function wrongFallbackLoss(results: EngineEvent[]) {
+  const out = session({ vol: { minSamples: 60 }, strategy: { exitsEnabled: false }, risk: { maxDailyLossPct: 0.003 } });
+  const brti: EngineEvent[] = [];
+  for (let k = 59; k >= 0; k--) {
+    const ts = CLOSE - k * S;
+    brti.push({ kind: "index_value", tsRecv: ts + 100_000, tsExchange: ts, indexId: "BRTI", value: 89_000, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: 60 - k });
+  }
+  const evs = merge(
+    [marketInfo(A, 89_999.99, CLOSE)],
+    [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
+    spotWalk(1810, 100_000, 0.00001, 3),
+    brti,
+    spotWalk(30, 100_000, 0.00001, 4, CLOSE + 950 * S),
+    results,
+  );
+  for (const e of evs) out.s.push(e);
+  out.s.finish();
+  return out;
+}
+
 describe("a venue result that comes after the fallback settled the market overrules it", () => {
   // YES ask 0.50 × 10 (NO bid 0.50); spot 100k against strike 90k: the taker buys 10 YES at 0.50.
   // No venue result within the 900-s grace: the fallback settles from the spot proxy (≈100k ≥ 90k →
@@ -410,22 +434,7 @@ describe("a venue result that comes after the fallback settled the market overru
   test("a REDUCING the fallback's wrong loss caused is lifted when the venue's result removes that loss", () => {
     // As above, but BRTI prints of 89,000 fill the final minute: the fallback settles NO from them
     // (−$5.00 ≥ the 0.3 % × $1000 = $3 daily loss limit → REDUCING); Kalshi says YES: +$5.00 on the day.
-    const { s, records } = session({ vol: { minSamples: 60 }, strategy: { exitsEnabled: false }, risk: { maxDailyLossPct: 0.003 } });
-    const brti: EngineEvent[] = [];
-    for (let k = 59; k >= 0; k--) {
-      const ts = CLOSE - k * S;
-      brti.push({ kind: "index_value", tsRecv: ts + 100_000, tsExchange: ts, indexId: "BRTI", value: 89_000, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: 60 - k });
-    }
-    const evs = merge(
-      [marketInfo(A, 89_999.99, CLOSE)],
-      [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
-      spotWalk(1810, 100_000, 0.00001, 3),
-      brti,
-      spotWalk(30, 100_000, 0.00001, 4, CLOSE + 950 * S),
-      [determined(CLOSE + 1200 * S, A, "yes")],
-    );
-    for (const e of evs) s.push(e);
-    s.finish();
+    const { s, records } = wrongFallbackLoss([determined(CLOSE + 1200 * S, A, "yes")]);
     const rows = records.filter((r) => r.kind === "settlement");
     expect(rows.map((r) => r.kind === "settlement" && [r.source, r.result, r.pnl])).toEqual([
       ["brti_avg60", "no", -5_000_000],
@@ -439,23 +448,8 @@ describe("a venue result that comes after the fallback settled the market overru
   test("the venue first confirms the fallback's wrong loss, then changes its result: the REDUCING it caused is lifted", () => {
     // As above (fallback NO from BRTI at 89,000: −$5, REDUCING), then Kalshi determined NO (a row of 0),
     // then settled YES (+$10): the day is +$5, within the limit, at the trip and now.
-    const { s, records } = session({ vol: { minSamples: 60 }, strategy: { exitsEnabled: false }, risk: { maxDailyLossPct: 0.003 } });
-    const brti: EngineEvent[] = [];
-    for (let k = 59; k >= 0; k--) {
-      const ts = CLOSE - k * S;
-      brti.push({ kind: "index_value", tsRecv: ts + 100_000, tsExchange: ts, indexId: "BRTI", value: 89_000, avg60s: Number.NaN, quarterAvg: Number.NaN, quarterTicks: 0, sid: 9, seq: 60 - k });
-    }
     const settledYes: MarketLifecycle = { ...determined(CLOSE + 1300 * S, A, "yes"), phase: "settled" };
-    const evs = merge(
-      [marketInfo(A, 89_999.99, CLOSE)],
-      [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])],
-      spotWalk(1810, 100_000, 0.00001, 3),
-      brti,
-      spotWalk(30, 100_000, 0.00001, 4, CLOSE + 950 * S),
-      [determined(CLOSE + 1200 * S, A, "no"), settledYes],
-    );
-    for (const e of evs) s.push(e);
-    s.finish();
+    const { s, records } = wrongFallbackLoss([determined(CLOSE + 1200 * S, A, "no"), settledYes]);
     const rows = records.filter((r) => r.kind === "settlement").map((r) => r.kind === "settlement" && [r.source, r.result, r.pnl]);
     expect(rows).toEqual([["brti_avg60", "no", -5_000_000], ["venue", "no", 0], ["venue", "yes", 10_000_000]]);
     const changes = records.filter((r) => r.kind === "risk_state_changed").map((r) => r.kind === "risk_state_changed" && [r.from, r.to]);
