@@ -18,6 +18,24 @@ interface Pending {
 
 const UNSCORED_REASONS = new Set(["TAU_TOO_LONG", "UNSUPPORTED_STRIKE", "MARKET_NOT_OPEN"]);
 
+/** One settled market's part of the scores: sums over its forecasts (means from lib/analysis × n). */
+interface Score {
+  readonly bm: number;
+  readonly bk: number;
+  readonly lm: number;
+  readonly lk: number;
+  readonly n: number;
+}
+
+/** The market's forecasts against a yes/no outcome (they all share it); null for any other result. */
+function scoreOf(p: Pending, result: string): Score | null {
+  if (result !== "yes" && result !== "no") return null;
+  const n = p.pModel.length;
+  if (n === 0) return { bm: 0, bk: 0, lm: 0, lk: 0, n: 0 };
+  const ys = new Array<number>(n).fill(result === "yes" ? 1 : 0);
+  return { bm: brier(p.pModel, ys) * n, bk: brier(p.pMarket, ys) * n, lm: logLoss(p.pModel, ys, LOG_EPS) * n, lk: logLoss(p.pMarket, ys, LOG_EPS) * n, n };
+}
+
 export interface Scores {
   n: number;
   brier_model: number | null;
@@ -43,7 +61,7 @@ export class SummaryCollector {
   settlementCorrections = 0;
   readonly settlementSources = new Map<string, number>();
   /** Markets settled by a fallback: a later venue row for one of them confirms or corrects it. */
-  private readonly fallbackSettled = new Map<string, { readonly source: string; readonly result: string }>();
+  private readonly fallbackSettled = new Map<string, { readonly source: string; readonly result: string; readonly forecasts: Pending | null; readonly scored: Score | null }>();
   /** The venue's result per market it settled: a later venue row for one is a repeat or a correction. */
   private readonly venueSettled = new Map<string, string>();
   inconsistencies = 0;
@@ -88,11 +106,16 @@ export class SummaryCollector {
         this.settlementPnl += r.pnl;
         const fallback = this.fallbackSettled.get(r.market);
         if (fallback !== undefined) {
-          // The venue's result came after a fallback's: the market now counts under the venue. When
-          // it differs, its forecasts keep the fallback's outcome in this summary's scores (the
-          // store has both rows).
+          // The venue's result came after a fallback's: the market now counts under the venue, and
+          // when it differs its forecasts are scored against the venue's outcome instead (a fallback's
+          // forecasts are kept until then; a venue-settled market's are freed at once).
           this.fallbackSettled.delete(r.market);
           this.venueSettled.set(r.market, r.result);
+          if (r.result !== fallback.result) {
+            if (fallback.scored) this.addScore(fallback.scored, -1);
+            const again = fallback.forecasts ? scoreOf(fallback.forecasts, r.result) : null;
+            if (again) this.addScore(again, 1);
+          }
           if (r.result !== fallback.result || r.pnl !== 0) this.settlementCorrections++;
           this.settlementSources.set(fallback.source, this.settlementSources.get(fallback.source)! - 1);
           this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
@@ -106,25 +129,15 @@ export class SummaryCollector {
           break;
         }
         this.settlements++;
-        if (r.source !== "venue") this.fallbackSettled.set(r.market, { source: r.source, result: r.result });
-        else this.venueSettled.set(r.market, r.result);
         this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
         const p = this.pending.get(r.market);
         // Keep the entry (so the market still counts once) but free its forecasts.
         if (p) this.pending.set(r.market, SETTLED);
-        if (p && p !== SETTLED && (r.result === "yes" || r.result === "no")) {
-          const n = p.pModel.length;
-          if (n > 0) {
-            // One settled market: its forecasts share the outcome. Means from lib/analysis, kept as sums.
-            const ys = new Array<number>(n).fill(r.result === "yes" ? 1 : 0);
-            this.bm += brier(p.pModel, ys) * n;
-            this.bk += brier(p.pMarket, ys) * n;
-            this.lm += logLoss(p.pModel, ys, LOG_EPS) * n;
-            this.lk += logLoss(p.pMarket, ys, LOG_EPS) * n;
-          }
-          this.n += p.pModel.length;
-          if (p.pModel.length > 0) this.scoredMarkets++;
-        }
+        const forecasts = p && p !== SETTLED ? p : null;
+        const scored = forecasts ? scoreOf(forecasts, r.result) : null;
+        if (scored) this.addScore(scored, 1);
+        if (r.source !== "venue") this.fallbackSettled.set(r.market, { source: r.source, result: r.result, forecasts, scored });
+        else this.venueSettled.set(r.market, r.result);
         break;
       }
       case "inconsistency":
@@ -136,6 +149,16 @@ export class SummaryCollector {
       default:
         break;
     }
+  }
+
+  /** Add (sign 1) or take back (sign −1) one market's contribution to the scores. */
+  private addScore(c: Score, sign: 1 | -1): void {
+    this.bm += sign * c.bm;
+    this.bk += sign * c.bk;
+    this.lm += sign * c.lm;
+    this.lk += sign * c.lk;
+    this.n += sign * c.n;
+    if (c.n > 0) this.scoredMarkets += sign;
   }
 
   scores(): Scores {

@@ -431,6 +431,26 @@ describe("a venue result that comes after the fallback settled the market overru
     expect(summary.toJSON(s.engine, 0)).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 }, settlement_corrections: 1, settlement_pnl_usd: -5 });
   });
 
+  test("the forecasts of a market the venue overruled are scored against the venue's outcome", () => {
+    const { s, records } = run("no");
+    const summary = new SummaryCollector();
+    for (const r of records) summary.record(r);
+    // Oracle, by hand from the opportunity rows: every scored forecast of the market against NO (0).
+    const unscored = new Set(["TAU_TOO_LONG", "UNSUPPORTED_STRIKE", "MARKET_NOT_OPEN"]);
+    const fallbackAt = records.find((r) => r.kind === "settlement")!.ts;
+    const scored = records.filter((r): r is Opportunity => r.kind === "opportunity" && r.ts <= fallbackAt && Number.isFinite(r.pModel) && Number.isFinite(r.pMarketMid) && !unscored.has(r.reason));
+    expect(scored.length).toBeGreaterThan(100);
+    const brierModel = scored.reduce((a, r) => a + r.pModel * r.pModel, 0) / scored.length;
+    const brierMarket = scored.reduce((a, r) => a + r.pMarketMid * r.pMarketMid, 0) / scored.length;
+    const sc = summary.scores();
+    expect(sc.n).toBe(scored.length);
+    expect(sc.markets).toBe(1);
+    // Before: scored against the fallback's YES, (1 − p)², far from these.
+    expect(sc.brier_model).toBeCloseTo(brierModel, 5);
+    expect(sc.brier_market).toBeCloseTo(brierMarket, 5);
+    expect(s.engine.portfolio.realizedTotal()).toBe(-5_000_000);
+  });
+
   test("a REDUCING the fallback's wrong loss caused is lifted when the venue's result removes that loss", () => {
     // As above, but BRTI prints of 89,000 fill the final minute: the fallback settles NO from them
     // (−$5.00 ≥ the 0.3 % × $1000 = $3 daily loss limit → REDUCING); Kalshi says YES: +$5.00 on the day.
