@@ -469,7 +469,7 @@ export class Engine {
         if (e.result && !(st?.settled ?? (this.settledBeforeInfo.has(e.market)))) this.settleMarket(ts, e);
         else if (e.result && (e.resultSource ?? "venue") === "venue") {
           const by = st ? st.settledBy : (this.settledBeforeInfo.get(e.market) ?? null);
-          if (by) this.overruleSettlement(ts, e, by, (next) => (st ? (st.settledBy = next) : this.settledBeforeInfo.set(e.market, next)));
+          if (by) this.overruleSettlement(ts, e, by, st);
         }
         // Nothing trades after determination: release the book (replays of many days stay flat).
         this.feed.retire(e);
@@ -489,9 +489,7 @@ export class Engine {
     const r = this.portfolio.settle(e.market, result, e.settlementValue, ts);
     // Kept so that a later result which differs (the venue's after a fallback's, or the venue
     // changing its own: a dispute, an amended value) is booked as a correction.
-    const by: SettledBy = { ts, source, result, settlementValue: e.settlementValue, position: r.position, costBasis: r.payout - r.pnl, payout: r.payout };
-    if (st) st.settledBy = by;
-    else this.settledBeforeInfo.set(e.market, by);
+    this.keepSettledBy(e.market, st, { ts, source, result, settlementValue: e.settlementValue, position: r.position, costBasis: r.payout - r.pnl, payout: r.payout });
     this.sink.record({
       kind: "settlement",
       ts,
@@ -515,14 +513,14 @@ export class Engine {
    * venue's own settlement a repeat (settled after determined) adds nothing, and a different result
    * (a dispute, an amended value) is a correction like the fallback's.
    */
-  private overruleSettlement(ts: TsUs, e: MarketLifecycle, prev: SettledBy, keep: (next: SettledBy) => void): void {
+  private overruleSettlement(ts: TsUs, e: MarketLifecycle, prev: SettledBy, st: MarketState | undefined): void {
     const result = e.result!;
     const agrees = result === prev.result && (result !== "scalar" || e.settlementValue === prev.settlementValue);
     if (agrees && prev.source === "venue") return;
     const delta = agrees ? 0 : this.portfolio.resettle(e.market, prev, result, e.settlementValue, ts);
     // The venue has spoken; should it speak again differently, that is compared with this. The
     // booking time stays the first one: what the risk manager asks is whether the trip counted it.
-    keep({ ...prev, source: "venue", result, settlementValue: e.settlementValue, payout: prev.payout + delta });
+    this.keepSettledBy(e.market, st, { ...prev, source: "venue", result, settlementValue: e.settlementValue, payout: prev.payout + delta });
     if (!agrees) {
       const was = prev.source === "venue" ? "the venue first" : prev.source;
       this.inconsistency(ts, e.market, "settlement_overruled", `${was} settled ${prev.result}; the venue says ${result}: payout ${formatMoneyDollars(delta, 2)}`);
@@ -539,6 +537,12 @@ export class Engine {
       pnl: delta,
     });
     if (!agrees) this.emitStates(this.risk.settlementCorrected(ts, this.riskBook(ts), delta, prev.ts));
+  }
+
+  /** How a market was settled, on its state, or aside until its record arrives. */
+  private keepSettledBy(market: string, st: MarketState | undefined, by: SettledBy): void {
+    if (st) st.settledBy = by;
+    else this.settledBeforeInfo.set(market, by);
   }
 
   private cancelMarketOrders(ts: TsUs, market: string, why: string): void {

@@ -142,6 +142,14 @@ function sameRecord(a: MarketInfo, b: MarketInfo): boolean {
  * and shards. Every method returns the records it changed (full MarketInfo, stamped with the input's
  * receipt time), in market order; nothing when the input changed nothing.
  */
+/**
+ * A whole record (a REST listing) the venue wrote before `setAt`, when a lifecycle frame last set a
+ * field: it carries no updated_time, or an earlier one. Partial records are the frames themselves.
+ */
+function writtenBefore(info: MarketInfo, setAt: TsUs | undefined): boolean {
+  return setAt !== undefined && !isPartialMarketInfo(info) && !(info.tsExchange !== null && info.tsExchange > setAt);
+}
+
 export class MarketDirectory {
   private readonly records = new Map<string, MarketInfo>();
   /** Patches for markets not yet known (e.g. metadata_updated before the REST listing). */
@@ -213,13 +221,11 @@ export class MarketDirectory {
       next = mergeMarketInfo(prior, info);
       // A delayed REST listing does not undo a close or a determination we already saw, nor a status
       // (a pause, a reactivation) a lifecycle frame set after the listing was written.
-      const statusAt = this.statusSetAt.get(info.market);
-      const olderThanFrame = statusAt !== undefined && !isPartialMarketInfo(info) && !(info.tsExchange !== null && info.tsExchange > statusAt);
-      if (rank(info.status) < rank(prior.status) || (olderThanFrame && info.status !== "")) next = { ...next, status: prior.status };
+      const olderStatus = writtenBefore(info, this.statusSetAt.get(info.market));
+      if (rank(info.status) < rank(prior.status) || (olderStatus && info.status !== "")) next = { ...next, status: prior.status };
       // Nor a strike a metadata_updated frame set after it was written: only a record the venue
       // updated later (its updated_time) may move that strike again.
-      const setAt = this.strikeSetAt.get(info.market);
-      if (setAt !== undefined && !isPartialMarketInfo(info) && !(info.tsExchange !== null && info.tsExchange > setAt)) {
+      if (writtenBefore(info, this.strikeSetAt.get(info.market))) {
         next = { ...next, strikeType: prior.strikeType, floorStrike: prior.floorStrike, capStrike: prior.capStrike };
       }
     }

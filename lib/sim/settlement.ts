@@ -18,33 +18,25 @@ interface Pending {
   done: boolean;
 }
 
-/** YES when the settlement average satisfies the market's strike rule. */
-export function resultFromAverage(info: MarketInfo, avg: number): MarketResult {
+/**
+ * YES when the settlement average satisfies the market's strike rule; null when a strike the rule
+ * needs is not known (no metadata_updated yet), so no result can be decided.
+ */
+export function resultFromAverage(info: MarketInfo, avg: number): MarketResult | null {
+  const f = info.floorStrike;
+  const c = info.capStrike;
+  const yes = (known: boolean, holds: boolean): MarketResult | null => (!known ? null : holds ? "yes" : "no");
   switch (info.strikeType) {
     case "greater":
-      return avg > info.floorStrike ? "yes" : "no";
+      return yes(Number.isFinite(f), avg > f);
     case "greater_or_equal":
-      return avg >= info.floorStrike ? "yes" : "no";
+      return yes(Number.isFinite(f), avg >= f);
     case "less":
-      return avg < info.capStrike ? "yes" : "no";
+      return yes(Number.isFinite(c), avg < c);
     case "less_or_equal":
-      return avg <= info.capStrike ? "yes" : "no";
+      return yes(Number.isFinite(c), avg <= c);
     case "between":
-      return avg >= info.floorStrike && avg <= info.capStrike ? "yes" : "no";
-  }
-}
-
-/** Whether the strikes the market's rule compares with are known numbers. */
-function strikeKnown(info: MarketInfo): boolean {
-  switch (info.strikeType) {
-    case "greater":
-    case "greater_or_equal":
-      return Number.isFinite(info.floorStrike);
-    case "less":
-    case "less_or_equal":
-      return Number.isFinite(info.capStrike);
-    case "between":
-      return Number.isFinite(info.floorStrike) && Number.isFinite(info.capStrike);
+      return yes(Number.isFinite(f) && Number.isFinite(c), avg >= f && avg <= c);
   }
 }
 
@@ -195,13 +187,13 @@ export class SettlementFallback {
       }
       // The strike never came (no metadata_updated yet): no result to decide. It stays pending, so a
       // strike recorded later still settles it (a new market record asks for a check).
-      if (!strikeKnown(p.info)) continue;
+      if (resultFromAverage(p.info, p.avg) === null) continue;
       p.done = true;
       // Kalshi's complete average may have come in after the first look (a late close tick).
       if (p.source !== "venue_avg60") this.takeVenueAverage(p, settle);
       if (p.source === null) continue; // nothing recorded to settle from
       this.bySource[p.source]++;
-      const result = resultFromAverage(p.info, p.avg);
+      const result = resultFromAverage(p.info, p.avg)!;
       (out ??= []).push({
         kind: "market_lifecycle",
         tsRecv: ts,
