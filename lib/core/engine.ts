@@ -633,8 +633,8 @@ export class Engine {
     const feedKey = `feed:${e.feed}`;
     switch (e.status) {
       case "gap":
-        // A Kalshi gap on a sid that carries no book (lifecycle, trades, index) loses no book: it is
-        // recorded, and the feed catches up the frames it lost; blocking here was never lifted.
+        // A Kalshi gap on a sid without books (FeedHealth.markets) loses no book: it is recorded, and
+        // the feed catches up the frames it lost; blocking the whole feed here was never lifted.
         if (e.markets.length === 0 && !(e.feed === "kalshi" && e.sid >= 0)) this.risk.block(ts, feedKey, `gap: ${e.detail}`);
         for (const m of e.markets) this.risk.block(ts, `book:${m}`, `gap: ${e.detail}`);
         this.inconsistency(ts, null, "feed_gap", `${e.feed} sid ${e.sid}: ${e.detail}`);

@@ -260,7 +260,10 @@ export interface FeedHealth extends EventBase {
   readonly status: "connected" | "disconnected" | "gap" | "resynced" | "stale";
   /** Subscription id for Kalshi gaps/resyncs, -1 otherwise. */
   readonly sid: number;
-  /** Markets affected (empty = the whole feed). */
+  /**
+   * Markets affected (empty = the whole feed). A Kalshi `gap` with a sid but no market is on a channel
+   * that carries no book (lifecycle, trades, index): frames were lost, no book was.
+   */
   readonly markets: readonly string[];
   readonly detail: string;
 }
