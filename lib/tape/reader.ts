@@ -24,7 +24,7 @@ import {
   type DuckDBResult,
   type DuckDBVector,
 } from "@duckdb/node-api";
-import { createMemoryDuckDB } from "../duckdb.ts";
+import { createMemoryDuckDB, RETURN_FREED_MEMORY } from "../duckdb.ts";
 import type { Source } from "../core/events.ts";
 import type { RawFrame, TapeEvent } from "./types.ts";
 import { decodeEventBatch, type EventBatch } from "./codec.ts";
@@ -146,6 +146,7 @@ async function openSession(opts: ReadOptions): Promise<Session> {
     // the days already read in memory: measured on 24-h bench days, peak RSS 308 → 319 MB from one
     // day to two with it, 296 → 300 MB without, at the same read speed.
     enable_external_file_cache: "false",
+    ...RETURN_FREED_MEMORY,
   });
   const db = await duck.instance.connect();
   return {
@@ -559,10 +560,18 @@ function fillCell(cells: Float64Array, c: number, v: DuckDBVector, n: number): v
 
 const NO_STRING = (): string | null => null;
 
+/**
+ * The row-major cells of the chunk being decoded. decodeEventBatch reads them synchronously and keeps
+ * nothing of them, so one buffer serves every chunk: a fresh 300 KB array per chunk was half the
+ * read's ArrayBuffer churn, and its late collection set the replay's peak RSS.
+ */
+let cellScratch = new Float64Array(2048 * EVENT_STRIDE);
+
 function eventBlock(chunk: DuckDBDataChunk, rank: number, marketDict: readonly string[], layout: EventLayout): Block<TapeEvent> {
   const n = chunk.rowCount;
   const S = EVENT_STRIDE;
-  const cells = new Float64Array(n * S);
+  if (cellScratch.length < n * S) cellScratch = new Float64Array(n * S);
+  const cells = cellScratch;
   for (const [cell, col] of layout.selected) fillCell(cells, cell, chunk.getColumnVector(col), n);
   for (const c of layout.nullCells) for (let r = c, end = n * S; r < end; r += S) cells[r] = Number.NaN;
   const refVec = layout.refCol >= 0 ? chunk.getColumnVector(layout.refCol) : null;
