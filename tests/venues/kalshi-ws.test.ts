@@ -299,6 +299,32 @@ describe("Kalshi WS resync", () => {
   });
 });
 
+describe("Kalshi WS: an older server's subscribed ack without msg", () => {
+  it("learns the sid from the channel's first frame: books build, gaps count, markets are added on that sid", async () => {
+    fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 17, legacySubscribedAcks: true });
+    const f = fake;
+    const [a, b] = f.state.tickers();
+    const signer = KalshiSigner.fromFile(f.keyId, f.privateKeyPath);
+    const c = new KalshiWsClient({ wsUrl: f.wsUrl, signer, markets: [a!], channels: ["orderbook_delta", "market_lifecycle_v2"], snapshotTimeoutMs: 400 });
+    client = c;
+    c.start();
+    await waitFor(() => c.connected && c.awaitingSnapshots().length === 0 && c.books.get(a!)?.stale === false, 5000, "first market's snapshot");
+    const sid = f.subscriptions().find((s) => s.channel === "orderbook_delta")!.sid;
+    c.addMarkets([b!]);
+    await waitFor(() => c.books.get(b!)?.stale === false, 5000, "added market");
+    const add = f.wsCommands.find((x) => x.cmd === "update_subscription") as { params: { sid: number; action: string } } | undefined;
+    expect(add?.params).toMatchObject({ sid, action: "add_markets" });
+    for (let i = 0; i < 400; i++) f.state.randomDelta(i % 2 ? a : b);
+    await waitFor(() => [a!, b!].every((t) => JSON.stringify(c.books.get(t)!.levels().yesBids) === JSON.stringify(f.state.book(t).yes)), 5000, "books equal");
+    expect(c.stats.gaps).toBe(0);
+    expect(c.stats.droppedStaleSid).toBe(0);
+    // The learnt sid is counted like any other: a lost delta is a gap, and the books heal.
+    f.faults.skipSeq(1);
+    for (let i = 0; i < 50; i++) f.state.randomDelta(a);
+    await waitFor(() => c.stats.gaps === 1 && JSON.stringify(c.books.get(a!)!.levels().yesBids) === JSON.stringify(f.state.book(a!).yes) && !c.books.get(a!)!.stale, 5000, "gap seen and healed");
+  });
+});
+
 describe("Kalshi WS: a market the venue does not know, added mid-session", () => {
   it("the venue's marketNotFound answer (no ticker, the command's id) gives that market up, with no resubscribe", async () => {
     fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 5, answerUnknownTickers: true });

@@ -41,6 +41,11 @@ export interface FakeKalshiOptions extends FakeStateOptions {
    * Default false: unknown tickers are silently left out (no snapshot ever comes).
    */
   readonly answerUnknownTickers?: boolean;
+  /**
+   * Answer a subscribe as older servers did, `{"id":1,"type":"subscribed"}` without `msg` (kalshi-api.md
+   * §3.3, UNCERTAIN whether still emitted): the client learns the sid from the channel's frames.
+   */
+  readonly legacySubscribedAcks?: boolean;
   /** Random book activity: one step every N ms (0 = off; drive it with `state.randomDelta()`). */
   readonly flowIntervalMs?: number;
   /** Book changes per flow tick (default 1): with flowIntervalMs 1, a load generator (soak/bench). */
@@ -505,7 +510,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
           if (existing && existing.tickers && known) {
             // Subscribe is idempotent: new tickers join the existing subscription.
             for (const t of known) existing.tickers.add(t);
-            send(c, { id, type: "subscribed", msg: { channel: ch, sid: existing.sid } });
+            send(c, opts.legacySubscribedAcks ? { id, type: "subscribed" } : { id, type: "subscribed", msg: { channel: ch, sid: existing.sid } });
             continue;
           }
           const sub: Sub = {
@@ -517,7 +522,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
             indexIds: new Set(Array.isArray(params.index_ids) ? params.index_ids.filter((x): x is string => typeof x === "string") : []),
           };
           c.subs.set(sub.sid, sub);
-          send(c, { id, type: "subscribed", msg: { channel: ch, sid: sub.sid } });
+          send(c, opts.legacySubscribedAcks ? { id, type: "subscribed" } : { id, type: "subscribed", msg: { channel: ch, sid: sub.sid } });
           if (ch === "orderbook_delta") for (const t of [...(sub.tickers ?? [])].sort()) sendSnapshot(c, sub, t);
           if (ch === "ticker" && params.send_initial_snapshot === true) {
             for (const t of [...(sub.tickers ?? state.markets.keys())]) send(c, tickerMsg(sub, state.markets.get(t)!));

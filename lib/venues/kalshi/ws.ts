@@ -47,6 +47,21 @@ export const PRIVATE_CHANNELS: readonly KalshiChannel[] = ["fill", "user_orders"
 /** Channel errors after which the subscription must be made anew (asyncapi "Terminal Errors"). */
 const TERMINAL_ERRORS: ReadonlySet<number> = new Set([10, 17, 25]);
 
+/** The channel each sid-carrying message type arrives on (kalshi-api.md §4), to learn a sid from its frames. */
+const CHANNEL_OF_TYPE: ReadonlyMap<string, KalshiChannel> = new Map<string, KalshiChannel>([
+  ["orderbook_snapshot", "orderbook_delta"],
+  ["orderbook_delta", "orderbook_delta"],
+  ["ticker", "ticker"],
+  ["trade", "trade"],
+  ["market_lifecycle_v2", "market_lifecycle_v2"],
+  ["event_lifecycle", "market_lifecycle_v2"],
+  ["event_fee_update", "market_lifecycle_v2"],
+  ["cfbenchmarks_value", "cfbenchmarks_value"],
+  ["fill", "fill"],
+  ["user_order", "user_orders"],
+  ["market_position", "market_positions"],
+]);
+
 export interface KalshiWsOptions {
   readonly wsUrl: string;
   readonly signer: KalshiSigner;
@@ -156,6 +171,13 @@ export class KalshiWsClient {
   private readonly pending = new Map<number, Pending>();
   private readonly sids = new Map<number, SidInfo>();
   private readonly channelSid = new Map<string, number>();
+  /**
+   * Channels an older server confirmed without a sid (`subscribed` without msg), with the tickers the
+   * subscribe named: the sid is learnt from the channel's first frame on an unknown sid.
+   */
+  private readonly sidless = new Map<string, readonly string[]>();
+  /** Sids this connection dropped: their late frames are never taken for a sidless channel's. */
+  private readonly retiredSids = new Set<number>();
   /** The seq rule (lib/core/seq.ts): one count per subscription, every sequenced frame included. */
   private readonly seq = new SeqTracker();
   /** Markets whose book awaits a fresh snapshot, and why. */
@@ -321,6 +343,8 @@ export class KalshiWsClient {
     this.ws = null;
     this.sids.clear();
     this.channelSid.clear();
+    this.sidless.clear();
+    this.retiredSids.clear();
     this.seq.reset();
     this.pending.clear();
     this.books.resetAll();
@@ -392,6 +416,7 @@ export class KalshiWsClient {
 
   /** A subscribe for this channel sent and not answered yet. */
   private subscribePending(channel: KalshiChannel): boolean {
+    if (this.sidless.has(channel)) return true; // confirmed; its sid comes with its first frame
     for (const p of this.pending.values()) if (p.cmd === "subscribe" && p.channel === channel) return true;
     return false;
   }
@@ -405,9 +430,11 @@ export class KalshiWsClient {
     if (old !== undefined) {
       this.send({ id: this.takeId({ cmd: "unsubscribe", sids: [old] }), cmd: "unsubscribe", params: { sids: [old] } });
       this.sids.delete(old);
+      this.retiredSids.add(old);
       this.channelSid.delete(channel);
       this.seq.forget(old);
     }
+    this.sidless.delete(channel);
     if (channel === "orderbook_delta") {
       // The old sid's frames are dropped from now on: the books are unknown until the new
       // subscription's snapshots, and the engine must know that too.
@@ -517,6 +544,7 @@ export class KalshiWsClient {
     if (c) {
       this.onControl(c, tsRecv);
     }
+    if (r.sid >= 0 && this.sidless.size > 0 && !this.sids.has(r.sid)) this.learnSid(r.type, r.sid);
     // Sequence continuity per sid (lib/core/seq.ts): every sequenced frame counts, errors included.
     if (r.sid >= 0 && r.seq >= 0 && this.sids.has(r.sid)) {
       const gap = this.seq.observe(r.sid, r.seq);
@@ -548,38 +576,62 @@ export class KalshiWsClient {
     }
   }
 
+  /** A confirmed subscription: its sid, its markets, and the markets added or released meanwhile. */
+  private registerSid(channel: string, sid: number, sent: readonly string[]): void {
+    const scoped = MARKET_SCOPED.has(channel as KalshiChannel);
+    this.sids.set(sid, { channel, tickers: new Set(scoped ? sent : []) });
+    this.channelSid.set(channel, sid);
+    this.log.debug("subscribed", { connId: this.connId, channel, sid });
+    if (scoped) {
+      // Markets added while the subscribe was on its way.
+      const have = new Set(sent);
+      const missing = [...this.markets].filter((m) => !have.has(m)).sort();
+      if (missing.length > 0) {
+        this.send({ id: this.takeId({ cmd: "update_subscription", sid, action: "add_markets", tickers: missing }), cmd: "update_subscription", params: { sid, action: "add_markets", market_tickers: missing } });
+      }
+      // …and markets released meanwhile (e.g. closed during a reconnect's subscribe).
+      const gone = sent.filter((m) => !this.markets.has(m));
+      if (gone.length > 0) {
+        for (const m of gone) this.sids.get(sid)!.tickers.delete(m);
+        this.send({ id: this.takeId({ cmd: "update_subscription", sid, action: "delete_markets" }), cmd: "update_subscription", params: { sid, action: "delete_markets", market_tickers: gone } });
+      }
+    }
+    this.opts.onSubscribed?.(channel, sid);
+  }
+
+  /** A frame on a sid we do not know, of a channel confirmed without one: that is the channel's sid. */
+  private learnSid(type: string, sid: number): void {
+    const channel = CHANNEL_OF_TYPE.get(type);
+    if (channel === undefined || this.retiredSids.has(sid)) return;
+    const sent = this.sidless.get(channel);
+    if (sent === undefined) return;
+    this.sidless.delete(channel);
+    this.log.info("sid learnt from the channel's first frame (the venue's subscribed ack named none)", { connId: this.connId, channel, sid });
+    this.registerSid(channel, sid, sent);
+  }
+
   private onControl(c: NonNullable<Extract<ReturnType<typeof parseKalshiFrame>, { ok: true }>["control"]>, tsRecv: TsUs): void {
     const pending = c.id > 0 ? this.pending.get(c.id) : undefined;
     switch (c.type) {
       case "subscribed": {
         if (pending?.cmd === "subscribe") this.pending.delete(c.id);
         const channel = pending?.cmd === "subscribe" ? pending.channel : c.channel;
-        const scoped = MARKET_SCOPED.has(channel as KalshiChannel);
         const sent = pending?.cmd === "subscribe" ? pending.tickers : [...this.markets];
-        this.sids.set(c.sid, { channel, tickers: new Set(scoped ? sent : []) });
-        this.channelSid.set(channel, c.sid);
         this.attempt = 0; // the venue accepted us: next disconnect starts backoff afresh
-        this.log.debug("subscribed", { connId: this.connId, channel, sid: c.sid });
-        if (scoped) {
-          // Markets added while the subscribe was on its way.
-          const have = new Set(sent);
-          const missing = [...this.markets].filter((m) => !have.has(m)).sort();
-          if (missing.length > 0) {
-            this.send({ id: this.takeId({ cmd: "update_subscription", sid: c.sid, action: "add_markets", tickers: missing }), cmd: "update_subscription", params: { sid: c.sid, action: "add_markets", market_tickers: missing } });
-          }
-          // …and markets released meanwhile (e.g. closed during a reconnect's subscribe).
-          const gone = sent.filter((m) => !this.markets.has(m));
-          if (gone.length > 0) {
-            for (const m of gone) this.sids.get(c.sid)!.tickers.delete(m);
-            this.send({ id: this.takeId({ cmd: "update_subscription", sid: c.sid, action: "delete_markets" }), cmd: "update_subscription", params: { sid: c.sid, action: "delete_markets", market_tickers: gone } });
-          }
+        if (c.sid < 0) {
+          // An older server's ack without msg names no sid: the channel's first frame on a sid we
+          // do not know gives it (learnSid). An ack for no command of ours names no channel either.
+          if (channel !== "") this.sidless.set(channel, sent);
+          this.log.debug("subscribed without a sid", { connId: this.connId, channel });
+          return;
         }
-        this.opts.onSubscribed?.(channel, c.sid);
+        this.registerSid(channel, c.sid, sent);
         return;
       }
       case "unsubscribed":
         if (pending) this.pending.delete(c.id);
         this.sids.delete(c.sid);
+        if (c.sid >= 0) this.retiredSids.add(c.sid);
         return;
       case "ok":
         if (pending) this.pending.delete(c.id);
