@@ -234,7 +234,11 @@ export class MarketDirectory {
     const waiting = this.pending.get(info.market);
     if (waiting) {
       this.pending.delete(info.market);
-      for (const p of waiting) changed = this.patch(p) ?? changed;
+      for (const p of waiting) {
+        // A record the venue wrote after the frame already holds it, and whatever came since.
+        if (!isPartialMarketInfo(info) && info.tsExchange !== null && info.tsExchange > (p.tsExchange ?? p.tsRecv)) continue;
+        changed = this.patch(p) ?? changed;
+      }
     }
     return changed;
   }

@@ -173,6 +173,20 @@ describe("a REST listing older than a metadata_updated frame does not undo its s
     d.upsert(listing(T0 + 40 * S, "2026-11-25T16:00:30Z", 109_900.5));
     expect(d.get(M)!.floorStrike).toBe(109_900.5);
   });
+
+  test("a frame that came before any record: the first listing keeps it only if written before it", () => {
+    // Written after the frame: the listing already holds what the venue did since (a later strike).
+    const later = new MarketDirectory();
+    later.upsert(metadataUpdated(T0 + 5 * S, 109_812.37));
+    expect(later.get(M)).toBeUndefined();
+    later.upsert(listing(T0 + 40 * S, "2026-11-25T16:00:30Z", 109_900.5));
+    expect(later.get(M)!.floorStrike).toBe(109_900.5); // before: the frame's 109,812.37 was laid over it
+    // Written before the frame (served from cache): the frame's strike wins.
+    const cached = new MarketDirectory();
+    cached.upsert(metadataUpdated(T0 + 5 * S, 109_812.37));
+    cached.upsert(listing(T0 + 20 * S, "2026-11-25T15:59:50Z", 109_700.01));
+    expect(cached.get(M)!.floorStrike).toBe(109_812.37);
+  });
 });
 
 describe("a REST listing older than a lifecycle frame does not undo its status", () => {
