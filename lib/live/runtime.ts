@@ -35,7 +35,7 @@ import { KalshiRestClient } from "../venues/kalshi/rest.ts";
 import { PUBLIC_CHANNELS, type KalshiChannel, type KalshiWsClient } from "../venues/kalshi/ws.ts";
 import { KalshiMarketFeed, marketSelection } from "./market-feed.ts";
 import { nowUs, sleep } from "./clock.ts";
-import { silentLogger, type Logger } from "./logger.ts";
+import { redactString, silentLogger, type Logger } from "./logger.ts";
 
 export type RuntimeMode = "paper" | "live";
 
@@ -700,7 +700,7 @@ export function cancelReportText(who: string, r: CancelAllReport): string {
   const named = r.unconfirmed.length > 0 ? ` NOT CONFIRMED CANCELLED (${r.unconfirmed.length}): ${r.unconfirmed.join(", ")}.` : "";
   if (!r.listOk) {
     return (
-      `${who}: COULD NOT LIST resting orders through REST (${r.errors.at(-1) ?? "error"}); sent ${r.cancelsSent} cancel(s) for the orders this run knows, ` +
+      `${who}: COULD NOT LIST resting orders through REST (${redactString(r.errors.at(-1) ?? "error")}); sent ${r.cancelsSent} cancel(s) for the orders this run knows, ` +
       `${r.canceled} accepted.${named} Orders this run does not know cannot be ruled out — check the account by hand!`
     );
   }

@@ -589,14 +589,23 @@ export function parseBatchCancelResult(body: unknown): BatchItem<CancelOrderResu
 }
 
 /** `{"error":{"code","message"}}` or `{"error":"too many requests"}` → short text. */
+/**
+ * An error body's text is the venue's (or a proxy's) echo: it may quote what we sent, signature
+ * included. Runs of 24+ base64 characters are cut (no code or message Kalshi documents has one; a
+ * signature is 344) and the text is bounded; the caller also removes registered secrets (key id).
+ */
+function venueText(s: string, max: number): string {
+  return s.slice(0, 4 * max).replace(/[A-Za-z0-9+/]{24,}={0,2}/g, "[REDACTED]").slice(0, max);
+}
+
 export function errorSummary(body: unknown): { code: string; message: string } {
   if (body && typeof body === "object" && "error" in body) {
     const e = (body as { error: unknown }).error;
-    if (typeof e === "string") return { code: e, message: e };
+    if (typeof e === "string") return { code: venueText(e, 64), message: venueText(e, 200) };
     if (e && typeof e === "object") {
       const code = (e as { code?: unknown }).code;
       const message = (e as { message?: unknown }).message;
-      return { code: typeof code === "string" ? code : "error", message: typeof message === "string" ? message.slice(0, 200) : "" };
+      return { code: typeof code === "string" ? venueText(code, 64) : "error", message: typeof message === "string" ? venueText(message, 200) : "" };
     }
   }
   return { code: "unknown", message: "" };

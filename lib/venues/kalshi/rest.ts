@@ -13,7 +13,7 @@ import type { PlaceOrder } from "../../core/records.ts";
 import { formatCountFp, formatPriceDollars, type CountE2, type PriceE4 } from "../../core/units.ts";
 import { toCreateOrderV2 } from "../../core/orders.ts";
 import { nowUs, sleep } from "../../live/clock.ts";
-import { silentLogger, type Logger } from "../../live/logger.ts";
+import { redactString, silentLogger, type Logger } from "../../live/logger.ts";
 import { KalshiSigner } from "./auth.ts";
 import {
   errorSummary,
@@ -235,6 +235,12 @@ interface RawResponse {
   body: unknown;
 }
 
+/** The venue's error code and message with every registered secret (the key id) cut out. */
+function venueError(body: unknown): { code: string; message: string } {
+  const e = errorSummary(body);
+  return { code: redactString(e.code), message: redactString(e.message) };
+}
+
 export class KalshiRestClient {
   readonly counters: RestCounters = {
     requests: 0,
@@ -351,7 +357,7 @@ export class KalshiRestClient {
       const retryable = res.status === 429 || res.status >= 500;
       if (res.status === 429) this.counters.http429++;
       if (res.status >= 500) this.counters.http5xx++;
-      const err = errorSummary(res.body);
+      const err = venueError(res.body);
       if (!retryable || attempt >= this.maxReadRetries) {
         throw new KalshiHttpError(res.status, err.code, route, err.message);
       }
@@ -393,7 +399,7 @@ export class KalshiRestClient {
       return unknown("server_error");
     }
     if (res.status === 409) return unknown("conflict");
-    const err = errorSummary(res.body);
+    const err = venueError(res.body);
     this.log.info("write rejected", { route, status: res.status, code: err.code, clientOrderId });
     throw new KalshiHttpError(res.status, err.code, route, err.message);
   }
