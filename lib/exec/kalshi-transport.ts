@@ -113,6 +113,13 @@ export class KalshiTransport implements OrderTransport {
   private readonly resolving = new Set<string>();
   private lastActivityMs = 0;
   private cancelAllRun: Promise<CancelAllReport> | null = null;
+  /** Creates whose HTTP answer has not come yet, by client id (a cancel-all waits for them). */
+  private readonly creating = new Map<string, Promise<unknown>>();
+  /**
+   * Creates in flight when a cancel-all began: whenever one turns out to rest (its answer, its
+   * resolution), it is cancelled at once — the sweep may have listed the book before it landed.
+   */
+  private readonly cancelOnLanding = new Set<string>();
   private closed = false;
 
   constructor(private readonly opts: KalshiTransportOptions) {
@@ -301,13 +308,16 @@ export class KalshiTransport implements OrderTransport {
       return;
     }
     try {
-      const r = await this.rest.createOrderV2(body);
+      const answer = this.rest.createOrderV2(body);
+      this.creating.set(t.clientOrderId, answer);
+      const r = await answer.finally(() => this.creating.delete(t.clientOrderId));
       this.stats.createsAccepted++;
       this.noteOrderId(t, r.orderId);
       t.filled = Math.max(t.filled, r.filled);
       const status: OrderStatus = r.remaining > 0 ? "resting" : r.filled >= intent.count ? "executed" : "canceled";
       this.log.info("order placed", { clientOrderId: t.clientOrderId, orderId: r.orderId, market: t.market, status, filled: r.filled, remaining: r.remaining });
       this.emitUpdate(t, status, status === "canceled" ? "ImmediateOrCancel" : "created", r.remaining, r.filled);
+      this.cancelIfSwept(t);
       if (r.filled > 0) await this.emitFillsOf(r.orderId, t.clientOrderId);
     } catch (e) {
       if (e instanceof UnknownOutcomeError) {
@@ -406,6 +416,14 @@ export class KalshiTransport implements OrderTransport {
     }
   }
 
+  /** A create that was in flight when a cancel-all began, found resting: cancel it now. */
+  private cancelIfSwept(t: Tracked): void {
+    if (!this.cancelOnLanding.has(t.clientOrderId) || t.status !== "resting") return;
+    this.cancelOnLanding.delete(t.clientOrderId);
+    this.log.warn("an order in flight during cancel all landed resting: cancelling it", { clientOrderId: t.clientOrderId, orderId: t.orderId });
+    this.track(this.doCancel(t.clientOrderId, t.orderId, t.market, "cancel all: landed after the sweep began"));
+  }
+
   /**
    * Look the order up by client_order_id until REST knows it. Never re-sends anything. A create that
    * REST has not seen after `absentGraceMs` never reached the book.
@@ -433,6 +451,7 @@ export class KalshiTransport implements OrderTransport {
           this.stats.resolved++;
           this.log.info("unknown outcome resolved", { clientOrderId: t.clientOrderId, orderId: found.orderId, status: found.status, what });
           this.emitRestOrder(found, `resolved by client_order_id: ${found.status}`);
+          this.cancelIfSwept(t);
           if (found.filled > 0) await this.emitFillsOf(found.orderId, t.clientOrderId);
           return;
         }
@@ -468,7 +487,11 @@ export class KalshiTransport implements OrderTransport {
     let resting: RestOrder[] = [];
     let round = 0;
     this.log.warn("cancel all", { reason });
+    for (const t of this.openTracked()) if (!t.orderId) this.cancelOnLanding.add(t.clientOrderId);
     for (round = 1; round <= rounds; round++) {
+      // A create still on its way may land after the list below: wait for its answer (bounded by
+      // the REST timeout), so the sweep sees it by id or by client id.
+      if (this.creating.size > 0) await Promise.allSettled([...this.creating.values()]);
       let listed: RestOrder[] | null = null;
       try {
         listed = await this.rest.getRestingOrders();
@@ -491,7 +514,8 @@ export class KalshiTransport implements OrderTransport {
           targets.set(t.orderId, { orderId: t.orderId, market: t.market, clientOrderId: t.clientOrderId });
         }
       }
-      if (listed !== null && listed.length === 0 && targets.size === 0) break;
+      // Done only when nothing rests and none of our orders is still without a venue answer.
+      if (listed !== null && listed.length === 0 && targets.size === 0 && !this.openTracked().some((t) => !t.orderId)) break;
       if (targets.size === 0) {
         // Nothing we can address by id (the list failed and our open orders have no venue id yet).
         if (round < rounds) await sleep(200 * round);
