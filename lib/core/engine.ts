@@ -20,6 +20,7 @@ import type {
   OrderUpdate,
   OwnFill,
   PositionSnapshot,
+  RestingOrderEntry,
   SpotQuote,
 } from "./events.ts";
 import { feePerContract, orderFee, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
@@ -204,6 +205,8 @@ export class Engine {
 
   /** Set by a kill_switch event; never cleared inside a session. */
   killSwitchEngaged = false;
+  /** Venue order ids of untracked resting orders already recorded (cancelUntracked). */
+  private readonly strayOrders = new Set<string>();
   /**
    * Before this instant the engine only follows the market — books, volatility, index, lifecycle,
    * risk blocks — and its sweeps evaluate nothing, so nothing is priced, sent or recorded as an
@@ -623,9 +626,29 @@ export class Engine {
     if (e.balance >= 0) this.venueCashOffset = e.balance - this.portfolio.cash();
     const mismatches = this.portfolio.reconcile(e.positions);
     for (const rec of this.orders.reconcile(ts, e.restingOrders)) this.sink.record(rec);
+    this.cancelUntracked(ts, e.restingOrders);
     this.sink.record({ kind: "reconciliation", ts, ok: mismatches.length === 0, mismatches });
     if (mismatches.length > 0) this.emitStates(this.risk.halt(ts, `reconciliation mismatch: ${mismatches.join("; ")}`));
     else this.risk.noteReconciled(ts);
+  }
+
+  /**
+   * Orders resting at the venue that this run never placed (an earlier run's, left by a crash): they
+   * sit outside every exposure cap, so each is cancelled, and recorded once. A cancel that fails is
+   * asked again at the next reconciliation that still lists the order.
+   */
+  private cancelUntracked(ts: TsUs, resting: readonly RestingOrderEntry[]): void {
+    const stray = this.orders.untracked(resting);
+    const listed = new Set(stray.map((r) => r.orderId));
+    for (const id of this.strayOrders) if (!listed.has(id)) this.strayOrders.delete(id);
+    for (const r of stray) {
+      if (!this.strayOrders.has(r.orderId)) {
+        this.strayOrders.add(r.orderId);
+        this.inconsistency(ts, r.market, "untracked_resting_order", `order ${r.orderId} (client ${r.clientOrderId || "?"}) rests at the venue, not placed by this run: cancelling it`);
+      }
+      this.sink.intent({ kind: "cancel_order", ts, clientOrderId: r.clientOrderId, orderId: r.orderId, market: r.market, reason: "untracked at the venue" });
+      this.counters.intents++;
+    }
   }
 
   private onFeedHealth(e: FeedHealth): void {
