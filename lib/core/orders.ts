@@ -37,6 +37,13 @@ import { PRICE_ONE, formatCountFp, formatPriceDollars, type CountE2, type Micros
  */
 export const CANCEL_REFUSED = "cancel refused";
 
+/**
+ * Reason suffix of a `canceled` the transport inferred because REST did not know the order (a create
+ * that timed out, then was not found). REST lags writes, so a later venue report that it rests, or a
+ * fill, reopens such an order; a canceled the venue itself reported stays final.
+ */
+export const NOT_AT_VENUE = "not at venue";
+
 /** THE mapping (reference §4.4): buy YES p → bid p; sell YES p → ask p; buy NO q → ask 1−q; sell NO q → bid 1−q. */
 export function toYesBook(outcome: Outcome, action: OrderAction, price: PriceE4): { side: BookSide; yesPrice: PriceE4 } {
   if (outcome === "yes") return { side: action === "buy" ? "bid" : "ask", yesPrice: price };
@@ -110,6 +117,8 @@ export interface TrackedOrder {
 type MutableOrder = { -readonly [K in keyof TrackedOrder]: TrackedOrder[K] } & {
   /** Σ unique fills. */
   fillSum: CountE2;
+  /** Canceled only because the venue did not know it (NOT_AT_VENUE, or absent from a reconcile). */
+  closedByAbsence: boolean;
   /** Largest cumulative filled count the venue reported. */
   filledReported: CountE2;
 };
@@ -271,6 +280,7 @@ export class OrderManager {
       reason: "submitted",
       fillSum: 0,
       filledReported: 0,
+      closedByAbsence: false,
     };
     this.byClientId.set(o.clientOrderId, o);
     this.live.set(o.clientOrderId, o);
@@ -351,7 +361,9 @@ export class OrderManager {
     if (u.filled > o.filledReported) o.filledReported = u.filled;
     this.refreshFilled(o);
 
-    const next = this.nextStatus(o.status, u.status);
+    const next = this.nextStatus(o, u.status);
+    if (next === "canceled" && o.status !== "canceled") o.closedByAbsence = u.reason.endsWith(NOT_AT_VENUE);
+    else if (next !== "canceled" || u.status === "canceled") o.closedByAbsence = false;
     o.status = next;
     // Any venue report on the order answers an amend in flight (amended, refused, filled or gone).
     o.amendRequestedTs = -1;
@@ -371,11 +383,15 @@ export class OrderManager {
     return { record: this.touch(o, u.tsRecv, u.reason || `venue: ${u.status}`), unknownOrder: false };
   }
 
-  /** Status after a venue report. The venue is the truth, but stale reports never reopen a final order. */
-  private nextStatus(cur: OrderStatus, reported: OrderStatus): OrderStatus {
+  /**
+   * Status after a venue report. The venue is the truth, but stale reports never reopen a final order
+   * — except one we called canceled only because the venue did not know it yet (closedByAbsence).
+   */
+  private nextStatus(o: MutableOrder, reported: OrderStatus): OrderStatus {
+    const cur = o.status;
     if (reported === "unknown" || reported === "pending") return cur; // no information
     if (cur === "executed") return cur;
-    if (cur === "canceled") return reported === "executed" ? "executed" : cur;
+    if (cur === "canceled") return reported === "executed" || (reported === "resting" && o.closedByAbsence) ? reported : cur;
     return reported;
   }
 
@@ -398,9 +414,10 @@ export class OrderManager {
     if (o.filled >= o.count) {
       o.status = "executed";
       o.cancelRequested = false;
-    } else if (o.status === "pending" || o.status === "unknown" || o.status === "rejected") {
+    } else if (o.status === "pending" || o.status === "unknown" || o.status === "rejected" || (o.status === "canceled" && o.closedByAbsence)) {
       // A fill proves the order exists and is live for its remainder.
       o.status = "resting";
+      o.closedByAbsence = false;
     }
     if (f.tsRecv > o.lastTs) o.lastTs = f.tsRecv;
     o.reason = `fill ${f.tradeId}`;
@@ -423,7 +440,8 @@ export class OrderManager {
     }
     const out: OrderRecord[] = [];
     for (const o of [...this.byClientId.values()].sort((a, b) => a.createdTs - b.createdTs || cmp(a.clientOrderId, b.clientOrderId))) {
-      if (!OPEN.has(o.status)) continue;
+      // A canceled-by-absence order is looked for too: REST listing it resting reopens it.
+      if (!OPEN.has(o.status) && !(o.status === "canceled" && o.closedByAbsence)) continue;
       if (o.createdTs > ts - graceUs) continue;
       const r = byCid.get(o.clientOrderId) ?? (o.orderId !== null ? byOid.get(o.orderId) : undefined);
       if (r) {
@@ -444,15 +462,18 @@ export class OrderManager {
         this.setOrderId(o, r.orderId);
         if (!changed) continue;
         o.status = "resting";
+        o.closedByAbsence = false;
         o.count = count;
+        this.keepLive(o);
         out.push(this.touch(o, ts, "reconcile: resting at venue"));
-      } else {
+      } else if (OPEN.has(o.status)) {
         o.cancelRequested = false;
         if (o.filled >= o.count) {
           o.status = "executed";
           out.push(this.touch(o, ts, "reconcile: absent from venue, fully filled"));
         } else {
           o.status = "canceled";
+          o.closedByAbsence = true;
           out.push(this.touch(o, ts, o.filled > 0 ? "reconcile: absent from venue, partially filled" : "reconcile: absent from venue"));
         }
       }

@@ -23,7 +23,7 @@
  * is resting, else cancels and places.
  */
 import type { BookSide, EngineEvent, OrderStatus, OrderUpdate, OwnFill } from "../core/events.ts";
-import { CANCEL_REFUSED, toCreateOrderV2, toYesBook } from "../core/orders.ts";
+import { CANCEL_REFUSED, NOT_AT_VENUE, toCreateOrderV2, toYesBook } from "../core/orders.ts";
 import type { AmendOrder, CancelOrder, PlaceOrder } from "../core/records.ts";
 import type { CountE2, PriceE4, TsUs } from "../core/units.ts";
 import { nowUs, sleep } from "../live/clock.ts";
@@ -350,7 +350,7 @@ export class KalshiTransport implements OrderTransport {
       const found = await this.rest.findOrderByClientId(clientOrderId, market);
       if (!found) {
         this.log.warn("cancel: order not found at venue", { clientOrderId });
-        if (t) this.emitUpdate(t, "canceled", "cancel: not at venue", 0);
+        if (t) this.emitUpdate(t, "canceled", `cancel: ${NOT_AT_VENUE}`, 0);
         return;
       }
       orderId = found.orderId;
@@ -458,7 +458,7 @@ export class KalshiTransport implements OrderTransport {
         if (what === "create" && Date.now() - started >= absentMs) {
           this.stats.resolved++;
           this.log.info("unknown outcome resolved: never reached the venue", { clientOrderId: t.clientOrderId });
-          this.emitUpdate(t, "canceled", "resolved by client_order_id: not at venue", 0);
+          this.emitUpdate(t, "canceled", `resolved by client_order_id: ${NOT_AT_VENUE}`, 0);
           return;
         }
         if (Date.now() - started > maxMs) break;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
+  NOT_AT_VENUE,
   OrderManager,
   fromYesBook,
   ownFillToFillInput,
@@ -306,6 +307,39 @@ describe("OrderManager — lifecycle", () => {
     expect(om.get("run7-1")).toMatchObject({ status: "executed", filled: 1000 });
     om.onOrderUpdate(update({ clientOrderId: "run7-1", status: "canceled", remaining: 0 }));
     expect(om.get("run7-1")?.status).toBe("executed");
+  });
+
+  it("an order called canceled only because the venue did not know it yet is reopened by the venue's evidence", () => {
+    // A create that timed out and was not found by client id: the transport reports it canceled,
+    // "not at venue". REST lags writes, so it may land later: a resting report, a reconcile that
+    // lists it, or a fill reopens it; a canceled the venue itself sent stays final (test above).
+    const byReport = new OrderManager(CFG, T);
+    byReport.onSubmit(place({ clientOrderId: "run7-1" }));
+    byReport.onOrderUpdate(update({ clientOrderId: "run7-1", orderId: "", status: "canceled", remaining: 0, reason: `resolved by client_order_id: ${NOT_AT_VENUE}` }));
+    expect(byReport.get("run7-1")?.status).toBe("canceled");
+    expect(byReport.openEntryCost(null)).toBe(0);
+    byReport.onOrderUpdate(update({ clientOrderId: "run7-1", status: "resting" }));
+    expect(byReport.get("run7-1")?.status).toBe("resting");
+    expect(byReport.open().map((o) => o.clientOrderId)).toEqual(["run7-1"]);
+    expect(byReport.openEntryCost(null)).toBeGreaterThan(0);
+    // Once the venue itself says canceled, a stale resting report does not reopen it.
+    byReport.onOrderUpdate(update({ clientOrderId: "run7-1", status: "canceled", remaining: 0, reason: "venue: canceled" }));
+    byReport.onOrderUpdate(update({ clientOrderId: "run7-1", status: "resting" }));
+    expect(byReport.get("run7-1")?.status).toBe("canceled");
+
+    const byReconcile = new OrderManager(CFG, T);
+    byReconcile.onSubmit(place({ clientOrderId: "run7-1" }));
+    byReconcile.reconcile(T + 10_000_000, []); // absent from REST: canceled, by absence
+    expect(byReconcile.get("run7-1")?.status).toBe("canceled");
+    const listed: RestingOrderEntry[] = [{ orderId: "oid-1", clientOrderId: "run7-1", market: M, remaining: 1000 }];
+    expect(byReconcile.reconcile(T + 20_000_000, listed).map((r) => r.status)).toEqual(["resting"]);
+    expect(byReconcile.open().length).toBe(1);
+
+    const byFill = new OrderManager(CFG, T);
+    byFill.onSubmit(place({ clientOrderId: "run7-1" }));
+    byFill.onOrderUpdate(update({ clientOrderId: "run7-1", orderId: "", status: "canceled", remaining: 0, reason: `cancel: ${NOT_AT_VENUE}` }));
+    byFill.onFill(ownFill({ tradeId: "t1", count: 400 }));
+    expect(byFill.get("run7-1")).toMatchObject({ status: "resting", filled: 400 });
   });
 
   it("takes size and price from a resting update (amend)", () => {
