@@ -236,7 +236,8 @@ export class RiskManager {
     return [];
   }
 
-  private reconcileStale(ts: TsUs): string | null {
+  /** Why the last reconciliation is too old at ts to trust our exposure (null: recent enough, or no limit). */
+  reconcileStale(ts: TsUs): string | null {
     const maxAge = this.cfg.reconcileMaxAgeSeconds;
     if (!(maxAge > 0)) return null;
     if (this.lastReconciledTs === null) return "never reconciled";

@@ -111,7 +111,8 @@ export class TradingSession {
         if (!book || book.stale) return `book:${market} stale`;
         return opts.extraDataCheck?.(market, ts) ?? null;
       },
-      reconciliationProblem: () => null,
+      // The same age limit as the engine's entry check: amends (reprices) pass through here only.
+      reconciliationProblem: (ts) => engine.risk.reconcileStale(ts),
     };
     this.gateway = new OrderGateway(
       transport,
