@@ -330,11 +330,11 @@ export class RawReparser {
       // Timers, kill switches, paper reconciliation snapshots: the frame is the event's JSON.
       return this.parseJsonEvent(f.text, f.tsRecv);
     }
-    if (f.source === "kalshi" && f.connId === REST_CONN) {
-      // REST answers are kept for the record; the events the session built from them (and the feed's
-      // merged market records) are stored beside them as {"derived": event}.
+    if (f.connId === REST_CONN) {
+      // REST answers are kept for the record; the events the session built from them (the feed's
+      // merged market records, either feed's health events) are stored beside them as {"derived": event}.
       if (!f.text.startsWith('{"derived":')) return NONE;
-      this.sawDerived = true;
+      if (f.source === "kalshi") this.sawDerived = true;
       let inner: unknown;
       try {
         inner = (JSON.parse(f.text) as { derived?: unknown }).derived;

@@ -39,6 +39,9 @@ describe("raw layer ↔ events layer on a paper capture", () => {
     const h = await startRuntime("paper", tradingEnv(fakes, { EXECUTION: "taker", MAX_OPEN_POSITIONS: "3", RECONCILE_SECONDS: "1" }), { tape });
     try {
       await waitFor("fills in paper", () => h.records.filter((r) => r.kind === "fill_record").length >= 2, 10_000);
+      // A lost Coinbase frame: the feed's gap (and its resync) are on the raw layer as derived frames.
+      fakes.coinbase.faults.skipSequence(1);
+      await waitFor("a Coinbase gap in the session", () => h.records.some((r) => r.kind === "inconsistency" && r.issue === "feed_gap" && r.detail.startsWith("coinbase")), 10_000);
       await sleep(800);
       h.rt.kill("raw parity test");
       await h.done;
@@ -76,6 +79,11 @@ describe("raw layer ↔ events layer on a paper capture", () => {
     expect(firstDiff(decisions(fromEvents.records), session)).toBeNull();
     expect(firstDiff(decisions(raw), decisions(fromEvents.records))).toBeNull();
     expect(decisions(raw)).toEqual(decisions(fromEvents.records));
+    const coinbaseGaps = (rs: readonly AuditRecord[]) => rs.filter((r) => r.kind === "inconsistency" && r.issue === "feed_gap" && r.detail.startsWith("coinbase")).length;
+    expect(coinbaseGaps(h.records)).toBeGreaterThan(0);
+    expect(coinbaseGaps(raw)).toBe(coinbaseGaps(fromEvents.records));
+    expect(coinbaseGaps(raw)).toBe(coinbaseGaps(h.records));
+    expect(reparser.rejects).toBe(0);
     expect(raw.filter((r) => r.kind === "fill_record").length).toBe(fromEvents.records.filter((r) => r.kind === "fill_record").length);
   }, 60_000);
 });
