@@ -20,7 +20,8 @@ export interface VolConfig {
   /**
    * A return beyond this many current sigmas is held back for `spikeRevertSteps` grid steps: if the
    * price comes back it was a bad tick (only the net move counts), else a real jump (used unclipped).
-   * spikeRevertSteps 0 turns the filter off.
+   * A return beyond MAX_GRID_RETURN (volatility.ts) is held whatever the sigma, even before the
+   * estimator is warm. spikeRevertSteps 0 turns the filter off.
    */
   readonly outlierSigmas: number;
   readonly spikeRevertSteps: number;

@@ -398,7 +398,8 @@ export class Engine {
   private noteSpot(e: SpotQuote | IndexValue): void {
     if (e.kind === "spot_quote") {
       const mid = quoteMid(e);
-      if (mid === mid) {
+      // The mid the features took: a stray print (spot-guard.ts) leaves the spot as it was.
+      if (mid === mid && this.features.acceptedQuote === e) {
         this.spotMid = mid;
         this.lastSpotTs = e.tsRecv;
       }
@@ -735,6 +736,8 @@ export class Engine {
     this.updateRisk(ts);
     if (this.lastSpotTs < 0 || ts - this.lastSpotTs > s.spotStaleSeconds * US_PER_S) {
       this.risk.block(ts, "spot", "spot stale");
+    } else if (this.features.spotInDoubt()) {
+      this.risk.block(ts, "spot", "spot in doubt: a print far from the last level awaits confirmation");
     } else this.risk.unblock(ts, "spot");
     // Book staleness is not inferred from quiet markets (a book may rest unchanged for minutes):
     // the Kalshi client reports a dead connection as FeedHealth stale/disconnected, and gaps per sid.

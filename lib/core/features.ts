@@ -9,6 +9,7 @@
 import { settingsKey, type EngineConfig } from "./config.ts";
 import type { EngineEvent, IndexValue, SpotQuote } from "./events.ts";
 import { IndexWindow } from "./settlement.ts";
+import { SpotMidGuard } from "./spot-guard.ts";
 import { US_PER_S, type TsUs } from "./units.ts";
 import { createVolEstimator, type VolEstimator } from "./volatility.ts";
 
@@ -52,6 +53,10 @@ export function indexStamp(e: IndexValue): TsUs {
 export class SpotFeatures {
   readonly vol: VolEstimator;
   readonly index: IndexWindow;
+  /** Stray prints are not the spot (spot-guard.ts); the engines of a sweep share the decision. */
+  private readonly spotGuard = new SpotMidGuard();
+  /** The last quote whose mid was taken as the spot (the engine prices from it). */
+  acceptedQuote: SpotQuote | null = null;
   /** Engines may share this object only when their config gives the same key. */
   readonly key: string;
 
@@ -59,6 +64,11 @@ export class SpotFeatures {
     this.key = SpotFeatures.keyOf(cfg);
     this.vol = createVolEstimator(cfg.vol);
     this.index = new IndexWindow(cfg.model.settlementWindowSeconds);
+  }
+
+  /** A far print awaits confirmation (spot-guard.ts): the spot is not known. */
+  spotInDoubt(): boolean {
+    return this.spotGuard.inDoubt();
   }
 
   static keyOf(cfg: Pick<EngineConfig, "vol" | "model">): string {
@@ -69,7 +79,11 @@ export class SpotFeatures {
   onEvent(e: EngineEvent): void {
     if (e.kind === "spot_quote") {
       const mid = quoteMid(e);
-      if (mid === mid) this.vol.onMid(e.tsRecv, mid);
+      if (mid === mid) {
+        // The vol estimator sees every mid: its own filter holds a spike back until it reverts.
+        this.vol.onMid(e.tsRecv, mid);
+        if (this.spotGuard.accept(e.tsRecv, mid)) this.acceptedQuote = e;
+      }
     }
     observeSpotEvent(this.index, e);
   }

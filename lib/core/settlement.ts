@@ -15,6 +15,7 @@
  * `indexStamp`), not when we received it.
  */
 import { US_PER_S, type TsUs } from "./units.ts";
+import { SpotMidGuard } from "./spot-guard.ts";
 
 /** The one-second slot [s, s + 1 s) holding an observation at `ts`, as an integer second. */
 export function settlementSecond(ts: TsUs): number {
@@ -82,6 +83,8 @@ export class IndexWindow {
   private readonly spotSec: Float64Array;
   /** Venue-published quarter averages by close time (a few quarters kept). */
   private readonly venueAvg = new Map<TsUs, VenueAverage>();
+  /** Coinbase mids are proxies of the BRTI: a stray print is not one (spot-guard.ts). */
+  private readonly spotGuard = new SpotMidGuard();
 
   constructor(
     readonly windowSeconds = 60,
@@ -131,7 +134,7 @@ export class IndexWindow {
   }
 
   onSpotMid(ts: TsUs, mid: number): void {
-    if (!(mid > 0)) return;
+    if (!this.spotGuard.accept(ts, mid)) return;
     const sec = settlementSecond(ts);
     const i = sec % this.keepSeconds;
     this.spotVal[i] = mid;

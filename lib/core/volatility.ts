@@ -26,6 +26,8 @@
  * understate σ exactly when a jump makes it matter (2023-03-12 17:26: +1.06 % in a minute; issue 10 measured σ 0.89 with
  * an 8σ clip vs 1.72 unclipped; tests/core-models/volatility.test.ts). The cost is a lag: σ sees a
  * real jump `spikeRevertSteps` grid steps late. A gap that restarts the chain counts as "stayed away".
+ * A return beyond MAX_GRID_RETURN (5 %) is held back warm or not, and one that stays away is left out
+ * as a break in the data (a stray first print after a gap leaves no spike to revert).
  *
  * Estimators of the per-grid variance:
  *  - "ewma": bias-corrected exponential average  S ← λS + r², W ← λW + 1, var = S / W, with
@@ -47,6 +49,14 @@ export const SECONDS_PER_YEAR = 365.25 * 86400;
 
 /** A held-back large return is a bad tick when the price comes back to within this fraction of it. */
 export const SPIKE_REVERT_FRACTION = 0.25;
+
+/**
+ * A grid return beyond this (5 %, in log terms) is held back even before the estimator is warm, and,
+ * if the price stays there, dropped as a break in the data rather than used as a move: BTC does not
+ * move 5 % in one grid step, a stray print does — also as the first tick after a feed gap, where no
+ * return reverts it. Without it one bad print in the warm-up pinned sigma at its cap for hours.
+ */
+export const MAX_GRID_RETURN = 0.05;
 
 export interface VolEstimator {
   /** Feed a spot mid observed at event time ts (µs). Calls arrive in non-decreasing ts. */
@@ -169,10 +179,14 @@ abstract class GridVol implements VolEstimator {
       } else if (this.heldN > this.spikeSteps) this.flushHeld();
       return;
     }
-    if (this.spikeSteps > 0 && this.count >= this.minSamples) {
-      const v = this.variance();
-      const gridSigma = Math.max(Math.sqrt(v > 0 ? v : 0), this.minGridSigma);
-      if (Math.abs(r) > this.outlierSigmas * gridSigma) {
+    if (this.spikeSteps > 0) {
+      let hold = Math.abs(r) > MAX_GRID_RETURN;
+      if (!hold && this.count >= this.minSamples) {
+        const v = this.variance();
+        const gridSigma = Math.max(Math.sqrt(v > 0 ? v : 0), this.minGridSigma);
+        hold = Math.abs(r) > this.outlierSigmas * gridSigma;
+      }
+      if (hold) {
         this.held[0] = r;
         this.heldN = 1;
         return;
@@ -182,12 +196,16 @@ abstract class GridVol implements VolEstimator {
     this.push(r * r);
   }
 
-  /** The price stayed away: the held returns were a real move, used as they were. */
+  /**
+   * The price stayed away: the held returns were a real move, used as they were — but for a first
+   * one beyond MAX_GRID_RETURN, a break in the data (a bad base tick, a feed fault), which is left out.
+   */
   private flushHeld(): void {
     const n = this.heldN;
     this.heldN = 0;
     for (let i = 0; i < n; i++) {
       const r = this.held[i]!;
+      if (i === 0 && Math.abs(r) > MAX_GRID_RETURN) continue;
       this.count++;
       this.push(r * r);
     }

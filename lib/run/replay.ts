@@ -16,6 +16,7 @@ import { SharedBookFeed } from "../core/book.ts";
 import { ModelCache, type SkippedSpot } from "../core/engine.ts";
 import { SpotFeatures, observeSpotEvent, quoteMid } from "../core/features.ts";
 import type { IndexWindow } from "../core/settlement.ts";
+import { SpotMidGuard } from "../core/spot-guard.ts";
 import { SettlementFallback } from "../sim/settlement.ts";
 import type { LatencyModel, QueueModel } from "../sim/models.ts";
 import { ForecastRecorder } from "./forecasts.ts";
@@ -73,6 +74,7 @@ export class Replay {
   private readonly skippedMaxTs: Float64Array;
   /** The latest usable Coinbase mid and BRTI print of the stream, with their ordinals. */
   private lastMid = Number.NaN;
+  private readonly spotGuard = new SpotMidGuard();
   private lastMidTs: TsUs = -1;
   private lastMidOrd = -1;
   private lastIndex = Number.NaN;
@@ -207,7 +209,8 @@ export class Replay {
       for (let i = 0; i < this.settlementWindows.length; i++) observeSpotEvent(this.settlementWindows[i]!, e);
       if (kind === "spot_quote") {
         const mid = quoteMid(e);
-        if (mid === mid) {
+        // The same stray-print rule as every engine's features (it sees the same quotes in order).
+        if (mid === mid && this.spotGuard.accept(t, mid)) {
           this.lastMid = mid;
           this.lastMidTs = t;
           this.lastMidOrd = ord;

@@ -197,8 +197,9 @@ describe("gaps", () => {
 });
 
 describe("outliers and bad mids", () => {
-  function warmed(outlierSigmas: number) {
-    const est = createVolEstimator(cfg({ outlierSigmas }));
+  /** `filter` false: the filter off (spikeRevertSteps 0), every return used as it is. */
+  function warmed(filter: boolean) {
+    const est = createVolEstimator(cfg(filter ? {} : { spikeRevertSteps: 0 }));
     const path = gbmPath(0.5, 1, 3000, 41);
     for (let i = 0; i <= 3000; i++) est.onMid(T0 + i * S, path[i]!);
     return { est, last: path[3000]! };
@@ -207,11 +208,11 @@ describe("outliers and bad mids", () => {
   /*
    * One 20 % spike for one second, then back: two returns of ±log 1.2 ≈ 0.18, i.e. ~2000 per-second
    * sigmas at σ = 0.5. The bad-tick filter sees the price come back and keeps only the net move (0);
-   * with the filter off (outlierSigmas 1e9: nothing is "large") the variance rises ~6000×.
+   * with the filter off (spikeRevertSteps 0) the variance rises ~6000×.
    */
   it("one 20 % spike raises sigma by < 10 % (and would blow it up without the filter)", () => {
-    const clipped = warmed(8);
-    const raw = warmed(1e9);
+    const clipped = warmed(true);
+    const raw = warmed(false);
     const before = clipped.est.sigma();
     for (const { est, last } of [clipped, raw]) {
       est.onMid(T0 + 3001 * S, last * 1.2);
@@ -223,8 +224,8 @@ describe("outliers and bad mids", () => {
   });
 
   it("non-positive, NaN and infinite mids are ignored", () => {
-    const a = warmed(8).est;
-    const b = warmed(8).est;
+    const a = warmed(true).est;
+    const b = warmed(true).est;
     for (const bad of [0, -5, NaN, Infinity]) a.onMid(T0 + 3000 * S + 500_000, bad);
     a.onMid(T0 + 3002 * S, 100_000);
     b.onMid(T0 + 3002 * S, 100_000);
@@ -258,7 +259,7 @@ describe("warm-up, clamping and the naive recomputation", () => {
   });
 
   it("window variant equals a naive recomputation at every step (incl. wrap-around and refresh)", () => {
-    const est = createVolEstimator(cfg({ method: "window", windowSeconds: 25, minSamples: 5, outlierSigmas: 1e9, sigmaFloor: 0, sigmaCap: 1e9 }));
+    const est = createVolEstimator(cfg({ method: "window", windowSeconds: 25, minSamples: 5, spikeRevertSteps: 0, sigmaFloor: 0, sigmaCap: 1e9 }));
     const u = mulberry32(61);
     const mids: number[] = [];
     for (let i = 0; i < 300; i++) {

@@ -4,6 +4,7 @@
  * whose value the market moved through is repriced or cancelled, and a bid above the model's value
  * is sold (reduce-only). Books and expected actions are worked out in each test.
  */
+import { SPOT_CONFIRM_US } from "../../lib/core/spot-guard.ts";
 import { describe, expect, test } from "vitest";
 import { DEFAULT_ENGINE_CONFIG, mergeEngineConfig, type EngineConfigOverrides } from "../../lib/core/config.ts";
 import type { EngineEvent, MarketLifecycle, PublicTrade } from "../../lib/core/events.ts";
@@ -190,7 +191,8 @@ describe("repricing and exits (replay)", () => {
 
   test("the bid exceeds the model's value plus costs: the position is sold reduce-only at the bid", () => {
     const { s, records, intents } = session({ vol: { minSamples: 60 } });
-    // Taker: buy 10 YES at 0.50 (p ≈ 0.99 with spot 100k vs 89,999.99). At 100.3 s spot drops to 85,000:
+    // Taker: buy 10 YES at 0.50 (p ≈ 0.99 with spot 100k vs 89,999.99). At 100.3 s spot drops to 85,000
+    // (taken at 105.3 s, below):
     // p ≈ 0, and the YES bid 0.48 − (0 + 0.018 fee + 0.01 slippage) ≈ 0.45 ≥ EXIT_EV_MIN 0.03.
     const evs = merge([marketInfo(A, 89_999.99, CLOSE)], [snapshot(T0 + S, A, 1, 1, [[4800, 1000]], [[5000, 1000]])], spotWalk(100, 100_000, 0.0001, 3), spotWalk(60, 85_000, 0.0001, 4, T0 + 100 * S + 300_000));
     for (const e of evs) s.push(e);
@@ -199,8 +201,12 @@ describe("repricing and exits (replay)", () => {
     expect(ps[0]).toMatchObject({ outcome: "yes", action: "buy", price: 5000, count: 1000, reduceOnly: false });
     const exit = ps.find((i) => i.action === "sell")!;
     expect(exit).toMatchObject({ outcome: "yes", action: "sell", price: 4800, count: 1000, tif: "immediate_or_cancel", reduceOnly: true });
-    // The first event past the 100-s sweep boundary is the 85,000 quote itself: exit at 100.3 s.
-    expect(exit.ts).toBe(T0 + 100 * S + 300_000);
+    // A 15 % drop in one tick is more than a stray print may move the spot (MAX_SPOT_JUMP): the level
+    // is taken once the quotes held it for SPOT_CONFIRM_US, with the quote of 105.3 s, and nothing is
+    // priced from the old level meanwhile ("spot in doubt").
+    expect(exit.ts).toBe(T0 + 100 * S + 300_000 + SPOT_CONFIRM_US);
+    expect(ps.filter((p) => p.ts > T0 + 100 * S && p.ts < exit.ts)).toEqual([]);
+    expect(records.some((r) => r.kind === "opportunity" && r.ts > T0 + 100 * S && r.ts < exit.ts && r.decision === "trade")).toBe(false);
     const row = records.find((r): r is Opportunity => r.kind === "opportunity" && r.ts === exit.ts)!;
     expect(row).toMatchObject({ reason: "EXIT", decision: "trade", side: "yes" });
     const fills = records.filter((r) => r.kind === "fill_record");
