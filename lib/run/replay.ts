@@ -9,7 +9,7 @@ import type { EngineEvent } from "../core/events.ts";
 import type { ProbabilityModel } from "../core/models.ts";
 import type { AuditRecord, ForecastRecord, OrderIntent } from "../core/records.ts";
 import type { TsUs } from "../core/units.ts";
-import { parseCoinbaseFrame } from "../venues/coinbase/parse.ts";
+import { coinbaseProductsFor, parseCoinbaseFrame } from "../venues/coinbase/parse.ts";
 import { parseKalshiFrame } from "../venues/kalshi/parse.ts";
 import type { RawFrame, TapeEvent } from "../tape/types.ts";
 import { SharedBookFeed } from "../core/book.ts";
@@ -297,6 +297,13 @@ export class Replay {
  */
 export class RawReparser {
   private readonly useYesPrice = new Map<string, boolean>();
+  /**
+   * Per Coinbase connection, what the live client (lib/venues/coinbase/ws.ts) keeps to decide which
+   * frames it uses: the last sequence_num in order (frames at or below it are dropped) and the
+   * products its subscribe named (entries of others are dropped).
+   */
+  private readonly coinbaseSeq = new Map<string, number>();
+  private readonly coinbaseProducts = new Map<string, ReadonlySet<string>>();
   private sawDerived = false;
 
   private parseJsonEvent(text: string, tsRecv: number): readonly EngineEvent[] {
@@ -318,6 +325,8 @@ export class RawReparser {
   rejects = 0;
   /** Entries refused inside frames that were otherwise read (one bad Coinbase ticker of several). */
   refusedEntries = 0;
+  /** Coinbase frames the live client would have dropped as out of order. */
+  outOfOrder = 0;
   frames = 0;
 
   parse(f: RawFrame): readonly EngineEvent[] {
@@ -326,6 +335,9 @@ export class RawReparser {
       if (f.source === "kalshi") {
         const m = /"use_yes_price"\s*:\s*(true|false)/.exec(f.text);
         if (m) this.useYesPrice.set(f.connId, m[1] === "true");
+      } else if (f.source === "coinbase" && !this.coinbaseProducts.has(f.connId)) {
+        const m = /"product_ids"\s*:\s*\[\s*"([^"]+)"/.exec(f.text);
+        if (m) this.coinbaseProducts.set(f.connId, coinbaseProductsFor(m[1]!));
       }
       return NONE;
     }
@@ -358,12 +370,22 @@ export class RawReparser {
     }
     if (f.source === "coinbase") {
       const r = parseCoinbaseFrame(f.text, f.tsRecv);
+      const last = this.coinbaseSeq.get(f.connId) ?? -1;
       if (!r.ok) {
         this.rejects++;
+        // As the client: a refused frame consumes only the very next number.
+        if (r.sequenceNum !== undefined && r.sequenceNum === last + 1) this.coinbaseSeq.set(f.connId, r.sequenceNum);
         return NONE;
       }
       this.refusedEntries += r.refused.length;
-      return r.events;
+      if (r.sequenceNum <= last) {
+        this.outOfOrder++;
+        return NONE;
+      }
+      this.coinbaseSeq.set(f.connId, r.sequenceNum);
+      const ours = this.coinbaseProducts.get(f.connId);
+      if (ours === undefined) return r.events;
+      return r.events.filter((e) => (e.kind !== "spot_quote" && e.kind !== "spot_trade") || ours.has(e.productId));
     }
     return NONE;
   }

@@ -91,7 +91,24 @@ describe("real capture 2026-08-09", () => {
 describe("errors and malformed frames", () => {
   it("a venue error message is ok:false with its text", () => {
     const r = parseCoinbaseFrame('{"type":"error","message":"too many L2 streams requested in a single session"}', 1);
-    expect(r).toEqual({ ok: false, error: "coinbase error: too many L2 streams requested in a single session" });
+    expect(r).toEqual({ ok: false, venueError: true, error: "coinbase error: too many L2 streams requested in a single session" });
+  });
+
+  it("a venue error is one whatever its key order", () => {
+    expect(parseCoinbaseFrame('{"message":"rate limit exceeded","type":"error"}', 1)).toEqual({ ok: false, venueError: true, error: "coinbase error: rate limit exceeded" });
+  });
+
+  it("a subscriptions ack reports what the connection is subscribed to", () => {
+    const ack = '{"channel":"subscriptions","timestamp":"2026-08-09T21:05:48.629706932Z","sequence_num":26,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"ticker":["BTC-USD","ETH-USD"]}}]}';
+    expect(parseCoinbaseFrame(ack, 1)).toMatchObject({ ok: true, events: [], subscriptions: { heartbeats: ["heartbeats"], ticker: ["BTC-USD", "ETH-USD"] } });
+  });
+
+  it("one trade with an unreadable time is refused alone", () => {
+    const tr = (id: string, time: string) => ({ product_id: "BTC-USD", trade_id: id, price: "65083.67", size: "0.01", time, side: "SELL" });
+    const text = JSON.stringify({ channel: "market_trades", timestamp: "2026-08-09T21:05:48.251397169Z", sequence_num: 9, events: [{ type: "update", trades: [tr("1", "2026-08-09T21:05:48.167634Z"), tr("2", "not-a-time"), tr("3", "2026-08-09T21:05:48.167635Z")] }] });
+    const r = parseCoinbaseFrame(text, 1);
+    expect(r.ok && r.events.map((e) => (e as SpotTrade).tradeId)).toEqual(["1", "3"]);
+    expect(r.ok && r.refused).toEqual([expect.stringMatching(/^trade 2 BTC-USD: bad timestamp/)]);
   });
 
   const ticker = (tick: Record<string, unknown>) =>

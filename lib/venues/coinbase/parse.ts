@@ -9,7 +9,8 @@
  *    taker side is its opposite (coinbase-brti.md A.6).
  *  - `l2_data`, `candles`, `heartbeats`, `subscriptions`, `status`, `ticker_batch` and unknown channels:
  *    ok with no events (level 2 lives in the raw layer only). The envelope is still validated.
- *  - `{"type":"error","message":…}` → ok:false with the venue's text.
+ *  - `subscriptions` (the cumulative ack) → ok with no events and `subscriptions`, channel → products.
+ *  - `{"type":"error","message":…}` (keys in any order) → ok:false, `venueError: true`, the venue's text.
  *
  * One bad entry (a ticker or trade that fails its checks) is refused alone: the frame's good entries
  * still arrive and `refused` names each bad one, so a caller counts and logs it. A frame whose every
@@ -18,7 +19,7 @@
 import { parseJsonObject } from "../json.ts";
 import { z } from "zod";
 import type { EngineEvent, SpotQuote, SpotTrade } from "../../core/events.ts";
-import { parseIsoToUs as parseIsoUnchecked, type TsUs } from "../../core/units.ts";
+import { parseIsoToUs as parseIsoUnchecked, UnitParseError, type TsUs } from "../../core/units.ts";
 
 export type CoinbaseFrameResult =
   | {
@@ -28,10 +29,14 @@ export type CoinbaseFrameResult =
       sequenceNum: number;
       /** Why each refused entry of the frame was refused (empty for a clean frame). */
       refused: string[];
+      /** A `subscriptions` ack: what the connection is subscribed to now (subscribe name → products). */
+      subscriptions?: Record<string, string[]>;
     }
   | {
       ok: false;
       error: string;
+      /** The venue's own `{"type":"error"}` reply, not a frame we could not read. */
+      venueError?: true;
       /** The refused frame's own sequence_num when it has a valid one: it still consumed that number. */
       sequenceNum?: number;
     };
@@ -79,6 +84,15 @@ function productOf(entry: unknown): string {
   return typeof p === "string" ? p.slice(0, 24) : "?";
 }
 
+/** The products whose entries a subscription to `productId` gives: `-USDC` ids return the `-USD` product's data (A.1), bar two. */
+export function coinbaseProductsFor(productId: string): ReadonlySet<string> {
+  const ids = new Set([productId]);
+  if (productId.endsWith("-USDC") && productId !== "USDT-USDC" && productId !== "EURC-USDC") ids.add(productId.slice(0, -1));
+  return ids;
+}
+
+const subscriptionsEvent = z.object({ subscriptions: z.record(z.string(), z.array(z.string())) });
+
 const errorFrame = z.object({ type: z.literal("error"), message: z.string().optional() });
 
 const DECIMAL_RE = /^\d+(?:\.\d+)?$/;
@@ -107,9 +121,15 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   fail(zodReason(r.error, what));
 }
 
-/** ISO text → µs, refusing instants that do not fit a safe integer. */
+/** ISO text → µs, refusing instants that do not fit a safe integer; a bad text refuses its entry only. */
 function parseIsoToUs(text: string): TsUs {
-  const us = parseIsoUnchecked(text);
+  let us: TsUs;
+  try {
+    us = parseIsoUnchecked(text);
+  } catch (e) {
+    if (!(e instanceof UnitParseError)) throw e;
+    fail(`bad timestamp ${JSON.stringify(text).slice(0, 40)}`);
+  }
   if (!Number.isSafeInteger(us)) fail(`bad timestamp ${JSON.stringify(text).slice(0, 40)}`);
   return us;
 }
@@ -175,7 +195,7 @@ export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameRes
     if (typeof s === "number" && Number.isSafeInteger(s) && s >= 0) frameSeq = s;
     if (raw["type"] === "error") {
       const e = errorFrame.safeParse(raw);
-      return { ok: false, error: `coinbase error: ${(e.success ? e.data.message : undefined) ?? "(no message)"}` };
+      return { ok: false, venueError: true, error: `coinbase error: ${(e.success ? e.data.message : undefined) ?? "(no message)"}` };
     }
     const env = check(envelope, raw, "envelope");
     const tsExchange = parseIsoToUs(env.timestamp);
@@ -215,6 +235,15 @@ export function parseCoinbaseFrame(text: string, tsRecv: TsUs): CoinbaseFrameRes
     const refused = entries.refused;
     // Nothing usable at all: the frame itself is refused, with its first reason.
     if (entries.count > 0 && refused.length === entries.count) fail(refused[0]!);
+    if (env.channel === "subscriptions") {
+      // The ack is cumulative: the last event holding a well-formed list says it all.
+      let subscriptions: Record<string, string[]> | undefined;
+      for (const ev of env.events) {
+        const a = subscriptionsEvent.safeParse(ev);
+        if (a.success) subscriptions = a.data.subscriptions;
+      }
+      if (subscriptions) return { ok: true, events, channel: env.channel, sequenceNum: seq, refused, subscriptions };
+    }
     return { ok: true, events, channel: env.channel, sequenceNum: seq, refused };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : "unparseable frame", ...(frameSeq !== undefined ? { sequenceNum: frameSeq } : {}) };

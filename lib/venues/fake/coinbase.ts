@@ -4,7 +4,9 @@
  * second, `ticker` snapshot then updates, optional `level2` (`l2_data` snapshot + absolute-size
  * updates), and a per-connection `sequence_num` counting every frame from 0.
  *
- * Faults: drop connections, lose frames (sequence_num gap), stall (send nothing), malformed frames.
+ * Faults: drop connections, lose frames (sequence_num gap), stall (send nothing), malformed frames,
+ * foreign products, a poisoned sequence_num, refused subscribes, flapping, a late first sequence_num,
+ * a trade with a bad time, venue errors with their keys in either order.
  */
 import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -35,6 +37,23 @@ export interface FakeCoinbaseFaults {
    * one bad entry (a ticker without best_bid) each: a client keeps the good one and refuses the bad.
    */
   partlyBadTickers(n?: number, product?: string): void;
+  /** Send `n` sequenced ticker frames for a product nobody subscribed (default ETH-USD). */
+  foreignTicker(n?: number, product?: string): void;
+  /** One frame (a `status`, no events) whose sequence_num is `seq`; the real count goes on after it. */
+  bogusSequence(seq?: number): void;
+  /**
+   * Answer the next `n` subscribes to `channel` with `{"type":"error","message":…}` ("error") or with an
+   * ack that does not list it ("silent"), without subscribing it.
+   */
+  refuseSubscribes(channel: string, n?: number, mode?: "error" | "silent", message?: string): void;
+  /** Each connection closes (1011) right after acking its first subscribe. */
+  flap(on?: boolean): void;
+  /** Connections opened from now on start their sequence_num at `seq` (frames lost before the first). */
+  startSequenceAt(seq: number): void;
+  /** One market_trades frame of three trades for `product`, the middle one with `time` = `badTime`. */
+  tradesWithBadTime(badTime?: string, product?: string): void;
+  /** A venue error frame; `typeFirst` false puts `message` before `type`. */
+  venueError(message?: string, typeFirst?: boolean): void;
   clear(): void;
 }
 
@@ -47,6 +66,8 @@ export interface FakeCoinbase {
   connectionCount(): number;
   /** Last ticker state per product (oracle). */
   lastTicker(productId: string): { bid: number; ask: number; price: number } | undefined;
+  /** Trade ids of market_trades entries sent with a good time (oracle). */
+  readonly sentGoodTrades: string[];
   /** Every ticker frame delivered, with the connection's sequence_num (oracle). */
   readonly sentTickers: { connection: number; seq: number; productId: string; bid: number; ask: number }[];
   close(): Promise<void>;
@@ -72,6 +93,11 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
   const received: Record<string, unknown>[] = [];
   const stats = { connections: 0, framesSent: 0 };
   let stalledUntil = 0;
+  let refusals: { channel: string; left: number; mode: "error" | "silent"; message: string } | null = null;
+  let flapping = false;
+  let firstSeq = 0;
+  let tradeId = 5_000_000;
+  const sentGoodTrades: string[] = [];
   let heartbeatCounter = 41_000;
   const prices = new Map<string, { bid: number; ask: number; price: number }>();
   const stalled = () => Date.now() < stalledUntil;
@@ -141,6 +167,13 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
     return { type: "snapshot", product_id: product, updates };
   }
 
+  /** The cumulative `subscriptions` ack. */
+  function sendAck(c: Conn): void {
+    const acks: Record<string, string[]> = {};
+    for (const [ch, ps] of c.subs) if (ps.size > 0) acks[ch] = [...ps];
+    send(c, "subscriptions", [{ subscriptions: acks }]);
+  }
+
   function onMessage(c: Conn, text: string): void {
     let m: Record<string, unknown>;
     try {
@@ -157,13 +190,19 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
       c.ws.send(JSON.stringify({ type: "error", message: "Failed to subscribe" }));
       return;
     }
+    if (m.type === "subscribe" && refusals && refusals.channel === channel && refusals.left > 0) {
+      refusals.left--;
+      if (refusals.mode === "error") c.ws.send(JSON.stringify({ type: "error", message: refusals.message }));
+      else sendAck(c);
+      return;
+    }
     const set = c.subs.get(channel) ?? new Set<string>();
     const list = channel === "heartbeats" ? ["heartbeats"] : products;
     for (const p of list) (m.type === "subscribe" ? set.add(p) : set.delete(p));
     c.subs.set(channel, set);
-    const acks: Record<string, string[]> = {};
-    for (const [ch, ps] of c.subs) if (ps.size > 0) acks[ch] = [...ps];
-    send(c, "subscriptions", [{ subscriptions: acks }]);
+    sendAck(c);
+    // Closing at once: the ack is the only frame this connection delivers (no ticker snapshot).
+    if (flapping) c.ws.close(1011, "redeploy");
     if (m.type === "subscribe" && channel === "ticker") {
       for (const p of products) {
         if (!c.tickerSnapshotSent.has(p)) {
@@ -186,7 +225,7 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
   });
   const wss = new WebSocketServer({ server: http });
   wss.on("connection", (ws) => {
-    const c: Conn = { ws, n: ++stats.connections, seq: 0, subs: new Map(), tickerSnapshotSent: new Set(), lostFrames: 0 };
+    const c: Conn = { ws, n: ++stats.connections, seq: firstSeq, subs: new Map(), tickerSnapshotSent: new Set(), lostFrames: 0 };
     conns.add(c);
     // Coinbase closes connections that do not subscribe within 5 s.
     const guard = setTimeout(() => {
@@ -270,8 +309,41 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
         }
       }
     },
+    foreignTicker(n = 1, product = "ETH-USD") {
+      for (const c of conns) for (let i = 0; i < n; i++) send(c, "ticker", [tickerEvent("update", product)], false);
+    },
+    bogusSequence(seq = 1e12) {
+      for (const c of conns) if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify({ channel: "status", timestamp: nanoIso(Date.now()), sequence_num: seq, events: [] }));
+    },
+    refuseSubscribes(channel, n = 1, mode = "error", message = "rate limit exceeded") {
+      refusals = { channel, left: n, mode, message };
+    },
+    flap(on = true) {
+      flapping = on;
+    },
+    startSequenceAt(seq: number) {
+      firstSeq = seq;
+    },
+    tradesWithBadTime(badTime = "not-a-time", product = "BTC-USD") {
+      const p = priceOf(product);
+      const trade = (time: string) => ({ product_id: product, trade_id: String(++tradeId), price: p.price.toFixed(2), size: "0.01", time, side: "SELL" });
+      const ok = new Date().toISOString();
+      const trades = [trade(ok), trade(badTime), trade(ok)];
+      for (const c of conns) {
+        if (c.ws.readyState !== c.ws.OPEN) continue;
+        sentGoodTrades.push(trades[0]!.trade_id, trades[2]!.trade_id);
+        send(c, "market_trades", [{ type: "update", trades }]);
+      }
+    },
+    venueError(message = "rate limit exceeded", typeFirst = true) {
+      const text = typeFirst ? JSON.stringify({ type: "error", message }) : JSON.stringify({ message, type: "error" });
+      for (const c of conns) if (c.ws.readyState === c.ws.OPEN) c.ws.send(text);
+    },
     clear() {
       stalledUntil = 0;
+      refusals = null;
+      flapping = false;
+      firstSeq = 0;
       for (const c of conns) c.lostFrames = 0;
     },
   };
@@ -282,6 +354,7 @@ export async function startFakeCoinbase(opts: FakeCoinbaseOptions = {}): Promise
     faults,
     received,
     sentTickers,
+    sentGoodTrades,
     stats,
     connectionCount: () => conns.size,
     lastTicker: (p) => {
