@@ -77,6 +77,34 @@ function float(v: number, what: string): number | null {
   return v;
 }
 
+type MaybeWellFormed = string & { isWellFormed(): boolean };
+
+/** False when `s` holds a lone UTF-16 surrogate: DuckDB refuses such a journal line, losing the segment. */
+export function wellFormed(s: string): boolean {
+  // String.prototype.isWellFormed: Node 20, not in the ES2023 lib typings.
+  return (s as MaybeWellFormed).isWellFormed();
+}
+
+/** A string column: must be a string without lone surrogates (the reader reads anything else as ""). */
+function str(v: unknown, what: string): string {
+  if (typeof v !== "string" || !(v as MaybeWellFormed).isWellFormed()) throw new TapeCodecError(`${what} is not a well-formed string`);
+  return v;
+}
+
+// The side values the reader decodes per kind: anything else would make the whole day unreadable.
+function sideYesNo(v: unknown, what: string): "yes" | "no" {
+  if (v !== "yes" && v !== "no") throw new TapeCodecError(`${what} ${JSON.stringify(v)} is not yes/no`);
+  return v;
+}
+function sideBidAsk(v: unknown, what: string): "bid" | "ask" {
+  if (v !== "bid" && v !== "ask") throw new TapeCodecError(`${what} ${JSON.stringify(v)} is not bid/ask`);
+  return v;
+}
+function sideSpot(v: unknown, what: string): "buy" | "sell" | "unknown" {
+  if (v !== "buy" && v !== "sell" && v !== "unknown") throw new TapeCodecError(`${what} ${JSON.stringify(v)} is not buy/sell/unknown`);
+  return v;
+}
+
 /** Float inside extra JSON: NaN → null, as JSON.stringify would do, but refusing infinities. */
 function jsonFloat(v: number, what: string): number | null {
   return float(v, what);
@@ -86,9 +114,10 @@ function jsonFloat(v: number, what: string): number | null {
 export function encodeEvent(e: EngineEvent, ord: number): EventRow {
   const row: EventRow = { ts_recv: int64(e.tsRecv, "tsRecv"), ord: int64(ord, "ord"), kind: e.kind };
   if (e.tsExchange !== null) row.ts_exchange = int64(e.tsExchange, "tsExchange");
+  // extra needs no surrogate check: JSON.stringify escapes a lone surrogate (\udXXX), which round-trips.
   switch (e.kind) {
     case "spot_quote":
-      row.market = e.productId;
+      row.market = str(e.productId, "productId");
       row.px = float(e.bid, "bid");
       row.px2 = float(e.ask, "ask");
       row.px3 = float(e.bidSize, "bidSize");
@@ -97,14 +126,14 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       row.seq = int64(e.seq, "seq");
       break;
     case "spot_trade":
-      row.market = e.productId;
+      row.market = str(e.productId, "productId");
       row.px = float(e.price, "price");
       row.px2 = float(e.size, "size");
-      row.side = e.takerSide;
-      row.ref = e.tradeId;
+      row.side = sideSpot(e.takerSide, "takerSide");
+      row.ref = str(e.tradeId, "tradeId");
       break;
     case "index_value":
-      row.market = e.indexId;
+      row.market = str(e.indexId, "indexId");
       row.px = float(e.value, "value");
       row.px2 = float(e.avg60s, "avg60s");
       row.px3 = float(e.quarterAvg, "quarterAvg");
@@ -113,16 +142,16 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       row.seq = int64(e.seq, "seq");
       break;
     case "book_delta":
-      row.market = e.market;
+      row.market = str(e.market, "market");
       row.sid = int32(e.sid, "sid");
       row.seq = int64(e.seq, "seq");
-      row.side = e.side;
+      row.side = sideYesNo(e.side, "side");
       row.price = int32(e.price, "price");
       row.qty = int64(e.delta, "delta");
-      if (e.clientOrderId !== null) row.ref = e.clientOrderId;
+      if (e.clientOrderId !== null) row.ref = str(e.clientOrderId, "clientOrderId");
       break;
     case "market_ticker":
-      row.market = e.market;
+      row.market = str(e.market, "market");
       row.price = int32(e.lastPrice, "lastPrice");
       row.price2 = int32(e.yesBid, "yesBid");
       row.price3 = int32(e.yesAsk, "yesAsk");
@@ -132,11 +161,11 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       row.qty4 = int64(e.openInterest, "openInterest");
       break;
     case "public_trade":
-      row.market = e.market;
-      row.ref = e.tradeId;
+      row.market = str(e.market, "market");
+      row.ref = str(e.tradeId, "tradeId");
       row.price = int32(e.yesPrice, "yesPrice");
       row.qty = int64(e.count, "count");
-      row.side = e.takerSide;
+      row.side = sideYesNo(e.takerSide, "takerSide");
       row.sid = int32(e.sid, "sid");
       row.seq = int64(e.seq, "seq");
       if (e.blockTrade === true) row.qty2 = 1;
@@ -144,13 +173,13 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
     case "timer":
       break;
     case "book_snapshot":
-      row.market = e.market;
+      row.market = str(e.market, "market");
       row.sid = int32(e.sid, "sid");
       row.seq = int64(e.seq, "seq");
       row.extra = JSON.stringify({ yes: levels(e.yesBids, "yesBids"), no: levels(e.noBids, "noBids") });
       break;
     case "market_info":
-      row.market = e.market;
+      row.market = str(e.market, "market");
       row.extra = JSON.stringify({
         eventTicker: e.eventTicker,
         seriesTicker: e.seriesTicker,
@@ -167,7 +196,7 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       });
       break;
     case "market_lifecycle":
-      row.market = e.market;
+      row.market = str(e.market, "market");
       row.sid = int32(e.sid, "sid");
       row.seq = int64(e.seq, "seq");
       row.price = int32(e.settlementValue, "settlementValue");
@@ -179,18 +208,18 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
       });
       break;
     case "order_update":
-      row.market = e.market;
-      row.ref = e.orderId;
-      row.side = e.bookSide;
+      row.market = str(e.market, "market");
+      row.ref = str(e.orderId, "orderId");
+      row.side = sideBidAsk(e.bookSide, "bookSide");
       row.price = int32(e.yesPrice, "yesPrice");
       row.qty = int64(e.filled, "filled");
       row.qty2 = int64(e.remaining, "remaining");
       row.extra = JSON.stringify({ clientOrderId: e.clientOrderId, status: e.status, reason: e.reason });
       break;
     case "fill":
-      row.market = e.market;
-      row.ref = e.tradeId;
-      row.side = e.bookSide;
+      row.market = str(e.market, "market");
+      row.ref = str(e.tradeId, "tradeId");
+      row.side = sideBidAsk(e.bookSide, "bookSide");
       row.price = int32(e.yesPrice, "yesPrice");
       row.qty = int64(e.count, "count");
       row.qty2 = int64(e.fee, "fee");

@@ -9,7 +9,8 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { createMemoryDuckDB } from "../duckdb.ts";
 import type { Source } from "../core/events.ts";
 import { formatIsoUs } from "../core/units.ts";
-import { readTapeRaw, dayFiles, listTapeDays } from "./reader.ts";
+import { readTapeEvents, readTapeRaw, dayFiles, listTapeDays } from "./reader.ts";
+import { tapeLockHeld } from "./writer.ts";
 import { JOURNAL_DIR, JOURNAL_EXT, sqlString, type Layer } from "./schema.ts";
 
 export interface VerifyOptions {
@@ -167,82 +168,97 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
     let curTs = Number.NaN;
     const textsAtTs = new Set<string>();
 
+    // What the replayer would refuse (an unsorted file, a row that does not decode) is a problem, not a crash.
+    const readErrors: string[] = [];
+    const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
     if (unreadable.length === 0) {
-      for await (const batch of readTapeRaw(root)) {
-        for (const f of batch) {
-          const connKey = `${f.source}\u0000${f.connId}`;
-          const maxOrd = maxOrdByConn.get(connKey);
-          if (maxOrd !== undefined && f.ord < maxOrd) {
-            orderingCount++;
-            if (ordering.length < maxListed) {
-              ordering.push({ source: f.source, connId: f.connId, ord: f.ord, tsRecv: f.tsRecv, afterOrd: maxOrd });
-            }
-          } else maxOrdByConn.set(connKey, f.ord);
+      try {
+        for await (const batch of readTapeEvents(root)) void batch;
+      } catch (e) {
+        readErrors.push(`events layer cannot be replayed: ${firstLine(e)}`);
+      }
+    }
 
-          if (f.tsRecv !== curTs) {
-            curTs = f.tsRecv;
-            textsAtTs.clear();
-          }
-          const textKey = `${connKey}\u0000${f.dir}\u0000${f.text}`;
-          if (textsAtTs.has(textKey)) {
-            dupCount++;
-            if (dups.length < maxListed) {
-              dups.push({ reason: "text", source: f.source, connId: f.connId, sid: null, seq: null, tsRecv: f.tsRecv });
-            }
-            continue;
-          }
-          textsAtTs.add(textKey);
+    if (unreadable.length === 0) {
+      try {
+        for await (const batch of readTapeRaw(root)) {
+          for (const f of batch) {
+            const connKey = `${f.source}\u0000${f.connId}`;
+            const maxOrd = maxOrdByConn.get(connKey);
+            if (maxOrd !== undefined && f.ord < maxOrd) {
+              orderingCount++;
+              if (ordering.length < maxListed) {
+                ordering.push({ source: f.source, connId: f.connId, ord: f.ord, tsRecv: f.tsRecv, afterOrd: maxOrd });
+              }
+            } else maxOrdByConn.set(connKey, f.ord);
 
-          if (f.dir !== "recv" || (f.source !== "kalshi" && f.source !== "coinbase")) continue;
-          let msg: unknown;
-          try {
-            msg = JSON.parse(f.text);
-          } catch {
-            unparseable++;
-            continue;
-          }
-          if (typeof msg !== "object" || msg === null) {
-            unparseable++;
-            continue;
-          }
-          let sid: number | null = null;
-          let seq: number;
-          if (f.source === "kalshi") {
-            const m = msg as { sid?: unknown; seq?: unknown };
-            if (typeof m.sid !== "number" || typeof m.seq !== "number") continue;
-            sid = m.sid;
-            seq = m.seq;
-          } else {
-            const m = msg as { sequence_num?: unknown };
-            if (typeof m.sequence_num !== "number") continue;
-            seq = m.sequence_num;
-          }
-          const seqKey = sid === null ? connKey : `${connKey}\u0000${sid}`;
-          const prev = lastSeq.get(seqKey);
-          if (prev === undefined || seq === prev + 1) {
-            lastSeq.set(seqKey, seq);
-          } else if (seq > prev + 1) {
-            gapCount++;
-            missingTotal += seq - prev - 1;
-            if (gaps.length < maxListed) {
-              gaps.push({
-                source: f.source,
-                connId: f.connId,
-                sid,
-                expected: prev + 1,
-                got: seq,
-                missing: seq - prev - 1,
-                tsRecv: f.tsRecv,
-              });
+            if (f.tsRecv !== curTs) {
+              curTs = f.tsRecv;
+              textsAtTs.clear();
             }
-            lastSeq.set(seqKey, seq);
-          } else {
-            dupCount++;
-            if (dups.length < maxListed) {
-              dups.push({ reason: "seq", source: f.source, connId: f.connId, sid, seq, tsRecv: f.tsRecv });
+            const textKey = `${connKey}\u0000${f.dir}\u0000${f.text}`;
+            if (textsAtTs.has(textKey)) {
+              dupCount++;
+              if (dups.length < maxListed) {
+                dups.push({ reason: "text", source: f.source, connId: f.connId, sid: null, seq: null, tsRecv: f.tsRecv });
+              }
+              continue;
+            }
+            textsAtTs.add(textKey);
+
+            if (f.dir !== "recv" || (f.source !== "kalshi" && f.source !== "coinbase")) continue;
+            let msg: unknown;
+            try {
+              msg = JSON.parse(f.text);
+            } catch {
+              unparseable++;
+              continue;
+            }
+            if (typeof msg !== "object" || msg === null) {
+              unparseable++;
+              continue;
+            }
+            let sid: number | null = null;
+            let seq: number;
+            if (f.source === "kalshi") {
+              const m = msg as { sid?: unknown; seq?: unknown };
+              if (typeof m.sid !== "number" || typeof m.seq !== "number") continue;
+              sid = m.sid;
+              seq = m.seq;
+            } else {
+              const m = msg as { sequence_num?: unknown };
+              if (typeof m.sequence_num !== "number") continue;
+              seq = m.sequence_num;
+            }
+            const seqKey = sid === null ? connKey : `${connKey}\u0000${sid}`;
+            const prev = lastSeq.get(seqKey);
+            if (prev === undefined || seq === prev + 1) {
+              lastSeq.set(seqKey, seq);
+            } else if (seq > prev + 1) {
+              gapCount++;
+              missingTotal += seq - prev - 1;
+              if (gaps.length < maxListed) {
+                gaps.push({
+                  source: f.source,
+                  connId: f.connId,
+                  sid,
+                  expected: prev + 1,
+                  got: seq,
+                  missing: seq - prev - 1,
+                  tsRecv: f.tsRecv,
+                });
+              }
+              lastSeq.set(seqKey, seq);
+            } else {
+              dupCount++;
+              if (dups.length < maxListed) {
+                dups.push({ reason: "seq", source: f.source, connId: f.connId, sid, seq, tsRecv: f.tsRecv });
+              }
             }
           }
         }
+      } catch (e) {
+        readErrors.push(`raw layer cannot be read in order (checks after this point skipped): ${firstLine(e)}`);
       }
     }
 
@@ -270,7 +286,7 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
     const journals = fs.existsSync(journalDir)
       ? fs.readdirSync(journalDir).filter((f) => f.endsWith(JOURNAL_EXT))
       : [];
-    const writerAlive = lockHeld(journalDir);
+    const writerAlive = tapeLockHeld(journalDir);
 
     const problems: string[] = [];
     if (unreadable.length > 0) {
@@ -280,6 +296,7 @@ export async function verifyTape(dir: string, opts: VerifyOptions = {}): Promise
       problems.push(`${journals.length} journal(s) not rolled and no writer running: run \`npm run tape -- recover ${root}\` (paper/live do it on start)`);
     }
     if (unreadable.length > 0) problems.push("ordering, sequence and duplicate checks skipped (unreadable files)");
+    problems.push(...readErrors);
     if (unparseable > 0) problems.push(`${unparseable} received frame(s) are not JSON objects`);
     if (orderingCount > 0) problems.push(`${orderingCount} frame(s) with ts_recv going backwards within a connection`);
     if (gapCount > 0) problems.push(`${gapCount} sequence gap(s), ${missingTotal} message(s) missing`);
@@ -400,19 +417,6 @@ async function marketCoverage(
     });
   }
   return out;
-}
-
-function lockHeld(journalDir: string): boolean {
-  const lock = path.join(journalDir, "LOCK");
-  if (!fs.existsSync(lock)) return false;
-  const pid = Number(fs.readFileSync(lock, "utf8").trim());
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Human-readable summary. */

@@ -9,7 +9,8 @@
  * and then deleted. A journal left behind by a crash is rolled on the next open, before anything new is
  * written; the new run always starts a new segment.
  *
- * One writer per directory at a time: `<dir>/journal/LOCK` holds the owner's pid.
+ * One writer per directory at a time: `<dir>/journal/LOCK` holds the owner's pid and, where /proc
+ * exists, its start time (so a pid reused by an unrelated process does not block the tape).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -18,7 +19,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { RETURN_FREED_MEMORY } from "../duckdb.ts";
 import type { EngineEvent, Source } from "../core/events.ts";
 import type { RawFrame, TapeSink } from "./types.ts";
-import { encodeEvent, TapeCodecError } from "./codec.ts";
+import { decodeEventRows, encodeEvent, TapeCodecError, wellFormed, type EventRow } from "./codec.ts";
 import {
   EVENT_COLUMNS,
   JOURNAL_COLUMNS,
@@ -76,6 +77,11 @@ export interface TapeWriterStats {
   quarantinedLines: number;
   /** Journals recovered on open that held malformed lines. */
   quarantinedJournals: number;
+  /**
+   * Journals whose roll failed on open even after their malformed lines were set aside: moved whole to
+   * journal/quarantine/ (kept for a person to look at) so the writer still opens.
+   */
+  unrollableJournals: number;
 }
 
 export type TapeWriter = TapeSink & { stats(): TapeWriterStats };
@@ -105,7 +111,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
   const root = path.resolve(opts.dir);
   const journalDir = path.join(root, JOURNAL_DIR);
   fs.mkdirSync(journalDir, { recursive: true });
-  const lockPath = takeLock(journalDir);
+  const lock = takeLock(journalDir);
 
   const stats: TapeWriterStats = {
     rawFrames: 0,
@@ -119,6 +125,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     lostLines: 0,
     quarantinedLines: 0,
     quarantinedJournals: 0,
+    unrollableJournals: 0,
   };
 
   let instance: DuckDBInstance | null = null;
@@ -148,16 +155,23 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
         stats.quarantinedLines += q;
         stats.quarantinedJournals++;
       }
-      recoveredMaxOrd = Math.max(recoveredMaxOrd, await rollJournal(conn, root, p, file.slice(0, -JOURNAL_EXT.length)));
-      stats.recoveredSegments++;
+      try {
+        recoveredMaxOrd = Math.max(recoveredMaxOrd, await rollJournal(conn, root, p, file.slice(0, -JOURNAL_EXT.length)));
+        stats.recoveredSegments++;
+      } catch (err) {
+        // A journal DuckDB still refuses must not block the tape for ever: keep it aside, open anyway.
+        const dest = quarantineJournal(p);
+        stats.unrollableJournals++;
+        process.stderr.write(`tape: journal ${p} could not be rolled (${(err as Error).message.split("\n")[0]}); moved to ${dest}\n`);
+      }
     }
-    // ord continues after everything on disk: the latest day holds the latest writes, and a recovered
-    // journal may have held later ones (if its data belong to an earlier day).
-    firstOrd = Math.max(await maxOrd(conn, root), recoveredMaxOrd) + 1;
+    // ord continues after everything on disk: any file may hold the largest ord (a clock step back or a
+    // frame stamped in the future puts later writes on an earlier or later day), and so may set-aside journals.
+    firstOrd = Math.max(await maxOrd(conn, root), recoveredMaxOrd, maxOrdOfQuarantinedJournals(journalDir)) + 1;
   } catch (err) {
     conn?.closeSync();
     instance?.closeSync();
-    fs.rmSync(lockPath, { force: true });
+    releaseLock(lock);
     throw err;
   }
   const db = conn;
@@ -300,7 +314,6 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     if (closed) throw new Error("tape writer is closed");
   };
 
-  const validTs = (ts: unknown): ts is number => typeof ts === "number" && Number.isSafeInteger(ts) && ts >= 0;
 
   return {
     raw(frame: RawFrame): void {
@@ -310,7 +323,10 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
         !isSource(frame.source) ||
         (frame.dir !== "recv" && frame.dir !== "send") ||
         typeof frame.connId !== "string" ||
-        typeof frame.text !== "string"
+        typeof frame.text !== "string" ||
+        // A lone surrogate makes DuckDB refuse the whole journal (market/ref are checked by encodeEvent).
+        !wellFormed(frame.text) ||
+        !wellFormed(frame.connId)
       ) {
         stats.rejected++;
         return;
@@ -380,7 +396,7 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
         db.closeSync();
         dbInstance.closeSync();
         fs.rmSync(path.join(journalDir, ".duckdb-tmp"), { recursive: true, force: true });
-        fs.rmSync(lockPath, { force: true });
+        releaseLock(lock);
       }
       if (rollErrors.length > 0) {
         throw new Error(`tape writer: ${rollErrors.length} journal write/roll failure(s); journals kept for recovery`, {
@@ -391,6 +407,8 @@ export async function openTapeWriter(opts: TapeWriterOptions): Promise<TapeWrite
     stats: () => ({ ...stats }),
   };
 }
+
+const validTs = (ts: unknown): ts is number => typeof ts === "number" && Number.isSafeInteger(ts) && ts >= 0;
 
 // ---- rolling a journal into Parquet -----------------------------------------------------------------
 
@@ -410,6 +428,7 @@ export async function rollJournal(db: DuckDBConnection, root: string, journalPat
     return -1;
   }
   let maxOrdRolled = -1;
+  const renames: [string, string][] = [];
   const table = `tape_journal_${++tableCounter}`;
   // A view, not a table: each pass streams the journal from disk, so a large journal never sits in
   // memory (only the per-file sort does, and that spills to the temp directory).
@@ -421,7 +440,6 @@ export async function rollJournal(db: DuckDBConnection, root: string, journalPat
     const groups = await db.runAndReadAll(
       `SELECT DISTINCT layer, source, (ts_recv // ${US_PER_DAY})::BIGINT AS day FROM ${table}`,
     );
-    const renames: [string, string][] = [];
     for (const [layerCode, source, day] of groups.getRowsJS() as [string, string, bigint][]) {
       const layer: Layer = layerCode === "r" ? "raw" : "events";
       if (!isSource(source)) throw new Error(`journal ${journalPath}: unknown source ${source}`);
@@ -436,15 +454,53 @@ export async function rollJournal(db: DuckDBConnection, root: string, journalPat
           `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       renames.push([tmp, final]);
+      // Durable before the journal goes: a power loss must not lose both copies.
+      fsyncPath(tmp);
     }
     const m = await db.runAndReadAll(`SELECT coalesce(max(ord), -1)::DOUBLE FROM ${table}`);
     maxOrdRolled = Number(m.getRowsJS()[0]?.[0] ?? -1);
-    for (const [tmp, final] of renames) fs.renameSync(tmp, final);
+    const dirs = new Set<string>();
+    for (const [tmp, final] of renames) {
+      fs.renameSync(tmp, final);
+      // The renames, and the entries of newly made partition directories, up to the tape root.
+      for (let d = path.dirname(final), i = 0; i < 3; i++, d = path.dirname(d)) dirs.add(d);
+    }
+    for (const d of dirs) fsyncDir(d);
     fs.rmSync(journalPath);
+  } catch (err) {
+    for (const [tmp] of renames) fs.rmSync(tmp, { force: true });
+    throw err;
   } finally {
     await db.run(`DROP VIEW IF EXISTS ${table}`);
   }
   return maxOrdRolled;
+}
+
+function fsyncPath(file: string): void {
+  const fd = fs.openSync(file, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** fsync a directory so renames in it survive a power loss; a no-op where directories cannot be synced. */
+function fsyncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, "r");
+  } catch {
+    return;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EINVAL" && code !== "EPERM" && code !== "EISDIR" && code !== "ENOTSUP") throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -477,22 +533,65 @@ export function dropPartialTail(journalPath: string): number {
   }
 }
 
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+/** A journal cell DuckDB can cast to its column type and the reader reads back unchanged (absent = NULL). */
+function cellOk(type: string, v: unknown): boolean {
+  if (v === null || v === undefined) return true;
+  switch (type) {
+    case "BIGINT":
+      return typeof v === "number" && Number.isSafeInteger(v);
+    case "INTEGER":
+      return typeof v === "number" && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX;
+    case "DOUBLE":
+      return typeof v === "number" && Number.isFinite(v);
+    case "VARCHAR":
+      return typeof v === "string" && wellFormed(v);
+    default:
+      return false;
+  }
+}
+
+const JOURNAL_COLUMN_TYPES = Object.entries(JOURNAL_COLUMNS);
+
 /**
- * Set aside the lines of a journal that are not whole JSON objects (a journal written by an older
- * version after a failed write could hold a half line glued to the next). They go, verbatim, to
+ * True when a journal line is a row that rolls and reads back: every column of its declared type
+ * (no lone surrogates, sid/price in int32), a known layer and source, ts_recv and ord present, and for
+ * events a row the codec decodes (known kind, side valid for the kind, the kind's required columns).
+ * One line failing any of this would make DuckDB or the reader refuse the whole segment.
+ */
+export function journalLineOk(l: string): boolean {
+  let v: unknown;
+  try {
+    v = JSON.parse(l);
+  } catch {
+    return false;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  if (typeof o.source !== "string" || !isSource(o.source) || !validTs(o.ts_recv)) return false;
+  if (typeof o.ord !== "number" || !Number.isSafeInteger(o.ord)) return false;
+  for (const [k, t] of JOURNAL_COLUMN_TYPES) if (!cellOk(t, o[k])) return false;
+  if (o.layer === "r") return (o.dir === "recv" || o.dir === "send") && typeof o.conn_id === "string" && typeof o.text === "string";
+  if (o.layer !== "e") return false;
+  try {
+    decodeEventRows([o as unknown as EventRow], [o.source]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Set aside the lines of a journal that would not roll or read back (see journalLineOk: a half line
+ * glued to the next by an older version after a failed write, a lone surrogate, a corrupted value). They go, verbatim, to
  * `journal/quarantine/<name>.bad` with a note on stderr; the journal keeps only its good lines, so
  * it rolls. Returns the number of lines set aside (0 = nothing done, the journal untouched).
  */
 export function quarantineMalformed(journalPath: string): number {
   if (fs.statSync(journalPath).size === 0) return 0;
-  const isGood = (l: string): boolean => {
-    try {
-      const v = JSON.parse(l) as { ts_recv?: unknown; layer?: unknown } | null;
-      return typeof v === "object" && v !== null && !Array.isArray(v) && typeof v.ts_recv === "number" && (v.layer === "r" || v.layer === "e");
-    } catch {
-      return false;
-    }
-  };
+  const isGood = journalLineOk;
   // First pass: count bad lines without keeping anything (journals can be large).
   let bad = 0;
   forEachLine(journalPath, (l) => {
@@ -547,29 +646,93 @@ function forEachLine(file: string, f: (line: string) => void): void {
   }
 }
 
-/** Largest ord already on disk, looking only at the latest date of each layer (ord grows with time). */
+/** Move a journal that cannot be rolled to journal/quarantine/ (never overwriting); returns where it went. */
+function quarantineJournal(journalPath: string): string {
+  const qDir = path.join(path.dirname(journalPath), "quarantine");
+  fs.mkdirSync(qDir, { recursive: true });
+  let dest = path.join(qDir, path.basename(journalPath));
+  if (fs.existsSync(dest)) dest = path.join(qDir, `${path.basename(journalPath, JOURNAL_EXT)}-${randomUUID().slice(0, 8)}${JOURNAL_EXT}`);
+  fs.renameSync(journalPath, dest);
+  return dest;
+}
+
+/** Largest ord in journals set aside whole (they may be fixed and rolled by hand later). */
+function maxOrdOfQuarantinedJournals(journalDir: string): number {
+  const qDir = path.join(journalDir, "quarantine");
+  if (!fs.existsSync(qDir)) return -1;
+  let best = -1;
+  for (const f of fs.readdirSync(qDir)) {
+    if (!f.endsWith(JOURNAL_EXT)) continue;
+    forEachLine(path.join(qDir, f), (l) => {
+      try {
+        const o = (JSON.parse(l) as { ord?: unknown } | null)?.ord;
+        if (typeof o === "number" && Number.isSafeInteger(o) && o > best) best = o;
+      } catch {
+        // not a row: no ord to respect
+      }
+    });
+  }
+  return best;
+}
+
+/**
+ * Largest ord on disk, over every segment file: ord follows write order, not receipt time, so any day
+ * may hold it. Footer statistics answer for most files; files without them are scanned.
+ */
 async function maxOrd(db: DuckDBConnection, root: string): Promise<number> {
   const files: string[] = [];
   for (const layer of ["raw", "events"] as const) {
     const base = layerDir(root, layer);
     if (!fs.existsSync(base)) continue;
-    const days = fs
-      .readdirSync(base)
-      .filter((d) => d.startsWith("date="))
-      .sort();
-    const last = days.at(-1);
-    if (last === undefined) continue;
-    for (const src of fs.readdirSync(path.join(base, last))) {
-      const d = path.join(base, last, src);
-      if (!fs.statSync(d).isDirectory()) continue;
-      for (const f of fs.readdirSync(d)) if (f.endsWith(SEGMENT_EXT)) files.push(path.join(d, f));
+    for (const day of fs.readdirSync(base)) {
+      if (!day.startsWith("date=")) continue;
+      const dayDir = path.join(base, day);
+      if (!fs.statSync(dayDir).isDirectory()) continue;
+      for (const src of fs.readdirSync(dayDir)) {
+        const d = path.join(dayDir, src);
+        if (!fs.statSync(d).isDirectory()) continue;
+        for (const f of fs.readdirSync(d)) if (f.endsWith(SEGMENT_EXT)) files.push(path.join(d, f));
+      }
     }
   }
+  let best = -1;
+  for (let i = 0; i < files.length; i += 1000) best = Math.max(best, await maxOrdOf(db, files.slice(i, i + 1000)));
+  return best;
+}
+
+async function maxOrdOf(db: DuckDBConnection, files: readonly string[]): Promise<number> {
   if (files.length === 0) return -1;
-  const r = await db.runAndReadAll(
-    `SELECT coalesce(max(ord), -1)::DOUBLE FROM read_parquet([${files.map(sqlString).join(", ")}], union_by_name = true)`,
-  );
-  return Number(r.getRowsJS()[0]?.[0] ?? -1);
+  try {
+    const r = await db.runAndReadAll(
+      `SELECT file_name, max(TRY_CAST(stats_max_value AS BIGINT))::DOUBLE, bool_or(stats_max_value IS NULL OR TRY_CAST(stats_max_value AS BIGINT) IS NULL) ` +
+        `FROM parquet_metadata([${files.map(sqlString).join(", ")}]) WHERE path_in_schema = 'ord' GROUP BY file_name`,
+    );
+    let best = -1;
+    const answered = new Set<string>();
+    for (const [file, max, missing] of r.getRowsJS() as [string, number | null, boolean][]) {
+      if (missing || max === null) continue;
+      answered.add(file);
+      best = Math.max(best, max);
+    }
+    // No statistics (or no row groups, or no ord column): read the column.
+    const scan = files.filter((f) => !answered.has(f));
+    if (scan.length > 0) {
+      const s = await db.runAndReadAll(
+        `SELECT coalesce(max(ord), -1)::DOUBLE FROM read_parquet([${scan.map(sqlString).join(", ")}], union_by_name = true)`,
+      );
+      best = Math.max(best, Number(s.getRowsJS()[0]?.[0] ?? -1));
+    }
+    return best;
+  } catch (err) {
+    // One damaged file must not keep the writer from opening: find it, name it, go on without it.
+    if (files.length === 1) {
+      process.stderr.write(`tape: cannot read ord of ${files[0]} (${(err as Error).message.split("\n")[0]}); ignored\n`);
+      return -1;
+    }
+    let best = -1;
+    for (const f of files) best = Math.max(best, await maxOrdOf(db, [f]));
+    return best;
+  }
 }
 
 /** Temp files of a roll interrupted by a crash; their journal is still there and will be rolled again. */
@@ -585,23 +748,131 @@ function removeStaleTemps(root: string): void {
   }
 }
 
-function takeLock(journalDir: string): string {
-  const lockPath = path.join(journalDir, "LOCK");
+// ---- the directory lock ---------------------------------------------------------------------------
+
+interface HeldLock {
+  readonly path: string;
+  readonly content: string;
+}
+
+interface LockOwner {
+  readonly pid: number;
+  /** /proc/<pid>/stat field 22 when the lock was written; absent in old LOCK files and without /proc. */
+  readonly start?: string;
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22); undefined without /proc. */
+function procStartTime(pid: number): string | undefined {
   try {
-    const fd = fs.openSync(lockPath, "wx");
-    fs.writeSync(fd, String(process.pid));
-    fs.closeSync(fd);
-    return lockPath;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces and parentheses): field 3 is index 0.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function parseLock(text: string): LockOwner | null {
+  const [p, start] = text.trim().split(/\s+/);
+  const pid = Number(p);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  return start === undefined ? { pid } : { pid, start };
+}
+
+/** The owner still runs: its pid is alive and (when the lock recorded one) has the same start time. */
+function ownerAlive(o: LockOwner): boolean {
+  if (!processAlive(o.pid)) return false;
+  if (o.start === undefined) return true;
+  const now = procStartTime(o.pid);
+  return now === undefined || now === o.start;
+}
+
+/** True when `journalDir/LOCK` names a live writer (verify uses this too). */
+export function tapeLockHeld(journalDir: string): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(journalDir, "LOCK"), "utf8");
+  } catch {
+    return false;
+  }
+  const owner = parseLock(text);
+  return owner !== null && ownerAlive(owner);
+}
+
+/** Create the lock with its content in one step (link fails if it exists), so no one reads it empty. */
+function createLock(lockPath: string, content: string): boolean {
+  const tmp = `${lockPath}.new-${process.pid}-${randomUUID().slice(0, 8)}`;
+  fs.writeFileSync(tmp, content);
+  try {
+    fs.linkSync(tmp, lockPath);
+    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    // A filesystem without hard links: exclusive create (a reader may briefly see it empty).
+    try {
+      const fd = fs.openSync(lockPath, "wx");
+      try {
+        fs.writeSync(fd, content);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return true;
+    } catch (e2) {
+      if ((e2 as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e2;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
-  const owner = Number(fs.readFileSync(lockPath, "utf8").trim());
-  if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) {
-    throw new Error(`tape directory ${path.dirname(journalDir)} is in use by pid ${owner}`);
+}
+
+function takeLock(journalDir: string): HeldLock {
+  const lockPath = path.join(journalDir, "LOCK");
+  const start = procStartTime(process.pid);
+  const content = start === undefined ? `${process.pid}\n` : `${process.pid} ${start}\n`;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    if (createLock(lockPath, content)) return { path: lockPath, content };
+    let text: string;
+    try {
+      text = fs.readFileSync(lockPath, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw err;
+    }
+    const owner = parseLock(text);
+    if (owner !== null && ownerAlive(owner)) {
+      throw new Error(`tape directory ${path.dirname(journalDir)} is in use by pid ${owner.pid}`);
+    }
+    // The owner died without closing. Take over atomically: rename the stale lock aside (only one
+    // taker can), check it still names the dead owner, then create ours exclusively. (Content, not
+    // inode: a freed inode is reused at once, so a new live lock can carry the stale one's number.)
+    const aside = `${lockPath}.stale-${process.pid}-${randomUUID().slice(0, 8)}`;
+    try {
+      fs.renameSync(lockPath, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw err;
+    }
+    if (fs.readFileSync(aside, "utf8") !== text) {
+      // Someone took over in between and we moved their live lock: give it back (link never clobbers).
+      try {
+        fs.linkSync(aside, lockPath);
+      } catch {
+        // a third process holds LOCK now; the next attempt sees it
+      }
+    }
+    fs.rmSync(aside, { force: true });
   }
-  // The previous owner died without closing (crash): take over.
-  fs.writeFileSync(lockPath, String(process.pid));
-  return lockPath;
+  throw new Error(`tape directory ${path.dirname(journalDir)}: could not take journal/LOCK (contended)`);
+}
+
+/** Remove the lock only while it is still ours. */
+function releaseLock(lock: HeldLock): void {
+  try {
+    if (fs.readFileSync(lock.path, "utf8") === lock.content) fs.rmSync(lock.path, { force: true });
+  } catch {
+    // already gone
+  }
 }
 
 function processAlive(pid: number): boolean {
