@@ -487,6 +487,8 @@ export class KalshiTransport implements OrderTransport {
     let resting: RestOrder[] = [];
     let round = 0;
     this.log.warn("cancel all", { reason });
+    // Cancels of single orders (the engine's, as it halts) may land while the sweep waits: they count.
+    const singleBefore = this.stats.cancelsAccepted;
     for (const t of this.openTracked()) if (!t.orderId) this.cancelOnLanding.add(t.clientOrderId);
     for (round = 1; round <= rounds; round++) {
       // A create still on its way may land after the list below: wait for its answer (bounded by
@@ -533,6 +535,7 @@ export class KalshiTransport implements OrderTransport {
       for (const o of list) await this.refresh(o.orderId, o.clientOrderId, `cancel all: ${reason}`);
       if (round < rounds) await sleep(100);
     }
+    canceled += this.stats.cancelsAccepted - singleBefore;
     // The confirmation read: what REST says now is the answer.
     let listOk = false;
     try {
