@@ -176,7 +176,20 @@ async function loadNullColumns(db: DuckDBConnection, runs: FileRun[]): Promise<v
     if (!set) byFile.set(file, (set = new Set()));
     set.add(column);
   }
-  for (const run of runs) run.nullColumns = byFile.get(run.file) ?? NO_COLUMNS;
+  // A segment written before a column existed lacks it: its cells are NULL, like an all-NULL column.
+  const present = new Map<string, Set<string>>();
+  const schema = await db.runAndReadAll(`SELECT file_name, name FROM parquet_schema(${parquetList(runs.map((x) => x.file))})`);
+  for (const [file, name] of schema.getRowsJS() as [string, string][]) {
+    let set = present.get(file);
+    if (!set) present.set(file, (set = new Set()));
+    set.add(name);
+  }
+  for (const run of runs) {
+    const have = present.get(run.file);
+    const absent = have ? OPTIONAL_COLUMNS.filter((c) => !have.has(c)) : [];
+    const nulls = byFile.get(run.file);
+    run.nullColumns = absent.length === 0 ? (nulls ?? NO_COLUMNS) : new Set([...(nulls ?? []), ...absent]);
+  }
 }
 
 /** First receipt time of each file, from the footer statistics (a scan only when they are missing). */
@@ -488,6 +501,8 @@ function cellSelect(cell: (typeof EVENT_CELLS)[number], marketType: string): str
 
 /** Numeric cells a file may leave out when its column is all NULL (the string codes are always read). */
 const PRUNABLE = new Set<string>(["ts_exchange", "sid", "seq", "price", "price2", "price3", "qty", "qty2", "qty3", "qty4", "px", "px2", "px3", "px4", "px5"]);
+/** Columns a segment may lack altogether (an older schema): read as NULL. */
+const OPTIONAL_COLUMNS: readonly string[] = [...PRUNABLE, "ref", "extra"];
 
 /** What one segment's query selects, and where each column lands. */
 interface EventLayout {
