@@ -9,6 +9,7 @@ import { KalshiTransport } from "../../lib/exec/kalshi-transport.ts";
 import { KalshiSigner } from "../../lib/venues/kalshi/auth.ts";
 import { KalshiRestClient } from "../../lib/venues/kalshi/rest.ts";
 import { startFakeKalshi, type FakeKalshi } from "../../lib/venues/fake/index.ts";
+import { sleep } from "../../lib/live/clock.ts";
 import { waitFor } from "./harness.ts";
 
 let fake: FakeKalshi;
@@ -104,5 +105,21 @@ describe("V2 YES-book mapping at the venue", () => {
     const u = emitted.find((e) => e.kind === "order_update" && e.clientOrderId === "map-9");
     expect(u && u.kind === "order_update" && u.status).toBe("rejected");
     expect(fake.state.orderByClientId("map-9")).toBeUndefined();
+  });
+});
+
+describe("cancel-all (kill switch) with a create in flight", () => {
+  // Last in this file: the sweep cancels every resting order of the account.
+  it("leaves nothing resting: the sweep waits for the create's answer and cancels what landed", async () => {
+    const market = fake.state.tickers()[1]!;
+    fake.faults.rest("POST /portfolio/events/orders", { kind: "delay", ms: 600 });
+    transport.place({ kind: "place_order", ts: 1, clientOrderId: "kill-1", market, outcome: "yes", action: "buy", price: 500, count: 100, tif: "good_till_canceled", postOnly: false, reduceOnly: false, evalId: "e" });
+    await sleep(50); // the create is now held by the venue
+    transport.cancelAll(2, "kill switch");
+    const report = await transport.pendingCancelAll()!;
+    await transport.idle();
+    expect(fake.state.orderByClientId("kill-1")?.status).toBe("canceled"); // before: resting after the sweep
+    expect(report.confirmed).toBe(true);
+    expect(fake.state.orders().filter((o) => o.status === "resting")).toEqual([]);
   });
 });
