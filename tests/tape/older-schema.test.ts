@@ -7,14 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { expect, it } from "vitest";
-import type { EngineEvent } from "../../lib/core/events.ts";
+import type { TapeEvent } from "../../lib/tape/types.ts";
 import { readTapeEvents } from "../../lib/tape/reader.ts";
 import { openTapeWriter } from "../../lib/tape/writer.ts";
 
 const T0 = Date.UTC(2026, 1, 12, 10) * 1000;
 
-async function readAll(dir: string): Promise<EngineEvent[]> {
-  const out: EngineEvent[] = [];
+async function readAll(dir: string): Promise<TapeEvent[]> {
+  const out: TapeEvent[] = [];
   for await (const b of readTapeEvents(dir)) out.push(...b);
   return out;
 }
