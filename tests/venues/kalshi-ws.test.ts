@@ -325,6 +325,26 @@ describe("Kalshi WS: an older server's subscribed ack without msg", () => {
   });
 });
 
+describe("Kalshi WS: lost snapshots on a channel whose sid is not known yet (older server's acks)", () => {
+  for (const legacy of [false, true]) {
+    it(`leaves one live subscription at the venue, as with sids in the acks (legacy acks ${legacy})`, async () => {
+      fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 17, legacySubscribedAcks: legacy });
+      const f = fake;
+      const [a] = f.state.tickers();
+      f.faults.withholdSnapshots(700);
+      const signer = KalshiSigner.fromFile(f.keyId, f.privateKeyPath);
+      const c = new KalshiWsClient({ wsUrl: f.wsUrl, signer, markets: [a!], channels: ["orderbook_delta"], snapshotTimeoutMs: 400, reconnectBaseMs: 20, reconnectMaxMs: 200 });
+      client = c;
+      c.start();
+      await waitFor(() => c.connected && c.awaitingSnapshots().length === 0 && c.books.get(a!)?.stale === false, 8000, "book after the withheld snapshots");
+      // The fake's own subscription list is the oracle (before: three live orderbook subscriptions).
+      expect(f.subscriptions().filter((s) => s.channel === "orderbook_delta").length).toBe(1);
+      for (let i = 0; i < 50; i++) f.state.randomDelta(a);
+      await waitFor(() => JSON.stringify(c.books.get(a!)!.levels().yesBids) === JSON.stringify(f.state.book(a!).yes), 5000, "book equal");
+    }, 20_000);
+  }
+});
+
 describe("Kalshi WS: a market the venue does not know, added mid-session", () => {
   it("the venue's marketNotFound answer (no ticker, the command's id) gives that market up, with no resubscribe", async () => {
     fake = await startFakeKalshi({ flowIntervalMs: 0, brtiIntervalMs: 0, tickerIntervalMs: 0, seed: 5, answerUnknownTickers: true });
