@@ -9,7 +9,7 @@ import type { EngineEvent } from "../core/events.ts";
 import type { ProbabilityModel } from "../core/models.ts";
 import type { AuditRecord, ForecastRecord, OrderIntent } from "../core/records.ts";
 import type { TsUs } from "../core/units.ts";
-import { coinbaseProductsFor, parseCoinbaseFrame } from "../venues/coinbase/parse.ts";
+import { coinbaseProductsFor, coinbaseSeqStep, parseCoinbaseFrame } from "../venues/coinbase/parse.ts";
 import { parseKalshiFrame } from "../venues/kalshi/parse.ts";
 import type { RawFrame, TapeEvent } from "../tape/types.ts";
 import { SharedBookFeed } from "../core/book.ts";
@@ -370,19 +370,17 @@ export class RawReparser {
     }
     if (f.source === "coinbase") {
       const r = parseCoinbaseFrame(f.text, f.tsRecv);
-      const last = this.coinbaseSeq.get(f.connId) ?? -1;
+      const step = coinbaseSeqStep(this.coinbaseSeq.get(f.connId) ?? -1, r);
+      this.coinbaseSeq.set(f.connId, step.last);
       if (!r.ok) {
         this.rejects++;
-        // As the client: a refused frame consumes only the very next number.
-        if (r.sequenceNum !== undefined && r.sequenceNum === last + 1) this.coinbaseSeq.set(f.connId, r.sequenceNum);
         return NONE;
       }
       this.refusedEntries += r.refused.length;
-      if (r.sequenceNum <= last) {
+      if (!step.inOrder) {
         this.outOfOrder++;
         return NONE;
       }
-      this.coinbaseSeq.set(f.connId, r.sequenceNum);
       const ours = this.coinbaseProducts.get(f.connId);
       if (ours === undefined) return r.events;
       return r.events.filter((e) => (e.kind !== "spot_quote" && e.kind !== "spot_trade") || ours.has(e.productId));

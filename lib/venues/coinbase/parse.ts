@@ -84,6 +84,19 @@ function productOf(entry: unknown): string {
   return typeof p === "string" ? p.slice(0, 24) : "?";
 }
 
+/**
+ * Coinbase's sequence_num rule (A.5), shared by the live client and the raw-layer replay so both use
+ * the same frames. `last` is the connection's last number in order (−1 before its first frame). A
+ * frame at or below it is out of order (dropped); a read frame above it moves it (a gap if not
+ * last + 1); a refused frame consumes only the very next number, so its number cannot move the count
+ * anywhere else.
+ */
+export function coinbaseSeqStep(last: number, r: CoinbaseFrameResult): { last: number; inOrder: boolean; gap: boolean } {
+  if (!r.ok) return { last: r.sequenceNum !== undefined && r.sequenceNum === last + 1 ? r.sequenceNum : last, inOrder: false, gap: false };
+  if (r.sequenceNum <= last) return { last, inOrder: false, gap: false };
+  return { last: r.sequenceNum, inOrder: true, gap: r.sequenceNum !== last + 1 };
+}
+
 /** The products whose entries a subscription to `productId` gives: `-USDC` ids return the `-USD` product's data (A.1), bar two. */
 export function coinbaseProductsFor(productId: string): ReadonlySet<string> {
   const ids = new Set([productId]);

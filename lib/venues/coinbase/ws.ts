@@ -20,7 +20,7 @@ import type { TsUs } from "../../core/units.ts";
 import type { RawFrame } from "../../tape/types.ts";
 import { nowUs } from "../../live/clock.ts";
 import { silentLogger, type Logger } from "../../live/logger.ts";
-import { coinbaseProductsFor, parseCoinbaseFrame } from "./parse.ts";
+import { coinbaseProductsFor, coinbaseSeqStep, parseCoinbaseFrame, type CoinbaseFrameResult } from "./parse.ts";
 
 export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
 
@@ -303,8 +303,10 @@ export class CoinbaseWsClient {
   }
 
   /** Continuity of sequence_num, which starts at 0 on every connection; false for an out-of-order frame. */
-  private observeSeq(seq: number, tsRecv: TsUs): boolean {
-    if (seq <= this.lastSeq) {
+  private observeSeq(r: Extract<CoinbaseFrameResult, { ok: true }>, tsRecv: TsUs): boolean {
+    const seq = r.sequenceNum;
+    const step = coinbaseSeqStep(this.lastSeq, r);
+    if (!step.inOrder) {
       this.stats.outOfOrder++;
       // A long run means one bogus huge number poisoned the count (the watchdog catches a slow run).
       if (++this.outOfOrderRun >= (this.opts.outOfOrderLimit ?? 50)) {
@@ -316,7 +318,7 @@ export class CoinbaseWsClient {
       return false;
     }
     this.outOfOrderRun = 0;
-    if (seq !== this.lastSeq + 1) {
+    if (step.gap) {
       this.stats.gaps++;
       this.log.warn("sequence gap", { connId: this.connId, expected: this.lastSeq + 1, got: seq });
       // Reported after the frame's own events (onMessage): the raw layer re-parses the frame first and
@@ -328,7 +330,7 @@ export class CoinbaseWsClient {
         this.resyncLevel2();
       }
     }
-    this.lastSeq = seq;
+    this.lastSeq = step.last;
     return true;
   }
 
@@ -344,10 +346,10 @@ export class CoinbaseWsClient {
         this.log.warn(r.venueError ? "venue error" : "frame rejected", { connId: this.connId, reason: r.error.slice(0, 160) });
       }
       if (r.venueError) this.subscribeRefused(r.error);
-      // A frame we could not read still consumed its number, or the next one would look like a gap. Only
-      // the very next number is taken from it: a bad frame's number cannot move the count anywhere else.
-      if (r.sequenceNum !== undefined && r.sequenceNum === this.lastSeq + 1) {
-        this.lastSeq = r.sequenceNum;
+      // A frame we could not read still consumed its number, or the next one would look like a gap.
+      const step = coinbaseSeqStep(this.lastSeq, r);
+      if (step.last !== this.lastSeq) {
+        this.lastSeq = step.last;
         this.outOfOrderRun = 0;
       }
       return;
@@ -358,7 +360,7 @@ export class CoinbaseWsClient {
         this.log.warn("entry refused", { connId: this.connId, reason: reason.slice(0, 160), refusedEntries: this.stats.refusedEntries });
       }
     }
-    if (!this.observeSeq(r.sequenceNum, tsRecv)) return;
+    if (!this.observeSeq(r, tsRecv)) return;
     // Only frames in sequence prove the feed alive: out-of-order ones must not feed the watchdog.
     this.lastActivityMs = Date.now();
     if (r.subscriptions) this.acked(r.subscriptions);

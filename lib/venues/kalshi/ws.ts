@@ -424,16 +424,15 @@ export class KalshiWsClient {
   /** Drop a subscription and make it anew (new sid, fresh snapshots for books). */
   /** `quiet`: a resubscribe in a run of silent timeouts (the books were already reported unknown). */
   private resubscribe(channel: KalshiChannel, why: string, quiet = false): void {
+    this.stats.resubscribes++;
     if (this.sidless.has(channel)) {
       // Confirmed without a sid and no frame of it yet: it cannot be unsubscribed, and a second
       // subscribe would leave it live beside the new one (and its late frames could be taken for the
       // new sid). A new connection is the only clean way to drop it.
       this.log.warn("resubscribing a channel whose sid is unknown: reconnecting", { connId: this.connId, channel, why });
-      this.stats.resubscribes++;
       this.ws?.terminate();
       return;
     }
-    this.stats.resubscribes++;
     const old = this.channelSid.get(channel);
     this.log.warn("resubscribing", { connId: this.connId, channel, sid: old ?? -1, why });
     if (old !== undefined) {
