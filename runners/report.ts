@@ -6,7 +6,7 @@
  *                         [--forecast last|all] [--cutoff-min M] [--trials N] [--sweep DIR]
  *   tsx runners/report.ts --freeze RUN [--note TEXT]     freeze RUN's model + config as of now
  *
- * Out of sample = settlements after the freeze of the run's config hash (table model_freezes); without
+ * Out of sample = forecasts made and trades entered after the freeze of the run's config hash (table model_freezes); without
  * a freeze the report can only say "in-sample". --trials: how many configs/models were tried before
  * this one (deflates the Sharpe ratio). --sweep DIR: a research sweep's output (npm run sweep): the
  * store defaults to DIR/sweep.duckdb and trials to at least the configs the sweep tried on any machine.
@@ -203,8 +203,8 @@ Frozen: ${Number.isFinite(rep.freezeTs) ? new Date(rep.freezeTs / 1000).toISOStr
 <p class="verdict">Verdict: ${esc(rep.verdictLine)}</p>
 <p><b>Power:</b> ${esc(rep.powerLine)}</p>
 ${rep.notes.length ? `<ul>${rep.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : ""}
-<p>Edge requires: P1 (one-sided, Holm-adjusted over {P1, F1, F4}) &lt; ${ALPHA}, calibration not rejected (C1 p ≥ ${ALPHA}), and ≥ ${CLUSTER_STAGES.tests} independent settlement clusters with trades — on settlements after the freeze for "edge out-of-sample". Clusters are settlement times. See EDGE_VALIDATION.md.</p>
-${partHtml(rep.outOfSample, "Out of sample (settlements after the freeze)")}
+<p>Edge requires: P1 (one-sided, Holm-adjusted over {P1, F1, F4}) &lt; ${ALPHA}, calibration not rejected (C1 p ≥ ${ALPHA}), and ≥ ${CLUSTER_STAGES.tests} independent settlement clusters with trades — on decisions made after the freeze for "edge out-of-sample" (a decision before it that settles after it is in neither part). Clusters are settlement times. See EDGE_VALIDATION.md.</p>
+${partHtml(rep.outOfSample, "Out of sample (decisions after the freeze)")}
 ${partHtml(rep.inSample, Number.isFinite(rep.freezeTs) ? "In sample (settlements up to the freeze)" : "All data (not frozen: in-sample)")}
 <h2>Model tournament (forecasts table)</h2>
 ${tournamentHtml(meta.tournament)}

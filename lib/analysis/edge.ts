@@ -41,6 +41,11 @@ export interface ForecastObs {
 /** One market the engine actually traded: its net PnL after fills, fees and settlement. */
 export interface TradeObs {
   readonly market: string;
+  /**
+   * When the trade was decided, µs: the first order (or fill) of the market. A trade is out of sample
+   * only when this is after the freeze, whenever it settles.
+   */
+  readonly entryTs: number;
   readonly settleTs: number;
   /** Net dollars: Σ sells − Σ buys − fees + settlement payout. */
   readonly pnl: number;
@@ -129,7 +134,7 @@ export interface EdgeReport {
   /** Freeze time of the model + config (µs), NaN when it was never frozen. */
   readonly freezeTs: number;
   readonly inSample: PartVerdict;
-  /** Settlements strictly after the freeze; null when not frozen. */
+  /** Forecasts made and trades entered strictly after the freeze; null when not frozen. */
   readonly outOfSample: PartVerdict | null;
   readonly walkForward: WalkForwardFoldResult[];
   readonly reliabilityModel: ReliabilityBand[];
@@ -142,7 +147,11 @@ export interface EdgeReport {
 }
 
 export interface EvaluateOptions {
-  /** Freeze of the model + config, µs; only settlements after it are out of sample. */
+  /**
+   * Freeze of the model + config, µs. Out of sample: forecasts made and trades entered after it.
+   * In sample: what settled up to it. A decision made before the freeze whose market settles after it
+   * is in neither part (it was not made by a frozen model, and its outcome was not known at the freeze).
+   */
   readonly freezeTs?: number;
   /** Configs / models tried before picking this one (deflates the Sharpe ratio). */
   readonly trials?: number;
@@ -251,9 +260,12 @@ export function evaluateEdge(obs: readonly ForecastObs[], trades: readonly Trade
   const insObs = frozen ? obs.filter((o) => o.settleTs <= freezeTs) : [...obs];
   const insTrades = frozen ? trades.filter((t) => t.settleTs <= freezeTs) : [...trades];
   const inSample = part(frozen ? "before the freeze" : "all data (not frozen)", insObs, insTrades, insObs, trials, seed);
-  const outOfSample = frozen
-    ? part("after the freeze", obs.filter((o) => o.settleTs > freezeTs), trades.filter((t) => t.settleTs > freezeTs), insObs, trials, seed + 1)
-    : null;
+  // Out of sample needs the decision itself after the freeze, not just the settlement: otherwise a
+  // freeze taken while open positions are already winning would turn them into out-of-sample wins.
+  // A NaN time (unknown) never counts as after.
+  const oosObs = frozen ? obs.filter((o) => o.ts > freezeTs && o.settleTs > freezeTs) : [];
+  const oosTrades = frozen ? trades.filter((t) => t.entryTs > freezeTs && t.settleTs > freezeTs) : [];
+  const outOfSample = frozen ? part("after the freeze", oosObs, oosTrades, insObs, trials, seed + 1) : null;
   const clusters = new Set(obs.map((o) => o.cluster)).size;
 
   let verdict: EdgeReport["verdict"] = "no edge shown";
@@ -266,6 +278,15 @@ export function evaluateEdge(obs: readonly ForecastObs[], trades: readonly Trade
   }
   if (judged.forecasts && !judged.forecasts.calibrated) {
     notes.push(`${judged.label}: calibration ${Number.isFinite(judged.forecasts.calibration.pValue) ? `rejected (recalibration p = ${judged.forecasts.calibration.pValue.toFixed(4)})` : "not estimable (constant or one-sided forecasts)"}`);
+  }
+  if (frozen) {
+    const straddleObs = obs.length - insObs.length - oosObs.length;
+    const straddleTrades = trades.length - insTrades.length - oosTrades.length;
+    if (straddleObs > 0 || straddleTrades > 0) {
+      notes.push(
+        `${straddleObs} forecasts and ${straddleTrades} traded markets were decided before the freeze but settle after it: they are in neither part`,
+      );
+    }
   }
   if (trades.length === 0) notes.push("no traded markets: the primary test (PnL of the trade rule) has nothing to judge");
 

@@ -127,13 +127,19 @@ export async function loadTrades(store: Store, f: ForecastFilter = {}): Promise<
               sum(CASE WHEN action = 'sell' THEN price_e4 * count_e2 ELSE -price_e4 * count_e2 END - fee_micros)::BIGINT AS cash_micros,
               sum(CASE WHEN action = 'buy' THEN count_e2 ELSE 0 END)::BIGINT AS bought_e2
        FROM fills WHERE ${where.join(" AND ")} GROUP BY run_id, market
+     ), en AS (
+       -- the decision time of a traded market: its first order record (or fill, if no order was kept)
+       SELECT run_id, market, min(ts_us) AS entry_us FROM (
+         SELECT run_id, market, ts_us FROM orders WHERE ${where.join(" AND ")}
+         UNION ALL SELECT run_id, market, ts_us FROM fills WHERE ${where.join(" AND ")}
+       ) GROUP BY run_id, market
      ), st AS (
        SELECT run_id, market, sum(payout_micros)::BIGINT AS payout_micros FROM settlements GROUP BY run_id, market
      ), tm AS (
        SELECT run_id, market, max(settle_time_us) AS settle_time_us FROM opportunities GROUP BY run_id, market
      )
-     SELECT fl.market, fl.cash_micros, fl.bought_e2, st.payout_micros, tm.settle_time_us
-     FROM fl LEFT JOIN st USING (run_id, market) LEFT JOIN tm USING (run_id, market)
+     SELECT fl.market, fl.cash_micros, fl.bought_e2, st.payout_micros, tm.settle_time_us, en.entry_us
+     FROM fl LEFT JOIN st USING (run_id, market) LEFT JOIN tm USING (run_id, market) LEFT JOIN en USING (run_id, market)
      ORDER BY tm.settle_time_us, fl.market`,
   );
   const trades: TradeObs[] = [];
@@ -145,6 +151,7 @@ export async function loadTrades(store: Store, f: ForecastFilter = {}): Promise<
     }
     trades.push({
       market: r.market as string,
+      entryTs: Number(r.entry_us),
       settleTs: Number(r.settle_time_us),
       pnl: (Number(r.cash_micros) + Number(r.payout_micros)) / 1e6,
       contracts: Number(r.bought_e2) / 100,

@@ -85,7 +85,7 @@ function synthObs(n: number, modelNoise: number, marketNoise: number, seed: numb
 }
 
 function tradesOf(obs: readonly ForecastObs[], evMin = 0.03): TradeObs[] {
-  return obs.filter((o) => o.ev >= evMin).map((o) => ({ market: o.market, settleTs: o.settleTs, pnl: o.pnl, contracts: 1 }));
+  return obs.filter((o) => o.ev >= evMin).map((o) => ({ market: o.market, entryTs: o.ts, settleTs: o.settleTs, pnl: o.pnl, contracts: 1 }));
 }
 
 describe("evaluateEdge", () => {
@@ -110,11 +110,35 @@ describe("evaluateEdge", () => {
     const freezeTs = good[400]!.settleTs;
     const frozen = evaluateEdge(good, tradesOf(good), { freezeTs });
     expect(frozen.verdict).toBe("edge out-of-sample");
-    // only settlements strictly after the freeze are out of sample
-    expect(frozen.outOfSample!.forecasts!.n).toBe(good.filter((o) => o.settleTs > freezeTs).length);
+    // only decisions made after the freeze (hence settling after it) are out of sample
+    expect(frozen.outOfSample!.forecasts!.n).toBe(good.filter((o) => o.ts > freezeTs).length);
     expect(frozen.powerLine).toMatch(/detectable mean PnL ≥ \$/);
     const same = synthObs(500, 0.3, 0.3, 3).map((o) => ({ ...o, pModel: o.pMarket, ev: -0.01 }));
     expect(evaluateEdge(same, tradesOf(same), { freezeTs: T0 }).verdict).toBe("no edge shown");
+  });
+
+  it("a decision made before the freeze is never out of sample, even when its market settles after it", () => {
+    // Freezing while open positions are already winning must not turn them into out-of-sample wins.
+    const good = synthObs(800, 0.05, 0.7, 2);
+    const freezeTs = good[400]!.settleTs;
+    // every decision (forecast and entry) was made before the freeze; half the markets settle after it
+    const early = good.map((o) => ({ ...o, ts: Math.min(o.ts, freezeTs - 1) }));
+    const r = evaluateEdge(early, tradesOf(early), { freezeTs });
+    expect(r.outOfSample!.forecasts).toBeNull();
+    expect(r.outOfSample!.pnl.trades).toBe(0);
+    expect(r.verdict).not.toBe("edge out-of-sample");
+    const after = early.filter((o) => o.settleTs > freezeTs).length;
+    expect(r.notes.join(" ")).toContain(`${after} forecasts`);
+    // the freeze between a decision and its settlement: that market is in neither part
+    const mid = good[500]!;
+    const split = evaluateEdge(good, tradesOf(good), { freezeTs: mid.ts + 1 });
+    const straddling = good.filter((o) => o.ts <= mid.ts + 1 && o.settleTs > mid.ts + 1).length;
+    expect(straddling).toBeGreaterThan(0);
+    expect(split.outOfSample!.forecasts!.n).toBe(good.filter((o) => o.ts > mid.ts + 1).length);
+    expect(split.inSample.forecasts!.n).toBe(good.filter((o) => o.settleTs <= mid.ts + 1).length);
+    // a trade whose first order came before the freeze is not out of sample either
+    const trades = tradesOf(good).map((t) => (t.settleTs > freezeTs ? { ...t, entryTs: freezeTs - 1 } : t));
+    expect(evaluateEdge(good, trades, { freezeTs }).outOfSample!.pnl.trades).toBe(0);
   });
 
   it("constant forecasts are never 'calibrated' (Spiegelhalter's NaN used to count as a pass)", () => {
@@ -180,6 +204,11 @@ describe("trades, freezes and the report on a replay", () => {
       action, price, count, fee, isTaker: true, positionAfter: 0,
     });
     // A: buy 10 YES at $0.40 (fee $0.0175 per the rounding of the day: 1750 µ$), settles YES → payout $10
+    // its order was placed 30 min before the fill: that is when the trade was decided (entryTs)
+    w.write({
+      kind: "order", ts: settle - 30 * MIN, clientOrderId: "cA", orderId: null, market: "A", outcome: "yes", action: "buy", bookSide: "ask",
+      yesPrice: 4000, count: 1000, filled: 0, status: "pending", reason: "entry", evalId: "e1",
+    });
     w.write(fill("A", "buy", 4000, 1000, 1750));
     w.write({ kind: "settlement", ts: settle, market: "A", result: "yes", source: "venue", settleValue: 2, position: 1000, payout: 10_000_000, pnl: 6_000_000 });
     // B: buy 5 at $0.55, sell 5 at $0.60 before settlement (fees 100 + 90 µ$), payout 0
@@ -192,6 +221,8 @@ describe("trades, freezes and the report on a replay", () => {
     const { trades, unsettled } = await loadTrades(s, { runId: "r1" });
     expect(unsettled).toBe(1);
     expect(trades.map((t) => [t.market, t.settleTs, t.contracts])).toEqual([["A", settle, 10], ["B", settle, 5]]);
+    // entry = first order record, else first fill (B kept no order record)
+    expect(trades.map((t) => t.entryTs)).toEqual([settle - 30 * MIN, settle - MIN]);
     expect(trades[0]!.pnl).toBeCloseTo(10 - 4 - 0.00175, 12);
     expect(trades[1]!.pnl).toBeCloseTo(-2.75 + 3 - 0.0001 - 0.00009, 12);
     await s.close();

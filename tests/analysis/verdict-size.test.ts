@@ -70,7 +70,7 @@ function simulate(sc: Scenario, events: number, seed: number): { obs: ForecastOb
       const best = Math.max(evYes, evNo);
       const pnl = evYes >= evNo ? y - ask - sc.fee : 1 - y - noAsk - sc.fee;
       obs.push({ market, cluster: String(settleTs), ts: settleTs - 600e6, settleTs, pModel, pMarket, pBid: pMarket - sc.halfSpread, pAsk: ask, y, ev: best, pnl });
-      if (best >= 0.03) trades.push({ market, settleTs, pnl, contracts: 1 });
+      if (best >= 0.03) trades.push({ market, entryTs: settleTs - 600e6, settleTs, pnl, contracts: 1 });
     }
   }
   return { obs, trades };
@@ -114,7 +114,7 @@ function rates(sc: Scenario, events: number, seed0: number) {
   let marketCalRej = 0;
   for (let r = 0; r < R; r++) {
     const { obs, trades } = simulate(sc, events, repSeed(seed0, r));
-    // every settlement is after the freeze: the whole sample is out of sample
+    // every decision (10 min before its settlement) is after the freeze: the whole sample is out of sample
     const rep = evaluateEdge(obs, trades, { freezeTs: T0, light: true, seed: repSeed(seed0 + 1, r) });
     const o = rep.outOfSample!;
     if (rep.verdict === "edge out-of-sample") edgeOos++;
