@@ -708,7 +708,8 @@ export function clusterMeanTest(x: readonly number[], clusters: readonly string[
   let ss = 0;
   for (const u of sums.values()) ss += u * u;
   const se = K > 1 ? Math.sqrt(((K / (K - 1)) * ss) / (n * n)) : NaN;
-  const t = se > 0 ? m / se : m === 0 ? 0 : NaN;
+  // No spread across clusters (every cluster's mean the same): the limit of a shrinking spread, ±∞.
+  const t = se > 0 ? m / se : m === 0 ? 0 : K > 1 ? (m > 0 ? Infinity : -Infinity) : NaN;
   const df = Math.max(1, K - 1);
   const tc = K > 1 ? tQuantile(1 - alpha / 2, df) : NaN;
   return {
@@ -760,7 +761,7 @@ export function wildClusterBootstrapMean(
       ss += u * u;
     }
     const se = Math.sqrt(((K / (K - 1)) * ss) / (n * n));
-    return se > 0 ? m / se : 0;
+    return se > 0 ? m / se : m > 0 ? Infinity : m < 0 ? -Infinity : 0;
   };
   if (!(K > 1)) return { t: NaN, pGreater: NaN, reps: 0, clusters: K, weights };
   const t0 = tStat();

@@ -53,6 +53,30 @@ describe("cluster-robust mean test", () => {
     expect(r.hi - r.mean).toBeCloseTo(r.mean - r.lo, 12);
   });
 
+  it("a clustered mean with no spread at all across clusters is certain, not undefined", () => {
+    // Every cluster has the same positive mean: the limit of a shrinking spread is t → +∞, p → 0.
+    const cl = ["a", "a", "b", "b", "c", "c", "d", "d"];
+    const up = clusterMeanTest([1, 1, 1, 1, 1, 1, 1, 1], cl);
+    expect(up.se).toBe(0);
+    expect(up.t).toBe(Infinity);
+    expect(up.pGreater).toBe(0);
+    expect(up.pLess).toBe(1);
+    const down = clusterMeanTest([-0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5], cl);
+    expect(down.t).toBe(-Infinity);
+    expect(down.pGreater).toBe(1);
+    // the same with a tiny spread gives a huge finite t: the limit agrees
+    const near = clusterMeanTest([1, 1, 1, 1, 1, 1, 1, 1 + 1e-9], cl);
+    expect(near.t).toBeGreaterThan(1e6);
+    expect(near.pGreater).toBeLessThan(1e-12);
+    // the sign-flip bootstrap agrees: only the identity pattern reaches +∞ (8 clusters, 2^8 patterns)
+    const k8 = Array.from({ length: 16 }, (_, i) => `c${i >> 1}`);
+    expect(wildClusterBootstrapMean(Array<number>(16).fill(1), k8, { weights: "rademacher" }).pGreater).toBe(1 / 256);
+    // all zero: no evidence either way
+    expect(clusterMeanTest([0, 0, 0, 0], ["a", "b", "c", "d"]).t).toBe(0);
+    // one cluster: no variance estimate, nothing to say
+    expect(clusterMeanTest([1, 1], ["a", "a"]).t).toBeNaN();
+  });
+
   it("wild cluster bootstrap enumerates all 2^K sign patterns for small K", () => {
     // Every cluster sum positive: the observed t is the largest of the 32 patterns → p = 1/32.
     const x = [1, 2, 1.5, 0.5, 3, 2.2, 0.7, 1.1, 0.9, 2.5];
