@@ -7,6 +7,7 @@
  *    before the market's settle time — one observation per (run, market);
  *  - "all": every such evaluation; observations of one settlement time are then strongly dependent,
  *    which the verdict's cluster-robust tests (clusters = settlement times) account for.
+ * Only evaluations whose inputs were fresh (`inputs_fresh`: spot, book and volatility usable) are scored.
  * Outcome: the run's own settlement record / lifecycle result for the market, else the most recent
  * resolved outcome of that market recorded by any run (e.g. the collector's). Scalar/void are dropped.
  */
@@ -34,8 +35,18 @@ export interface LoadedForecasts {
 
 const esc = (s: string): string => s.replace(/'/g, "''");
 
+/** Gate reasons of an evaluation whose inputs were not fresh (the fallback for rows without `inputs_fresh`). */
+const STALE_REASONS = ["NO_SPOT", "SPOT_STALE", "BOOK_MISSING", "BOOK_STALE", "VOL_NOT_WARM", "MARKET_NOT_OPEN", "UNSUPPORTED_STRIKE"] as const;
+
 export async function loadForecasts(store: Store, f: ForecastFilter = {}): Promise<LoadedForecasts> {
-  const where: string[] = ["p_model IS NOT NULL", "p_market_mid IS NOT NULL", "NOT isnan(p_model)"];
+  const where: string[] = [
+    "p_model IS NOT NULL",
+    "p_market_mid IS NOT NULL",
+    "NOT isnan(p_model)",
+    // Only evaluations made on fresh inputs: a stale book's frozen mid is no market forecast (and a
+    // model beats it easily). Rows from before migration 013 have no flag: judged by the gate reason.
+    `coalesce(inputs_fresh, reason NOT IN (${STALE_REASONS.map((r) => `'${r}'`).join(", ")}))`,
+  ];
   if (f.runId) where.push(`run_id = '${esc(f.runId)}'`);
   if (f.from) where.push(`ts_us >= epoch_us(DATE '${esc(f.from)}')`);
   if (f.to) where.push(`ts_us < epoch_us(DATE '${esc(f.to)}' + INTERVAL 1 DAY)`);

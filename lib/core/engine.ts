@@ -876,6 +876,10 @@ export class Engine {
       }
     }
 
+    // The same gates as the reason chain above, each checked whatever came before it in the chain.
+    const inputsFresh =
+      supported && open && !st.paused && Number.isFinite(pModel) && (this.spotMid > 0 || this.indexValue > 0) && !(anyBlock && blocks.has("spot")) &&
+      !!book && !book.stale && !(anyBlock && (blocks.has(st.bookKey) || blocks.has("feed:kalshi"))) && this.vol.isWarm();
     const evalId = this.models ? this.models.evalId(market, ts) : evalIdOf(market, ts);
     let decision: "trade" | "skip" = "skip";
     // Orders we already have come first: an exit or a reprice/cancel replaces this sweep's entry.
@@ -925,6 +929,7 @@ export class Engine {
       decision,
       reason,
       detail,
+      inputsFresh,
     };
     this.counters.evaluations++;
     this.sink.record(opp);

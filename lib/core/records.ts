@@ -141,6 +141,13 @@ export interface Opportunity {
   readonly decision: "trade" | "skip";
   readonly reason: ReasonCode;
   readonly detail: string;
+  /**
+   * The inputs were good enough to stand behind p_model and the market mid: a listed, open, unpaused
+   * market, a spot that is neither missing, stale nor in doubt, a book that is present and not stale,
+   * a warm volatility, a finite p_model. Kept apart from `reason`, which an order action (a cancel of
+   * a resting order, say) may replace. Only such evaluations are scored as forecasts.
+   */
+  readonly inputsFresh: boolean;
 }
 
 export interface FeatureRecord {

@@ -59,7 +59,8 @@ export class ForecastRecorder {
       this.instant = o.ts;
       this.onSpot(o.ts, o.spot);
     }
-    if (!(o.spot > 0) || !(o.sigma > 0)) return;
+    // Only evaluations made on fresh inputs are scored (the edge report's rule, lib/analysis/load.ts).
+    if (!(o.spot > 0) || !(o.sigma > 0) || !o.inputsFresh) return;
     this.pending.push({ o, observedSum: observed.sum, observedCount: observed.count });
   }
 

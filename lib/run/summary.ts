@@ -87,7 +87,7 @@ export class SummaryCollector {
           this.pending.set(r.market, (p = { pModel: [], pMarket: [] }));
           this.marketCount++;
         }
-        if (p !== SETTLED && Number.isFinite(r.pModel) && Number.isFinite(r.pMarketMid) && !UNSCORED_REASONS.has(r.reason)) {
+        if (p !== SETTLED && r.inputsFresh && Number.isFinite(r.pModel) && Number.isFinite(r.pMarketMid) && !UNSCORED_REASONS.has(r.reason)) {
           p.pModel.push(r.pModel);
           p.pMarket.push(r.pMarketMid);
         }

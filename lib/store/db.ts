@@ -552,14 +552,14 @@ const OPPORTUNITIES: AuditSpec = {
   table: "opportunities",
   kinds: [
     "str", "str", "big", "str", "str", "str", "str", "dbl", "dbl", "big", "dbl", "dbl", "dbl", "dbl",
-    "price", "price", "price", "price", "dbl", "dbl", "dbl", "dbl", "dbl", "dbl", "dbl", "str", "str", "str", "str",
+    "price", "price", "price", "price", "dbl", "dbl", "dbl", "dbl", "dbl", "dbl", "dbl", "str", "str", "str", "str", "bool",
   ],
   row: (r, runId, mode) => {
     const o = r as Extract<AuditRecord, { kind: "opportunity" }>;
     return [
       runId, mode, o.ts, o.evalId, o.market, o.eventTicker, o.strikeType, o.floorStrike, o.capStrike, o.settleTime,
       o.spot, o.tauSeconds, o.sigma, o.pModel, o.yesBid, o.yesAsk, o.noBid, o.noAsk, o.pMarketBid, o.pMarketAsk,
-      o.pMarketMid, o.costYes, o.costNo, o.evYes, o.evNo, o.side, o.decision, o.reason, o.detail,
+      o.pMarketMid, o.costYes, o.costNo, o.evYes, o.evNo, o.side, o.decision, o.reason, o.detail, o.inputsFresh,
     ];
   },
 };

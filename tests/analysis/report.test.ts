@@ -23,7 +23,7 @@ function opp(over: Partial<Opportunity>): Opportunity {
     kind: "opportunity", ts: T0, evalId: "e", market: "M", eventTicker: "E", strikeType: "greater", floorStrike: 1, capStrike: NaN,
     settleTime: T0 + 60 * MIN, spot: 1, tauSeconds: 60, sigma: 0.5, pModel: 0.5, yesBid: 4900, yesAsk: 5100, noBid: 4900, noAsk: 5100,
     pMarketBid: 0.49, pMarketAsk: 0.51, pMarketMid: 0.5, costYes: 0.01, costNo: 0.01, evYes: 0, evNo: 0, side: null, decision: "skip",
-    reason: "EV_BELOW_MIN", detail: "", ...over,
+    reason: "EV_BELOW_MIN", detail: "", inputsFresh: true, ...over,
   };
 }
 
@@ -63,6 +63,22 @@ describe("loadForecasts", () => {
     await w2.close();
     const r2 = await loadForecasts(s, { runId: "r2" });
     expect(r2.obs[0]!.y).toBe(0);
+    await s.close();
+  });
+
+  it("never scores an evaluation made on stale inputs (a stale book's mid is not the market's forecast)", async () => {
+    const s = await openStore(":memory:");
+    const w = new AuditWriter(s, "r1", "replay");
+    const settle = T0 + 60 * MIN;
+    w.write(opp({ ts: settle - 10 * MIN, evalId: "a", pModel: 0.6, inputsFresh: true }));
+    // the book went stale (seq gap) 5 min before settlement: its mid froze while the model moved on
+    w.write(opp({ ts: settle - 5 * MIN, evalId: "b", pModel: 0.95, reason: "BOOK_STALE", inputsFresh: false }));
+    // a sweep that only cancelled a resting order because the inputs were stale: same thing
+    w.write(opp({ ts: settle - 2 * MIN, evalId: "c", pModel: 0.97, reason: "CANCEL_RESTING", detail: "inputs not priceable", inputsFresh: false }));
+    w.write({ kind: "settlement", ts: settle, market: "M", result: "yes", source: "venue", settleValue: 2, position: 0, payout: 0, pnl: 0 });
+    await w.close();
+    expect((await loadForecasts(s, {})).obs.map((o) => o.pModel)).toEqual([0.6]);
+    expect((await loadForecasts(s, { forecast: "all" })).obs.map((o) => o.pModel)).toEqual([0.6]);
     await s.close();
   });
 });

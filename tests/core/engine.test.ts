@@ -105,9 +105,16 @@ describe("stop trading on inconsistency", () => {
     expect(records.some((r) => r.kind === "inconsistency" && r.issue === "seq_gap")).toBe(true);
     expect(intents.filter((i) => i.kind === "place_order")).toHaveLength(0);
     expect(opps(records).filter((o) => o.ts > gapAt).every((o) => o.reason === "BOOK_STALE")).toBe(true);
+    // The record says its inputs were stale, whatever reason the sweep ends with: the report must not
+    // score a stale book's mid as the market's forecast.
+    expect(opps(records).filter((o) => o.ts > gapAt).every((o) => o.inputsFresh === false)).toBe(true);
+    expect(opps(records).filter((o) => o.reason === "VOL_NOT_WARM").every((o) => o.inputsFresh === false)).toBe(true);
     // Heal with a snapshot: trading resumes.
     const healed = run(merge(events, [snapshot(T0 + 350 * S, M, 1, 6, [[4800, 1000]], [[5000, 1000]])]));
     expect(healed.intents.filter((i) => i.kind === "place_order").length).toBeGreaterThan(0);
+    const afterHeal = opps(healed.records).filter((o) => o.ts > T0 + 350 * S);
+    expect(afterHeal.length).toBeGreaterThan(0);
+    expect(afterHeal.every((o) => o.inputsFresh)).toBe(true);
   });
 
   test("a crossed book is never traded", () => {

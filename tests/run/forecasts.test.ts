@@ -17,7 +17,7 @@ function opp(over: Partial<Opportunity>): Opportunity {
     kind: "opportunity", ts: T0, evalId: "e", market: "M", eventTicker: "E", strikeType: "greater", floorStrike: 100_000, capStrike: NaN,
     settleTime: T0 + 1800 * S, spot: 100_000, tauSeconds: 1800, sigma: 0.5, pModel: 0.5, yesBid: 4900, yesAsk: 5100, noBid: 4900, noAsk: 5100,
     pMarketBid: 0.49, pMarketAsk: 0.51, pMarketMid: 0.5, costYes: 0.01, costNo: 0.01, evYes: 0, evNo: 0, side: null, decision: "skip",
-    reason: "EV_BELOW_MIN", detail: "", ...over,
+    reason: "EV_BELOW_MIN", detail: "", inputsFresh: true, ...over,
   };
 }
 

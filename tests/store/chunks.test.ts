@@ -166,7 +166,7 @@ describe("data-chunk appends equal row-by-row appends", () => {
         capStrike: Number.NaN, settleTime: ts + 3.6e9, spot: 91_234.5, tauSeconds: 1234.5, sigma: 0.45, pModel: i / 5000,
         yesBid: i % 10_001, yesAsk: i % 9 === 0 ? -1 : 4600, noBid: 5400, noAsk: 5500, pMarketBid: 0.45, pMarketAsk: 0.46, pMarketMid: 0.455,
         costYes: 0.01, costNo: 0.012, evYes: -0.02, evNo: 0.03, side: i % 3 ? null : "yes", decision: "skip", reason: "EV_BELOW_MIN",
-        detail: i % 5 ? "" : `spread ${i % 40} ticks > the 10 allowed`,
+        detail: i % 5 ? "" : `spread ${i % 40} ticks > the 10 allowed`, inputsFresh: i % 4 !== 1,
       });
     }
     const { rows, chunks } = await both(recs, (s, appendPath) => new AuditWriter(s, "bench", "replay", { appendPath }));

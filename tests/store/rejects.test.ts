@@ -52,6 +52,7 @@ function opp(i: number): Opportunity {
     pMarketBid: d(6), pMarketAsk: 0.53, pMarketMid: 0.52, costYes: 0.0175, costNo: d(1), evYes: d(2), evNo: -0.0375,
     side: [null, "yes", "no"][i % 3] as Opportunity["side"], decision: i % 7 === 0 ? "trade" : "skip",
     reason: (["EV_BELOW_MIN", "TRADE", "VOL_NOT_WARM", "SPREAD_TOO_WIDE"] as const)[i % 4]!, detail: DETAILS[i % DETAILS.length]!,
+    inputsFresh: i % 4 !== 2,
   };
 }
 

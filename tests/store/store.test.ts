@@ -27,7 +27,7 @@ function opp(i: number, over: Partial<Opportunity> = {}): Opportunity {
     strikeType: "greater", floorStrike: 76999.99, capStrike: NaN, settleTime: T0 + 3_600_000_000, spot: 77010.5,
     tauSeconds: 3600, sigma: 0.45, pModel: 0.53, yesBid: 5100, yesAsk: 5300, noBid: 4700, noAsk: 4900,
     pMarketBid: 0.51, pMarketAsk: 0.53, pMarketMid: 0.52, costYes: 0.0175, costNo: 0.0175, evYes: -0.0175,
-    evNo: -0.0375, side: null, decision: "skip", reason: "EV_BELOW_MIN", detail: "ev 0.00 < 0.03", ...over,
+    evNo: -0.0375, side: null, decision: "skip", reason: "EV_BELOW_MIN", detail: "ev 0.00 < 0.03", inputsFresh: true, ...over,
   };
 }
 
