@@ -27,13 +27,30 @@ interface Score {
   readonly n: number;
 }
 
-/** The market's forecasts against a yes/no outcome (they all share it); null for any other result. */
-function scoreOf(p: Pending, result: string): Score | null {
-  if (result !== "yes" && result !== "no") return null;
+/**
+ * A settled market's forecasts scored against either outcome (they all share it). Kept instead of the
+ * forecasts themselves: a later result from the venue (a fallback overruled, a changed determination)
+ * swaps one for the other in constant memory.
+ */
+interface OutcomeScores {
+  readonly yes: Score;
+  readonly no: Score;
+}
+
+function scoresOf(p: Pending): OutcomeScores {
   const n = p.pModel.length;
-  if (n === 0) return { bm: 0, bk: 0, lm: 0, lk: 0, n: 0 };
-  const ys = new Array<number>(n).fill(result === "yes" ? 1 : 0);
-  return { bm: brier(p.pModel, ys) * n, bk: brier(p.pMarket, ys) * n, lm: logLoss(p.pModel, ys, LOG_EPS) * n, lk: logLoss(p.pMarket, ys, LOG_EPS) * n, n };
+  const at = (y: 0 | 1): Score => {
+    if (n === 0) return { bm: 0, bk: 0, lm: 0, lk: 0, n: 0 };
+    const ys = new Array<number>(n).fill(y);
+    return { bm: brier(p.pModel, ys) * n, bk: brier(p.pMarket, ys) * n, lm: logLoss(p.pModel, ys, LOG_EPS) * n, lk: logLoss(p.pMarket, ys, LOG_EPS) * n, n };
+  };
+  return { yes: at(1), no: at(0) };
+}
+
+/** The part of the scores a result gives: its outcome's scores; none for scalar, void or unknown results. */
+function scoreFor(s: OutcomeScores | null, result: string): Score | null {
+  if (!s) return null;
+  return result === "yes" ? s.yes : result === "no" ? s.no : null;
 }
 
 export interface Scores {
@@ -61,9 +78,9 @@ export class SummaryCollector {
   settlementCorrections = 0;
   readonly settlementSources = new Map<string, number>();
   /** Markets settled by a fallback: a later venue row for one of them confirms or corrects it. */
-  private readonly fallbackSettled = new Map<string, { readonly source: string; readonly result: string; readonly forecasts: Pending | null; readonly scored: Score | null }>();
+  private readonly fallbackSettled = new Map<string, { readonly source: string; readonly result: string; readonly scores: OutcomeScores | null }>();
   /** The venue's result per market it settled: a later venue row for one is a repeat or a correction. */
-  private readonly venueSettled = new Map<string, string>();
+  private readonly venueSettled = new Map<string, { result: string; readonly scores: OutcomeScores | null }>();
   inconsistencies = 0;
   riskChanges: string[] = [];
   private readonly pending = new Map<string, Pending>();
@@ -110,12 +127,8 @@ export class SummaryCollector {
           // when it differs its forecasts are scored against the venue's outcome instead (a fallback's
           // forecasts are kept until then; a venue-settled market's are freed at once).
           this.fallbackSettled.delete(r.market);
-          this.venueSettled.set(r.market, r.result);
-          if (r.result !== fallback.result) {
-            if (fallback.scored) this.addScore(fallback.scored, -1);
-            const again = fallback.forecasts ? scoreOf(fallback.forecasts, r.result) : null;
-            if (again) this.addScore(again, 1);
-          }
+          this.venueSettled.set(r.market, { result: r.result, scores: fallback.scores });
+          if (r.result !== fallback.result) this.rescore(fallback.scores, fallback.result, r.result);
           if (r.result !== fallback.result || r.pnl !== 0) this.settlementCorrections++;
           this.settlementSources.set(fallback.source, this.settlementSources.get(fallback.source)! - 1);
           this.settlementSources.set(r.source, (this.settlementSources.get(r.source) ?? 0) + 1);
@@ -123,9 +136,11 @@ export class SummaryCollector {
         }
         const venueBefore = r.source === "venue" ? this.venueSettled.get(r.market) : undefined;
         if (venueBefore !== undefined) {
-          // The venue changed its own result (a dispute, an amended value): a correction, not a new market.
-          if (r.result !== venueBefore || r.pnl !== 0) this.settlementCorrections++;
-          this.venueSettled.set(r.market, r.result);
+          // The venue changed its own result (a dispute, an amended value): a correction, not a new
+          // market; its forecasts now count against the new result.
+          if (r.result !== venueBefore.result || r.pnl !== 0) this.settlementCorrections++;
+          if (r.result !== venueBefore.result) this.rescore(venueBefore.scores, venueBefore.result, r.result);
+          venueBefore.result = r.result;
           break;
         }
         this.settlements++;
@@ -133,11 +148,11 @@ export class SummaryCollector {
         const p = this.pending.get(r.market);
         // Keep the entry (so the market still counts once) but free its forecasts.
         if (p) this.pending.set(r.market, SETTLED);
-        const forecasts = p && p !== SETTLED ? p : null;
-        const scored = forecasts ? scoreOf(forecasts, r.result) : null;
+        const scores = p && p !== SETTLED ? scoresOf(p) : null;
+        const scored = scoreFor(scores, r.result);
         if (scored) this.addScore(scored, 1);
-        if (r.source !== "venue") this.fallbackSettled.set(r.market, { source: r.source, result: r.result, forecasts, scored });
-        else this.venueSettled.set(r.market, r.result);
+        if (r.source !== "venue") this.fallbackSettled.set(r.market, { source: r.source, result: r.result, scores });
+        else this.venueSettled.set(r.market, { result: r.result, scores });
         break;
       }
       case "inconsistency":
@@ -149,6 +164,14 @@ export class SummaryCollector {
       default:
         break;
     }
+  }
+
+  /** A settled market's result changed: its forecasts leave the old outcome's scores for the new one's. */
+  private rescore(scores: OutcomeScores | null, from: string, to: string): void {
+    const before = scoreFor(scores, from);
+    if (before) this.addScore(before, -1);
+    const after = scoreFor(scores, to);
+    if (after) this.addScore(after, 1);
   }
 
   /** Add (sign 1) or take back (sign −1) one market's contribution to the scores. */

@@ -533,6 +533,30 @@ describe("the venue's own results: a repeat, a changed result, a result before t
     expect(r.summary).toMatchObject({ settlements: 1, settlement_sources: { venue: 1 }, settlement_corrections: 1, settlement_pnl_usd: -5 });
   });
 
+  test("the venue changes its result: the market's forecasts are scored against the final result, once", () => {
+    const r = run([determined(CLOSE + 60 * S, A, "yes"), settled(CLOSE + 120 * S, "no")]);
+    const summary = new SummaryCollector();
+    for (const x of r.records) summary.record(x);
+    // Oracle, by hand from the opportunity rows: every scored forecast against NO (y = 0): Brier = mean p².
+    const unscored = new Set(["TAU_TOO_LONG", "UNSUPPORTED_STRIKE", "MARKET_NOT_OPEN"]);
+    const scored = r.records.filter(
+      (x): x is Opportunity => x.kind === "opportunity" && x.inputsFresh && Number.isFinite(x.pModel) && Number.isFinite(x.pMarketMid) && !unscored.has(x.reason),
+    );
+    expect(scored.length).toBeGreaterThan(100);
+    const sc = summary.scores();
+    expect(sc.n).toBe(scored.length);
+    expect(sc.markets).toBe(1);
+    // Before the fix: still scored against the first result, YES, (1 − p)² ≈ 0 for p ≈ 1.
+    expect(sc.brier_model).toBeCloseTo(scored.reduce((a, x) => a + x.pModel ** 2, 0) / scored.length, 5);
+    expect(sc.brier_market).toBeCloseTo(scored.reduce((a, x) => a + x.pMarketMid ** 2, 0) / scored.length, 5);
+    // and back to YES: scored against YES again, not twice
+    const back = run([determined(CLOSE + 60 * S, A, "yes"), settled(CLOSE + 120 * S, "no"), settled(CLOSE + 180 * S, "yes")]);
+    const sb = new SummaryCollector();
+    for (const x of back.records) sb.record(x);
+    expect(sb.scores().n).toBe(scored.length);
+    expect(sb.scores().brier_model).toBeCloseTo(scored.reduce((a, x) => a + (1 - x.pModel) ** 2, 0) / scored.length, 5);
+  });
+
   test("a result recorded before the market's record: one settlement, under the venue, and the market is not traded", () => {
     const info = { ...marketInfo(A, 89_999.99, CLOSE), tsRecv: T0 + 2 * S };
     const r = run([determined(T0 + S + 500_000, A, "no"), info], false);
