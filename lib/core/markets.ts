@@ -63,6 +63,7 @@ export interface MarketPatch {
   readonly strikeType?: StrikeType;
   readonly floorStrike?: number;
   readonly capStrike?: number;
+  readonly openTime?: TsUs;
   readonly closeTime?: TsUs;
   readonly priceRanges?: readonly PriceRange[];
   readonly status?: string;
@@ -98,6 +99,31 @@ const STATUS_RANK: Record<string, number> = {
 
 function rank(status: string): number {
   return STATUS_RANK[status] ?? 0;
+}
+
+/** A tradeable-looking status: what a stale `status=open` listing of a finished market says. */
+function isOpenStatus(status: string): boolean {
+  return status === "initialized" || status === "active" || status === "inactive";
+}
+
+const HOUR_US = 3_600_000_000;
+/**
+ * A finalized market's tombstone is kept this long after its close (or its settlement, if later).
+ * Past that, any stale open listing of it is refused on its close time alone.
+ */
+const TOMBSTONE_AFTER_CLOSE_US = 6 * HOUR_US;
+/** Hard cap on tombstones (oldest dropped first), whatever the event times say. */
+const MAX_TOMBSTONES = 20_000;
+/** Pieces waiting for a record that never came (a market REST never lists) are dropped after this. */
+const PENDING_RETENTION_US = 24 * HOUR_US;
+/** Expired tombstones and pending pieces are swept at most this often (event time). */
+const SWEEP_EVERY_US = 60_000_000;
+
+/** A piece waiting for its market's record: a patch, or a lifecycle frame (re-applied as such). */
+type Pending = MarketPatch | MarketLifecycle;
+
+function isLifecycle(p: Pending): p is MarketLifecycle {
+  return (p as MarketLifecycle).kind === "market_lifecycle";
 }
 
 /** Status a lifecycle phase implies ("" = no change). */
@@ -152,8 +178,16 @@ function writtenBefore(info: MarketInfo, setAt: TsUs | undefined): boolean {
 
 export class MarketDirectory {
   private readonly records = new Map<string, MarketInfo>();
-  /** Patches for markets not yet known (e.g. metadata_updated before the REST listing). */
-  private readonly pending = new Map<string, MarketPatch[]>();
+  /** Pieces for markets not yet known (metadata_updated, close_date_updated… before the REST listing). */
+  private readonly pending = new Map<string, Pending[]>();
+  /**
+   * Markets settled and forgotten → until when (event time) the tombstone is kept. A stale listing or
+   * a late frame must not make them anew (kalshi-api.md §8.10: open lists include just-settled markets).
+   */
+  private readonly finalized = new Map<string, TsUs>();
+  /** Latest event time seen (inputs' receipt times): the directory's only notion of "now". */
+  private latest = Number.NEGATIVE_INFINITY;
+  private lastSweep = Number.NEGATIVE_INFINITY;
   private readonly seriesFees = new Map<string, SeriesFee>();
   private readonly eventOverrides = new Map<string, { feeType: FeeType | null; feeMultiplier: number | null }>();
   private readonly shards = new Map<string, number>();
@@ -165,6 +199,29 @@ export class MarketDirectory {
 
   get(market: string): MarketInfo | undefined {
     return this.records.get(market);
+  }
+
+  /** What the directory holds (for status lines and tests: it must stay flat over a long run). */
+  sizes(): { records: number; pending: number; finalized: number } {
+    return { records: this.records.size, pending: this.pending.size, finalized: this.finalized.size };
+  }
+
+  /** Advance event time; now and then drop expired tombstones and pieces nobody claimed. */
+  private observe(ts: TsUs): void {
+    if (ts > this.latest) this.latest = ts;
+    if (this.latest - this.lastSweep < SWEEP_EVERY_US) return;
+    this.lastSweep = this.latest;
+    for (const [m, until] of this.finalized) if (until < this.latest) this.finalized.delete(m);
+    for (const [m, list] of this.pending) {
+      const newest = Math.max(...list.map((p) => p.tsRecv));
+      if (newest + PENDING_RETENTION_US < this.latest) this.pending.delete(m);
+    }
+  }
+
+  private queue(market: string, p: Pending): void {
+    const list = this.pending.get(market) ?? [];
+    list.push(p);
+    this.pending.set(market, list);
   }
 
   all(): MarketInfo[] {
@@ -201,6 +258,13 @@ export class MarketDirectory {
 
   /** A whole (REST / `created`) or partial MarketInfo. */
   upsert(info: MarketInfo, exchangeIndex = -1): MarketInfo | null {
+    this.observe(info.tsRecv);
+    // Settled and forgotten: whatever still lists it is stale.
+    if (this.finalized.has(info.market)) return null;
+    // An open market past its close, as of receipt: a stale status (§8.10 "filter by close_time
+    // yourself"). The record is still taken, as closed: after a restart it may be the only record of
+    // a market we hold a position in, which must settle.
+    if (!isPartialMarketInfo(info) && isOpenStatus(info.status) && info.closeTime >= 0 && info.tsRecv >= info.closeTime) info = { ...info, status: "closed" };
     if (exchangeIndex >= 0) this.shards.set(info.market, exchangeIndex);
     const prior = this.records.get(info.market);
     if (!prior && isPartialMarketInfo(info)) {
@@ -237,22 +301,22 @@ export class MarketDirectory {
       for (const p of waiting) {
         // A record the venue wrote after the frame already holds it, and whatever came since.
         if (!isPartialMarketInfo(info) && info.tsExchange !== null && info.tsExchange > (p.tsExchange ?? p.tsRecv)) continue;
-        changed = this.patch(p) ?? changed;
+        changed = (isLifecycle(p) ? this.lifecycle(p) : this.patch(p)) ?? changed;
       }
     }
     return changed;
   }
 
   patch(p: MarketPatch): MarketInfo | null {
+    this.observe(p.tsRecv);
+    if (this.finalized.has(p.market)) return null;
     if (p.exchangeIndex !== undefined && p.exchangeIndex >= 0) this.shards.set(p.market, p.exchangeIndex);
     if ((p.floorStrike !== undefined && !Number.isNaN(p.floorStrike)) || (p.capStrike !== undefined && !Number.isNaN(p.capStrike))) {
       this.strikeSetAt.set(p.market, p.tsExchange ?? p.tsRecv);
     }
     const prior = this.records.get(p.market);
     if (!prior) {
-      const list = this.pending.get(p.market) ?? [];
-      list.push(p);
-      this.pending.set(p.market, list);
+      this.queue(p.market, p);
       return null;
     }
     const next: MarketInfo = {
@@ -262,6 +326,7 @@ export class MarketDirectory {
       ...(p.strikeType !== undefined ? { strikeType: p.strikeType } : {}),
       ...(p.floorStrike !== undefined && !Number.isNaN(p.floorStrike) ? { floorStrike: p.floorStrike } : {}),
       ...(p.capStrike !== undefined && !Number.isNaN(p.capStrike) ? { capStrike: p.capStrike } : {}),
+      ...(p.openTime !== undefined && p.openTime >= 0 ? { openTime: p.openTime } : {}),
       // BTC series settle at close: a moved close moves the settlement instant with it.
       ...(p.closeTime !== undefined && p.closeTime >= 0 ? { closeTime: p.closeTime, settleTime: p.closeTime } : {}),
       ...(p.priceRanges !== undefined && p.priceRanges.length > 0 ? { priceRanges: p.priceRanges } : {}),
@@ -272,9 +337,16 @@ export class MarketDirectory {
 
   /** A lifecycle phase: status (and close time) of the record. */
   lifecycle(l: MarketLifecycle): MarketInfo | null {
+    this.observe(l.tsRecv);
+    if (this.finalized.has(l.market)) return null;
     const status = statusOfPhase(l);
     const prior = this.records.get(l.market);
-    if (!prior) return null;
+    if (!prior) {
+      // Before the first record (its listing not in yet): kept, and re-applied as a lifecycle frame
+      // when the record comes — so the status ranks hold — unless the record was written after it.
+      if (status !== "" || (l.phase === "close_date_updated" && l.closeTime >= 0)) this.queue(l.market, l);
+      return null;
+    }
     if (status && rank(status) >= rank(prior.status)) this.statusSetAt.set(l.market, l.tsExchange ?? l.tsRecv);
     const p: MarketPatch = {
       market: l.market,
@@ -317,8 +389,16 @@ export class MarketDirectory {
     return out;
   }
 
-  /** Forget a market (released after settlement so long runs stay flat). */
-  forget(market: string): void {
+  /**
+   * Forget a market settled at `at` (event time), so long runs stay flat. A bounded tombstone stays,
+   * so nothing stale makes the market anew: kept until well after its close, then swept.
+   */
+  forget(market: string, at: TsUs): void {
+    this.observe(at);
+    const close = this.records.get(market)?.closeTime ?? -1;
+    this.finalized.delete(market);
+    this.finalized.set(market, Math.max(close, at) + TOMBSTONE_AFTER_CLOSE_US);
+    if (this.finalized.size > MAX_TOMBSTONES) this.finalized.delete(this.finalized.keys().next().value!);
     this.records.delete(market);
     this.strikeSetAt.delete(market);
     this.statusSetAt.delete(market);

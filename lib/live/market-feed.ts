@@ -289,6 +289,7 @@ export class KalshiMarketFeed {
       this.stats.marketsSeen++;
       if (via === "ws") this.stats.createdFrames++;
     }
+    // Refused (null) when stale: a settled market's tombstone, or an open listing past its close.
     const changed = this.directory.upsert(info, shard);
     if (changed) this.emitInfo(changed);
     if (info.seriesTicker && !this.directory.hasSeriesFee(info.seriesTicker)) void this.loadSeriesFees([info.seriesTicker]);
@@ -319,7 +320,8 @@ export class KalshiMarketFeed {
         if (e.phase === "determined" || e.phase === "settled") this.release(e.market, e.phase);
         else if (e.phase === "created") this.maybeFollow(e.market);
         // Settled: nothing more will change; the record is dropped so a run of many days stays flat.
-        if (e.phase === "settled") this.directory.forget(e.market);
+        // The directory keeps a bounded tombstone, so a stale open listing cannot make it anew.
+        if (e.phase === "settled") this.directory.forget(e.market, e.tsRecv);
         return;
       }
       default:

@@ -827,7 +827,27 @@ function parseLifecycle(env: Envelope, tsRecv: TsUs): Ok {
 
   const strikeType = meta?.strike_type ?? m.strike_type;
   if (strikeType === undefined || !STRIKE_TYPES.has(strikeType) || m.close_ts === undefined) {
-    return ok(env, [lifecycle]);
+    // No whole record without a strike type we model (or a close), but the shard (only ever sent
+    // here, §4.7 authoritative), the times and the grid still hold: a patch, merged over the record.
+    const r = ok(env, [lifecycle]);
+    const priceRanges = framePriceRanges(m);
+    const modelled = strikeType !== undefined && STRIKE_TYPES.has(strikeType);
+    const floorStrike = modelled ? strikeNumber(meta?.floor_strike ?? m.floor_strike) : Number.NaN;
+    const capStrike = modelled ? strikeNumber(meta?.cap_strike ?? m.cap_strike) : Number.NaN;
+    const patch: MarketPatch = {
+      market,
+      tsRecv,
+      tsExchange: null,
+      ...(m.exchange_index !== undefined ? { exchangeIndex: m.exchange_index } : {}),
+      ...(m.open_ts !== undefined ? { openTime: usFromS(m.open_ts, "open_ts") } : {}),
+      ...(m.close_ts !== undefined ? { closeTime: usFromS(m.close_ts, "close_ts") } : {}),
+      ...(priceRanges !== null ? { priceRanges } : {}),
+      ...(modelled ? { strikeType: strikeType as StrikeType } : {}),
+      ...(Number.isNaN(floorStrike) ? {} : { floorStrike }),
+      ...(Number.isNaN(capStrike) ? {} : { capStrike }),
+    };
+    if (Object.keys(patch).length > 3) r.patch = patch;
+    return r;
   }
   const eventTicker = meta?.event_ticker ?? eventTickerOf(market);
   const openTime = m.open_ts !== undefined ? usFromS(m.open_ts, "open_ts") : -1;
