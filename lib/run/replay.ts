@@ -190,7 +190,8 @@ export class Replay {
       const clean = applied === null || (applied.gap === null && applied.issues.length === 0);
       for (let i = 0; i < n; i++) {
         if (quiet[i] === 1) {
-          if (clean && (kind !== "book_delta" || this.quietBooks[i] === 1)) {
+          // A delta our own recorded live order caused (a live tape) must reach the venue: it is not public liquidity.
+          if (clean && (kind !== "book_delta" || (this.quietBooks[i] === 1 && e.clientOrderId === null))) {
             this.skip(i, t, ord);
             continue;
           }

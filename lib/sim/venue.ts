@@ -12,9 +12,15 @@
  * orders share what reaches them in price-time priority; nothing fills at or after the close time.
  * Resting orders otherwise fill from public trades through a QueueModel, with the queue ahead never
  * larger than what is displayed at our price. Fees are rounded per order (fees.ts `orderFee`).
+ * Late news is placed by its trusted venue stamp: a print of a match made before an order arrived
+ * passes it by (and one made before its cancel arrived still fills it); a crossing level stamped
+ * before the arrival was taken as taker (post-only: cancelled). An order that rested on a stale book
+ * gets no print volume until the book heals, and what the healing book shows crossing it was there on
+ * arrival. On a live tape, deltas carrying a client_order_id are the recorded run's own orders: not
+ * public liquidity, not queue ahead.
  */
 import { SharedBookFeed, type BookRegistry } from "../core/book.ts";
-import type { BookSide, EngineEvent, MarketInfo, OrderUpdate, OwnFill, PublicTrade } from "../core/events.ts";
+import type { BookDelta, BookSide, EngineEvent, MarketInfo, OrderUpdate, OwnFill, PublicTrade } from "../core/events.ts";
 import { mergeMarketInfo, withMovedClose } from "../core/markets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { AmendOrder, CancelOrder, OrderAction, Outcome, PlaceOrder } from "../core/records.ts";
@@ -22,6 +28,7 @@ import type { FeeLeg } from "../core/fees.ts";
 import { PRICE_ONE, type CountE2, type Micros, type PriceE4, type TsUs } from "../core/units.ts";
 import { CANCEL_REFUSED, toYesBook } from "../core/orders.ts";
 import { isOnGrid } from "../core/grid.ts";
+import { MAX_STAMP_SKEW_US } from "../core/features.ts";
 import type { LatencyModel, QueueModel, RestingView } from "./models.ts";
 
 export interface SimVenueOptions {
@@ -73,7 +80,19 @@ interface SimOrder extends RestingView {
    * was there (−1: none known).
    */
   arrivedAfter: TsUs;
-  /** Rested while the book was stale: its queue is set from the book that heals it. */
+  /**
+   * Venue time (our clock) the order took its place: its create or re-pricing amend arrived. A trusted
+   * venue stamp earlier than this is an event that happened before the order was at the venue.
+   */
+  arrivedAt: TsUs;
+  /** Took its place by an amend (a post-only cross then is not a rejected create). */
+  amended: boolean;
+  /** When our cancel reached the venue (−1: not cancelled by us); see SimVenue.cancelledRecently. */
+  cancelledAt: TsUs;
+  /**
+   * Rested while the book was stale: its queue is set from the book that heals it, it gets no print
+   * volume until then, and what that book shows crossing it was there when it arrived.
+   */
   queueUnknown: boolean;
   status: "resting" | "canceled" | "executed";
   /** Fills so far as taker / maker, and the fee charged for each (per-order rounding). */
@@ -115,6 +134,18 @@ export class SimVenue {
   private readonly consumed = new Map<string, Map<number, CountE2>>();
   /** Orders whose cancel reached the venue before they did (see process). */
   private readonly cancelBeforeArrival = new Map<string, string>();
+  /**
+   * The recorded run's own live orders (a live tape): per market and bid-ladder level, the size added
+   * by deltas carrying a client_order_id (reference §3.5: only our own orders' changes carry one),
+   * less what such deltas removed, capped at the displayed size like `consumed`. Not public liquidity:
+   * netted from what the venue offers and from the queue ahead.
+   */
+  private readonly ownLive = new Map<string, Map<number, CountE2>>();
+  /**
+   * Orders our cancel took off the book within the last MAX_STAMP_SKEW_US: a print received later but
+   * stamped (trusted) before the cancel arrived is a match made while they rested, and fills them.
+   */
+  private cancelledRecently: SimOrder[] = [];
   /** Latest venue stamp of a print per market (see SimOrder.arrivedAfter). */
   private readonly lastPrintStamp = new Map<string, TsUs>();
   private readonly resting = new Map<string, SimOrder>();
@@ -186,9 +217,9 @@ export class SimVenue {
 
   // ---- the recorded market -----------------------------------------------------------------------
 
-  /** No order rests and no recorded liquidity is taken. */
+  /** No order rests, no recorded liquidity is taken and none is known to be the recorded run's own. */
   holdsNothing(): boolean {
-    return this.resting.size === 0 && this.consumed.size === 0;
+    return this.resting.size === 0 && this.consumed.size === 0 && this.ownLive.size === 0;
   }
 
   /**
@@ -216,8 +247,10 @@ export class SimVenue {
     if (e.kind !== "book_delta") return false;
     const m = e.market;
     if (e.tsRecv >= this.nextCloseAt() && this.closeFallsDue(m, e.tsRecv)) return false;
+    // A change by the recorded run's own order (live tape) is remembered: never idle.
+    if (e.clientOrderId !== null) return false;
     if (this.holdsNothing()) return true;
-    return (this.restingByMarket.get(m)?.size ?? 0) === 0 && (this.consumed.get(m)?.size ?? 0) === 0;
+    return (this.restingByMarket.get(m)?.size ?? 0) === 0 && (this.consumed.get(m)?.size ?? 0) === 0 && !this.ownLive.has(m);
   }
 
   /** Feed every recorded market event, in order, before the engine sees it. */
@@ -232,9 +265,17 @@ export class SimVenue {
         const book = this.books.get(e.market);
         if (taken !== undefined && book) for (const k of [...taken.keys()]) this.capTaken(taken, k, book);
         if (taken !== undefined && taken.size === 0) this.consumed.delete(e.market);
-        this.queuesFromHealedBook(e.market);
+        const own = this.ownLive.get(e.market);
+        if (own !== undefined && book && !book.stale) {
+          for (const k of [...own.keys()]) this.capTaken(own, k, book);
+          if (own.size === 0) this.ownLive.delete(e.market);
+        }
+        const healed = this.queuesFromHealedBook(e.market);
         this.capQueues(e.market);
-        this.matchRestingAgainstBook(e.market, e.tsRecv);
+        // What the healing book shows crossing an order that rested on the stale one was there when
+        // it arrived; so is what a snapshot stamped before an order's arrival shows.
+        const venueAt = trustedStamp(e);
+        this.matchRestingAgainstBook(e.market, e.tsRecv, (o) => healed.has(o) || (venueAt !== null && venueAt < o.arrivedAt));
         break;
       }
       case "book_delta": {
@@ -244,11 +285,16 @@ export class SimVenue {
         if (taken !== undefined && taken.size > 0 && book) this.capTaken(taken, levelKey(e.side, e.price), book);
         // Nothing taken here any more: forget the market, so isIdleFor's quick test holds again.
         if (taken !== undefined && taken.size === 0) this.consumed.delete(e.market);
+        if (e.clientOrderId !== null || this.ownLive.has(e.market)) this.noteOwnLive(e);
         const ids = this.restingByMarket.get(e.market);
         if (ids !== undefined && ids.size > 0) {
-          for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);
+          // Our live order joining or leaving is no move of the simulated queue (it is not in it).
+          if (e.clientOrderId === null) for (const id of ids) this.opts.queue.onDelta(this.resting.get(id)!, e);
           this.capQueues(e.market, e.tsExchange);
-          this.matchRestingAgainstBook(e.market, e.tsRecv);
+          // A crossing level whose message is stamped before an order's arrival was there before it.
+          const venueAt = trustedStamp(e);
+          const key = levelKey(e.side, e.price);
+          this.matchRestingAgainstBook(e.market, e.tsRecv, venueAt === null ? NEVER_EARLY : (o, level) => level === key && venueAt < o.arrivedAt);
         }
         break;
       }
@@ -337,7 +383,7 @@ export class SimVenue {
           return;
         }
         this.stats.cancels++;
-        this.cancelResting(id, at, "Cancel");
+        this.cancelByUs(id, at);
       }
       return;
     }
@@ -357,7 +403,7 @@ export class SimVenue {
         return;
       }
       this.stats.cancels++;
-      if (o) this.cancelResting(o.clientOrderId, at, "Cancel");
+      if (o) this.cancelByUs(o.clientOrderId, at);
       else refuseEarly(`${CANCEL_REFUSED}: not_found (the cancel arrived first)`); // Kalshi's 404
       return;
     }
@@ -408,6 +454,9 @@ export class SimVenue {
       capped: 0,
       cappedAt: null,
       arrivedAfter: -1,
+      arrivedAt: at,
+      amended: false,
+      cancelledAt: -1,
       queueUnknown: false,
       status: "resting",
       takerLegs: [],
@@ -490,6 +539,8 @@ export class SimVenue {
     this.opts.queue.onRest(order, displayed);
     order.queueAhead = Math.min(order.queueAhead, displayed);
     order.arrivedAfter = Math.max(book ? book.lastStamp : -1, this.lastPrintStamp.get(order.market) ?? -1);
+    order.arrivedAt = at;
+    order.amended = restReason !== "";
     order.queueUnknown = !book || book.stale;
     this.resting.set(order.clientOrderId, order);
     let set = this.restingByMarket.get(order.market);
@@ -561,11 +612,36 @@ export class SimVenue {
     this.restingByMarket.get(o.market)?.delete(o.clientOrderId);
   }
 
-  /** Displayed size at a bid-ladder level net of what we already took there. */
+  /**
+   * Displayed size at a bid-ladder level net of what we already took there and of the recorded run's
+   * own live orders there (a live tape).
+   */
   private available(market: string, book: { bidLadder(side: "yes" | "no"): { sizeAt(p: PriceE4): CountE2 } }, side: "yes" | "no", price: PriceE4): CountE2 {
     const size = book.bidLadder(side).sizeAt(price);
-    const taken = this.consumed.get(market)?.get(levelKey(side, price)) ?? 0;
-    return size > taken ? size - taken : 0;
+    const key = levelKey(side, price);
+    const taken = this.consumed.get(market)?.get(key) ?? 0;
+    const own = this.ownLive.size === 0 ? 0 : (this.ownLive.get(market)?.get(key) ?? 0);
+    return size > taken + own ? size - taken - own : 0;
+  }
+
+  /**
+   * A delta of a market where the recorded run's own orders may rest: one carrying a client_order_id
+   * adds to (or takes from) their size at its level; then that size is capped at what is displayed,
+   * as `consumed` is. While the book is stale the delta is not applied, and neither is the cap: the
+   * healing snapshot caps it.
+   */
+  private noteOwnLive(e: BookDelta): void {
+    const key = levelKey(e.side, e.price);
+    let own = this.ownLive.get(e.market);
+    if (e.clientOrderId !== null) {
+      if (!own) this.ownLive.set(e.market, (own = new Map()));
+      const size = (own.get(key) ?? 0) + e.delta;
+      if (size > 0) own.set(key, size);
+      else own.delete(key);
+    }
+    const book = this.books.get(e.market);
+    if (own !== undefined && book && !book.stale) this.capTaken(own, key, book);
+    if (own !== undefined && own.size === 0) this.ownLive.delete(e.market);
   }
 
   /** The recording shows a level at `size`: what we took there can be at most that (0 → forgotten). */
@@ -666,16 +742,19 @@ export class SimVenue {
    * from a book the venue had moved on from. Everything the healed book shows at its price is taken
    * to be ahead of it (what a newly resting order gets), never less than it had.
    */
-  private queuesFromHealedBook(market: string): void {
+  private queuesFromHealedBook(market: string): ReadonlySet<SimOrder> {
     const ids = this.restingByMarket.get(market);
     const book = this.books.get(market);
-    if (!ids || !book || book.stale) return;
+    if (!ids || !book || book.stale) return NO_ORDERS;
+    let healed: Set<SimOrder> | null = null;
     for (const id of ids) {
       const o = this.resting.get(id)!;
       if (!o.queueUnknown) continue;
       o.queueUnknown = false;
       o.queueAhead = Math.max(o.queueAhead, this.available(market, book, o.side, o.price));
+      (healed ??= new Set()).add(o);
     }
+    return healed ?? NO_ORDERS;
   }
 
   /**
@@ -694,14 +773,14 @@ export class SimVenue {
     const { ownPrice, ownAhead } = this.selfTradeStop(o);
     const ids = this.restingByMarket.get(o.market);
     let took = false;
-    for (const [px, size] of levels) {
+    for (const [px] of levels) {
       if (o.remaining <= 0) break;
       if (o.action === "buy" ? px > limit : px < limit) break;
       const ladderPrice = o.action === "buy" ? PRICE_ONE - px : px;
       if (ladderPrice < ownPrice) break; // our own order is met before this level
       // The bid ladder level that provides this liquidity, for consumption bookkeeping.
       const key = levelKey(ladder, ladderPrice);
-      let avail = size - (used.get(key) ?? 0);
+      let avail = this.available(o.market, book, ladder, ladderPrice);
       if (ladderPrice === ownPrice) avail = Math.min(avail, ownAhead);
       if (avail > 0) {
         const q = Math.min(avail, o.remaining);
@@ -814,6 +893,18 @@ export class SimVenue {
     this.update(at, o, "canceled", reason);
   }
 
+  /**
+   * Our cancel reached the venue: the order leaves the book, but a match made before this instant
+   * whose print we have not yet received still fills it (kept in cancelledRecently).
+   */
+  private cancelByUs(id: string, at: TsUs): void {
+    const o = this.resting.get(id);
+    if (!o) return;
+    this.cancelResting(id, at, "Cancel");
+    o.cancelledAt = at;
+    this.cancelledRecently.push(o);
+  }
+
   /** At or after the market's close time: cancel what rests and refuse what comes (once). */
   private closeIfDue(market: string, at: TsUs): void {
     if (this.closeFallsDue(market, at)) this.closeMarket(market, at, "CloseCancel");
@@ -839,6 +930,8 @@ export class SimVenue {
 
   private closeMarket(market: string, at: TsUs, reason: string): void {
     this.closed.add(market);
+    // Nothing fills at or after the close, not even a late print of an earlier match.
+    if (this.cancelledRecently.length > 0) this.cancelledRecently = this.cancelledRecently.filter((o) => o.market !== market);
     this.nextCloseCache = null;
     const ids = this.restingByMarket.get(market);
     if (ids) for (const id of [...ids]) this.cancelResting(id, at, reason);
@@ -847,18 +940,38 @@ export class SimVenue {
   /**
    * A print reaches our resting orders in priority order; each sees only the volume the orders
    * before it left (a print of 8 cannot fill 5 + 5 of ours), and its queue model eats the queue
-   * ahead of it from that.
+   * ahead of it from that. An order the print's match came before (its trusted venue stamp is earlier
+   * than the order's arrival, or not later than what the book had shown then) is passed by; an order
+   * our cancel removed after the match still gets its share. An order whose queue is unknown (it
+   * rested on a stale book) gets nothing, and what it could have taken is not passed on either.
    */
   private onPublicTrade(t: PublicTrade): void {
     if (t.blockTrade) return; // matched off book: it neither met our orders nor moved the queue
     const stamp = t.tsExchange;
     if (stamp !== null && stamp > (this.lastPrintStamp.get(t.market) ?? -1)) this.lastPrintStamp.set(t.market, stamp);
+    const venueAt = trustedStamp(t);
+    let recent: SimOrder[] = EMPTY_ORDERS;
+    if (this.cancelledRecently.length > 0) {
+      // A cancel more than the skew allowance ago: no trusted stamp can be before it any more.
+      this.cancelledRecently = this.cancelledRecently.filter((o) => o.cancelledAt + MAX_STAMP_SKEW_US >= t.tsRecv && o.remaining > 0);
+      if (venueAt !== null) recent = this.cancelledRecently.filter((o) => o.market === t.market && venueAt < o.cancelledAt);
+    }
+    const mine = this.byPriority(t.market);
+    const orders = recent.length === 0 ? mine : [...mine, ...recent].sort((a, b) => b.price - a.price || a.arrivedAt - b.arrivedAt);
     let left = t.count;
-    for (const o of this.byPriority(t.market)) {
+    for (const o of orders) {
       if (left <= 0) break;
+      if (o.remaining <= 0) continue;
       // The match happened before this order was in the queue: the book (or a print) had already
-      // shown that venue time when it arrived. Its volume went to those who were there.
+      // shown that venue time when it arrived, or the match is stamped before its arrival. Its
+      // volume went to those who were there.
       if (stamp !== null && stamp <= o.arrivedAfter) continue;
+      if (venueAt !== null && venueAt < o.arrivedAt) continue;
+      if (o.queueUnknown) {
+        // Nobody knows who was ahead of it: no fill, and orders behind it get only what it leaves.
+        if (printReaches(o, t)) left -= Math.min(left, o.remaining);
+        continue;
+      }
       // The book may show a trade's removal before its print: same venue stamp → those were ahead of us.
       let seen = left;
       if (o.cappedAt !== null && t.tsExchange === o.cappedAt && printAtOwnPrice(o, t)) {
@@ -868,16 +981,25 @@ export class SimVenue {
       }
       const q = this.opts.queue.onTrade(o, seen === t.count ? t : { ...t, count: seen });
       left -= q;
-      if (q > 0) this.fillResting(o, t.tsRecv, q);
+      if (q <= 0) continue;
+      if (o.status === "canceled") {
+        // Matched before our cancel reached the venue: a late fill of a cancelled order.
+        this.fill(o, t.tsRecv, o.action === "buy" ? o.price : PRICE_ONE - o.price, q, false);
+      } else this.fillResting(o, t.tsRecv, q);
     }
   }
 
   /**
    * The recorded book shows an opposite bid our resting price crosses (our bid at p meets their q
-   * when p + q ≥ $1): that order would have traded with ours, at our price, as soon as it arrived.
-   * Each crossing level fills us at most once: what we take is netted from it until it is gone.
+   * when p + q ≥ $1). If it came after our order, it traded with ours at once, at our price, we the
+   * maker. If it was already at the venue when our order arrived — `early(o, level)`: a level the
+   * book that healed a stale one shows to an order that rested on the stale book, or one whose
+   * message is venue-stamped (trusted) before the order's arrival — our order met it on arrival: a
+   * taker fill at its price (at least as good as our limit), or, for a post-only order, the venue's
+   * PostOnlyCrossCancel. Each crossing level fills us at most once: what we take is netted from it
+   * until it is gone.
    */
-  private matchRestingAgainstBook(market: string, at: TsUs): void {
+  private matchRestingAgainstBook(market: string, at: TsUs, early: (o: SimOrder, level: number) => boolean = NEVER_EARLY): void {
     const mine = this.byPriority(market);
     if (mine.length === 0) return;
     const book = this.books.get(market);
@@ -886,16 +1008,42 @@ export class SimVenue {
     for (const o of mine) {
       if (o.remaining <= 0 || !this.resting.has(o.clientOrderId)) continue;
       const other = o.side === "yes" ? "no" : "yes";
+      if (o.postOnly) {
+        let crossedOnArrival = false;
+        for (const [q] of book.bidLadder(other).descending()) {
+          if (o.price + q < PRICE_ONE) break;
+          if (early(o, levelKey(other, q)) && this.available(market, book, other, q) > 0) crossedOnArrival = true;
+        }
+        if (crossedOnArrival) {
+          // Kalshi would have refused it on arrival: it never rested, and it takes nothing.
+          this.unrest(o);
+          o.status = "canceled";
+          if (!o.amended) this.stats.ordersRejected++;
+          this.update(at, o, "canceled", "PostOnlyCrossCancel");
+          continue;
+        }
+      }
       const used = this.consumedFor(market);
-      for (const [q, size] of [...book.bidLadder(other).descending()]) {
+      for (const [q] of [...book.bidLadder(other).descending()]) {
         if (o.price + q < PRICE_ONE || o.remaining <= 0) break;
         const key = levelKey(other, q);
-        const avail = size - (used.get(key) ?? 0);
+        const avail = this.available(market, book, other, q);
         if (avail <= 0) continue;
         const n = Math.min(avail, o.remaining);
         used.set(key, (used.get(key) ?? 0) + n);
-        this.fillResting(o, at, n);
+        if (early(o, key)) this.fillTaker(o, at, o.action === "buy" ? PRICE_ONE - q : q, n);
+        else this.fillResting(o, at, n);
       }
+    }
+  }
+
+  /** A resting order meets liquidity that was there before it: a taker fill at that level's price. */
+  private fillTaker(o: SimOrder, at: TsUs, ownPrice: PriceE4, q: CountE2): void {
+    this.fill(o, at, ownPrice, q, true);
+    if (o.remaining <= 0 && this.resting.has(o.clientOrderId)) {
+      this.unrest(o);
+      o.status = "executed";
+      this.update(at, o, "executed", "Trade");
     }
   }
 
@@ -913,6 +1061,22 @@ export class SimVenue {
 }
 
 const EMPTY: EngineEvent[] = [];
+const EMPTY_ORDERS: SimOrder[] = [];
+const NEVER_EARLY = (): boolean => false;
+const NO_ORDERS: ReadonlySet<SimOrder> = new Set();
+
+/** An event's venue stamp when it is within MAX_STAMP_SKEW_US of its receipt, else null (not trusted). */
+function trustedStamp(e: { readonly tsExchange: TsUs | null; readonly tsRecv: TsUs }): TsUs | null {
+  const x = e.tsExchange;
+  return x !== null && Math.abs(x - e.tsRecv) <= MAX_STAMP_SKEW_US ? x : null;
+}
+
+/** A print that hit the bid ladder we rest in at or through our price (it reached our level). */
+function printReaches(o: SimOrder, t: PublicTrade): boolean {
+  if (t.market !== o.market) return false;
+  const hitsOurSide = o.side === "yes" ? t.takerSide === "no" : t.takerSide === "yes";
+  return hitsOurSide && (o.side === "yes" ? t.yesPrice : PRICE_ONE - t.yesPrice) <= o.price;
+}
 
 /** A print that hit the bid ladder we rest in, at our own price. */
 function printAtOwnPrice(o: SimOrder, t: PublicTrade): boolean {

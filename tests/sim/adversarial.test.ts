@@ -326,13 +326,15 @@ describe("a stale book", () => {
     place(v, T0 + 2 * S, "ioc", { price: 4600, count: 300, tif: "immediate_or_cancel" });
     place(v, T0 + 3 * S, "r", { price: 4500, count: 500 }); // rests, no fill from the stale book
     feed(v, delta(T0 + 4 * S, M, 1, 4, "no", 5600, 900)); // ignored: still stale
-    // Snapshot: NO 0.56 × 2, 0.55 × 3 → both cross our 0.45: 2 + 3 as maker at 0.45. Re-sent: nothing.
+    // Snapshot: NO 0.56 × 2, 0.55 × 3 → both cross our 0.45. r rested on the stale book, so what the
+    // healing book shows crossing it may have been there when it arrived: it took them as taker, at
+    // their prices, best first — 2 @ 0.44 (1 − 0.56), 3 @ 0.45 (arrival-timing.test.ts, D). Re-sent: nothing.
     feed(v, snapshot(T0 + 5 * S, M, 1, 5, [[4000, 500]], [[5500, 300], [5600, 200]]));
     feed(v, snapshot(T0 + 6 * S, M, 1, 6, [[4000, 500]], [[5500, 300], [5600, 200]]));
     const es = out(v, T0 + 7 * S);
     expect(fillRows(es)).toEqual([
-      ["r", 4500, 200, false],
-      ["r", 4500, 300, false],
+      ["r", 4400, 200, true],
+      ["r", 4500, 300, true],
     ]);
     expect(updates(es).find((u) => u.clientOrderId === "ioc")).toMatchObject({ status: "canceled", filled: 0 });
   });
