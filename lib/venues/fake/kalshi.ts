@@ -94,6 +94,8 @@ interface Sub {
   seq: number;
   readonly useYesPrice: boolean;
   readonly indexIds: Set<string>;
+  /** The id of the subscribe command that made it (a spec-shaped channel error names only that). */
+  readonly cmdId: number | null;
 }
 
 interface Conn {
@@ -129,8 +131,21 @@ export interface FakeKalshiFaults {
   ignoreSnapshots(n?: number): void;
   /** Send no book snapshot of any kind (subscribe, get_snapshot, add_markets) for `ms`: a venue slow for everyone. */
   withholdSnapshots(ms: number): void;
-  /** Send a terminal channel error (code 10) for every orderbook subscription. */
-  channelError(): void;
+  /**
+   * Send a terminal channel error for every orderbook subscription. Default: code 10 carrying the sid.
+   * `shape` "id" is the AsyncAPI errorResponsePayload (id, type, msg — no sid): the id of the subscribe
+   * command that made the subscription; "bare" names neither id nor sid (one per connection). `drop`:
+   * the venue ends the subscription too (its frames stop, its sid is unknown from then on).
+   */
+  channelError(opts?: { code?: 10 | 17 | 25; shape?: "sid" | "id" | "bare"; drop?: boolean }): void;
+  /** Answer the next add_markets (its ok and the new markets' snapshots) only after `ms`; the other books trade on meanwhile. */
+  delayAddMarkets(ms: number): void;
+  /**
+   * Send one orderbook_delta on `ticker` (default: the first market) that the venue's book does not back
+   * (the state is unchanged): "negative" takes 1 contract more than rests at the best YES bid;
+   * "crossed" adds a YES bid at 1 − the best NO bid. Only a fresh snapshot makes a client agree again.
+   */
+  inconsistentDelta(kind: "negative" | "crossed", ticker?: string): void;
   /**
    * Send a non-terminal, subscription-scoped error that carries `sid` and consumes a `seq` on every
    * orderbook subscription (AsyncAPI errorResponsePayload allows both), e.g. code 27 "Too many requests".
@@ -211,6 +226,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
   let withholdSnapshotsUntil = 0;
   let novelFieldCount = 0;
   let rejectUpgradeCount = 0;
+  let delayAddMarketsMs = 0;
   const conns = new Set<Conn>();
   const pendingTimeouts = new Set<ServerResponse>();
 
@@ -471,6 +487,19 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     send(c, frame);
   }
 
+  function updateMarkets(c: Conn, id: unknown, s: Sub, action: "add_markets" | "delete_markets", tickers: readonly string[]): void {
+    const added: string[] = [];
+    for (const t of tickers) {
+      if (action === "add_markets" && !s.tickers!.has(t)) {
+        s.tickers!.add(t);
+        added.push(t);
+      }
+      if (action === "delete_markets") s.tickers!.delete(t);
+    }
+    send(c, { id, sid: s.sid, seq: ++s.seq, type: "ok", msg: { market_tickers: [...s.tickers!].sort() } });
+    if (s.channel === "orderbook_delta") for (const t of added.sort()) sendSnapshot(c, s, t);
+  }
+
   function tickerList(params: Record<string, unknown>): string[] | null {
     if (typeof params.market_ticker === "string") return [params.market_ticker];
     if (Array.isArray(params.market_tickers)) return params.market_tickers.filter((t): t is string => typeof t === "string");
@@ -520,6 +549,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
             seq: 0,
             useYesPrice: ch === "orderbook_delta" && params.use_yes_price === true,
             indexIds: new Set(Array.isArray(params.index_ids) ? params.index_ids.filter((x): x is string => typeof x === "string") : []),
+            cmdId: typeof id === "number" ? id : null,
           };
           c.subs.set(sub.sid, sub);
           send(c, opts.legacySubscribedAcks ? { id, type: "subscribed" } : { id, type: "subscribed", msg: { channel: ch, sid: sub.sid } });
@@ -568,16 +598,13 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
           if (action === "add_markets" && opts.answerUnknownTickers && (tickerList(params) ?? []).some((t) => !state.markets.has(t))) {
             error(c, id, 16, "Market not found");
           }
-          const added: string[] = [];
-          for (const t of tickers) {
-            if (action === "add_markets" && !s.tickers.has(t)) {
-              s.tickers.add(t);
-              added.push(t);
-            }
-            if (action === "delete_markets") s.tickers.delete(t);
+          if (action === "add_markets" && delayAddMarketsMs > 0) {
+            const ms = delayAddMarketsMs;
+            delayAddMarketsMs = 0;
+            setTimeout(() => c.subs.get(s.sid) === s && updateMarkets(c, id, s, action, tickers), ms).unref();
+            return;
           }
-          send(c, { id, sid: s.sid, seq: ++s.seq, type: "ok", msg: { market_tickers: [...s.tickers].sort() } });
-          if (s.channel === "orderbook_delta") for (const t of added.sort()) sendSnapshot(c, s, t);
+          updateMarkets(c, id, s, action, tickers);
           return;
         }
         return error(c, id, 13, "Unsupported action");
@@ -1183,8 +1210,32 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
     withholdSnapshots(ms: number) {
       withholdSnapshotsUntil = Date.now() + ms;
     },
-    channelError() {
-      for (const c of conns) for (const s of c.subs.values()) if (s.channel === "orderbook_delta") error(c, 0, 10, "Channel error", s.sid);
+    channelError(o = {}) {
+      const code = o.code ?? 10;
+      const text = code === 25 ? "Subscription buffer overflow" : code === 17 ? "Internal error" : "Channel error";
+      const shape = o.shape ?? "sid";
+      for (const c of conns) {
+        const books = [...c.subs.values()].filter((s) => s.channel === "orderbook_delta");
+        if (shape === "bare" && books.length > 0) error(c, undefined, code, text);
+        for (const s of books) {
+          if (shape === "sid") error(c, 0, code, text, s.sid);
+          else if (shape === "id") error(c, s.cmdId ?? undefined, code, text);
+          if (o.drop) c.subs.delete(s.sid);
+        }
+      }
+    },
+    delayAddMarkets(ms: number) {
+      delayAddMarketsMs = ms;
+    },
+    inconsistentDelta(kind, ticker) {
+      const t = ticker ?? state.tickers()[0]!;
+      const m = state.markets.get(t)!;
+      const yes = state.bestBid(t, "yes");
+      const no = state.bestBid(t, "no");
+      const [price, delta] = kind === "negative" ? [yes?.price ?? 100, -((yes?.size ?? 0) + 100)] : [PRICE_ONE - (no?.price ?? 100), 100];
+      for (const [c, s] of subsFor("orderbook_delta", t)) {
+        send(c, { type: "orderbook_delta", sid: s.sid, seq: ++s.seq, msg: { market_ticker: t, market_id: m.id, price_dollars: fmtPrice(price), delta_fp: fmtCount(delta), side: "yes", ts_ms: Date.now() } });
+      }
     },
     sequencedError(code = 27) {
       for (const c of conns) {
@@ -1209,6 +1260,7 @@ export async function startFakeKalshi(opts: FakeKalshiOptions = {}): Promise<Fak
       withholdSnapshotsUntil = 0;
       novelFieldCount = 0;
       rejectUpgradeCount = 0;
+      delayAddMarketsMs = 0;
       restFaults.clear();
     },
   };

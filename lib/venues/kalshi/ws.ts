@@ -9,8 +9,10 @@
  * Gap procedure (reference §3.5, "Sequence numbers and gap handling"): any message on a sid whose
  * seq is not last+1 is a gap → FeedHealth "gap" for the sid's markets, `get_snapshot` for all of
  * them; if the snapshots do not all arrive within `snapshotTimeoutMs` (or the channel reports a
- * terminal error 10/17/25) the subscription is dropped and made anew. When every book is fresh again,
- * FeedHealth "resynced". A reconnect starts from nothing: new sids, fresh snapshots only.
+ * terminal error 10/17/25) the subscription is dropped and made anew. A refused frame on the book sid,
+ * or a delta the book cannot take (a level below zero, a crossed book: §3.6), is handled the same way
+ * for the books it touches. When every book is fresh again, FeedHealth "resynced". A reconnect starts
+ * from nothing: new sids, fresh snapshots only.
  *
  * `books` is a BookRegistry the client keeps from its own events (used by the collector's REST check
  * and by tests); consumers may keep their own from `onEvent`.
@@ -169,6 +171,12 @@ export class KalshiWsClient {
   private connCounter = 0;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /**
+   * Subscribe command ids of this connection → channel, kept after the ack: a terminal error in the
+   * spec's shape (errorResponsePayload has no sid) names the subscription only by the command that
+   * made it. null: a subscribe since replaced (an error citing it is about a subscription gone).
+   */
+  private readonly subscribeIds = new Map<number, KalshiChannel | null>();
   private readonly sids = new Map<number, SidInfo>();
   private readonly channelSid = new Map<string, number>();
   /**
@@ -347,6 +355,7 @@ export class KalshiWsClient {
     this.retiredSids.clear();
     this.seq.reset();
     this.pending.clear();
+    this.subscribeIds.clear();
     this.books.resetAll();
     // A new connection starts every market's count of unanswered snapshot requests afresh.
     this.snapshotMisses.clear();
@@ -411,7 +420,18 @@ export class KalshiWsClient {
     // Current state for each market now, instead of waiting for its next change.
     if (channel === "ticker") params.send_initial_snapshot = true;
     if (channel === "cfbenchmarks_value") params.index_ids = [...(this.opts.indexIds ?? ["BRTI"])];
-    this.send({ id: this.takeId({ cmd: "subscribe", channel, tickers: MARKET_SCOPED.has(channel) ? [...tickers] : [] }), cmd: "subscribe", params });
+    const id = this.takeId({ cmd: "subscribe", channel, tickers: MARKET_SCOPED.has(channel) ? [...tickers] : [] });
+    // Only the newest subscribe of a channel names it; a few hundred replaced ones are remembered.
+    for (const [old, ch] of this.subscribeIds) if (ch === channel) this.subscribeIds.set(old, null);
+    this.subscribeIds.set(id, channel);
+    if (this.subscribeIds.size > 256) {
+      for (const [old, ch] of this.subscribeIds) {
+        if (ch !== null) continue;
+        this.subscribeIds.delete(old);
+        break;
+      }
+    }
+    this.send({ id, cmd: "subscribe", params });
   }
 
   /** A subscribe for this channel sent and not answered yet. */
@@ -566,7 +586,9 @@ export class KalshiWsClient {
         continue;
       }
       if (e.kind === "book_snapshot") {
-        this.books.applySnapshot(e);
+        const r = this.books.applySnapshot(e);
+        // The registry saw a hole this client did not (its count and ours must agree, the engine's too).
+        if (r.gap) this.resyncBooks(e.sid, r.gap.markets.filter((m) => m !== e.market), `book registry: seq ${r.gap.expected} expected, got ${r.gap.got}`, tsRecv);
         const info = this.sids.get(e.sid);
         info?.tickers.add(e.market);
         this.snapshotsSinceArm++;
@@ -574,7 +596,12 @@ export class KalshiWsClient {
         this.snapshotMisses.delete(e.market);
         if (this.awaiting.delete(e.market) && this.awaiting.size === 0) this.onAllFresh(e.sid, tsRecv);
       } else if (e.kind === "book_delta") {
-        this.books.applyDelta(e);
+        const r = this.books.applyDelta(e);
+        if (r.gap) this.resyncBooks(e.sid, r.gap.markets, `book registry: seq ${r.gap.expected} expected, got ${r.gap.got}`, tsRecv);
+        // A level below zero or a crossed book: ours is no longer the venue's (§3.6 "else resync").
+        // The registry marked it stale; only its snapshot heals it.
+        const issue = r.issues[0];
+        if (issue) this.resyncBooks(e.sid, [e.market], `${issue.kind} after delta at seq ${e.seq}`, tsRecv);
       } else if (e.kind === "subscription_updated") {
         this.books.countSeq(e.sid, e.seq);
       }
@@ -667,7 +694,14 @@ export class KalshiWsClient {
           }
         }
         if (!TERMINAL_ERRORS.has(c.code)) return;
-        const channel = c.sid >= 0 ? this.sids.get(c.sid)?.channel : pending?.cmd === "subscribe" ? pending.channel : undefined;
+        const channel = this.channelOfError(c.sid, c.id, pending);
+        if (channel === null) {
+          // A terminal error naming no subscription of ours (the spec's shape carries no sid): one of
+          // them is dead and we cannot tell which. A new connection remakes them all.
+          this.log.warn("terminal error naming no subscription: reconnecting", { connId: this.connId, code: c.code });
+          this.ws?.terminate();
+          return;
+        }
         if (channel && (this.channels as readonly string[]).includes(channel)) {
           this.resubscribe(channel as KalshiChannel, `channel error ${c.code}`);
         }
@@ -677,10 +711,30 @@ export class KalshiWsClient {
   }
 
   /**
+   * The channel an error is about: by its sid, else by the command id it answers (a pending command,
+   * or the subscribe that made a live subscription). undefined: about a subscription already dropped
+   * (nothing to do); null: it names nothing we can place.
+   */
+  private channelOfError(sid: number, id: number, pending: Pending | undefined): string | undefined | null {
+    if (sid >= 0) {
+      const info = this.sids.get(sid);
+      if (info) return info.channel;
+      // An unknown sid may be a channel confirmed without one; a retired one is gone already.
+      return this.retiredSids.has(sid) || this.sidless.size === 0 ? undefined : null;
+    }
+    if (pending?.cmd === "subscribe") return pending.channel;
+    if (pending?.cmd === "update_subscription") return this.sids.get(pending.sid)?.channel;
+    if (pending?.cmd === "unsubscribe") return undefined;
+    if (id > 0 && this.subscribeIds.has(id)) return this.subscribeIds.get(id) ?? undefined;
+    return null;
+  }
+
+  /**
    * A frame of one of our subscriptions whose message we refused still used up its seq: count it,
-   * so the next frame is not taken for a gap. On the book sid we no longer know the book: it is
-   * treated as a gap there (books stale, snapshots asked) at once, not when a later frame shows a
-   * hole. Elsewhere (lifecycle, trades, index) the frame is skipped, as an ignored one is.
+   * so the next frame is not taken for a gap. On the book sid we no longer know the books: every one
+   * on the sid is resynced at once (the frame never reached the book registry, whose count now has a
+   * hole), also while other snapshots are awaited. Elsewhere (lifecycle, trades, index) the frame is
+   * skipped, as an ignored one is.
    */
   private onRefusedSequenced(sid: number, seq: number, tsRecv: TsUs): void {
     if (sid < 0 || seq < 0 || !this.sids.has(sid)) return;
@@ -689,9 +743,26 @@ export class KalshiWsClient {
       this.onGap(sid, gap.expected, gap.got, tsRecv);
       return;
     }
-    // One resync at a time: while snapshots are awaited (the timer armed), a refused frame — a bad
-    // snapshot answering our request, say — asks nothing more; the timeout asks again, paced.
-    if (this.sids.get(sid)!.channel === "orderbook_delta" && !this.snapshotTimer) this.onGap(sid, seq, seq, tsRecv, `refused frame at seq ${seq}`);
+    const info = this.sids.get(sid)!;
+    if (info.channel === "orderbook_delta") this.resyncBooks(sid, [...info.tickers], `${info.channel} refused frame at seq ${seq}`, tsRecv);
+  }
+
+  /**
+   * Books of the sid we can no longer vouch for outside a seq gap (a refused frame, a delta the book
+   * could not take, a hole only the registry saw): stale until their snapshot. One resync at a time
+   * per market: one already awaiting a snapshot has its request out (the timeout asks again, paced),
+   * so a burst of bad frames — or a bad snapshot answering our request — asks nothing more.
+   */
+  private resyncBooks(sid: number, markets: readonly string[], why: string, tsRecv: TsUs): void {
+    const stale = markets.filter((m) => this.markets.has(m) && !this.awaiting.has(m)).sort();
+    if (stale.length === 0 || this.channelSid.get("orderbook_delta") !== sid) return;
+    this.stats.gaps++;
+    this.log.warn("books resync", { connId: this.connId, sid, markets: stale.length, why });
+    this.health("gap", sid, stale, why, tsRecv);
+    for (const m of stale) this.awaiting.add(m);
+    this.resyncReason = "gap";
+    this.requestSnapshots(sid, stale);
+    this.armSnapshotTimer();
   }
 
   private onGap(sid: number, expected: number, got: number, tsRecv: TsUs, why = ""): void {
