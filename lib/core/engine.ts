@@ -841,6 +841,14 @@ export class Engine {
     const evYes = pModel - (priceToProb(entryYes) + costYes);
     const evNo = 1 - pModel - (priceToProb(entryNo) + costNo);
 
+    // The input gates, asked once: the reason chain below names the first that fails, and
+    // inputsFresh (whether this evaluation may be scored as a forecast) needs all of them.
+    const hasSpot = this.spotMid > 0 || this.indexValue > 0;
+    const spotBlocked = anyBlock && blocks.has("spot");
+    const bookStale = !!book && (book.stale || (anyBlock && (blocks.has(st.bookKey) || blocks.has("feed:kalshi"))));
+    const volWarm = this.vol.isWarm();
+    const inputsFresh = supported && open && !st.paused && Number.isFinite(pModel) && hasSpot && !spotBlocked && !!book && !bookStale && volWarm;
+
     let reason: ReasonCode;
     let detail = "";
     let side: Outcome | null = null;
@@ -853,11 +861,11 @@ export class Engine {
       detail = "paused (deactivated)";
     }
     else if (tauSeconds > s.tauMaxMinutes * 60) reason = "TAU_TOO_LONG";
-    else if (!(this.spotMid > 0) && !(this.indexValue > 0)) reason = "NO_SPOT";
-    else if (anyBlock && blocks.has("spot")) reason = "SPOT_STALE";
+    else if (!hasSpot) reason = "NO_SPOT";
+    else if (spotBlocked) reason = "SPOT_STALE";
     else if (!book) reason = "BOOK_MISSING";
-    else if (book.stale || (anyBlock && (blocks.has(st.bookKey) || blocks.has("feed:kalshi")))) reason = "BOOK_STALE";
-    else if (!this.vol.isWarm()) reason = "VOL_NOT_WARM";
+    else if (bookStale) reason = "BOOK_STALE";
+    else if (!volWarm) reason = "VOL_NOT_WARM";
     else {
       priceable = Number.isFinite(pModel);
       if (yesAsk < 0 && noAsk < 0) reason = "NO_QUOTE";
@@ -876,10 +884,6 @@ export class Engine {
       }
     }
 
-    // The same gates as the reason chain above, each checked whatever came before it in the chain.
-    const inputsFresh =
-      supported && open && !st.paused && Number.isFinite(pModel) && (this.spotMid > 0 || this.indexValue > 0) && !(anyBlock && blocks.has("spot")) &&
-      !!book && !book.stale && !(anyBlock && (blocks.has(st.bookKey) || blocks.has("feed:kalshi"))) && this.vol.isWarm();
     const evalId = this.models ? this.models.evalId(market, ts) : evalIdOf(market, ts);
     let decision: "trade" | "skip" = "skip";
     // Orders we already have come first: an exit or a reprice/cancel replaces this sweep's entry.

@@ -46,8 +46,13 @@ export const MAX_STAMP_SKEW_US = 5 * US_PER_S;
  * print has no stamp or one too far from it.
  */
 export function indexStamp(e: IndexValue): TsUs {
+  return trustedStamp(e) ?? e.tsRecv;
+}
+
+/** An event's venue stamp when it is within MAX_STAMP_SKEW_US of its receipt, else null (not trusted). */
+export function trustedStamp(e: { readonly tsExchange: TsUs | null; readonly tsRecv: TsUs }): TsUs | null {
   const x = e.tsExchange;
-  return x !== null && Math.abs(x - e.tsRecv) <= MAX_STAMP_SKEW_US ? x : e.tsRecv;
+  return x !== null && Math.abs(x - e.tsRecv) <= MAX_STAMP_SKEW_US ? x : null;
 }
 
 export class SpotFeatures {

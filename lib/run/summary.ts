@@ -124,8 +124,8 @@ export class SummaryCollector {
         const fallback = this.fallbackSettled.get(r.market);
         if (fallback !== undefined) {
           // The venue's result came after a fallback's: the market now counts under the venue, and
-          // when it differs its forecasts are scored against the venue's outcome instead (a fallback's
-          // forecasts are kept until then; a venue-settled market's are freed at once).
+          // when it differs its forecasts are scored against the venue's outcome instead (from the
+          // scores against both outcomes kept at the first settlement).
           this.fallbackSettled.delete(r.market);
           this.venueSettled.set(r.market, { result: r.result, scores: fallback.scores });
           if (r.result !== fallback.result) this.rescore(fallback.scores, fallback.result, r.result);

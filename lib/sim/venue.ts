@@ -28,7 +28,7 @@ import type { FeeLeg } from "../core/fees.ts";
 import { PRICE_ONE, type CountE2, type Micros, type PriceE4, type TsUs } from "../core/units.ts";
 import { CANCEL_REFUSED, toYesBook } from "../core/orders.ts";
 import { isOnGrid } from "../core/grid.ts";
-import { MAX_STAMP_SKEW_US } from "../core/features.ts";
+import { MAX_STAMP_SKEW_US, trustedStamp } from "../core/features.ts";
 import type { LatencyModel, QueueModel, RestingView } from "./models.ts";
 
 export interface SimVenueOptions {
@@ -1065,24 +1065,22 @@ const EMPTY_ORDERS: SimOrder[] = [];
 const NEVER_EARLY = (): boolean => false;
 const NO_ORDERS: ReadonlySet<SimOrder> = new Set();
 
-/** An event's venue stamp when it is within MAX_STAMP_SKEW_US of its receipt, else null (not trusted). */
-function trustedStamp(e: { readonly tsExchange: TsUs | null; readonly tsRecv: TsUs }): TsUs | null {
-  const x = e.tsExchange;
-  return x !== null && Math.abs(x - e.tsRecv) <= MAX_STAMP_SKEW_US ? x : null;
+/** The price on the bid ladder an order rests in that a print hit (−1: another market or ladder). */
+function printLevel(o: SimOrder, t: PublicTrade): PriceE4 {
+  if (t.market !== o.market) return -1;
+  const hitsOurSide = o.side === "yes" ? t.takerSide === "no" : t.takerSide === "yes";
+  return hitsOurSide ? (o.side === "yes" ? t.yesPrice : PRICE_ONE - t.yesPrice) : -1;
 }
 
 /** A print that hit the bid ladder we rest in at or through our price (it reached our level). */
 function printReaches(o: SimOrder, t: PublicTrade): boolean {
-  if (t.market !== o.market) return false;
-  const hitsOurSide = o.side === "yes" ? t.takerSide === "no" : t.takerSide === "yes";
-  return hitsOurSide && (o.side === "yes" ? t.yesPrice : PRICE_ONE - t.yesPrice) <= o.price;
+  const level = printLevel(o, t);
+  return level >= 0 && level <= o.price;
 }
 
 /** A print that hit the bid ladder we rest in, at our own price. */
 function printAtOwnPrice(o: SimOrder, t: PublicTrade): boolean {
-  if (t.market !== o.market) return false;
-  const hitsOurSide = o.side === "yes" ? t.takerSide === "no" : t.takerSide === "yes";
-  return hitsOurSide && (o.side === "yes" ? t.yesPrice : PRICE_ONE - t.yesPrice) === o.price;
+  return printLevel(o, t) === o.price;
 }
 
 /** Map key of a bid-ladder level: YES prices as is, NO prices above PRICE_ONE. */
