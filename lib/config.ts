@@ -173,6 +173,7 @@ const ENV_SCHEMA = {
   POST_ONLY: bool01.default(D.orders.postOnly),
   SLIPPAGE_TICKS: ranged("SLIPPAGE_TICKS").default(D.fees.slippageTicks),
   FEE_ROUNDING: z.enum(["order_cent", "fill_centicent"]).default(D.fees.rounding),
+  FEE_WAIVERS: z.enum(["honor", "ignore"]).default("honor"),
   // Models
   VOL_METHOD: z.enum(["ewma", "window"]).default(D.vol.method),
   VOL_GRID_SECONDS: ranged("VOL_GRID_SECONDS").default(D.vol.gridSeconds),
@@ -265,7 +266,8 @@ export function engineConfigFromEnv(env: Env): EngineConfig {
       basisUsd: env.MODEL_BASIS_USD,
       shrinkToHalf: env.MODEL_SHRINK,
     },
-    fees: { ...D.fees, slippageTicks: env.SLIPPAGE_TICKS, rounding: env.FEE_ROUNDING },
+    // feeWaivers only when not the default, so configs (and their hashes) from before it stay the same.
+    fees: { ...D.fees, slippageTicks: env.SLIPPAGE_TICKS, rounding: env.FEE_ROUNDING, ...(env.FEE_WAIVERS === "ignore" ? { feeWaivers: "ignore" as const } : {}) },
     strategy: {
       ...D.strategy,
       tauMaxMinutes: env.TAU_MAX_MINUTES,
@@ -335,6 +337,7 @@ export const engineOverridesSchema = z
       makerCoefficient: z.number().min(0),
       rounding: z.enum(["order_cent", "fill_centicent"]),
       slippageTicks: z.number().min(0),
+      feeWaivers: z.enum(["honor", "ignore"]),
     }),
     strategy: section({
       tauMaxMinutes: z.number().min(0),

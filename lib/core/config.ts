@@ -60,6 +60,12 @@ export interface FeeConfig {
   readonly rounding: "order_cent" | "fill_centicent";
   /** Extra cost buffer per contract, in ticks of the market's grid. */
   readonly slippageTicks: number;
+  /**
+   * A market's REST `fee_waiver_expiration_time`: "honor" (absent = honor) charges no fee on a trade
+   * before it; "ignore" charges the schedule anyway (the conservative reading, should the waiver turn
+   * out narrower than "no trading fees until then" — the reference does not spell it out).
+   */
+  readonly feeWaivers?: "honor" | "ignore";
 }
 
 export interface StrategyConfig {

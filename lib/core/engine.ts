@@ -23,7 +23,7 @@ import type {
   RestingOrderEntry,
   SpotQuote,
 } from "./events.ts";
-import { feePerContract, orderFee, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
+import { feePerContract, feeWaived, orderFee, scheduleAt, tradeFee, type FeeLeg, type FeeSchedule } from "./fees.ts";
 import { mergeMarketInfo, withMovedClose } from "./markets.ts";
 import { tickSizeAt, ticksBetween } from "./grid.ts";
 import { OrderManager, ownFillToFillInput, type OpenEntryCosts, type TrackedOrder } from "./orders.ts";
@@ -91,6 +91,8 @@ interface MarketState {
   /** The fee schedule of `info`, rebuilt only when the record changes (asked on every evaluation). */
   schedule: FeeSchedule | null;
   scheduleOf: MarketInfo | null;
+  /** Whether `schedule` is the waived one (the market's fee waiver ran at the time it was built). */
+  scheduleWaived: boolean;
 }
 
 interface SettledBy {
@@ -446,7 +448,7 @@ export class Engine {
       // A result recorded before the market's record (a determined frame first): nothing to trade.
       const early = this.settledBeforeInfo.get(e.market) ?? null;
       if (early) this.settledBeforeInfo.delete(e.market);
-      this.markets.set(e.market, { info: e, closed: early !== null, paused: e.status === "inactive", settled: early !== null, settledBy: early, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null });
+      this.markets.set(e.market, { info: e, closed: early !== null, paused: e.status === "inactive", settled: early !== null, settledBy: early, bookKey: `book:${e.market}`, schedule: null, scheduleOf: null, scheduleWaived: false });
       this.sweepDirty = true;
     }
   }
@@ -824,9 +826,11 @@ export class Engine {
     const yesAsk = top ? top.yesAsk : -1;
     const noBid = top ? top.noBid : -1;
     const noAsk = top ? top.noAsk : -1;
-    if (st.scheduleOf !== info) {
-      st.schedule = { feeType: info.feeType, feeMultiplier: info.feeMultiplier };
+    const waived = feeWaived(info, ts, this.cfg.fees);
+    if (st.scheduleOf !== info || st.scheduleWaived !== waived) {
+      st.schedule = scheduleAt(info, ts, this.cfg.fees);
       st.scheduleOf = info;
+      st.scheduleWaived = waived;
     }
     const schedule = st.schedule!;
     const maker = s.execution === "maker";
@@ -1202,18 +1206,23 @@ export class Engine {
 
   // ---- read-only views for runners -------------------------------------------------------------
 
-  /** Exact fee for a fill, using the market's fee schedule (for the simulated venue and paper). */
-  feeFor(market: string, count: CountE2, price: PriceE4, isMaker: boolean): Micros {
+  /** The fee schedule of a trade in `market` at venue time `at` (unknown market: quadratic × 1). */
+  private scheduleFor(market: string, at: TsUs): FeeSchedule {
     const info = this.markets.get(market)?.info;
-    const schedule: FeeSchedule = { feeType: info?.feeType ?? "quadratic", feeMultiplier: info?.feeMultiplier ?? 1 };
-    return tradeFee(count, price, isMaker, schedule, this.cfg.fees);
+    return info ? scheduleAt(info, at, this.cfg.fees) : { feeType: "quadratic", feeMultiplier: 1 };
   }
 
-  /** Exact fee of one order's fills on one side (taker / maker), rounded per order (fees.ts `orderFee`). */
-  orderFeeFor(market: string, legs: readonly FeeLeg[], isMaker: boolean): Micros {
-    const info = this.markets.get(market)?.info;
-    const schedule: FeeSchedule = { feeType: info?.feeType ?? "quadratic", feeMultiplier: info?.feeMultiplier ?? 1 };
-    return orderFee(legs, isMaker, schedule, this.cfg.fees);
+  /** Exact fee for a fill at venue time `at`, under the market's fee schedule (simulated venue, paper). */
+  feeFor(market: string, count: CountE2, price: PriceE4, isMaker: boolean, at: TsUs): Micros {
+    return tradeFee(count, price, isMaker, this.scheduleFor(market, at), this.cfg.fees);
+  }
+
+  /**
+   * Exact fee of one order's fills on one side (taker / maker) at venue time `at`, rounded per order
+   * (fees.ts `orderFee`).
+   */
+  orderFeeFor(market: string, legs: readonly FeeLeg[], isMaker: boolean, at: TsUs): Micros {
+    return orderFee(legs, isMaker, this.scheduleFor(market, at), this.cfg.fees);
   }
 
   marketInfo(market: string): MarketInfo | undefined {

@@ -150,6 +150,12 @@ export interface MarketInfo extends EventBase {
   readonly priceRanges: readonly PriceRange[];
   readonly feeType: FeeType;
   readonly feeMultiplier: number;
+  /**
+   * Venue time (µs) until which the market's trading fees are waived (REST
+   * `fee_waiver_expiration_time`); −1 when the venue says there is none. Absent when the source does
+   * not carry the field (WS frames, older tapes): a merge then keeps the prior record's value.
+   */
+  readonly feeWaiverUntil?: TsUs;
   readonly status: string;
 }
 

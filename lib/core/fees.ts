@@ -24,12 +24,30 @@
  */
 import type { FeeConfig } from "./config.ts";
 import type { FeeType } from "./events.ts";
-import type { CountE2, Micros, PriceE4 } from "./units.ts";
+import type { CountE2, Micros, PriceE4, TsUs } from "./units.ts";
 import { COUNT_ONE, MICROS_PER_DOLLAR, PRICE_ONE } from "./units.ts";
 
 export interface FeeSchedule {
   readonly feeType: FeeType;
   readonly feeMultiplier: number;
+}
+
+/** A market's fee terms: its schedule and, when REST gave one, the end of its fee waiver. */
+export interface MarketFeeTerms extends FeeSchedule {
+  readonly feeWaiverUntil?: TsUs;
+}
+
+/** True when a trade at venue time `ts` falls inside the market's fee waiver (and waivers are honoured). */
+export function feeWaived(m: MarketFeeTerms, ts: TsUs, cfg: FeeConfig): boolean {
+  return cfg.feeWaivers !== "ignore" && m.feeWaiverUntil !== undefined && ts < m.feeWaiverUntil;
+}
+
+/**
+ * The schedule a trade at `ts` pays: the market's own, or a zero multiplier while its fee waiver runs
+ * (every fee function then gives 0, maker and taker alike).
+ */
+export function scheduleAt(m: MarketFeeTerms, ts: TsUs, cfg: FeeConfig): FeeSchedule {
+  return { feeType: m.feeType, feeMultiplier: feeWaived(m, ts, cfg) ? 0 : m.feeMultiplier };
 }
 
 /** Denominator turning coefE6 × count × price × (1e4 − price) into micros. */

@@ -46,6 +46,8 @@ export function mergeMarketInfo(prior: MarketInfo, update: MarketInfo): MarketIn
     priceRanges: update.priceRanges.length > 0 ? update.priceRanges : prior.priceRanges,
     feeType: feeKnown ? update.feeType : prior.feeType,
     feeMultiplier: feeKnown ? update.feeMultiplier : prior.feeMultiplier,
+    // Only REST carries the waiver: a WS piece (no field) keeps the prior record's.
+    ...(update.feeWaiverUntil !== undefined ? { feeWaiverUntil: update.feeWaiverUntil } : {}),
     status: update.status !== "" ? update.status : prior.status,
   };
 }
@@ -158,6 +160,7 @@ function sameRecord(a: MarketInfo, b: MarketInfo): boolean {
       m.priceRanges,
       m.feeType,
       Number.isNaN(m.feeMultiplier) ? null : m.feeMultiplier,
+      m.feeWaiverUntil !== undefined && m.feeWaiverUntil >= 0 ? m.feeWaiverUntil : null, // none known = none
       m.status,
     ]);
   return key(a) === key(b);

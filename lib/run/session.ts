@@ -79,7 +79,7 @@ export class TradingSession {
       this.sim = new SimVenue({
         latency: opts.latency ?? new ConstantLatency(50_000, 50_000),
         queue: opts.queue ?? new ConservativeQueue(),
-        fee: (m, legs, maker) => engine.orderFeeFor(m, legs, maker),
+        fee: (m, legs, maker, at) => engine.orderFeeFor(m, legs, maker, at),
         writeTokensPerSecond: cfg.orders.writeTokensPerSecond,
         writeBucketCapacity: cfg.orders.writeBucketCapacity,
         createCost: cfg.orders.createCost,

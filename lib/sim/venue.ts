@@ -39,7 +39,7 @@ export interface SimVenueOptions {
    * the engine's fee model (`Engine.orderFeeFor`), so both sides agree. Each fill is charged the
    * increase of this total.
    */
-  readonly fee: (market: string, legs: readonly FeeLeg[], isMaker: boolean) => Micros;
+  readonly fee: (market: string, legs: readonly FeeLeg[], isMaker: boolean, at: TsUs) => Micros;
   /** Venue-side write bucket, as Kalshi enforces it: a create that does not fit gets a 429. */
   readonly writeTokensPerSecond: number;
   readonly writeBucketCapacity: number;
@@ -813,16 +813,16 @@ export class SimVenue {
     o.filled += count;
     this.positions.set(o.market, (this.positions.get(o.market) ?? 0) + (o.bookSide === "bid" ? count : -count));
     // Per-order rounding: this fill pays what the order's total fee grows by. If the schedule changed
-    // since the last fill (an event_fee_update), the fills before were charged under the old one and
+    // since the last fill (an event_fee_update, a fee waiver ending), the fills before were charged under the old one and
     // stay so: rounding starts again from this fill (a fee increment is never negative).
     const legs = isTaker ? o.takerLegs : o.makerLegs;
     let charged = isTaker ? o.takerFee : o.makerFee;
-    if (legs.length > 0 && this.opts.fee(o.market, legs, !isTaker) !== charged) {
+    if (legs.length > 0 && this.opts.fee(o.market, legs, !isTaker, at) !== charged) {
       legs.length = 0;
       charged = 0;
     }
     legs.push({ count, price: ownPrice });
-    const total = this.opts.fee(o.market, legs, !isTaker);
+    const total = this.opts.fee(o.market, legs, !isTaker, at);
     const fee = total - charged;
     if (isTaker) o.takerFee = total;
     else o.makerFee = total;

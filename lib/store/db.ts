@@ -740,12 +740,13 @@ const MD_SPECS: Partial<Record<EngineEvent["kind"], EventSpec>> = {
   },
   market_info: {
     table: "kalshi_markets",
-    kinds: [...HEAD_KINDS, "str", "str", "str", "str", "dbl", "dbl", "big", "big", "big", "str", "str", "dbl", "str"],
+    kinds: [...HEAD_KINDS, "str", "str", "str", "str", "dbl", "dbl", "big", "big", "big", "str", "str", "dbl", "str", "big"],
     row: (e, runId) => {
       const m = e as Ev<"market_info">;
+      const waiver = m.feeWaiverUntil !== undefined && m.feeWaiverUntil >= 0 ? m.feeWaiverUntil : null;
       return [
         ...head(e, runId), m.market, m.eventTicker, m.seriesTicker, m.strikeType, m.floorStrike, m.capStrike, m.openTime,
-        m.closeTime, m.settleTime, JSON.stringify(m.priceRanges), m.feeType, m.feeMultiplier, m.status,
+        m.closeTime, m.settleTime, JSON.stringify(m.priceRanges), m.feeType, m.feeMultiplier, m.status, waiver,
       ];
     },
   },

@@ -193,6 +193,8 @@ export function encodeEvent(e: EngineEvent, ord: number): EventRow {
         feeType: e.feeType,
         feeMultiplier: jsonFloat(e.feeMultiplier, "feeMultiplier"),
         status: e.status,
+        // Only when known, so records without it (and older tapes) keep their bytes.
+        ...(e.feeWaiverUntil !== undefined ? { feeWaiverUntil: int64(e.feeWaiverUntil, "feeWaiverUntil") } : {}),
       });
       break;
     case "market_lifecycle":
@@ -352,6 +354,7 @@ const MarketInfoExtra = z.object({
   feeType: FeeTypeZ,
   feeMultiplier: nanable,
   status: z.string(),
+  feeWaiverUntil: int.optional(),
 });
 const LifecycleExtra = z.object({
   phase: z.enum(["created", "activated", "deactivated", "close_date_updated", "closed", "determined", "settled"]),
@@ -585,6 +588,7 @@ function decodeRare(
         priceRanges: x.priceRanges.map(([start, end, step]) => ({ start, end, step })),
         feeType: x.feeType satisfies FeeType,
         feeMultiplier: x.feeMultiplier,
+        ...(x.feeWaiverUntil !== undefined ? { feeWaiverUntil: x.feeWaiverUntil } : {}),
         status: x.status,
       };
     }

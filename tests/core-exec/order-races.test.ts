@@ -77,7 +77,7 @@ describe("fees", () => {
     const engine = new Engine(DEFAULT_ENGINE_CONFIG, { intent() {}, record() {} }, T0);
     const info = marketInfo(M, 99_999.99, T0 + 3600 * S, { feeType: "quadratic_with_maker_fees" });
     engine.onEvent(info);
-    const v = new SimVenue({ latency: new ConstantLatency(10_000, 10_000), queue: new ConservativeQueue(), fee: (m, legs, mk) => engine.orderFeeFor(m, legs, mk), writeTokensPerSecond: 1000, writeBucketCapacity: 1000, createCost: 10, cancelCost: 2 });
+    const v = new SimVenue({ latency: new ConstantLatency(10_000, 10_000), queue: new ConservativeQueue(), fee: (m, legs, mk, at) => engine.orderFeeFor(m, legs, mk, at), writeTokensPerSecond: 1000, writeBucketCapacity: 1000, createCost: 10, cancelCost: 2 });
     v.onMarketEvent(info);
     v.onMarketEvent(snapshot(T0, M, 1, 1, [[4000, 500]], [[5000, 500]]));
     v.place(placeIntent(T0 + S, "r3-1", { price: 4400 }));

@@ -93,6 +93,26 @@ describe("migrations", () => {
     expect(rows.map((r) => [r.run_id, r.value, r.quarter_avg, r.n])).toEqual([["r0", 77000.5, null, 0], ["r1", 77001.5, 77000.75, 60]]);
   });
 
+  it("014 adds a market's fee waiver: a store written before it keeps its markets (NULL) and takes new ones", async () => {
+    const s = await storeBefore(
+      14,
+      `INSERT INTO kalshi_markets VALUES ('r0', ${T0}, NULL, 'M', 'E', 'KXBTCD', 'greater', 76000, NULL, ${T0 - 1}, ${T0 + 9}, ${T0 + 9}, '[]', 'quadratic', 1, 'active')`,
+    );
+    const w = new MarketDataWriter(s, "r1");
+    const info = {
+      kind: "market_info", tsRecv: T0 + 1, tsExchange: null, market: "M", eventTicker: "E", seriesTicker: "KXBTCD", strikeType: "greater",
+      floorStrike: 76000, capStrike: NaN, openTime: T0 - 1, closeTime: T0 + 9, settleTime: T0 + 9,
+      priceRanges: [{ start: 0, end: 10000, step: 100 }], feeType: "quadratic", feeMultiplier: 1, status: "active",
+    } as const;
+    w.write({ ...info, feeWaiverUntil: T0 + 5 });
+    w.write({ ...info, tsRecv: T0 + 2, feeWaiverUntil: -1 });
+    w.write({ ...info, tsRecv: T0 + 3 });
+    await w.close();
+    const rows = await queryObjects(s, "SELECT run_id, fee_waiver_until_us AS w, ts FROM kalshi_markets ORDER BY ts_recv_us");
+    // −1 (the venue said none) and an absent field (not said) are both NULL: no waiver to apply.
+    expect(rows.map((r) => [r.run_id, r.w === null ? null : Number(r.w)])).toEqual([["r0", null], ["r1", T0 + 5], ["r1", null], ["r1", null]]);
+  });
+
   it("DB path: argument, then DB_PATH, then default", () => {
     expect(resolveDbPath("x.duckdb", { DB_PATH: "y" })).toBe("x.duckdb");
     expect(resolveDbPath(undefined, { DB_PATH: "y.duckdb" })).toBe("y.duckdb");

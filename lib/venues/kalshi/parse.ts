@@ -1108,6 +1108,7 @@ const restMarket = z.object({
   status: z.string().optional(),
   price_ranges: z.array(priceRangeSchema).nullable().optional(),
   updated_time: z.string().optional(),
+  fee_waiver_expiration_time: z.string().nullable().optional(),
 });
 
 /** Thrown by `parseKalshiMarket` for a Market object it cannot turn into a MarketInfo. */
@@ -1131,6 +1132,7 @@ export function parseKalshiMarket(json: unknown, tsRecv: TsUs, fee?: { feeType: 
     // The record's own venue time: a listing served late (a CDN-cached page) is older than a strike
     // a metadata_updated frame set meanwhile (MarketDirectory keeps that strike).
     const updated = m.updated_time !== undefined ? parseIsoToUs(m.updated_time) : Number.NaN;
+    const waiver = m.fee_waiver_expiration_time;
     return {
       kind: "market_info",
       tsRecv,
@@ -1147,6 +1149,8 @@ export function parseKalshiMarket(json: unknown, tsRecv: TsUs, fee?: { feeType: 
       priceRanges: m.price_ranges && m.price_ranges.length > 0 ? parseRanges(m.price_ranges) : LINEAR_CENT_RANGES,
       feeType: fee?.feeType ?? "quadratic",
       feeMultiplier: fee?.feeMultiplier ?? 1,
+      // null: the venue says no waiver; absent: it did not say (the merge keeps what we knew).
+      ...(waiver === undefined ? {} : { feeWaiverUntil: waiver === null || waiver === "" ? -1 : safeTs(parseIsoToUs(waiver), "fee_waiver_expiration_time") }),
       status: m.status ?? "",
     };
   } catch (e) {
